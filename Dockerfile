@@ -1,0 +1,66 @@
+# pgha images for docker-compose.yml. Targets:
+#   node       PostgreSQL 15 + repmgr + the node worker   (node bin/pgha.js worker node --name pgN)
+#   barman     barman + the barman worker                  (node bin/pgha.js worker barman)
+#   dashboard  Bull Board and the status page              (node bin/pgha.js dashboard)
+# Node.js 20 comes from the official node:20 image on the same Debian release (bookworm's own
+# nodejs is 18, and the CLI's dependencies need 20).
+
+# --- build: compile TypeScript, keep production dependencies only ------------------------------
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+COPY jobs ./jobs
+COPY workers ./workers
+COPY dashboard ./dashboard
+RUN npm run build && npm prune --omit=dev
+
+# --- runtime base: Debian bookworm + node ------------------------------------------------------
+FROM debian:bookworm-slim AS runtime
+COPY --from=build /usr/local/bin/node /usr/local/bin/node
+RUN mkdir -p /var/lib/pgha
+WORKDIR /app
+ENV NODE_ENV=production
+ENTRYPOINT ["node", "/app/bin/pgha.js"]
+
+# --- node: PostgreSQL 15 + repmgr --------------------------------------------------------------
+FROM runtime AS node
+# No default "main" cluster: pgha creates each node's data directory itself.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql-common \
+ && sed -ri 's/^#?\s*create_main_cluster\s*=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      postgresql-15 postgresql-15-repmgr ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /var/run/postgresql && chown postgres:postgres /var/lib/postgresql /var/run/postgresql
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/dist ./dist
+EXPOSE 5432 5434
+CMD ["worker", "node"]
+
+# --- barman ------------------------------------------------------------------------------------
+FROM runtime AS barman
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      barman postgresql-client-15 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /home/barman/data && chown -R barman:barman /home/barman
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/dist ./dist
+CMD ["worker", "barman"]
+
+# --- dashboard ---------------------------------------------------------------------------------
+FROM runtime AS dashboard
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/dist ./dist
+EXPOSE 8080
+CMD ["dashboard"]

@@ -1,0 +1,15 @@
+// Run by the barman-cron job scheduler: starts receive-wal when it is not running, applies retention.
+import { z } from 'zod';
+import { defineStep } from '../src/step.js';
+import { barmanPaths } from '../src/config/paths.js';
+import { barman } from '../src/barman/actions.js';
+
+export default defineStep({
+  name: 'barman-cron',
+  schema: z.object({ cluster: z.string() }),
+  async run(ctx) {
+    // receive-wal stays behind as a daemon: its output goes to barman's log, not to our pipes
+    await barman(ctx, ['cron'], { outputFile: barmanPaths(ctx.config).cronOut, timeoutMs: 120_000 });
+    return { ok: true };
+  },
+});

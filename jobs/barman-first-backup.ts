@@ -1,0 +1,36 @@
+// Last primary step (barman host): WAL streaming running, one WAL archived, the first base backup.
+import { defineStep, StepDataBase } from '../src/step.js';
+import { barmanPaths } from '../src/config/paths.js';
+import { barman, listBackups } from '../src/barman/actions.js';
+import { sleep } from './context.js';
+
+export default defineStep({
+  name: 'barman-first-backup',
+  schema: StepDataBase,
+  async run(ctx) {
+    const { server, log, cronOut } = barmanPaths(ctx.config);
+    const done = (await listBackups(ctx)).filter((b) => b.status === 'DONE');
+    if (done.length) {
+      await ctx.log(`barman already has a DONE backup (${done[done.length - 1].id}): first backup skipped`);
+      return { backupId: done[done.length - 1].id, skipped: true };
+    }
+    await ctx.progress(10, 'start WAL streaming (barman cron)');
+    let archived = false;
+    for (let i = 0; i < 5 && !archived; i++) {
+      await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
+      const res = await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 });
+      archived = res.exitCode === 0;
+      if (!archived) await sleep(1000, ctx.signal);
+    }
+    if (!archived) throw new Error(`barman could not archive a WAL file from the primary; see ${log} and run: barman -c ${barmanPaths(ctx.config).mainConf} check ${server}`);
+    await ctx.progress(40, 'barman backup');
+    await barman(ctx, ['backup', '--wait', '--wait-timeout', '300', server], { timeoutMs: 900_000 });
+    await ctx.progress(90, 'barman check');
+    const check = await barman(ctx, ['check', server], { allowFail: true, timeoutMs: 60_000 });
+    const backups = (await listBackups(ctx)).filter((b) => b.status === 'DONE');
+    if (!backups.length) throw new Error('barman backup finished but no DONE backup is listed; see barman list-backups');
+    const last = backups[backups.length - 1];
+    await ctx.log(`first backup ${last.id} DONE; barman check ${check.exitCode === 0 ? 'passes' : 'reports problems (see above)'}`);
+    return { backupId: last.id, checkOk: check.exitCode === 0 };
+  },
+});

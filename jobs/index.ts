@@ -1,0 +1,38 @@
+// Which steps each kind of worker runs.
+import type { Step } from '../src/step.js';
+import checkMasterFlag from './check-master-flag.js';
+import startTechnicalPort from './start-technical-port.js';
+import configureReplication from './configure-replication.js';
+import createUsers from './create-users.js';
+import createRepmgrDb from './create-repmgr-db.js';
+import registerPrimary from './register-primary.js';
+import restartConsumerPort from './restart-consumer-port.js';
+import startRepmgrd from './start-repmgrd.js';
+import waitPrimary from './wait-primary.js';
+import standbyClone from './standby-clone.js';
+import startStandby from './start-standby.js';
+import registerStandby from './register-standby.js';
+import barmanConfig from './barman-config.js';
+import barmanSchedule from './barman-schedule.js';
+import barmanCron from './barman-cron.js';
+import barmanFirstBackup from './barman-first-backup.js';
+import barmanListBackups from './barman-list-backups.js';
+
+const byName = (steps: Step<any>[]) => new Map(steps.map((s) => [s.name, s]));
+
+export const nodeSteps = byName([
+  checkMasterFlag,
+  startTechnicalPort,
+  configureReplication,
+  createUsers,
+  createRepmgrDb,
+  registerPrimary,
+  restartConsumerPort,
+  startRepmgrd,
+  waitPrimary,
+  standbyClone,
+  startStandby,
+  registerStandby,
+]);
+
+export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups]);

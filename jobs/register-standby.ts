@@ -1,0 +1,30 @@
+// Standby step 5: `repmgr standby register`.
+import { defineStep, StepDataBase } from '../src/step.js';
+import { withLocalSql } from '../src/postgres/actions.js';
+import { repmgrNodeId } from '../src/config/paths.js';
+import { repmgr, writeRepmgrConf } from '../src/repmgr/actions.js';
+import { nodeContext, sleep } from './context.js';
+
+export default defineStep({
+  name: 'register-standby',
+  schema: StepDataBase.passthrough(),
+  async run(ctx, data) {
+    const nc = nodeContext(ctx, data.node);
+    const nodeId = repmgrNodeId(ctx.config, nc.node.name);
+    writeRepmgrConf(nc);
+    const registered = () =>
+      withLocalSql(nc, ctx.config.postgres.port, 'repmgr', async (sql) => {
+        const r = await sql.query(`SELECT 1 FROM repmgr.nodes WHERE node_id = $1 AND type = 'standby' AND active`, [nodeId]);
+        return (r.rowCount ?? 0) > 0;
+      });
+    if (await registered()) {
+      await ctx.log(`node ${nc.node.name} (id ${nodeId}) is already registered as standby`);
+      return { registered: false };
+    }
+    await ctx.progress(40, 'repmgr standby register');
+    await repmgr(nc, ['standby', 'register', '--force']);
+    // the record is written on the primary; wait until it has replayed here
+    for (let i = 0; i < 40 && !(await registered()); i++) await sleep(250, ctx.signal);
+    return { registered: true };
+  },
+});

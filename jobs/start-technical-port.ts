@@ -1,0 +1,27 @@
+// Step 2 (primary): initdb when needed, then start on the technical port so no client connects yet.
+import { defineStep, StepDataBase } from '../src/step.js';
+import { ensureNodeDirs, ensureRunningOn, initdbIfNeeded, postmasterStatus, renderNodeFiles } from '../src/postgres/actions.js';
+import { nodePaths } from '../src/config/paths.js';
+import { nodeContext } from './context.js';
+
+export default defineStep({
+  name: 'start-technical-port',
+  schema: StepDataBase,
+  async run(ctx, data) {
+    const nc = nodeContext(ctx, data.node);
+    const { port, technicalPort } = ctx.config.postgres;
+    const running = postmasterStatus(nodePaths(ctx.config, nc.node).dataDir);
+    if (running?.port === port) {
+      // a rerun after the flow finished: the node already serves clients, leave it alone
+      await ctx.log(`PostgreSQL already runs on the consumer port ${port}: nothing to do`);
+      return { port };
+    }
+    ensureNodeDirs(nc);
+    await ctx.progress(20, 'initdb');
+    await initdbIfNeeded(nc);
+    renderNodeFiles(nc, { replication: false });
+    await ctx.progress(60, `start on technical port ${technicalPort}`);
+    await ensureRunningOn(nc, technicalPort);
+    return { port: technicalPort };
+  },
+});

@@ -1,0 +1,102 @@
+// `pgha`: the command line. Every command uses the same flow builders and readers as the workers.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { stringify } from 'yaml';
+import { ConfigError, loadConfigFile, maskSecrets, resolveConfig } from './config/load.js';
+import type { ClusterConfig } from './config/schema.js';
+import { LOCAL_DEFAULTS, localDown, localUp } from './local/cluster.js';
+import { buildFirstStartFlow } from './flows/first-start.js';
+import { enqueueFlow } from './flows/run.js';
+import { redisConnection } from './redis.js';
+import { formatStatusTable, readStatus } from './status.js';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number (got ${v})`);
+  return n;
+};
+
+/** --config FILE, else DIR/pgha.yaml (local mode's folder). */
+function configFrom(opts: { config?: string; dir?: string }): ClusterConfig {
+  const file = opts.config ?? process.env.PGHA_CONFIG ?? join(opts.dir ?? LOCAL_DEFAULTS.dir, 'pgha.yaml');
+  if (!existsSync(file)) throw new Error(`no config at ${file}: pass --config FILE, or --dir DIR of a local cluster (pgha local up)`);
+  return loadConfigFile(file).config;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('pgha').description('highly available PostgreSQL clusters (repmgr + barman) as BullMQ flows');
+  program.showHelpAfterError();
+
+  const config = program.command('config').description('the cluster file pgha.yaml');
+  config
+    .command('check')
+    .argument('[file]', 'pgha.yaml to check')
+    .option('--env', 'check PGHA_* environment variables (alone, or over FILE)')
+    .description('validate; print every problem as path.to.field: what is wrong (got X), exit 2; or the resolved config, secrets masked')
+    .action((file: string | undefined, o: { env?: boolean }) => {
+      try {
+        const loaded = file ? loadConfigFile(file, o.env ? process.env : {}) : resolveConfig({}, process.env);
+        for (const w of loaded.warnings) console.error(`warning: ${w}`);
+        process.stdout.write(stringify(maskSecrets(loaded.config)));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        for (const p of err.problems) console.error(p);
+        process.exitCode = 2;
+      }
+    });
+
+  const local = program.command('local').description('a whole cluster on this machine (no Docker)');
+  local
+    .command('up')
+    .description('start redis, node workers, barman worker, dashboard; run the first-start flows; exit 0 when all completed')
+    .option('--nodes <n>', 'number of PostgreSQL nodes', int('--nodes'), LOCAL_DEFAULTS.nodes)
+    .option('--dir <dir>', 'state folder', LOCAL_DEFAULTS.dir)
+    .option('--base-ip <ip>', 'address of node1; the next nodes count up', LOCAL_DEFAULTS.baseIp)
+    .option('--redis-port <port>', 'port of the private redis-server', int('--redis-port'), LOCAL_DEFAULTS.redisPort)
+    .option('--dashboard-port <port>', 'port of the dashboard', int('--dashboard-port'), LOCAL_DEFAULTS.dashboardPort)
+    .option('--cluster <name>', 'cluster name', LOCAL_DEFAULTS.cluster)
+    .action(async (o) => {
+      process.exitCode = await localUp({ ...o });
+    });
+  local
+    .command('down')
+    .description('stop everything the local cluster started, by pid')
+    .option('--dir <dir>', 'state folder', LOCAL_DEFAULTS.dir)
+    .action(async (o) => {
+      process.exitCode = await localDown(o.dir);
+    });
+
+  program
+    .command('status')
+    .description('the topology read live from the nodes, and barman backups')
+    .option('--dir <dir>', 'local cluster folder', LOCAL_DEFAULTS.dir)
+    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .option('--json', 'machine-readable output (a stable interface)')
+    .action(async (o) => {
+      const status = await readStatus(configFrom(o));
+      console.log(o.json ? JSON.stringify(status, null, 2) : formatStatusTable(status));
+    });
+
+  const flow = program.command('flow').description('enqueue a flow');
+  flow
+    .command('first-start')
+    .argument('<node>', 'node name')
+    .option('--dir <dir>', 'local cluster folder', LOCAL_DEFAULTS.dir)
+    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .option('--flow-id <id>', 'flow id (default: deterministic, so a second enqueue adds nothing)')
+    .description('enqueue the first-start flow of a node (primary or standby by its master flag)')
+    .action(async (node: string, o) => {
+      const cfg = configFrom(o);
+      const f = buildFirstStartFlow(cfg, node, o.flowId);
+      const connection = redisConnection(cfg.redis.url);
+      try {
+        await enqueueFlow(connection, f.tree);
+      } finally {
+        connection.disconnect();
+      }
+      console.log(f.flowId);
+    });
+
+  await program.parseAsync(argv);
+}

@@ -1,0 +1,166 @@
+// Reading pgha.yaml: file values, then PGHA_* environment overrides, then the zod schema.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ClusterConfigSchema, SECRET_PATHS, SEED_PASSWORDS, type ClusterConfig } from './schema.js';
+
+/** PGHA_* variables that are not config values (they name the file, the node, the local folder). */
+export const NON_CONFIG_ENV = new Set(['PGHA_CONFIG', 'PGHA_NODE', 'PGHA_LOCAL_DIR']);
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid pgha config:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+export interface LoadedConfig {
+  config: ClusterConfig;
+  warnings: string[];
+}
+
+const camelToSnake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+
+/** Every leaf path the schema knows, with its PGHA_* variable: postgres.technicalPort -> PGHA_POSTGRES_TECHNICAL_PORT. */
+export function envVariables(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const walk = (schema: z.ZodType, path: string[]) => {
+    let s: any = schema;
+    // unwrap defaults/optionals/pipes to reach the object shape
+    while (s?.def && ['default', 'optional', 'pipe', 'prefault'].includes(s.def.type)) s = s.def.innerType ?? s.def.in;
+    if (s?.def?.type === 'object') {
+      for (const [key, child] of Object.entries(s.def.shape as Record<string, z.ZodType>)) walk(child, [...path, key]);
+    } else {
+      out.set('PGHA_' + path.map(camelToSnake).join('_'), path);
+    }
+  };
+  walk(ClusterConfigSchema as unknown as z.ZodType, []);
+  return out;
+}
+
+/** An env string as a YAML scalar or flow collection: "5433" -> 5433, "true" -> true, "[{name: a}]" -> array. */
+function envValue(raw: string): unknown {
+  try {
+    return parseYaml(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function setPath(obj: Record<string, any>, path: string[], value: unknown) {
+  let cur = obj;
+  for (const key of path.slice(0, -1)) {
+    if (cur[key] === undefined || cur[key] === null || typeof cur[key] !== 'object') cur[key] = {};
+    cur = cur[key];
+  }
+  cur[path[path.length - 1]] = value;
+}
+
+function getPath(obj: unknown, path: (string | number | symbol)[]): unknown {
+  let cur: any = obj;
+  for (const key of path) {
+    if (cur === null || cur === undefined) return undefined;
+    cur = cur[key as any];
+  }
+  return cur;
+}
+
+const isSecretPath = (path: string) => SECRET_PATHS.includes(path);
+/** Unknown keys and variables named like a secret (a misspelt `pasword:`) get their value masked too. */
+const LOOKS_SECRET = /pas|pwd|secret|token/i;
+
+function shown(value: unknown, path: string, secret = isSecretPath(path)): string {
+  if (value === undefined) return 'nothing';
+  if (secret) return '****';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? text.slice(0, 77) + '...' : text;
+}
+
+/** `path.to.field: what is wrong (got X)` for every problem zod found. */
+export function formatIssues(error: z.ZodError, input: unknown): string[] {
+  const lines: string[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const path = [...issue.path, key].join('.');
+        lines.push(`${path}: unknown key, remove it or check its spelling (got ${shown(getPath(input, [...issue.path, key]), path, LOOKS_SECRET.test(key))})`);
+      }
+      continue;
+    }
+    const path = issue.path.join('.') || '(top level)';
+    const got = 'input' in issue && issue.input !== undefined ? issue.input : getPath(input, issue.path);
+    let message = issue.message;
+    if (issue.code === 'invalid_type') message = `must be ${issue.expected}`;
+    lines.push(`${path}: ${message} (got ${shown(got, path)})`);
+  }
+  return lines;
+}
+
+/**
+ * Validate raw config values (already merged with env). Seed passwords: error outside local mode,
+ * warning inside it.
+ */
+export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): LoadedConfig {
+  const problems: string[] = [];
+  const merged: Record<string, any> =
+    raw && typeof raw === 'object' && !Array.isArray(raw) ? structuredClone(raw as Record<string, any>) : {};
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
+    problems.push(`(top level): must be a mapping of keys to values (got ${shown(raw, '')})`);
+  }
+  const known = envVariables();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('PGHA_') || NON_CONFIG_ENV.has(name) || value === undefined) continue;
+    const path = known.get(name);
+    if (!path) {
+      problems.push(`${name}: unknown environment variable, known ones are ${[...known.keys()].join(', ')} (got ${shown(value, '', LOOKS_SECRET.test(name))})`);
+      continue;
+    }
+    setPath(merged, path, isSecretPath(path.join('.')) ? value : envValue(value));
+  }
+  // reportInput: zod drops issue.input otherwise, and the custom checks (technicalPort == port on a
+  // defaulted value, the masters' names) would print "(got nothing)" or the wrong value
+  const result = ClusterConfigSchema.safeParse(merged, { reportInput: true });
+  if (!result.success) problems.push(...formatIssues(result.error, merged));
+  if (problems.length) throw new ConfigError(problems);
+  const config = result.data!;
+  const warnings: string[] = [];
+  const seedProblems: string[] = [];
+  for (const [path, seed] of Object.entries(SEED_PASSWORDS)) {
+    if (getPath(config, path.split('.')) !== seed) continue;
+    if (config.mode === 'local') warnings.push(`${path}: uses the seed's default password; fine for local mode, never in production`);
+    else seedProblems.push(`${path}: the seed's default password is allowed only with mode: local; set your own (got ****)`);
+  }
+  if (seedProblems.length) throw new ConfigError(seedProblems);
+  return { config, warnings };
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read the config file (${(err as Error).message})`]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError([`${file}: not valid YAML (${(err as Error).message.split('\n')[0]})`]);
+  }
+  return resolveConfig(raw, env);
+}
+
+/** The resolved config with every secret replaced by ****, for printing. */
+export function maskSecrets(config: ClusterConfig): ClusterConfig {
+  const copy = structuredClone(config) as any;
+  for (const path of SECRET_PATHS) {
+    const keys = path.split('.');
+    const parent = getPath(copy, keys.slice(0, -1)) as any;
+    if (parent && parent[keys[keys.length - 1]] !== undefined) parent[keys[keys.length - 1]] = '****';
+  }
+  return copy;
+}
+
+/** Every secret value of the config, for redaction of logs and command output. */
+export function secretsOf(config: ClusterConfig): string[] {
+  return SECRET_PATHS.map((p) => getPath(config, p.split('.'))).filter((v): v is string => typeof v === 'string' && v.length > 0);
+}

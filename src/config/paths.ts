@@ -1,0 +1,76 @@
+// Where each node's and barman's files live, derived from the config (pure).
+import { join } from 'node:path';
+import type { ClusterConfig, NodeConfig } from './schema.js';
+
+export interface NodePaths {
+  dataDir: string;
+  socketDir: string;
+  repmgrConf: string;
+  /** The worker's own folder for this node: passfile, pid files, logs. */
+  stateDir: string;
+  passfile: string;
+  pgLog: string;
+  repmgrdPid: string;
+  repmgrdLog: string;
+  /** What repmgrd prints before it opens its own log (daemon start). */
+  repmgrdOut: string;
+}
+
+export function nodePaths(config: ClusterConfig, node: NodeConfig | string): NodePaths {
+  const name = typeof node === 'string' ? node : node.name;
+  const stateDir = join(config.stateDir, 'nodes', name);
+  return {
+    dataDir: join(config.postgres.dataDir, name),
+    socketDir: join(config.postgres.socketDir, name),
+    repmgrConf: join(config.repmgr.configDir, `${name}.conf`),
+    stateDir,
+    passfile: join(stateDir, 'pgpass'),
+    pgLog: join(stateDir, 'postgresql.log'),
+    repmgrdPid: join(stateDir, 'repmgrd.pid'),
+    repmgrdLog: join(stateDir, 'repmgrd.log'),
+    repmgrdOut: join(stateDir, 'repmgrd.out'),
+  };
+}
+
+export interface BarmanPaths {
+  /** barman's main config file (barman -c). */
+  mainConf: string;
+  serverConf: string;
+  stateDir: string;
+  passfile: string;
+  log: string;
+  /** Output of `barman cron` (it leaves receive-wal behind, so no pipes). */
+  cronOut: string;
+  /** barman's server name is the cluster name. */
+  server: string;
+}
+
+export function barmanPaths(config: ClusterConfig): BarmanPaths {
+  const stateDir = join(config.stateDir, 'barman');
+  return {
+    mainConf: join(stateDir, 'barman.conf'),
+    serverConf: join(config.barman.configDir, `${config.cluster}.conf`),
+    stateDir,
+    passfile: join(stateDir, 'pgpass'),
+    log: join(stateDir, 'barman.log'),
+    cronOut: join(stateDir, 'barman-cron.out'),
+    server: config.cluster,
+  };
+}
+
+export function findNode(config: ClusterConfig, name: string): NodeConfig {
+  const node = config.nodes.find((n) => n.name === name);
+  if (!node) throw new Error(`node "${name}" is not in the config's nodes (known: ${config.nodes.map((n) => n.name).join(', ')})`);
+  return node;
+}
+
+export function masterNode(config: ClusterConfig): NodeConfig {
+  return config.nodes.find((n) => n.master)!;
+}
+
+/** repmgr node ids are small integers: position in the nodes list, from 1. */
+export function repmgrNodeId(config: ClusterConfig, name: string): number {
+  const i = config.nodes.findIndex((n) => n.name === name);
+  if (i < 0) throw new Error(`node "${name}" is not in the config's nodes`);
+  return i + 1;
+}

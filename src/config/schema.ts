@@ -1,0 +1,124 @@
+// The cluster file (pgha.yaml): every parameter of the seed's table with the seed's default.
+import { z } from 'zod';
+
+/** Names end up in file names, queue names and command lines: keep them boring. */
+export const SAFE_NAME = /^[A-Za-z0-9_-]+$/;
+const safeName = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(63, 'must be at most 63 characters')
+  .regex(SAFE_NAME, 'only letters, digits, "-" and "_" are allowed');
+
+const port = z.number().int().min(1, 'must be a TCP port (1-65535)').max(65535, 'must be a TCP port (1-65535)');
+const absPath = z.string().min(1).refine((p) => p.startsWith('/'), 'must be an absolute path');
+const password = z.string().min(1, 'must not be empty');
+
+/** The seed's default passwords: allowed in local mode only (with a warning). */
+export const SEED_PASSWORDS: Record<string, string> = {
+  'postgres.rootPassword': 'mysecretpassword',
+  'repmgr.password': 'iamrepmgr',
+  'repmgr.streamingPassword': 'iamstreamingrepmgr',
+  'barman.password': 'iambarman',
+  'barman.streamingPassword': 'iamstreamingbarman',
+};
+
+/** Paths of every secret in the config: masked on output, redacted from logs. */
+export const SECRET_PATHS = Object.keys(SEED_PASSWORDS);
+
+export const RETENTION_POLICY = /^(REDUNDANCY [1-9][0-9]*|RECOVERY WINDOW OF [1-9][0-9]* (DAYS|WEEKS|MONTHS))$/;
+
+export const NodeSchema = z.strictObject({
+  name: safeName,
+  host: z.string().min(1, 'must not be empty'),
+  master: z.boolean().default(false),
+  priority: z.number().int().min(0).max(1000).default(100),
+});
+
+export const PostgresSchema = z.strictObject({
+  port: port.default(5432),
+  technicalPort: port.default(5434),
+  /** Each node's data directory is `<dataDir>/<node name>`. */
+  dataDir: absPath.default('/var/lib/postgresql'),
+  rootPassword: password.default(SEED_PASSWORDS['postgres.rootPassword']),
+  binDir: absPath.default('/usr/lib/postgresql/15/bin'),
+  /** Each node's unix socket directory is `<socketDir>/<node name>`. */
+  socketDir: absPath.default('/var/run/postgresql'),
+  /** Client networks allowed in pg_hba besides the cluster's own hosts (CIDR). */
+  allowedNetworks: z.array(z.string().min(1)).default([]),
+  maxWalSenders: z.number().int().min(4).default(10),
+  maxReplicationSlots: z.number().int().min(4).default(10),
+});
+
+export const RepmgrSchema = z.strictObject({
+  configDir: absPath.default('/etc/repmgr.d/'),
+  password: password.default(SEED_PASSWORDS['repmgr.password']),
+  streamingPassword: password.default(SEED_PASSWORDS['repmgr.streamingPassword']),
+});
+
+export const BarmanSchema = z.strictObject({
+  /** Address of the barman host (where the barman worker runs). */
+  host: z.string().min(1).default('127.0.0.1'),
+  password: password.default(SEED_PASSWORDS['barman.password']),
+  streamingPassword: password.default(SEED_PASSWORDS['barman.streamingPassword']),
+  backupDir: absPath.default('/home/barman/data'),
+  retentionPolicy: z
+    .string()
+    .regex(RETENTION_POLICY, 'must be "RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS" or "REDUNDANCY <n>"')
+    .default('RECOVERY WINDOW OF 5 DAYS'),
+  configDir: absPath.default('/etc/barman.d/'),
+  /** `barman cron` schedule, milliseconds. */
+  cronEveryMs: z.number().int().min(1000).default(60_000),
+});
+
+export const ClusterConfigSchema = z
+  .strictObject({
+    cluster: safeName.default('pgha'),
+    /** local: the whole cluster on this machine (seed passwords allowed, with a warning). */
+    mode: z.enum(['local', 'hosts']).default('hosts'),
+    redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL') }).default({
+      url: 'redis://127.0.0.1:6379',
+    }),
+    postgres: PostgresSchema.default(PostgresSchema.parse({})),
+    repmgr: RepmgrSchema.default(RepmgrSchema.parse({})),
+    barman: BarmanSchema.default(BarmanSchema.parse({})),
+    /** Where workers keep their own files: passfiles, pid files, logs. */
+    stateDir: absPath.default('/var/lib/pgha'),
+    dashboard: z
+      .strictObject({ host: z.string().default('127.0.0.1'), port: port.default(8080) })
+      .default({ host: '127.0.0.1', port: 8080 }),
+    /** OS users the tools run as when the worker runs as root. */
+    osUsers: z
+      .strictObject({ postgres: safeName.default('postgres'), barman: safeName.default('barman') })
+      .default({ postgres: 'postgres', barman: 'barman' }),
+    nodes: z.array(NodeSchema).min(1, 'must list at least one node'),
+  })
+  .superRefine((cfg, ctx) => {
+    const masters = cfg.nodes.filter((n) => n.master);
+    if (masters.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodes'],
+        message: `exactly one node must have master: true, found ${masters.length} (${masters.map((n) => n.name).join(', ') || 'none'})`,
+        input: masters.map((n) => n.name),
+      });
+    }
+    const seen = new Map<string, number>();
+    cfg.nodes.forEach((n, i) => {
+      if (seen.has(n.name)) {
+        ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `duplicate node name, also nodes.${seen.get(n.name)}.name`, input: n.name });
+      } else seen.set(n.name, i);
+    });
+    const hosts = new Map<string, number>();
+    cfg.nodes.forEach((n, i) => {
+      // every node keeps the same ports, so two nodes can never share a host
+      if (hosts.has(n.host)) {
+        ctx.addIssue({ code: 'custom', path: ['nodes', i, 'host'], message: `two nodes on one host, also nodes.${hosts.get(n.host)}.host; give each node its own address`, input: n.host });
+      } else hosts.set(n.host, i);
+    });
+    if (cfg.postgres.port === cfg.postgres.technicalPort) {
+      ctx.addIssue({ code: 'custom', path: ['postgres', 'technicalPort'], message: 'must differ from postgres.port', input: cfg.postgres.technicalPort });
+    }
+  });
+
+export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
+export type NodeConfig = z.infer<typeof NodeSchema>;

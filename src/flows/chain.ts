@@ -1,0 +1,49 @@
+// A sequential flow as a BullMQ tree: each step is the child of the next, so the first step is
+// the deepest leaf and runs first; the last step is the root and completes the flow.
+import type { FlowJob } from 'bullmq';
+
+export interface PlannedStep {
+  step: string;
+  queueName: string;
+  data: Record<string, unknown>;
+  attempts?: number;
+}
+
+export const STEP_DEFAULTS = { attempts: 3, backoff: { type: 'exponential' as const, delay: 2000 } };
+
+/** `<flowId>-<step>`: deterministic, so enqueueing the same flow twice adds nothing. No ':' (BullMQ). */
+export const stepJobId = (flowId: string, step: string) => `${flowId}-${step}`;
+
+export function chainFlow(flowId: string, steps: PlannedStep[]): FlowJob {
+  if (steps.length === 0) throw new Error('a flow needs at least one step');
+  if (flowId.includes(':')) throw new Error(`flow id "${flowId}" must not contain ':'`);
+  let tree: FlowJob | undefined;
+  for (const s of steps) {
+    const job: FlowJob = {
+      name: s.step,
+      queueName: s.queueName,
+      data: { ...s.data, flowId },
+      opts: {
+        jobId: stepJobId(flowId, s.step),
+        attempts: s.attempts ?? STEP_DEFAULTS.attempts,
+        backoff: STEP_DEFAULTS.backoff,
+        removeOnComplete: false,
+        removeOnFail: false,
+      },
+      children: tree ? [tree] : undefined,
+    };
+    tree = job;
+  }
+  return tree!;
+}
+
+/** The steps of a flow tree in the order they run (deepest first). */
+export function flowSteps(tree: FlowJob): FlowJob[] {
+  const out: FlowJob[] = [];
+  let cur: FlowJob | undefined = tree;
+  while (cur) {
+    out.unshift(cur);
+    cur = cur.children?.[0];
+  }
+  return out;
+}

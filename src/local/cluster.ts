@@ -1,0 +1,252 @@
+// Local mode: a whole cluster on this machine under one folder, no Docker.
+import { existsSync, readdirSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { execa } from 'execa';
+import { loadConfigFile } from '../config/load.js';
+import type { ClusterConfig } from '../config/schema.js';
+import { nodePaths } from '../config/paths.js';
+import { buildFirstStartFlow } from '../flows/first-start.js';
+import { enqueueFlow, retryFailedSteps, watchFlows, type StepState } from '../flows/run.js';
+import { postmasterStatus } from '../postgres/actions.js';
+import { redisConnection } from '../redis.js';
+import { isAlive, readPidFile } from '../fsutil.js';
+import { markedPids, runningPid, sleep, startDaemon, stopPid } from './processes.js';
+
+const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface LocalOptions {
+  dir: string;
+  nodes: number;
+  baseIp: string;
+  redisPort: number;
+  dashboardPort: number;
+  cluster: string;
+}
+
+export const LOCAL_DEFAULTS: LocalOptions = {
+  dir: '.pgha',
+  nodes: 3,
+  baseIp: '127.0.0.11',
+  redisPort: 6390,
+  dashboardPort: 8080,
+  cluster: 'pgha',
+};
+
+/** node i (from 0) gets base + i on the last octet: 127.0.0.11, 127.0.0.12, … (pure). */
+export function nodeAddress(baseIp: string, i: number): string {
+  const parts = baseIp.split('.').map(Number);
+  if (parts.length !== 4 || parts[0] !== 127 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    throw new Error(`--base-ip must be a loopback IPv4 address like 127.0.0.11 (got ${baseIp})`);
+  }
+  if (parts[3] + i > 254) throw new Error(`--base-ip ${baseIp} leaves no room for ${i + 1} nodes`);
+  return [parts[0], parts[1], parts[2], parts[3] + i].join('.');
+}
+
+/** The pgha.yaml of a local cluster under `dir` (pure). */
+export function localConfig(o: LocalOptions & { dir: string }): Record<string, unknown> {
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 9) throw new Error(`--nodes must be a whole number from 1 to 9 (got ${o.nodes})`);
+  return {
+    cluster: o.cluster,
+    mode: 'local',
+    redis: { url: `redis://127.0.0.1:${o.redisPort}` },
+    postgres: { dataDir: join(o.dir, 'data'), socketDir: join(o.dir, 'run'), allowedNetworks: ['127.0.0.0/8'] },
+    repmgr: { configDir: join(o.dir, 'repmgr') },
+    barman: { host: '127.0.0.1', backupDir: join(o.dir, 'barman'), configDir: join(o.dir, 'barman.d') },
+    stateDir: join(o.dir, 'state'),
+    dashboard: { host: '127.0.0.1', port: o.dashboardPort },
+    nodes: Array.from({ length: o.nodes }, (_, i) => ({ name: `node${i + 1}`, host: nodeAddress(o.baseIp, i), master: i === 0, priority: 100 - i })),
+  };
+}
+
+export interface LocalLayout {
+  dir: string;
+  configFile: string;
+  redisDir: string;
+  redisPid: string;
+  pidDir: string;
+  logDir: string;
+}
+
+export function layout(dir: string): LocalLayout {
+  const abs = resolve(dir);
+  return {
+    dir: abs,
+    configFile: join(abs, 'pgha.yaml'),
+    redisDir: join(abs, 'redis'),
+    redisPid: join(abs, 'redis', 'redis.pid'),
+    pidDir: join(abs, 'pids'),
+    logDir: join(abs, 'logs'),
+  };
+}
+
+/** PostgreSQL runs as postgres and barman as barman: every folder above the state folder must let them through. */
+function checkTraversable(dir: string) {
+  let cur = dir;
+  while (cur !== '/') {
+    const parent = dirname(cur);
+    const mode = statSync(parent).mode;
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `${parent} is mode ${(mode & 0o777).toString(8)}: the postgres and barman OS users cannot reach ${dir}; ` +
+          `use --dir under /var/tmp or /tmp, or chmod o+x ${parent}`,
+      );
+    }
+    cur = parent;
+  }
+}
+
+async function startRedis(l: LocalLayout, config: ClusterConfig, say: (s: string) => void) {
+  const port = new URL(config.redis.url).port || '6379';
+  if (!runningPid(l.redisPid)) {
+    mkdirSync(l.redisDir, { recursive: true });
+    await execa('redis-server', [
+      '--port', port, '--bind', '127.0.0.1', '--dir', l.redisDir, '--appendonly', 'yes', '--save', '',
+      '--daemonize', 'yes', '--pidfile', l.redisPid, '--logfile', join(l.redisDir, 'redis.log'),
+    ], { env: { [`PGHA_LOCAL_DIR`]: l.dir } });
+    say(`redis-server started on 127.0.0.1:${port} (AOF in ${l.redisDir})`);
+  }
+  const conn = redisConnection(config.redis.url);
+  try {
+    for (let i = 0; i < 50; i++) {
+      try {
+        if ((await conn.ping()) === 'PONG') return;
+      } catch {
+        /* not yet */
+      }
+      await sleep(100);
+    }
+    throw new Error(`redis-server did not answer on ${config.redis.url}; see ${join(l.redisDir, 'redis.log')}`);
+  } finally {
+    conn.disconnect();
+  }
+}
+
+/** Node workers, the barman worker and the dashboard: start each one that is not running. */
+export function startLocalProcesses(l: LocalLayout, config: ClusterConfig, say: (s: string) => void, only?: string[]) {
+  const node = process.execPath;
+  const specs = [
+    ...config.nodes.map((n) => ({ name: `${n.name}-worker`, script: 'workers/node-worker.js', args: ['--node', n.name] })),
+    { name: 'barman-worker', script: 'workers/barman-worker.js', args: [] as string[] },
+    { name: 'dashboard', script: 'dashboard/server.js', args: [] as string[] },
+  ].filter((s) => !only || only.includes(s.name));
+  for (const s of specs) {
+    const { pid, started } = startDaemon({
+      name: s.name,
+      command: node,
+      args: [join(distRoot, s.script), '--config', l.configFile, ...s.args],
+      pidFile: join(l.pidDir, `${s.name}.pid`),
+      logFile: join(l.logDir, `${s.name}.log`),
+      markerDir: l.dir,
+    });
+    if (started) say(`${s.name} started (pid ${pid})`);
+  }
+}
+
+export function loadLocal(dir: string): { l: LocalLayout; config: ClusterConfig; warnings: string[] } {
+  const l = layout(dir);
+  if (!existsSync(l.configFile)) throw new Error(`no local cluster in ${l.dir} (${l.configFile} is missing); run: pgha local up --dir ${dir}`);
+  const { config, warnings } = loadConfigFile(l.configFile);
+  return { l, config, warnings };
+}
+
+export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number }, say: (s: string) => void = console.log): Promise<number> {
+  const o = { ...LOCAL_DEFAULTS, ...opts };
+  const l = layout(o.dir);
+  mkdirSync(l.dir, { recursive: true });
+  chmodSync(l.dir, 0o755);
+  checkTraversable(l.dir);
+  if (!existsSync(l.configFile)) {
+    writeFileSync(l.configFile, `# local pgha cluster, written by pgha local up\n${stringify(localConfig({ ...o, dir: l.dir }))}`, { mode: 0o600 });
+    say(`wrote ${l.configFile}`);
+  } else {
+    say(`reusing ${l.configFile}`);
+  }
+  const { config, warnings } = loadConfigFile(l.configFile);
+  for (const w of warnings) say(`warning: ${w}`);
+  await startRedis(l, config, say);
+  startLocalProcesses(l, config, say);
+  say(`dashboard: http://${config.dashboard.host}:${config.dashboard.port}/queues`);
+
+  const flows = config.nodes.map((n) => buildFirstStartFlow(config, n.name));
+  const connection = redisConnection(config.redis.url);
+  const started = Date.now();
+  try {
+    for (const f of flows) await enqueueFlow(connection, f.tree);
+    // `up` again after fixing a cause: failed steps run again and their flows go on
+    for (const r of await retryFailedSteps(connection, flows)) say(`retrying failed step ${r}`);
+    say(`first-start flows: ${flows.map((f) => f.flowId).join(', ')}`);
+    const result = await watchFlows(connection, flows, {
+      timeoutMs: opts.timeoutMs,
+      onStep: (s: StepState) => say(`  ✓ ${s.queueName.split('.').slice(1).join('.').padEnd(12)} ${s.step.padEnd(22)} ${s.durationMs !== undefined ? `${(s.durationMs / 1000).toFixed(1)} s` : ''}`),
+    });
+    if (!result.ok) {
+      const f = result.failed!;
+      say(`FAILED: step ${f.step} of flow ${f.flowId} (queue ${f.queueName}, job ${f.jobId}, ${f.attemptsMade} attempts): ${f.failedReason}`);
+      say(`see the step's log at http://${config.dashboard.host}:${config.dashboard.port}/queues and ${l.logDir}`);
+      return 1;
+    }
+    say(`cluster ${config.cluster} is up: ${config.nodes.length} nodes, all flows completed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    say(`stop it with: npx pgha local down --dir ${o.dir}`);
+    return 0;
+  } finally {
+    connection.disconnect();
+  }
+}
+
+/** Stop everything the local cluster started, by pid: workers, dashboard, repmgrd, PostgreSQL, barman's daemons, redis. */
+export async function localDown(dir: string, say: (s: string) => void = console.log): Promise<number> {
+  const l = layout(dir);
+  if (!existsSync(l.configFile)) {
+    say(`no local cluster in ${l.dir}`);
+    return 0;
+  }
+  const { config } = loadConfigFile(l.configFile);
+  // workers first, so nothing restarts what is being stopped
+  if (existsSync(l.pidDir)) {
+    for (const f of readdirSync(l.pidDir)) {
+      const pid = readPidFile(join(l.pidDir, f));
+      if (isAlive(pid)) {
+        await stopPid(pid, 'SIGTERM', 10_000);
+        say(`stopped ${f.replace(/\.pid$/, '')} (pid ${pid})`);
+      }
+    }
+  }
+  for (const n of config.nodes) {
+    const p = nodePaths(config, n);
+    const repmgrd = readPidFile(p.repmgrdPid);
+    if (isAlive(repmgrd)) {
+      await stopPid(repmgrd);
+      say(`stopped repmgrd of ${n.name} (pid ${repmgrd})`);
+    }
+  }
+  await Promise.all(
+    config.nodes.map(async (n) => {
+      const pm = postmasterStatus(nodePaths(config, n).dataDir);
+      if (pm) {
+        // SIGINT is PostgreSQL's fast shutdown
+        await stopPid(pm.pid, 'SIGINT', 60_000);
+        say(`stopped PostgreSQL of ${n.name} (pid ${pm.pid})`);
+      }
+    }),
+  );
+  // barman cron leaves receive-wal (and its pg_receivewal) behind; they carry our marker
+  for (const pid of markedPids(l.dir)) {
+    if (pid === readPidFile(l.redisPid)) continue;
+    await stopPid(pid, 'SIGTERM', 10_000);
+    say(`stopped pid ${pid} (started by this cluster)`);
+  }
+  const redis = readPidFile(l.redisPid);
+  if (isAlive(redis)) {
+    await stopPid(redis, 'SIGTERM', 10_000);
+    say(`stopped redis-server (pid ${redis})`);
+  }
+  const left = markedPids(l.dir);
+  if (left.length) {
+    say(`processes still running: ${left.join(', ')}`);
+    return 1;
+  }
+  say(`local cluster in ${l.dir} stopped`);
+  return 0;
+}

@@ -1,0 +1,162 @@
+// Typed actions around PostgreSQL's own tools (initdb, pg_ctl) and SQL on the local node.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { ClusterConfig, NodeConfig } from '../config/schema.js';
+import { nodePaths } from '../config/paths.js';
+import type { Runner } from '../exec/runner.js';
+import { ensureDir, isAlive, writeFileAtomic } from '../fsutil.js';
+import { PGHA_CONF, renderPassfile, renderPgHba, renderPgIdent, renderPostgresConf, withInclude } from './render.js';
+
+export interface NodeContext {
+  config: ClusterConfig;
+  node: NodeConfig;
+  run: Runner;
+  log(line: string): Promise<void> | void;
+}
+
+export const pgBin = (config: ClusterConfig, tool: string) => join(config.postgres.binDir, tool);
+
+export function isInitialised(dataDir: string): boolean {
+  return existsSync(join(dataDir, 'PG_VERSION'));
+}
+
+/** The running postmaster of a data directory, from postmaster.pid: pid and port, or undefined. */
+export function postmasterStatus(dataDir: string): { pid: number; port: number } | undefined {
+  try {
+    const lines = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+    const pid = Number(lines[0]);
+    const port = Number(lines[3]);
+    return isAlive(pid) ? { pid, port } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The folders a node needs, owned by the postgres OS user (PostgreSQL refuses to run as root). */
+export function ensureNodeDirs(ctx: NodeContext): void {
+  const p = nodePaths(ctx.config, ctx.node);
+  const owner = ctx.config.osUsers.postgres;
+  ensureDir(ctx.config.postgres.dataDir, { owner, mode: 0o755 });
+  ensureDir(p.stateDir, { owner, mode: 0o750 });
+  ensureDir(p.socketDir, { owner, mode: 0o755 });
+  ensureDir(ctx.config.repmgr.configDir, { mode: 0o755 });
+}
+
+/** The passfile repmgr, walreceiver and pg_basebackup read (the only place passwords live on disk). */
+export function writeNodePassfile(ctx: NodeContext): void {
+  const { repmgr } = ctx.config;
+  writeFileAtomic(
+    nodePaths(ctx.config, ctx.node).passfile,
+    renderPassfile([
+      { user: 'repmgr', password: repmgr.password },
+      { user: 'repmgr_streaming', password: repmgr.streamingPassword },
+    ]),
+    { owner: ctx.config.osUsers.postgres, mode: 0o600 },
+  );
+}
+
+export async function initdbIfNeeded(ctx: NodeContext): Promise<boolean> {
+  const p = nodePaths(ctx.config, ctx.node);
+  if (isInitialised(p.dataDir)) {
+    await ctx.log(`data directory ${p.dataDir} is already initialised: initdb skipped`);
+    return false;
+  }
+  if (existsSync(p.dataDir) && readdirSync(p.dataDir).length > 0) {
+    throw new Error(`data directory ${p.dataDir} is not empty but has no PG_VERSION: move it aside or empty it, then retry`);
+  }
+  await ctx.run.run(
+    pgBin(ctx.config, 'initdb'),
+    ['-D', p.dataDir, '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--auth-local=peer', '--auth-host=scram-sha-256'],
+    { user: ctx.config.osUsers.postgres, timeoutMs: 120_000 },
+  );
+  return true;
+}
+
+/**
+ * Render pgha.conf, pg_hba.conf and pg_ident.conf whole and include pgha.conf from postgresql.conf.
+ * Returns true when anything changed (a restart or reload is then needed).
+ */
+export function renderNodeFiles(ctx: NodeContext, opts: { replication: boolean }): boolean {
+  const p = nodePaths(ctx.config, ctx.node);
+  const owner = ctx.config.osUsers.postgres;
+  const confPath = join(p.dataDir, 'postgresql.conf');
+  const osUsers = [owner, 'root'];
+  const changed = [
+    writeFileAtomic(join(p.dataDir, PGHA_CONF), renderPostgresConf(ctx.config, ctx.node, opts), { owner, mode: 0o600 }),
+    writeFileAtomic(join(p.dataDir, 'pg_hba.conf'), renderPgHba(ctx.config), { owner, mode: 0o600 }),
+    writeFileAtomic(join(p.dataDir, 'pg_ident.conf'), renderPgIdent(osUsers), { owner, mode: 0o600 }),
+    writeFileAtomic(confPath, withInclude(readFileSync(confPath, 'utf8')), { owner, mode: 0o600 }),
+  ];
+  return changed.some(Boolean);
+}
+
+/** pg_ctl start; `port` other than the consumer port is passed on the command line (technical phase). */
+export async function startPostgres(ctx: NodeContext, port: number): Promise<void> {
+  const p = nodePaths(ctx.config, ctx.node);
+  const args = ['-D', p.dataDir, '-l', p.pgLog, '-w', '-t', '120'];
+  if (port !== ctx.config.postgres.port) args.push('-o', `-p ${port}`);
+  args.push('start');
+  await ctx.run.run(pgBin(ctx.config, 'pg_ctl'), args, { user: ctx.config.osUsers.postgres, timeoutMs: 150_000 });
+}
+
+export async function stopPostgres(ctx: NodeContext): Promise<void> {
+  const p = nodePaths(ctx.config, ctx.node);
+  if (!postmasterStatus(p.dataDir)) {
+    await ctx.log('PostgreSQL is not running: nothing to stop');
+    return;
+  }
+  await ctx.run.run(pgBin(ctx.config, 'pg_ctl'), ['-D', p.dataDir, '-m', 'fast', '-w', '-t', '120', 'stop'], {
+    user: ctx.config.osUsers.postgres,
+    timeoutMs: 150_000,
+  });
+}
+
+/** Make sure PostgreSQL runs on `port`, restarting it when it runs elsewhere or `restart` is asked. */
+export async function ensureRunningOn(ctx: NodeContext, port: number, restart = false): Promise<'started' | 'restarted' | 'unchanged'> {
+  const p = nodePaths(ctx.config, ctx.node);
+  const running = postmasterStatus(p.dataDir);
+  if (running && running.port === port && !restart) {
+    await ctx.log(`PostgreSQL already runs on port ${port} (pid ${running.pid})`);
+    return 'unchanged';
+  }
+  if (running) await stopPostgres(ctx);
+  await startPostgres(ctx, port);
+  return running ? 'restarted' : 'started';
+}
+
+/** SQL on the local node as the postgres role, over its unix socket (peer auth through pg_ident). */
+export async function withLocalSql<T>(ctx: NodeContext, port: number, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ host: nodePaths(ctx.config, ctx.node).socketDir, port, user: 'postgres', database });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** A TCP connection to any node as a cluster role; the password comes from this process's config. */
+export async function connectAs(
+  config: ClusterConfig,
+  node: NodeConfig,
+  opts: { user: 'repmgr' | 'postgres'; database?: string; port?: number; timeoutMs?: number },
+): Promise<pg.Client> {
+  const password = opts.user === 'repmgr' ? config.repmgr.password : config.postgres.rootPassword;
+  const client = new pg.Client({
+    host: node.host,
+    port: opts.port ?? config.postgres.port,
+    user: opts.user,
+    password,
+    database: opts.database ?? (opts.user === 'repmgr' ? 'repmgr' : 'postgres'),
+    connectionTimeoutMillis: opts.timeoutMs ?? 3000,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+  return client;
+}

@@ -1,0 +1,142 @@
+// The cluster's topology, read live from the nodes (never from a copy in Redis), and barman's backups.
+import { Queue, QueueEvents } from 'bullmq';
+import type { ClusterConfig } from './config/schema.js';
+import { nodePaths } from './config/paths.js';
+import { connectAs, postmasterStatus } from './postgres/actions.js';
+import { barmanQueueName } from './queues.js';
+import { redisConnection } from './redis.js';
+
+export type Role = 'primary' | 'standby' | 'down' | 'unknown';
+
+export interface NodeStatus {
+  name: string;
+  host: string;
+  port: number;
+  role: Role;
+  upstream: string | null;
+  timeline: number | null;
+  lagBytes: number | null;
+  pid: number | null;
+  error?: string;
+}
+
+export interface ClusterStatus {
+  cluster: string;
+  nodes: NodeStatus[];
+  barman: { backups: { id: string; status: string; endTime: string | null }[]; error?: string };
+}
+
+/** "16/B374D848" -> bytes (pure). */
+export function lsnToBytes(lsn: string | null | undefined): bigint | null {
+  if (!lsn) return null;
+  const m = /^([0-9A-Fa-f]+)\/([0-9A-Fa-f]+)$/.exec(lsn);
+  if (!m) return null;
+  return (BigInt('0x' + m[1]) << 32n) + BigInt('0x' + m[2]);
+}
+
+interface Probe {
+  recovery: boolean;
+  lsn: string | null;
+  timeline: number | null;
+  senderHost: string | null;
+}
+
+async function probe(config: ClusterConfig, node: ClusterConfig['nodes'][number]): Promise<Probe> {
+  const client = await connectAs(config, node, { user: 'repmgr', timeoutMs: 2000 });
+  try {
+    const r = await client.query(`
+      SELECT pg_is_in_recovery() AS recovery,
+             (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
+             CASE WHEN pg_is_in_recovery()
+                  THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
+                  ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
+             (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS sender_host`);
+    const row = r.rows[0];
+    return { recovery: row.recovery, lsn: row.lsn, timeline: row.timeline === null ? null : Number(row.timeline), senderHost: row.sender_host };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Assemble node statuses from what each node answered (pure). */
+export function decideTopology(
+  config: ClusterConfig,
+  answers: Map<string, { probe?: Probe; error?: Error & { code?: string }; pid: number | null }>,
+): NodeStatus[] {
+  const primaries = config.nodes.filter((n) => answers.get(n.name)?.probe && !answers.get(n.name)!.probe!.recovery);
+  const primaryLsn = primaries.length === 1 ? lsnToBytes(answers.get(primaries[0].name)!.probe!.lsn) : null;
+  return config.nodes.map((n) => {
+    const a = answers.get(n.name)!;
+    const base = { name: n.name, host: n.host, port: config.postgres.port, pid: a.pid };
+    if (!a.probe) {
+      const refused = ['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ETIMEDOUT', '57P03'].includes(a.error?.code ?? '') || /timeout|terminated/i.test(a.error?.message ?? '');
+      return { ...base, role: refused ? 'down' : 'unknown', upstream: null, timeline: null, lagBytes: null, error: a.error?.message };
+    }
+    const p = a.probe;
+    if (!p.recovery) {
+      // two nodes out of recovery: neither can be trusted as "the" primary
+      const role: Role = primaries.length === 1 ? 'primary' : 'unknown';
+      return { ...base, role, upstream: null, timeline: p.timeline, lagBytes: role === 'primary' ? 0 : null, ...(role === 'unknown' ? { error: `${primaries.length} nodes accept writes` } : {}) };
+    }
+    const upstream = config.nodes.find((u) => u.host === p.senderHost)?.name ?? null;
+    const lsn = lsnToBytes(p.lsn);
+    const lag = primaryLsn !== null && lsn !== null ? primaryLsn - lsn : null;
+    return { ...base, role: 'standby', upstream, timeline: p.timeline, lagBytes: lag === null ? null : Number(lag < 0n ? 0n : lag) };
+  });
+}
+
+export async function readNodes(config: ClusterConfig): Promise<NodeStatus[]> {
+  const answers = new Map<string, { probe?: Probe; error?: Error & { code?: string }; pid: number | null }>();
+  await Promise.all(
+    config.nodes.map(async (n) => {
+      // the postmaster's pid is only known where its data directory is readable (local mode, the node's own host)
+      const pid = postmasterStatus(nodePaths(config, n).dataDir)?.pid ?? null;
+      try {
+        answers.set(n.name, { probe: await probe(config, n), pid });
+      } catch (err) {
+        answers.set(n.name, { error: err as Error, pid });
+      }
+    }),
+  );
+  return decideTopology(config, answers);
+}
+
+/** Ask the barman worker (it runs on the barman host) for the backup list; bounded wait. */
+export async function readBackups(config: ClusterConfig, timeoutMs = 15_000): Promise<ClusterStatus['barman']> {
+  const connection = redisConnection(config.redis.url);
+  const name = barmanQueueName(config.cluster);
+  const queue = new Queue(name, { connection });
+  const eventsConnection = redisConnection(config.redis.url);
+  const events = new QueueEvents(name, { connection: eventsConnection });
+  try {
+    await events.waitUntilReady();
+    const job = await queue.add('barman-list-backups', { cluster: config.cluster }, { removeOnComplete: true, removeOnFail: true, attempts: 1 });
+    const result = (await job.waitUntilFinished(events, timeoutMs)) as { backups: { id: string; status: string; endTime: string | null }[] };
+    return { backups: result.backups.map((b) => ({ id: b.id, status: b.status, endTime: b.endTime })) };
+  } catch (err) {
+    return { backups: [], error: `barman worker did not answer: ${(err as Error).message}` };
+  } finally {
+    await queue.close();
+    await events.close();
+    // BullMQ leaves connections it was given open
+    connection.disconnect();
+    eventsConnection.disconnect();
+  }
+}
+
+export async function readStatus(config: ClusterConfig, opts: { barmanTimeoutMs?: number } = {}): Promise<ClusterStatus> {
+  const [nodes, barman] = await Promise.all([readNodes(config), readBackups(config, opts.barmanTimeoutMs)]);
+  return { cluster: config.cluster, nodes, barman };
+}
+
+export function formatStatusTable(s: ClusterStatus): string {
+  const head = ['NODE', 'HOST', 'PORT', 'ROLE', 'UPSTREAM', 'TIMELINE', 'LAG BYTES', 'PID'];
+  const rows = s.nodes.map((n) => [n.name, n.host, String(n.port), n.role, n.upstream ?? '-', String(n.timeline ?? '-'), String(n.lagBytes ?? '-'), String(n.pid ?? '-')]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const out = [`cluster ${s.cluster}`, line(head), ...rows.map(line), ''];
+  if (s.barman.error) out.push(`barman: ${s.barman.error}`);
+  else if (!s.barman.backups.length) out.push('barman: no backups yet');
+  else for (const b of s.barman.backups) out.push(`barman backup ${b.id}  ${b.status}  ended ${b.endTime ?? '-'}`);
+  return out.join('\n');
+}

@@ -1,0 +1,102 @@
+import { describe, it, expect } from '@jest/globals';
+import { renderBarmanMainConf, renderBarmanServerConf } from '../../src/barman/render.js';
+import { secretsOf } from '../../src/config/load.js';
+import { localConfig, CUSTOM_PASSWORDS } from './helpers.js';
+
+/** An ini file as { section: { key: value } }. */
+function ini(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  let section = '';
+  for (const line of text.split('\n')) {
+    const t = line.trim();
+    if (!t || t.startsWith(';') || t.startsWith('#')) continue;
+    const s = /^\[(.+)\]$/.exec(t);
+    if (s) {
+      section = s[1];
+      out[section] = {};
+      continue;
+    }
+    const m = /^([a-z_]+)\s*=\s*(.*)$/.exec(t);
+    if (!m || !section) throw new Error(`bad ini line: ${line}`);
+    out[section][m[1]] = m[2];
+  }
+  return out;
+}
+
+const conninfo = (s: string) => Object.fromEntries(s.split(' ').map((kv) => kv.split('=') as [string, string]));
+
+describe('renderBarmanMainConf', () => {
+  it('[barman] with the OS user, configuration_files_directory and barman_home = backupDir', () => {
+    const config = localConfig();
+    const c = ini(renderBarmanMainConf(config, 'barman'));
+    expect(Object.keys(c)).toEqual(['barman']);
+    expect(c.barman.barman_user).toBe('barman');
+    expect(c.barman.configuration_files_directory).toBe('/etc/barman.d/');
+    expect(c.barman.barman_home).toBe('/home/barman/data');
+    expect(c.barman.log_file).toBe('/var/lib/pgha/barman/barman.log');
+  });
+
+  it('follows the config and the given user', () => {
+    const config = localConfig({ barman: { backupDir: '/backups', configDir: '/etc/b.d' }, stateDir: '/srv/pgha' });
+    const c = ini(renderBarmanMainConf(config, 'root'));
+    expect(c.barman.barman_user).toBe('root');
+    expect(c.barman.barman_home).toBe('/backups');
+    expect(c.barman.configuration_files_directory).toBe('/etc/b.d');
+    expect(c.barman.log_file).toBe('/srv/pgha/barman/barman.log');
+  });
+});
+
+describe('renderBarmanServerConf', () => {
+  const config = localConfig();
+  const primary = config.nodes[0];
+
+  it('one section named after the cluster', () => {
+    expect(Object.keys(ini(renderBarmanServerConf(config, primary)))).toEqual(['pgha']);
+    const demo = localConfig({ cluster: 'demo' });
+    expect(Object.keys(ini(renderBarmanServerConf(demo, demo.nodes[0])))).toEqual(['demo']);
+  });
+
+  it('conninfo: primary host, consumer port, user barman, passfile, no password', () => {
+    const s = ini(renderBarmanServerConf(config, primary)).pgha;
+    const ci = conninfo(s.conninfo);
+    expect(ci).toMatchObject({ host: '127.0.0.11', port: '5432', user: 'barman', passfile: '/var/lib/pgha/barman/pgpass' });
+    expect(ci).not.toHaveProperty('password');
+  });
+
+  it('streaming_conninfo: primary host, consumer port, user barman_streaming, passfile, no password', () => {
+    const s = ini(renderBarmanServerConf(config, primary)).pgha;
+    const ci = conninfo(s.streaming_conninfo);
+    expect(ci).toMatchObject({ host: '127.0.0.11', port: '5432', user: 'barman_streaming', passfile: '/var/lib/pgha/barman/pgpass' });
+    expect(ci).not.toHaveProperty('password');
+  });
+
+  it('targets whichever node is passed as primary, on the consumer port (not the technical one)', () => {
+    const c = localConfig({ postgres: { port: 6000, technicalPort: 6001 } });
+    const s = ini(renderBarmanServerConf(c, c.nodes[2])).pgha;
+    expect(conninfo(s.conninfo)).toMatchObject({ host: '127.0.0.13', port: '6000' });
+    expect(conninfo(s.streaming_conninfo)).toMatchObject({ host: '127.0.0.13', port: '6000' });
+    expect(s.description).toContain('node3');
+  });
+
+  it('streaming backups: backup_method postgres, streaming_archiver on, slot_name', () => {
+    const s = ini(renderBarmanServerConf(config, primary)).pgha;
+    expect(s.backup_method).toBe('postgres');
+    expect(s.streaming_archiver).toBe('on');
+    expect(s.slot_name).toBe('barman');
+    expect(s.path_prefix).toBe('/usr/lib/postgresql/15/bin');
+  });
+
+  it('retention_policy comes from the config', () => {
+    expect(ini(renderBarmanServerConf(config, primary)).pgha.retention_policy).toBe('RECOVERY WINDOW OF 5 DAYS');
+    const c = localConfig({ barman: { retentionPolicy: 'REDUNDANCY 3' } });
+    expect(ini(renderBarmanServerConf(c, c.nodes[0])).pgha.retention_policy).toBe('REDUNDANCY 3');
+  });
+
+  it('neither file contains a password', () => {
+    for (const cfg of [config, localConfig(CUSTOM_PASSWORDS)]) {
+      const text = renderBarmanServerConf(cfg, cfg.nodes[0]) + renderBarmanMainConf(cfg, 'barman');
+      for (const secret of secretsOf(cfg)) expect(text).not.toContain(secret);
+      expect(text).not.toMatch(/password=/);
+    }
+  });
+});

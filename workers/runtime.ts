@@ -1,0 +1,79 @@
+// What every worker process shares: load the config, consume one queue, dispatch each job to its
+// step with a parsed payload, a logging command runner and the job's AbortSignal; stop on SIGTERM.
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { z } from 'zod';
+import { loadConfigFile, secretsOf } from '../src/config/load.js';
+import type { ClusterConfig } from '../src/config/schema.js';
+import { Runner } from '../src/exec/runner.js';
+import { redisConnection } from '../src/redis.js';
+import type { Step, StepContext } from '../src/step.js';
+import { createLogger } from '../src/logger.js';
+
+export interface WorkerSpec {
+  role: string;
+  queueName: string;
+  steps: Map<string, Step<any>>;
+  concurrency: number;
+}
+
+export function makeProcessor(config: ClusterConfig, redisUrl: string, steps: Map<string, Step<any>>) {
+  const runner = new Runner(secretsOf(config));
+  return async (job: Job, _token?: string, signal?: AbortSignal) => {
+    const step = steps.get(job.name);
+    if (!step) throw new UnrecoverableError(`no step named "${job.name}" on this worker; is the worker older than the flow?`);
+    const parsed = step.schema.safeParse(job.data);
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((i: z.core.$ZodIssue) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ');
+      throw new UnrecoverableError(`job data of step ${job.name} is invalid: ${why}`);
+    }
+    const log = async (line: string) => {
+      await job.log(runner.redact(line));
+    };
+    const ctx: StepContext = {
+      config,
+      run: runner.withLog(log, signal),
+      log,
+      progress: async (percent, label) => {
+        await job.updateProgress(Math.max(0, Math.min(100, Math.round(percent))));
+        await log(`[${Math.round(percent)}%] ${label}`);
+      },
+      signal: signal ?? new AbortController().signal,
+      jobId: job.id ?? '',
+      redisUrl,
+    };
+    await log(`step ${job.name} attempt ${job.attemptsMade + 1} on pid ${process.pid}`);
+    const result = await step.run(ctx, parsed.data);
+    await job.updateProgress(100);
+    return result;
+  };
+}
+
+export async function startWorker(configFile: string, spec: (config: ClusterConfig) => WorkerSpec): Promise<Worker> {
+  const { config } = loadConfigFile(configFile);
+  const s = spec(config);
+  const logger = createLogger(`${s.role}`);
+  const worker = new Worker(s.queueName, makeProcessor(config, config.redis.url, s.steps), {
+    connection: redisConnection(config.redis.url),
+    concurrency: s.concurrency,
+    // a worker killed mid-step: its job is picked up again soon after the worker restarts
+    lockDuration: 15_000,
+    stalledInterval: 5_000,
+    maxStalledCount: 3,
+  });
+  worker.on('active', (job) => logger.info(`start ${job.name} (${job.id})`));
+  worker.on('completed', (job) => logger.info(`done ${job.name} (${job.id})`));
+  worker.on('failed', (job, err) => logger.warn(`failed ${job?.name} (${job?.id}) attempt ${job?.attemptsMade}: ${err.message}`));
+  worker.on('error', (err) => logger.error(`worker error: ${err.message}`));
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: finishing the current step, then exiting`);
+    await worker.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  logger.info(`${s.role} worker pid ${process.pid} consumes ${s.queueName}`);
+  return worker;
+}
