@@ -1,12 +1,11 @@
 // The dashboard: Bull Board at /queues over every queue of the cluster, and the live status as JSON.
-// Usage: node dist/dashboard/server.js --config pgha.yaml
-import { parseArgs } from 'node:util';
+// Started by `pgha dashboard [--config FILE]`.
 import express from 'express';
 import { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { loadConfigFile } from '../src/config/load.js';
+import { loadConfig } from '../src/config/load.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { allQueueNames } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
@@ -32,14 +31,10 @@ export function createDashboard(config: ClusterConfig) {
   return { app, close };
 }
 
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const { values } = parseArgs({ options: { config: { type: 'string' } } });
-  const file = values.config ?? process.env.PGHA_CONFIG;
-  if (!file) {
-    console.error('usage: dashboard --config FILE (or PGHA_CONFIG)');
-    process.exit(2);
-  }
-  const { config } = loadConfigFile(file);
+
+/** `pgha dashboard [--config FILE]`: serve until SIGTERM. */
+export function serveDashboard(configFile?: string) {
+  const { config } = loadConfig(configFile);
   const logger = createLogger('dashboard');
   const { app, close } = createDashboard(config);
   const server = app.listen(config.dashboard.port, config.dashboard.host, () =>
@@ -48,4 +43,5 @@ if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).
   const stop = () => server.close(() => void close().then(() => process.exit(0)));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  return server;
 }

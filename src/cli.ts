@@ -78,6 +78,33 @@ export async function main(argv: string[]): Promise<void> {
       console.log(o.json ? JSON.stringify(status, null, 2) : formatStatusTable(status));
     });
 
+  const worker = program.command('worker').description('run a worker on this host (containers, VMs, local mode)');
+  worker
+    .command('node')
+    .requiredOption('--name <node>', 'the node this host runs (consumes only its queue)')
+    .option('--config <file>', 'pgha.yaml (default: PGHA_CONFIG, else PGHA_* variables alone)')
+    .description('the worker of a PostgreSQL host')
+    .action(async (o) => {
+      const { startNodeWorker } = await import('../workers/node-worker.js');
+      await startNodeWorker(o.config, o.name);
+    });
+  worker
+    .command('barman')
+    .option('--config <file>', 'pgha.yaml (default: PGHA_CONFIG, else PGHA_* variables alone)')
+    .description('the worker of the barman host')
+    .action(async (o) => {
+      const { startBarmanWorker } = await import('../workers/barman-worker.js');
+      await startBarmanWorker(o.config);
+    });
+  program
+    .command('dashboard')
+    .option('--config <file>', 'pgha.yaml (default: PGHA_CONFIG, else PGHA_* variables alone)')
+    .description('Bull Board at /queues and the status API')
+    .action(async (o) => {
+      const { serveDashboard } = await import('../dashboard/server.js');
+      serveDashboard(o.config);
+    });
+
   const flow = program.command('flow').description('enqueue a flow');
   flow
     .command('first-start')

@@ -2,7 +2,7 @@
 // step with a parsed payload, a logging command runner and the job's AbortSignal; stop on SIGTERM.
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { z } from 'zod';
-import { loadConfigFile, secretsOf } from '../src/config/load.js';
+import { loadConfig, secretsOf } from '../src/config/load.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { Runner } from '../src/exec/runner.js';
 import { redisConnection } from '../src/redis.js';
@@ -48,10 +48,14 @@ export function makeProcessor(config: ClusterConfig, redisUrl: string, steps: Ma
   };
 }
 
-export async function startWorker(configFile: string, spec: (config: ClusterConfig) => WorkerSpec): Promise<Worker> {
-  const { config } = loadConfigFile(configFile);
+/** How long SIGTERM waits for the running step before cancelling it (its command is killed, the step is retried later). */
+export const SHUTDOWN_GRACE_MS = Number(process.env.PGHA_SHUTDOWN_GRACE_MS ?? 20_000);
+
+export async function startWorker(configFile: string | undefined, spec: (config: ClusterConfig) => WorkerSpec): Promise<Worker> {
+  const { config, warnings } = loadConfig(configFile);
   const s = spec(config);
   const logger = createLogger(`${s.role}`);
+  for (const w of warnings) logger.warn(w);
   const worker = new Worker(s.queueName, makeProcessor(config, config.redis.url, s.steps), {
     connection: redisConnection(config.redis.url),
     concurrency: s.concurrency,
@@ -68,8 +72,15 @@ export async function startWorker(configFile: string, spec: (config: ClusterConf
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info(`${signal}: finishing the current step, then exiting`);
+    logger.info(`${signal}: no new steps; waiting up to ${SHUTDOWN_GRACE_MS} ms for the running one`);
+    const grace = setTimeout(() => {
+      // the step's AbortSignal fires: its command is killed and the step is retried later
+      logger.warn('grace period over: cancelling the running step');
+      worker.cancelAllJobs(`worker stopped by ${signal}`);
+    }, SHUTDOWN_GRACE_MS);
     await worker.close();
+    clearTimeout(grace);
+    logger.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

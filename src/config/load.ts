@@ -149,6 +149,12 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   return resolveConfig(raw, env);
 }
 
+/** A worker's or the CLI's config: the file when one is named (argument or PGHA_CONFIG), else PGHA_* variables alone (containers). */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const path = file ?? env.PGHA_CONFIG;
+  return path ? loadConfigFile(path, env) : resolveConfig({}, env);
+}
+
 /** The resolved config with every secret replaced by ****, for printing. */
 export function maskSecrets(config: ClusterConfig): ClusterConfig {
   const copy = structuredClone(config) as any;

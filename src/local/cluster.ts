@@ -14,7 +14,8 @@ import { redisConnection } from '../redis.js';
 import { isAlive, readPidFile } from '../fsutil.js';
 import { markedPids, runningPid, sleep, startDaemon, stopPid } from './processes.js';
 
-const distRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** bin/pgha.js of this checkout (this file runs from dist/src/local/). */
+const cliEntry = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'pgha.js');
 
 export interface LocalOptions {
   dir: string;
@@ -127,15 +128,15 @@ async function startRedis(l: LocalLayout, config: ClusterConfig, say: (s: string
 export function startLocalProcesses(l: LocalLayout, config: ClusterConfig, say: (s: string) => void, only?: string[]) {
   const node = process.execPath;
   const specs = [
-    ...config.nodes.map((n) => ({ name: `${n.name}-worker`, script: 'workers/node-worker.js', args: ['--node', n.name] })),
-    { name: 'barman-worker', script: 'workers/barman-worker.js', args: [] as string[] },
-    { name: 'dashboard', script: 'dashboard/server.js', args: [] as string[] },
+    ...config.nodes.map((n) => ({ name: `${n.name}-worker`, args: ['worker', 'node', '--name', n.name] })),
+    { name: 'barman-worker', args: ['worker', 'barman'] },
+    { name: 'dashboard', args: ['dashboard'] },
   ].filter((s) => !only || only.includes(s.name));
   for (const s of specs) {
     const { pid, started } = startDaemon({
       name: s.name,
       command: node,
-      args: [join(distRoot, s.script), '--config', l.configFile, ...s.args],
+      args: [cliEntry, ...s.args, '--config', l.configFile],
       pidFile: join(l.pidDir, `${s.name}.pid`),
       logFile: join(l.logDir, `${s.name}.log`),
       markerDir: l.dir,

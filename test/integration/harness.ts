@@ -1,0 +1,102 @@
+// What the integration tests share: a local cluster in a temporary folder, the CLI, clean-up by pid.
+import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import pg from 'pg';
+import { loadConfigFile } from '../../src/config/load.js';
+import type { ClusterConfig } from '../../src/config/schema.js';
+import { findNode, nodePaths } from '../../src/config/paths.js';
+import { postmasterStatus } from '../../src/postgres/actions.js';
+import { markedPids, stopPid } from '../../src/local/processes.js';
+import { isAlive, readPidFile } from '../../src/fsutil.js';
+
+export const repoRoot = resolve(import.meta.dirname, '..', '..');
+export const cliPath = join(repoRoot, 'bin', 'pgha.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** Run the pgha CLI (the built one, as a user would). */
+export function cli(args: string[], opts: { timeoutMs?: number } = {}): ResultPromise<{ reject: false; all: true }> {
+  return execa(process.execPath, [cliPath, ...args], { cwd: repoRoot, reject: false, all: true, timeout: opts.timeoutMs ?? 600_000, stdin: 'ignore' }) as any;
+}
+
+export interface TestCluster {
+  dir: string;
+  args: string[];
+  config(): ClusterConfig;
+  /** Every pid this cluster's processes have: pid files, postmasters, marked processes. */
+  pids(): number[];
+  destroy(): Promise<void>;
+}
+
+/** A temporary folder for a local cluster on its own loopback range and ports (nothing shared with a dev cluster). */
+export async function testCluster(name: string, baseIp: string): Promise<TestCluster> {
+  // under /tmp: every parent is traversable by the postgres and barman users
+  const dir = mkdtempSync(join('/tmp', `pgha-test-${name}-`));
+  const args = ['--dir', dir, '--base-ip', baseIp, '--redis-port', String(await freePort()), '--dashboard-port', String(await freePort())];
+  const tc: TestCluster = {
+    dir,
+    args,
+    config: () => loadConfigFile(join(dir, 'pgha.yaml')).config,
+    pids() {
+      const out = new Set<number>(markedPids(dir));
+      const pidDir = join(dir, 'pids');
+      if (existsSync(pidDir)) for (const f of readdirSync(pidDir)) {
+        const pid = readPidFile(join(pidDir, f));
+        if (pid && isAlive(pid)) out.add(pid);
+      }
+      const redis = readPidFile(join(dir, 'redis', 'redis.pid'));
+      if (redis && isAlive(redis)) out.add(redis);
+      if (existsSync(join(dir, 'pgha.yaml'))) {
+        const config = tc.config();
+        for (const n of config.nodes) {
+          const pm = postmasterStatus(nodePaths(config, n).dataDir);
+          if (pm) out.add(pm.pid);
+          const rd = readPidFile(nodePaths(config, n).repmgrdPid);
+          if (rd && isAlive(rd)) out.add(rd);
+        }
+      }
+      return [...out];
+    },
+    async destroy() {
+      if (existsSync(join(dir, 'pgha.yaml'))) await cli(['local', 'down', '--dir', dir], { timeoutMs: 120_000 });
+      // whatever `down` missed (a test failed half-way): by pid, never by name
+      for (const pid of tc.pids()) await stopPid(pid, 'SIGKILL', 5000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return tc;
+}
+
+/** A SQL client to a node as the repmgr role (its password from the cluster's config). */
+export async function sqlTo(config: ClusterConfig, node: string): Promise<pg.Client> {
+  const n = findNode(config, node);
+  const client = new pg.Client({ host: n.host, port: config.postgres.port, user: 'repmgr', password: config.repmgr.password, database: 'repmgr' });
+  await client.connect();
+  return client;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
