@@ -93,32 +93,45 @@ export const ClusterConfigSchema = z
     nodes: z.array(NodeSchema).min(1, 'must list at least one node'),
   })
   .superRefine((cfg, ctx) => {
+    for (const issue of crossChecks(cfg)) ctx.addIssue({ code: 'custom', ...issue });
+  });
+
+export interface CrossIssue {
+  path: (string | number)[];
+  message: string;
+  input: unknown;
+}
+
+/**
+ * Checks across fields: one master, unique names and hosts, distinct ports. Also run on the parts
+ * that parse when something else in the file is wrong, so a user sees every problem at once.
+ */
+export function crossChecks(cfg: { nodes?: z.infer<typeof NodeSchema>[]; postgres?: { port: number; technicalPort: number } }): CrossIssue[] {
+  const out: CrossIssue[] = [];
+  if (cfg.nodes && cfg.nodes.length) {
     const masters = cfg.nodes.filter((n) => n.master);
     if (masters.length !== 1) {
-      ctx.addIssue({
-        code: 'custom',
+      out.push({
         path: ['nodes'],
-        message: `exactly one node must have master: true, found ${masters.length} (${masters.map((n) => n.name).join(', ') || 'none'})`,
+        message: `exactly one node must have master: true, found ${masters.length}`,
         input: masters.map((n) => n.name),
       });
     }
-    const seen = new Map<string, number>();
-    cfg.nodes.forEach((n, i) => {
-      if (seen.has(n.name)) {
-        ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `duplicate node name, also nodes.${seen.get(n.name)}.name`, input: n.name });
-      } else seen.set(n.name, i);
-    });
+    const names = new Map<string, number>();
     const hosts = new Map<string, number>();
     cfg.nodes.forEach((n, i) => {
+      if (names.has(n.name)) out.push({ path: ['nodes', i, 'name'], message: `duplicate node name, also nodes.${names.get(n.name)}.name`, input: n.name });
+      else names.set(n.name, i);
       // every node keeps the same ports, so two nodes can never share a host
-      if (hosts.has(n.host)) {
-        ctx.addIssue({ code: 'custom', path: ['nodes', i, 'host'], message: `two nodes on one host, also nodes.${hosts.get(n.host)}.host; give each node its own address`, input: n.host });
-      } else hosts.set(n.host, i);
+      if (hosts.has(n.host)) out.push({ path: ['nodes', i, 'host'], message: `two nodes on one host, also nodes.${hosts.get(n.host)}.host; give each node its own address`, input: n.host });
+      else hosts.set(n.host, i);
     });
-    if (cfg.postgres.port === cfg.postgres.technicalPort) {
-      ctx.addIssue({ code: 'custom', path: ['postgres', 'technicalPort'], message: 'must differ from postgres.port', input: cfg.postgres.technicalPort });
-    }
-  });
+  }
+  if (cfg.postgres && cfg.postgres.port === cfg.postgres.technicalPort) {
+    out.push({ path: ['postgres', 'technicalPort'], message: 'must differ from postgres.port', input: cfg.postgres.technicalPort });
+  }
+  return out;
+}
 
 export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
 export type NodeConfig = z.infer<typeof NodeSchema>;

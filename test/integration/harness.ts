@@ -100,3 +100,22 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
   throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
+
+/** A private redis-server for tests that need only Redis; stop() kills it by pid. */
+export async function startRedisServer(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = execa('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { reject: false });
+  const url = `redis://127.0.0.1:${port}`;
+  const { redisConnection } = await import('../../src/redis.js');
+  const probe = redisConnection(url);
+  probe.on('error', () => {});
+  await waitFor('redis-server', async () => (await probe.ping()) === 'PONG', 10_000);
+  probe.disconnect();
+  return {
+    url,
+    async stop() {
+      await stopPid(child.pid, 'SIGTERM', 5000);
+      await child;
+    },
+  };
+}

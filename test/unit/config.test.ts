@@ -184,10 +184,16 @@ describe('environment overrides', () => {
     expect(lines[0]).toContain('PGHA_NODES');
   });
 
-  it('PGHA_CONFIG, PGHA_NODE and PGHA_LOCAL_DIR are not config values and are ignored', () => {
-    expect([...NON_CONFIG_ENV].sort()).toEqual(['PGHA_CONFIG', 'PGHA_LOCAL_DIR', 'PGHA_NODE']);
+  it('PGHA_CONFIG, PGHA_NODE, PGHA_LOCAL_DIR and the process knobs are not config values and are ignored', () => {
+    expect([...NON_CONFIG_ENV].sort()).toEqual(['PGHA_CONFIG', 'PGHA_LOCAL_DIR', 'PGHA_LOG_LEVEL', 'PGHA_NODE', 'PGHA_SHUTDOWN_GRACE_MS']);
     const plain = resolveConfig(localRaw()).config;
-    const { config } = resolveConfig(localRaw(), { PGHA_CONFIG: '/etc/pgha.yaml', PGHA_NODE: 'node2', PGHA_LOCAL_DIR: '/tmp/x' });
+    const { config } = resolveConfig(localRaw(), {
+      PGHA_CONFIG: '/etc/pgha.yaml',
+      PGHA_NODE: 'node2',
+      PGHA_LOCAL_DIR: '/tmp/x',
+      PGHA_LOG_LEVEL: 'debug',
+      PGHA_SHUTDOWN_GRACE_MS: '1000',
+    });
     expect(config).toEqual(plain);
   });
 

@@ -1,0 +1,108 @@
+// The CLI as a user runs it: `pgha config check`, and the compose file's services through it.
+import { describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { cli, repoRoot } from './harness.js';
+
+const PROBLEM_LINE = /^[A-Za-z0-9_.()\s]+: .+ \(got .+\)$/;
+
+function tmpFile(text: string): { file: string; done(): void } {
+  const dir = mkdtempSync('/tmp/pgha-test-cli-');
+  const file = join(dir, 'pgha.yaml');
+  writeFileSync(file, text);
+  return { file, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+describe('pgha config check', () => {
+  it('prints every problem as path.to.field: what is wrong (got X) and exits 2', async () => {
+    const t = tmpFile(
+      [
+        'cluster: pgha',
+        'colour: blue',
+        'postgres: {port: 99999, technicalPort: "x"}',
+        'repmgr: {password: hunter2hunter2}',
+        'barman: {retentionPolicy: "forever", password: b, streamingPassword: c}',
+        'nodes:',
+        '  - {name: "node 1", host: 10.0.0.1, master: true}',
+        '  - {name: node2, host: 10.0.0.1, master: true}',
+      ].join('\n'),
+    );
+    try {
+      const res = await cli(['config', 'check', t.file]);
+      expect(res.exitCode).toBe(2);
+      const lines = res.stderr.trim().split('\n');
+      for (const l of lines) expect(l).toMatch(PROBLEM_LINE);
+      const text = res.stderr;
+      expect(text).toMatch(/^colour: unknown key.*\(got "blue"\)$/m);
+      expect(text).toMatch(/^postgres\.port: must be a TCP port \(1-65535\) \(got 99999\)$/m);
+      expect(text).toMatch(/^postgres\.technicalPort: must be number \(got "x"\)$/m);
+      expect(text).toMatch(/^barman\.retentionPolicy: must be "RECOVERY WINDOW OF .* \(got "forever"\)$/m);
+      expect(text).toMatch(/^nodes\.0\.name: only letters, digits, "-" and "_" are allowed \(got "node 1"\)$/m);
+      expect(text).toMatch(/^nodes: exactly one node must have master: true, found 2/m);
+      expect(text).toMatch(/^nodes\.1\.host: two nodes on one host/m);
+      expect(text).not.toContain('hunter2hunter2');
+      expect(res.stdout).toBe('');
+    } finally {
+      t.done();
+    }
+  });
+
+  it('refuses the seed passwords outside local mode, naming each field', async () => {
+    const t = tmpFile('nodes: [{name: a, host: 10.0.0.1, master: true}]\n');
+    try {
+      const res = await cli(['config', 'check', t.file]);
+      expect(res.exitCode).toBe(2);
+      expect(res.stderr).toMatch(/^repmgr\.password: the seed's default password is allowed only with mode: local; set your own \(got \*\*\*\*\)$/m);
+      expect(res.stderr).not.toContain('iamrepmgr');
+    } finally {
+      t.done();
+    }
+  });
+
+  it('on success prints the resolved config with secrets masked; PGHA_* overrides apply with --env', async () => {
+    const t = tmpFile('mode: local\nnodes: [{name: a, host: 127.0.0.11, master: true}]\n');
+    try {
+      const res = await cli(['config', 'check', t.file]);
+      expect(res.exitCode).toBe(0);
+      const out = parse(res.stdout);
+      expect(out.postgres).toMatchObject({ port: 5432, technicalPort: 5434, dataDir: '/var/lib/postgresql', rootPassword: '****' });
+      expect(out.barman).toMatchObject({ backupDir: '/home/barman/data', retentionPolicy: 'RECOVERY WINDOW OF 5 DAYS', configDir: '/etc/barman.d/' });
+      expect(out.repmgr).toMatchObject({ configDir: '/etc/repmgr.d/', password: '****', streamingPassword: '****' });
+      expect(res.stdout).not.toMatch(/mysecretpassword|iamrepmgr|iambarman|iamstreaming/);
+      expect(res.stderr).toMatch(/warning: postgres\.rootPassword: uses the seed's default password/);
+    } finally {
+      t.done();
+    }
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true });
+  const envExample = Object.fromEntries(
+    readFileSync(join(repoRoot, '.env.example'), 'utf8')
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  // ${VAR:?message} / ${VAR} from .env.example, as compose would interpolate them
+  const interpolate = (v: string) => v.replace(/\$\{([A-Z_]+)(:\?[^}]*)?\}/g, (_, name) => envExample[name] ?? '');
+  const pghaServices = Object.entries<any>(compose.services).filter(([, s]) => s.environment && Object.keys(s.environment).some((k) => k.startsWith('PGHA_')));
+
+  it('has redis, three PostgreSQL nodes, barman and the dashboard', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['barman', 'dashboard', 'pg1', 'pg2', 'pg3', 'redis']);
+    expect(pghaServices.length).toBe(5);
+  });
+
+  it.each(['pg1', 'pg2', 'pg3', 'barman', 'dashboard'])('service %s: its environment validates through pgha config check --env and its command is a CLI command', async (name) => {
+    const svc = compose.services[name];
+    const env = Object.fromEntries(Object.entries<string>(svc.environment).map(([k, v]) => [k, interpolate(String(v))]));
+    const { execa } = await import('execa');
+    const check = await execa(process.execPath, [join(repoRoot, 'bin', 'pgha.js'), 'config', 'check', '--env'], { env, extendEnv: false, reject: false });
+    expect({ code: check.exitCode, err: check.stderr }).toEqual({ code: 0, err: '' });
+    expect(parse(check.stdout).mode).toBe('hosts');
+    const help = await cli([...svc.command, '--help']);
+    expect({ cmd: svc.command, code: help.exitCode }).toEqual({ cmd: svc.command, code: 0 });
+    expect(help.stdout).toMatch(/^Usage: pgha (worker (node|barman)|dashboard)/m);
+  });
+});
