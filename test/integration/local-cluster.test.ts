@@ -206,6 +206,22 @@ describe('local up with 3 nodes', () => {
     }
   });
 
+  it('the dashboard serves Bull Board at /queues with every queue of the cluster and the flows\' steps', async () => {
+    const config = tc.config();
+    const base = `http://${config.dashboard.host}:${config.dashboard.port}`;
+    const page = await fetch(`${base}/queues`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const api = await fetch(`${base}/queues/api/queues?activeQueue=${encodeURIComponent(nodeQueueName(config.cluster, 'node1'))}&status=completed&page=1`);
+    expect(api.status).toBe(200);
+    const body = (await api.json()) as { queues: { name: string; jobs: { id: string; name: string }[] }[] };
+    expect(body.queues.map((q) => q.name).sort()).toEqual(
+      [...config.nodes.map((n) => nodeQueueName(config.cluster, n.name)), `${config.cluster}.barman`, `${config.cluster}.control`].sort(),
+    );
+    const node1 = body.queues.find((q) => q.name === nodeQueueName(config.cluster, 'node1'))!;
+    expect(node1.jobs.map((j) => j.name)).toEqual(expect.arrayContaining(['start-technical-port', 'register-primary', 'start-repmgrd']));
+  });
+
   it('local down leaves no process behind', async () => {
     const config = tc.config();
     const before = tc.pids();
