@@ -28,11 +28,12 @@ export default defineStep({
       } catch (err) {
         lastError = (err as Error).message;
       }
-      if (tries === 1 || tries % 10 === 0) {
+      if (tries === 1 || tries % 40 === 0) {
         await ctx.log(`waiting for primary ${primary.name} on ${primary.host}:${port}: ${lastError}`);
         await ctx.progress(Math.min(99, Math.round((100 * (Date.now() - deadline + data.timeoutSec * 1000)) / (data.timeoutSec * 1000))), 'waiting for the primary');
       }
-      await sleep(1000, ctx.signal);
+      // a short poll: standbys clone as soon as the primary opens its consumer port
+      await sleep(250, ctx.signal);
     }
     throw new Error(
       `primary ${primary.name} (${primary.host}:${port}) did not answer within ${data.timeoutSec} s (last error: ${lastError}); ` +
