@@ -17,6 +17,16 @@ import barmanSchedule from './barman-schedule.js';
 import barmanCron from './barman-cron.js';
 import barmanFirstBackup from './barman-first-backup.js';
 import barmanListBackups from './barman-list-backups.js';
+import barmanSwitchPrimary from './barman-switch-primary.js';
+import barmanBackup from './barman-backup.js';
+import decideAndStart from './decide-and-start.js';
+import registerNode from './register-node.js';
+import ensureFollowsStep from './ensure-follows.js';
+import setRepmgrdPaused from './set-repmgrd-paused.js';
+import stopPostgresStep from './stop-postgres.js';
+import promote from './promote.js';
+import rejoinNode from './rejoin-node.js';
+import repmgrEvent from './repmgr-event.js';
 
 const byName = (steps: Step<any>[]) => new Map(steps.map((s) => [s.name, s]));
 
@@ -33,6 +43,15 @@ export const nodeSteps = byName([
   standbyClone,
   startStandby,
   registerStandby,
+  decideAndStart,
+  registerNode,
+  ensureFollowsStep,
+  setRepmgrdPaused,
+  stopPostgresStep,
+  promote,
+  rejoinNode,
 ]);
 
-export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups]);
+export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups, barmanSwitchPrimary, barmanBackup]);
+
+export const controlSteps = byName([repmgrEvent]);

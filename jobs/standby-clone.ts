@@ -1,13 +1,14 @@
 // Standby step 3: `repmgr standby clone --fast-checkpoint` from the primary. A data directory left
 // by an interrupted clone is moved aside (never deleted) and the clone starts over.
-import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { ensureNodeDirs, isInitialised, postmasterStatus, writeNodePassfile } from '../src/postgres/actions.js';
 import { findNode, nodePaths } from '../src/config/paths.js';
-import { repmgr, writeRepmgrConf } from '../src/repmgr/actions.js';
+import { writeRepmgrConf } from '../src/repmgr/actions.js';
+import { cloneFrom, moveAside } from '../src/roles/node.js';
 import { nodeContext } from './context.js';
 
 export default defineStep({
@@ -17,12 +18,11 @@ export default defineStep({
     const nc = nodeContext(ctx, data.node);
     const primary = findNode(ctx.config, data.primary);
     const p = nodePaths(ctx.config, nc.node);
-    const marker = join(p.stateDir, 'clone.done');
     ensureNodeDirs(nc);
     writeNodePassfile(nc);
     writeRepmgrConf(nc);
-    if (existsSync(marker) && isInitialised(p.dataDir)) {
-      await ctx.log(`${p.dataDir} already holds a finished clone (${marker}): clone skipped`);
+    if (existsSync(join(p.stateDir, 'clone.done')) && isInitialised(p.dataDir)) {
+      await ctx.log(`${p.dataDir} already holds a finished clone: clone skipped`);
       return { cloned: false };
     }
     const running = postmasterStatus(p.dataDir);
@@ -31,14 +31,9 @@ export default defineStep({
         `PostgreSQL (pid ${running.pid}) runs from ${p.dataDir}, which pgha did not clone; stop it and move the directory aside before a standby first start`,
       );
     }
-    if (existsSync(p.dataDir) && readdirSync(p.dataDir).length > 0) {
-      const aside = `${p.dataDir}.aside-${new Date().toISOString().replace(/[:.]/g, '')}`;
-      renameSync(p.dataDir, aside);
-      await ctx.log(`${p.dataDir} was not empty and not a finished clone: moved aside to ${aside} (delete it once you do not need it)`);
-    }
+    await moveAside(nc, 'not empty and not a finished clone');
     await ctx.progress(20, `clone from ${primary.name}`);
-    await repmgr(nc, ['-h', primary.host, '-p', String(ctx.config.postgres.port), '-U', 'repmgr', '-d', 'repmgr', 'standby', 'clone', '--fast-checkpoint']);
-    writeFileSync(marker, `cloned from ${primary.name} at ${new Date().toISOString()}\n`);
+    await cloneFrom(nc, primary);
     return { cloned: true, from: primary.name };
   },
 });

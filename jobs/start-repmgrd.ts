@@ -1,16 +1,22 @@
-// Last node step of both first-start flows: the repmgr daemon that watches the cluster.
+// Last node step of the first-start and restart flows: the repmgr daemon that watches the cluster.
+import { writeFileSync } from 'node:fs';
+import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
-import { startRepmgrd, writeRepmgrConf } from '../src/repmgr/actions.js';
+import { nodePaths } from '../src/config/paths.js';
+import { restartRepmgrd, startRepmgrd, writeRepmgrConf } from '../src/repmgr/actions.js';
 import { nodeContext } from './context.js';
 
 export default defineStep({
   name: 'start-repmgrd',
-  schema: StepDataBase.passthrough(),
+  schema: StepDataBase.extend({ primary: z.string().optional(), restart: z.boolean().default(false) }),
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
-    writeRepmgrConf(nc);
+    const changed = writeRepmgrConf(nc);
     await ctx.progress(50, 'start repmgrd');
-    const pid = await startRepmgrd(nc);
+    // a node whose role or config changed needs a repmgrd that knows it
+    const pid = data.restart || changed ? await restartRepmgrd(nc) : await startRepmgrd(nc);
+    // from now on, a boot of this node is a restart (the restart decision), not a first start
+    writeFileSync(nodePaths(ctx.config, nc.node).startedMarker, `${new Date().toISOString()}\n`);
     return { pid };
   },
 });

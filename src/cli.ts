@@ -60,6 +60,24 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = await localUp({ ...o });
     });
   local
+    .command('kill')
+    .argument('<node>', 'node name')
+    .option('--dir <dir>', 'state folder', LOCAL_DEFAULTS.dir)
+    .description('the host dies: kill -9 its PostgreSQL, repmgrd and node worker')
+    .action(async (node: string, o) => {
+      const { localKill } = await import('./local/hosts.js');
+      process.exitCode = await localKill(o.dir, node);
+    });
+  local
+    .command('start')
+    .argument('<node>', 'node name')
+    .option('--dir <dir>', 'state folder', LOCAL_DEFAULTS.dir)
+    .description('the host boots: start its node worker, which decides the role; exit 0 once it runs in it, 1 with the reason')
+    .action(async (node: string, o) => {
+      const { localStart } = await import('./local/hosts.js');
+      process.exitCode = await localStart(o.dir, node);
+    });
+  local
     .command('down')
     .description('stop everything the local cluster started, by pid')
     .option('--dir <dir>', 'state folder', LOCAL_DEFAULTS.dir)
@@ -96,6 +114,54 @@ export async function main(argv: string[]): Promise<void> {
       const { startBarmanWorker } = await import('../workers/barman-worker.js');
       await startBarmanWorker(o.config);
     });
+  worker
+    .command('control')
+    .option('--config <file>', 'pgha.yaml (default: PGHA_CONFIG, else PGHA_* variables alone)')
+    .description('the control worker: repmgr events and the flows they start')
+    .action(async (o) => {
+      const { startControlWorker } = await import('../workers/control-worker.js');
+      await startControlWorker(o.config);
+    });
+  program
+    .command('event')
+    .description("repmgr's event_notification_command: record the event on the control queue (runs as postgres)")
+    .requiredOption('--redis-url-file <file>', 'file holding the Redis URL')
+    .requiredOption('--cluster <name>', 'cluster name')
+    .requiredOption('--node-id <id>', 'repmgr node id (%n)', int('--node-id'))
+    .requiredOption('--event <event>', 'event name (%e)')
+    .requiredOption('--success <0|1>', 'success (%s)')
+    .action(async (o) => {
+      const { recordEvent } = await import('./events.js');
+      await recordEvent(o);
+    });
+  program
+    .command('events')
+    .description('the cluster events repmgr reported (failover, follow, rejoin, …), newest first')
+    .option('--dir <dir>', 'local cluster folder', LOCAL_DEFAULTS.dir)
+    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const { readEvents } = await import('./events.js');
+      const events = await readEvents(configFrom(o));
+      console.log(o.json ? JSON.stringify(events, null, 2) : events.map((e) => `${e.at}  ${e.node.padEnd(8)} ${e.event} ${e.success ? 'ok' : 'FAILED'}${e.followUp ? `  → ${e.followUp}` : ''}`).join('\n'));
+    });
+  for (const [verb, what] of [
+    ['restart', 'planned restart of NODE (the primary included): automatic failover is paused meanwhile'],
+    ['switchover', 'planned role swap: the old primary stops cleanly, --to catches up and is promoted, the old primary rejoins'],
+    ['failover', 'promote --to now (refused while a node still takes writes); the others follow'],
+  ] as const) {
+    const c = program.command(verb).description(what);
+    if (verb === 'restart') c.argument('<node>', 'node name');
+    else c.requiredOption('--to <node>', 'the node to promote');
+    c.option('--dir <dir>', 'local cluster folder', LOCAL_DEFAULTS.dir)
+      .option('--config <file>', 'pgha.yaml (instead of --dir)')
+      .action(async (...args: any[]) => {
+        const node: string | undefined = verb === 'restart' ? args[0] : undefined;
+        const o = verb === 'restart' ? args[1] : args[0];
+        const { runOperation } = await import('./operations.js');
+        process.exitCode = await runOperation(configFrom(o), verb, node ?? o.to);
+      });
+  }
   program
     .command('dashboard')
     .option('--config <file>', 'pgha.yaml (default: PGHA_CONFIG, else PGHA_* variables alone)')

@@ -5,6 +5,7 @@ import { nodePaths } from './config/paths.js';
 import { connectAs, postmasterStatus } from './postgres/actions.js';
 import { barmanQueueName } from './queues.js';
 import { redisConnection } from './redis.js';
+import type { PeerView } from './roles/decide.js';
 
 export type Role = 'primary' | 'standby' | 'down' | 'unknown';
 
@@ -34,14 +35,17 @@ export function lsnToBytes(lsn: string | null | undefined): bigint | null {
   return (BigInt('0x' + m[1]) << 32n) + BigInt('0x' + m[2]);
 }
 
-interface Probe {
+export interface Probe {
   recovery: boolean;
   lsn: string | null;
   timeline: number | null;
   senderHost: string | null;
+  /** Who repmgr's metadata on this node has as active primary. */
+  repmgrPrimaries: string[];
 }
 
-async function probe(config: ClusterConfig, node: ClusterConfig['nodes'][number]): Promise<Probe> {
+/** What one node says of itself, over its consumer port as the repmgr role. */
+export async function probe(config: ClusterConfig, node: ClusterConfig['nodes'][number]): Promise<Probe> {
   const client = await connectAs(config, node, { user: 'repmgr', timeoutMs: 2000 });
   try {
     const r = await client.query(`
@@ -50,9 +54,16 @@ async function probe(config: ClusterConfig, node: ClusterConfig['nodes'][number]
              CASE WHEN pg_is_in_recovery()
                   THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
                   ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
-             (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS sender_host`);
+             (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS sender_host,
+             (SELECT coalesce(array_agg(node_name::text ORDER BY node_id), '{}') FROM repmgr.nodes WHERE type = 'primary' AND active) AS repmgr_primaries`);
     const row = r.rows[0];
-    return { recovery: row.recovery, lsn: row.lsn, timeline: row.timeline === null ? null : Number(row.timeline), senderHost: row.sender_host };
+    return {
+      recovery: row.recovery,
+      lsn: row.lsn,
+      timeline: row.timeline === null ? null : Number(row.timeline),
+      senderHost: row.sender_host,
+      repmgrPrimaries: row.repmgr_primaries ?? [],
+    };
   } finally {
     await client.end().catch(() => {});
   }
@@ -83,6 +94,22 @@ export function decideTopology(
     const lag = primaryLsn !== null && lsn !== null ? primaryLsn - lsn : null;
     return { ...base, role: 'standby', upstream, timeline: p.timeline, lagBytes: lag === null ? null : Number(lag < 0n ? 0n : lag) };
   });
+}
+
+/** The restart decision's view of every other node (reachable or not, and what it says). */
+export async function peerViews(config: ClusterConfig, self: string): Promise<PeerView[]> {
+  return Promise.all(
+    config.nodes
+      .filter((n) => n.name !== self)
+      .map(async (n): Promise<PeerView> => {
+        try {
+          const p = await probe(config, n);
+          return { name: n.name, reachable: true, inRecovery: p.recovery, timeline: p.timeline, repmgrPrimaries: p.repmgrPrimaries };
+        } catch (err) {
+          return { name: n.name, reachable: false, error: (err as Error).message };
+        }
+      }),
+  );
 }
 
 export async function readNodes(config: ClusterConfig): Promise<NodeStatus[]> {

@@ -19,6 +19,8 @@ export interface StepContext {
   progress(percent: number, label: string): Promise<void>;
   signal: AbortSignal;
   jobId: string;
+  /** Return values of the steps this one depends on (the previous step of a chain), by job key. */
+  previous(): Promise<Record<string, any>>;
   /** Redis connection options of this worker, for steps that talk to queues (barman schedule). */
   redisUrl: string;
 }

@@ -1,15 +1,49 @@
-// The worker on a PostgreSQL host: consumes only its own node's queue.
+// The worker on a PostgreSQL host: consumes only its own node's queue. When it starts (the host
+// boots), it starts its node by itself: the first-start flow on a new node, else the restart flow.
 // Started by `pgha worker node --name NAME [--config FILE]`.
+import { existsSync, writeFileSync } from 'node:fs';
 import { nodeSteps } from '../jobs/index.js';
-import { findNode } from '../src/config/paths.js';
+import { findNode, nodePaths } from '../src/config/paths.js';
+import type { ClusterConfig } from '../src/config/schema.js';
+import { buildFirstStartFlow } from '../src/flows/first-start.js';
+import { buildRestartFlow } from '../src/flows/operations.js';
+import { enqueueFlow } from '../src/flows/run.js';
+import { ensureDir, writeFileAtomic } from '../src/fsutil.js';
+import { postmasterStatus } from '../src/postgres/actions.js';
 import { nodeQueueName } from '../src/queues.js';
+import { redisConnection } from '../src/redis.js';
 import { startWorker } from './runtime.js';
 
-export async function startNodeWorker(configFile: string | undefined, nodeName: string) {
-  return startWorker(configFile, (config) => {
-    findNode(config, nodeName);
-    // one step at a time: steps of a node's flow touch the same data directory
-    return { role: `node-worker[${nodeName}]`, queueName: nodeQueueName(config.cluster, nodeName), steps: nodeSteps, concurrency: 1 };
-  });
+/** What a booting node runs: nothing, its first start (resumed), or the restart decision. */
+export async function bootNode(config: ClusterConfig, nodeName: string): Promise<string> {
+  const node = findNode(config, nodeName);
+  const p = nodePaths(config, node);
+  ensureDir(p.stateDir, { owner: config.osUsers.postgres, mode: 0o750 });
+  // repmgr's event hook runs as postgres and cannot read pgha.yaml: it gets the Redis URL here
+  writeFileAtomic(p.redisUrlFile, `${config.redis.url}\n`, { owner: config.osUsers.postgres, mode: 0o600 });
+  let flow: { flowId: string; tree: Parameters<typeof enqueueFlow>[1] } | undefined;
+  if (!existsSync(p.startedMarker)) flow = buildFirstStartFlow(config, node.name);
+  else if (!postmasterStatus(p.dataDir)) flow = buildRestartFlow(config, node.name, `${config.cluster}-boot-${node.name}-${Date.now()}`);
+  if (flow) {
+    const connection = redisConnection(config.redis.url);
+    try {
+      await enqueueFlow(connection, flow.tree);
+    } finally {
+      connection.disconnect();
+    }
+  }
+  writeFileSync(p.bootFlowFile, `${flow?.flowId ?? ''}\n`);
+  return flow?.flowId ?? '';
 }
 
+export async function startNodeWorker(configFile: string | undefined, nodeName: string) {
+  let cfg: ClusterConfig | undefined;
+  const worker = await startWorker(configFile, (config) => {
+    findNode(config, nodeName);
+    cfg = config;
+    // one step at a time: steps of a node's flows touch the same data directory
+    return { role: `node-worker[${nodeName}]`, queueName: nodeQueueName(config.cluster, nodeName), steps: nodeSteps, concurrency: 1 };
+  });
+  await bootNode(cfg!, nodeName);
+  return worker;
+}

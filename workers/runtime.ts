@@ -39,6 +39,7 @@ export function makeProcessor(config: ClusterConfig, redisUrl: string, steps: Ma
       },
       signal: signal ?? new AbortController().signal,
       jobId: job.id ?? '',
+      previous: () => job.getChildrenValues(),
       redisUrl,
     };
     await log(`step ${job.name} attempt ${job.attemptsMade + 1} on pid ${process.pid}`);

@@ -14,6 +14,12 @@ export interface NodePaths {
   repmgrdLog: string;
   /** What repmgrd prints before it opens its own log (daemon start). */
   repmgrdOut: string;
+  /** Redis URL for repmgr's event hook (it runs as postgres and cannot read pgha.yaml). */
+  redisUrlFile: string;
+  /** Written when the node first ran in its role: from then on a boot is a restart, not a first start. */
+  startedMarker: string;
+  /** Id of the flow the node worker enqueued when it booted. */
+  bootFlowFile: string;
 }
 
 export function nodePaths(config: ClusterConfig, node: NodeConfig | string): NodePaths {
@@ -29,6 +35,9 @@ export function nodePaths(config: ClusterConfig, node: NodeConfig | string): Nod
     repmgrdPid: join(stateDir, 'repmgrd.pid'),
     repmgrdLog: join(stateDir, 'repmgrd.log'),
     repmgrdOut: join(stateDir, 'repmgrd.out'),
+    redisUrlFile: join(stateDir, 'redis-url'),
+    startedMarker: join(stateDir, 'first-start.done'),
+    bootFlowFile: join(stateDir, 'boot-flow'),
   };
 }
 

@@ -53,6 +53,17 @@ export const RepmgrSchema = z.strictObject({
   configDir: absPath.default('/etc/repmgr.d/'),
   password: password.default(SEED_PASSWORDS['repmgr.password']),
   streamingPassword: password.default(SEED_PASSWORDS['repmgr.streamingPassword']),
+  /** automatic: repmgrd promotes a standby when the primary is gone; manual: only `pgha failover`. */
+  failover: z.enum(['automatic', 'manual']).default('automatic'),
+  /** Defaults tuned to fail over in about 2-3 s (repmgr's own: 2 s, 6 × 10 s). */
+  monitorIntervalSecs: z.number().int().min(1).default(1),
+  reconnectAttempts: z.number().int().min(1).default(2),
+  reconnectIntervalSecs: z.number().int().min(1).default(1),
+  /**
+   * A primary that has lost every standby for this long stops itself (fencing), so that a partitioned
+   * old primary cannot keep taking writes beside a promoted one. 0 turns fencing off.
+   */
+  fenceAfterSecs: z.number().int().min(0).default(30),
 });
 
 export const BarmanSchema = z.strictObject({

@@ -4,6 +4,8 @@ import type { FlowJob } from 'bullmq';
 
 export interface PlannedStep {
   step: string;
+  /** Id of the step in its flow when one step name appears more than once (default: the name). */
+  id?: string;
   queueName: string;
   data: Record<string, unknown>;
   attempts?: number;
@@ -24,7 +26,7 @@ export function chainFlow(flowId: string, steps: PlannedStep[]): FlowJob {
       queueName: s.queueName,
       data: { ...s.data, flowId },
       opts: {
-        jobId: stepJobId(flowId, s.step),
+        jobId: stepJobId(flowId, s.id ?? s.step),
         attempts: s.attempts ?? STEP_DEFAULTS.attempts,
         backoff: STEP_DEFAULTS.backoff,
         removeOnComplete: false,

@@ -42,6 +42,7 @@ export interface StepState {
   attemptsMade: number;
   failedReason?: string;
   durationMs?: number;
+  returnValue?: unknown;
 }
 
 export interface WatchResult {
@@ -54,7 +55,8 @@ export interface WatchResult {
 export async function watchFlows(
   connection: Redis,
   flows: { flowId: string; tree: FlowJob }[],
-  opts: { onStep?: (s: StepState) => void; timeoutMs?: number; pollMs?: number } = {},
+  /** failFast: a step's first failed attempt ends the watch (its retries go on in the background). */
+  opts: { onStep?: (s: StepState) => void; timeoutMs?: number; pollMs?: number; failFast?: boolean } = {},
 ): Promise<WatchResult> {
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
@@ -80,6 +82,7 @@ export async function watchFlows(
             attemptsMade: job?.attemptsMade ?? 0,
             failedReason: job?.failedReason,
             durationMs: job?.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : undefined,
+            returnValue: job?.returnvalue,
           };
           states.push(st);
           if (state === 'completed' && !reported.has(jobId)) {
@@ -88,7 +91,7 @@ export async function watchFlows(
           }
         }
       }
-      const failed = states.find((s) => s.state === 'failed');
+      const failed = states.find((s) => s.state === 'failed' || (opts.failFast && s.state !== 'completed' && s.attemptsMade > 0 && s.failedReason));
       if (failed) return { ok: false, failed, states };
       if (states.every((s) => s.state === 'completed')) return { ok: true, states };
       if (Date.now() > deadline) {

@@ -12,10 +12,9 @@ import { enqueueFlow, retryFailedSteps, watchFlows, type StepState } from '../fl
 import { postmasterStatus } from '../postgres/actions.js';
 import { redisConnection } from '../redis.js';
 import { isAlive, readPidFile } from '../fsutil.js';
+import { CLI_ENTRY } from '../cli-entry.js';
 import { markedPids, runningPid, sleep, startDaemon, stopPid } from './processes.js';
 
-/** bin/pgha.js of this checkout (this file runs from dist/src/local/). */
-const cliEntry = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'pgha.js');
 
 export interface LocalOptions {
   dir: string;
@@ -130,13 +129,14 @@ export function startLocalProcesses(l: LocalLayout, config: ClusterConfig, say: 
   const specs = [
     ...config.nodes.map((n) => ({ name: `${n.name}-worker`, args: ['worker', 'node', '--name', n.name] })),
     { name: 'barman-worker', args: ['worker', 'barman'] },
+    { name: 'control-worker', args: ['worker', 'control'] },
     { name: 'dashboard', args: ['dashboard'] },
   ].filter((s) => !only || only.includes(s.name));
   for (const s of specs) {
     const { pid, started } = startDaemon({
       name: s.name,
       command: node,
-      args: [cliEntry, ...s.args, '--config', l.configFile],
+      args: [CLI_ENTRY, ...s.args, '--config', l.configFile],
       pidFile: join(l.pidDir, `${s.name}.pid`),
       logFile: join(l.logDir, `${s.name}.log`),
       markerDir: l.dir,

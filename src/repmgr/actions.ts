@@ -3,10 +3,20 @@ import { nodePaths } from '../config/paths.js';
 import { isAlive, readPidFile, writeFileAtomic } from '../fsutil.js';
 import type { CommandResult, RunOptions } from '../exec/runner.js';
 import type { NodeContext } from '../postgres/actions.js';
-import { renderRepmgrConf } from './render.js';
+import { renderRepmgrConf, type RepmgrHooks } from './render.js';
+import { cliCommandLine } from '../cli-entry.js';
+
+/** repmgr's hooks: events go to the control queue through the CLI; fencing stops this node's PostgreSQL. */
+export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
+  const p = nodePaths(ctx.config, ctx.node);
+  return {
+    eventCommand: cliCommandLine(['event', '--redis-url-file', p.redisUrlFile, '--cluster', ctx.config.cluster, '--node-id', '%n', '--event', '%e', '--success', '%s']),
+    fenceCommand: `${ctx.config.postgres.binDir}/pg_ctl -D ${p.dataDir} -m fast -w stop`,
+  };
+}
 
 export function writeRepmgrConf(ctx: NodeContext): boolean {
-  return writeFileAtomic(nodePaths(ctx.config, ctx.node).repmgrConf, renderRepmgrConf(ctx.config, ctx.node), {
+  return writeFileAtomic(nodePaths(ctx.config, ctx.node).repmgrConf, renderRepmgrConf(ctx.config, ctx.node, { hooks: repmgrHooks(ctx) }), {
     owner: ctx.config.osUsers.postgres,
     mode: 0o640,
   });
@@ -50,3 +60,23 @@ export async function startRepmgrd(ctx: NodeContext): Promise<number> {
   throw new Error(`repmgrd did not write ${p.repmgrdPid} within 10 s; see ${p.repmgrdLog}`);
 }
 
+
+export async function stopRepmgrd(ctx: NodeContext): Promise<void> {
+  const pid = repmgrdPid(ctx);
+  if (!pid) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 50 && repmgrdPid(ctx); i++) await new Promise((r) => setTimeout(r, 100));
+  await ctx.log(`repmgrd (pid ${pid}) stopped`);
+}
+
+/** A node whose role changed gets a fresh repmgrd that monitors it in its new role. */
+export async function restartRepmgrd(ctx: NodeContext): Promise<number> {
+  await stopRepmgrd(ctx);
+  return startRepmgrd(ctx);
+}
+
+/** `repmgr service pause|unpause`: repmgrd on every reachable node stops (or resumes) acting on failures. */
+export async function setRepmgrdPaused(ctx: NodeContext, paused: boolean): Promise<void> {
+  const res = await repmgr(ctx, ['service', paused ? 'pause' : 'unpause'], { allowFail: true, timeoutMs: 30_000 });
+  if (res.exitCode !== 0) await ctx.log(`repmgr service ${paused ? 'pause' : 'unpause'} reached only some nodes (exit ${res.exitCode}); see above`);
+}

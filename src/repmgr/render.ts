@@ -8,7 +8,17 @@ export function repmgrConninfo(config: ClusterConfig, node: NodeConfig, port = c
   return `host=${node.host} port=${port} user=repmgr dbname=repmgr connect_timeout=2 passfile=${p.passfile}`;
 }
 
-export function renderRepmgrConf(config: ClusterConfig, node: NodeConfig, opts: { port?: number } = {}): string {
+/** Files pg_rewind must not take from the new primary: this node's own addresses and access rules. */
+export const KEEP_ON_REWIND = ['pgha.conf', 'pg_hba.conf', 'pg_ident.conf', 'postgresql.conf'];
+
+export interface RepmgrHooks {
+  /** Command repmgrd runs for each event (enqueues the follow-up flow); absent: no notifications. */
+  eventCommand?: string;
+  /** Command a primary runs when it has lost every standby for fenceAfterSecs. */
+  fenceCommand?: string;
+}
+
+export function renderRepmgrConf(config: ClusterConfig, node: NodeConfig, opts: { port?: number; hooks?: RepmgrHooks } = {}): string {
   const p = nodePaths(config, node);
   const q = (s: string | number) => `'${String(s).replace(/'/g, "''")}'`;
   const lines = [
@@ -26,13 +36,28 @@ export function renderRepmgrConf(config: ClusterConfig, node: NodeConfig, opts: 
     `log_level='INFO'`,
     `log_file=${q(p.repmgrdLog)}`,
     `repmgrd_pid_file=${q(p.repmgrdPid)}`,
-    // automatic failover and its follow-up flows arrive with the failover work; until then repmgrd monitors
-    `failover='manual'`,
-    `monitor_interval_secs=2`,
+    `failover=${q(config.repmgr.failover)}`,
+    `promote_command=${q(`repmgr standby promote -f ${p.repmgrConf} --log-to-file`)}`,
+    `follow_command=${q(`repmgr standby follow -f ${p.repmgrConf} --log-to-file --upstream-node-id=%n`)}`,
+    `monitor_interval_secs=${config.repmgr.monitorIntervalSecs}`,
+    `reconnect_attempts=${config.repmgr.reconnectAttempts}`,
+    `reconnect_interval=${config.repmgr.reconnectIntervalSecs}`,
     `connection_check_type='ping'`,
+    // a standby promotes only when no other standby still sees the primary
+    `primary_visibility_consensus=true`,
+    `promote_check_interval=1`,
     `service_start_command=${q(`${config.postgres.binDir}/pg_ctl -D ${p.dataDir} -l ${p.pgLog} -w start`)}`,
     `service_stop_command=${q(`${config.postgres.binDir}/pg_ctl -D ${p.dataDir} -m fast -w stop`)}`,
     `service_restart_command=${q(`${config.postgres.binDir}/pg_ctl -D ${p.dataDir} -l ${p.pgLog} -m fast -w restart`)}`,
   ];
+  if (opts.hooks?.eventCommand) lines.push(`event_notification_command=${q(opts.hooks.eventCommand)}`);
+  if (opts.hooks?.fenceCommand && config.repmgr.fenceAfterSecs > 0 && config.nodes.length > 1) {
+    lines.push(
+      `child_nodes_check_interval=1`,
+      `child_nodes_connected_min_count=1`,
+      `child_nodes_disconnect_timeout=${config.repmgr.fenceAfterSecs}`,
+      `child_nodes_disconnect_command=${q(opts.hooks.fenceCommand)}`,
+    );
+  }
   return lines.join('\n') + '\n';
 }

@@ -72,7 +72,17 @@ describe('schema defaults are the seed values', () => {
 
   it('section schemas parse {} to the seed defaults', () => {
     expect(PostgresSchema.parse({})).toMatchObject({ port: 5432, technicalPort: 5434, dataDir: '/var/lib/postgresql', rootPassword: 'mysecretpassword' });
-    expect(RepmgrSchema.parse({})).toEqual({ configDir: '/etc/repmgr.d/', password: 'iamrepmgr', streamingPassword: 'iamstreamingrepmgr' });
+    expect(RepmgrSchema.parse({})).toEqual({
+      configDir: '/etc/repmgr.d/',
+      password: 'iamrepmgr',
+      streamingPassword: 'iamstreamingrepmgr',
+      // tuned to fail over in about 2-3 s, fencing after 30 s without any standby
+      failover: 'automatic',
+      monitorIntervalSecs: 1,
+      reconnectAttempts: 2,
+      reconnectIntervalSecs: 1,
+      fenceAfterSecs: 30,
+    });
     expect(BarmanSchema.parse({})).toMatchObject({
       password: 'iambarman',
       streamingPassword: 'iamstreamingbarman',

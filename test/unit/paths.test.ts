@@ -16,6 +16,9 @@ describe('nodePaths', () => {
       repmgrdPid: '/var/lib/pgha/nodes/node2/repmgrd.pid',
       repmgrdLog: '/var/lib/pgha/nodes/node2/repmgrd.log',
       repmgrdOut: '/var/lib/pgha/nodes/node2/repmgrd.out',
+      redisUrlFile: '/var/lib/pgha/nodes/node2/redis-url',
+      startedMarker: '/var/lib/pgha/nodes/node2/first-start.done',
+      bootFlowFile: '/var/lib/pgha/nodes/node2/boot-flow',
     });
   });
 

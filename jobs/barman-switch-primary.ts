@@ -1,0 +1,28 @@
+// After a promotion or switchover (barman host): stream WAL from the new primary: server file,
+// receive-wal restarted on a fresh slot, one WAL archived from the new timeline.
+import { defineStep, StepDataBase } from '../src/step.js';
+import { barmanPaths, findNode } from '../src/config/paths.js';
+import { barman, writeBarmanFiles } from '../src/barman/actions.js';
+import { sleep } from './context.js';
+
+export default defineStep({
+  name: 'barman-switch-primary',
+  schema: StepDataBase,
+  async run(ctx, data) {
+    const primary = findNode(ctx.config, data.node);
+    const { server, cronOut, mainConf } = barmanPaths(ctx.config);
+    const changed = writeBarmanFiles(ctx, primary);
+    await ctx.log(changed ? `barman server file now points at ${primary.name}` : `barman server file already points at ${primary.name}`);
+    if (changed) {
+      await barman(ctx, ['receive-wal', '--stop', server], { allowFail: true, timeoutMs: 60_000 });
+      await barman(ctx, ['receive-wal', '--reset', server], { allowFail: true, timeoutMs: 60_000 });
+    }
+    for (let i = 0; i < 10; i++) {
+      await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
+      const res = await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 });
+      if (res.exitCode === 0) return { primary: primary.name, changed };
+      await sleep(1000, ctx.signal);
+    }
+    throw new Error(`barman could not archive WAL from ${primary.name}; see barman -c ${mainConf} check ${server}`);
+  },
+});

@@ -1,0 +1,66 @@
+// Restart flows, first step: ask the peers who the primary is, decide (src/roles/decide.ts), and
+// start in that role. A node that cannot prove it is the primary never starts writable.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { UnrecoverableError } from 'bullmq';
+import { defineStep, StepDataBase } from '../src/step.js';
+import { nodePaths } from '../src/config/paths.js';
+import { ensureRunningOn, isInitialised, postmasterStatus, renderNodeFiles } from '../src/postgres/actions.js';
+import { readControlData } from '../src/postgres/controldata.js';
+import { writeRepmgrConf } from '../src/repmgr/actions.js';
+import { decideRole } from '../src/roles/decide.js';
+import { ensureFollows, rejoin, startAsStandby, streamingFrom, waitStreaming } from '../src/roles/node.js';
+import { findNode } from '../src/config/paths.js';
+import { peerViews } from '../src/status.js';
+import { nodeContext } from './context.js';
+
+export default defineStep({
+  name: 'decide-and-start',
+  schema: StepDataBase,
+  async run(ctx, data) {
+    const nc = nodeContext(ctx, data.node);
+    const p = nodePaths(ctx.config, nc.node);
+    if (!isInitialised(p.dataDir)) throw new UnrecoverableError(`${p.dataDir} has no data directory: this node needs a first start (pgha flow first-start ${nc.node.name})`);
+    writeRepmgrConf(nc);
+    const running = postmasterStatus(p.dataDir);
+    if (running) {
+      const now = await streamingFrom(nc);
+      await ctx.log(`PostgreSQL already runs (pid ${running.pid}) as ${now.recovery ? 'standby' : 'primary'}: nothing to decide`);
+      return { action: 'already-running', role: now.recovery ? 'standby' : 'primary' };
+    }
+    await ctx.progress(10, 'ask the peers');
+    const self = { name: nc.node.name, wasStandby: existsSync(join(p.dataDir, 'standby.signal')), timeline: (await readControlData(nc)).timeline };
+    const peers = await peerViews(ctx.config, nc.node.name);
+    for (const peer of peers) {
+      await ctx.log(
+        peer.reachable
+          ? `peer ${peer.name}: ${peer.inRecovery ? 'standby' : 'PRIMARY'}, timeline ${peer.timeline}, repmgr primary ${peer.repmgrPrimaries?.join(',') || '-'}`
+          : `peer ${peer.name}: unreachable (${peer.error})`,
+      );
+    }
+    const decision = decideRole(self, peers);
+    await ctx.log(`decision: ${decision.action}: ${decision.reason}`);
+    switch (decision.action) {
+      case 'refuse':
+        // retried with backoff: the answer may change when a peer comes back
+        throw new Error(`${nc.node.name} stays down: ${decision.reason}`);
+      case 'start-primary':
+        await ctx.progress(50, 'start as primary');
+        renderNodeFiles(nc, { replication: true });
+        await ensureRunningOn(nc, ctx.config.postgres.port);
+        break;
+      case 'start-standby':
+        await ctx.progress(50, 'start as standby');
+        await startAsStandby(nc);
+        if (decision.upstream) {
+          const upstream = await waitStreaming(nc, decision.upstream, 5000).catch(() => null);
+          if (!upstream) await ensureFollows(nc, findNode(ctx.config, decision.upstream));
+        }
+        break;
+      case 'rejoin':
+        await ctx.progress(40, `rejoin ${decision.primary}`);
+        return { ...decision, how: await rejoin(nc, decision.primary) };
+    }
+    return decision;
+  },
+});

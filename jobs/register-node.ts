@@ -1,0 +1,14 @@
+// Restart flows: (re-)register the node in repmgr as what it runs as now.
+import { defineStep, StepDataBase } from '../src/step.js';
+import { registerAsRunning } from '../src/roles/node.js';
+import { nodeContext } from './context.js';
+
+export default defineStep({
+  name: 'register-node',
+  schema: StepDataBase,
+  async run(ctx, data) {
+    const role = await registerAsRunning(nodeContext(ctx, data.node));
+    await ctx.log(`registered as ${role}`);
+    return { role };
+  },
+});

@@ -1,0 +1,34 @@
+// Control queue: an event repmgrd reported (through `pgha event`). The job itself is the record,
+// kept on the control queue; a promotion starts the follow-up flow.
+import { FlowProducer } from 'bullmq';
+import { z } from 'zod';
+import { defineStep } from '../src/step.js';
+import { buildAfterPromotionFlow } from '../src/flows/operations.js';
+import { redisConnection } from '../src/redis.js';
+import { peerViews } from '../src/status.js';
+
+/** repmgr events after which the cluster has a new primary. */
+export const PROMOTION_EVENTS = ['repmgrd_failover_promote'];
+
+export default defineStep({
+  name: 'repmgr-event',
+  schema: z.object({ cluster: z.string(), nodeId: z.number().int(), event: z.string(), success: z.boolean(), at: z.string() }),
+  async run(ctx, data) {
+    const node = ctx.config.nodes[data.nodeId - 1]?.name ?? `node id ${data.nodeId}`;
+    await ctx.log(`repmgr event ${data.event} on ${node}: ${data.success ? 'success' : 'FAILURE'} at ${data.at}`);
+    if (!data.success || !PROMOTION_EVENTS.includes(data.event)) return { node, event: data.event };
+    // the standbys that answer now; a node that is down follows through its own restart decision
+    const followers = (await peerViews(ctx.config, node)).filter((p) => p.reachable && p.inRecovery).map((p) => p.name);
+    const flow = buildAfterPromotionFlow(ctx.config, node, `${ctx.config.cluster}-promoted-${node}-${data.at.replace(/[^0-9]/g, '')}`, followers);
+    const connection = redisConnection(ctx.redisUrl);
+    const producer = new FlowProducer({ connection });
+    try {
+      await producer.add(flow.tree);
+    } finally {
+      await producer.close();
+      connection.disconnect();
+    }
+    await ctx.log(`follow-up flow ${flow.flowId}: standbys follow ${node}, barman streams from it and takes a backup`);
+    return { node, event: data.event, followUp: flow.flowId };
+  },
+});

@@ -1,0 +1,85 @@
+// Flows after the first start: restart, follow-up of a promotion, switchover, manual failover.
+import type { ClusterConfig } from '../config/schema.js';
+import { findNode } from '../config/paths.js';
+import { barmanQueueName, nodeQueueName } from '../queues.js';
+import { chainFlow, type PlannedStep } from './chain.js';
+
+const onNode = (config: ClusterConfig, node: string, step: string, extra: Record<string, unknown> = {}, id?: string): PlannedStep => ({
+  step,
+  id,
+  queueName: nodeQueueName(config.cluster, findNode(config, node).name),
+  data: { cluster: config.cluster, node, ...extra },
+});
+const onBarman = (config: ClusterConfig, node: string, step: string): PlannedStep => ({
+  step,
+  queueName: barmanQueueName(config.cluster),
+  data: { cluster: config.cluster, node },
+});
+
+/** A node with a data directory boots: decide its role from its peers, start, register, repmgrd. */
+export function buildRestartFlow(config: ClusterConfig, node: string, flowId: string) {
+  return {
+    flowId,
+    tree: chainFlow(flowId, [
+      // a refusal is retried: the answer changes when a peer comes back
+      { ...onNode(config, node, 'decide-and-start'), attempts: 20 },
+      onNode(config, node, 'register-node'),
+      onNode(config, node, 'start-repmgrd', { restart: true }),
+    ]),
+  };
+}
+
+/** `pgha restart NODE`: a planned restart; automatic failover is paused for its duration. */
+export function buildPlannedRestartFlow(config: ClusterConfig, node: string, flowId: string) {
+  return {
+    flowId,
+    tree: chainFlow(flowId, [
+      onNode(config, node, 'set-repmgrd-paused', { paused: true }, 'pause-repmgrd'),
+      onNode(config, node, 'stop-postgres'),
+      { ...onNode(config, node, 'decide-and-start'), attempts: 20 },
+      onNode(config, node, 'register-node'),
+      onNode(config, node, 'start-repmgrd', { restart: true }),
+      onNode(config, node, 'set-repmgrd-paused', { paused: false }, 'resume-repmgrd'),
+    ]),
+  };
+}
+
+/**
+ * After repmgrd promoted `primary`: barman streams from it, the running standbys (`followers`) follow
+ * it, and a backup starts the new timeline. Down nodes are left out: a step on a dead host's queue
+ * would hold the flow, and their restart decision makes them follow anyway.
+ */
+export function buildAfterPromotionFlow(config: ClusterConfig, primary: string, flowId: string, followers: string[]) {
+  return {
+    flowId,
+    tree: chainFlow(flowId, [
+      onBarman(config, primary, 'barman-switch-primary'),
+      ...followers.map((n) => onNode(config, n, 'ensure-follows', { primary }, `ensure-follows-${n}`)),
+      onBarman(config, primary, 'barman-backup'),
+    ]),
+  };
+}
+
+/**
+ * Switchover (planned): pause repmgrd, stop the old primary cleanly, promote the target once it has
+ * replayed the shutdown checkpoint, rejoin the old primary, the others follow, barman switches.
+ * Manual failover: the old primary is gone; promote the target (refused while any node takes writes).
+ */
+export function buildRoleChangeFlow(
+  config: ClusterConfig,
+  opts: { mode: 'switchover' | 'failover'; from: string | null; to: string; flowId: string; followers: string[] },
+) {
+  const { mode, from, to, flowId } = opts;
+  if (mode === 'switchover' && !from) throw new Error('a switchover needs the current primary');
+  if (from === to) throw new Error(`${to} is already the primary`);
+  const others = opts.followers.filter((n) => n !== to && n !== from);
+  const steps: PlannedStep[] = [onNode(config, to, 'set-repmgrd-paused', { paused: true }, 'pause-repmgrd')];
+  if (mode === 'switchover') steps.push(onNode(config, from!, 'stop-postgres'));
+  steps.push(onNode(config, to, 'promote'));
+  if (mode === 'switchover') steps.push(onNode(config, from!, 'rejoin-node', { primary: to }));
+  steps.push(...others.map((n) => onNode(config, n, 'ensure-follows', { primary: to }, `ensure-follows-${n}`)));
+  steps.push(onNode(config, to, 'start-repmgrd', { restart: true }));
+  steps.push(onBarman(config, to, 'barman-switch-primary'));
+  steps.push(onNode(config, to, 'set-repmgrd-paused', { paused: false }, 'resume-repmgrd'));
+  return { flowId, tree: chainFlow(flowId, steps) };
+}

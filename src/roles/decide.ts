@@ -1,0 +1,83 @@
+// The restart decision: what a node with a data directory may start as, from what it and its peers
+// say. Pure, and the one place that keeps "never two writable primaries" on a restart.
+
+export interface SelfView {
+  name: string;
+  /** standby.signal is in the data directory: the node was a standby when it stopped. */
+  wasStandby: boolean;
+  /** Timeline of its last checkpoint (pg_controldata). */
+  timeline: number;
+}
+
+export interface PeerView {
+  name: string;
+  reachable: boolean;
+  inRecovery?: boolean;
+  timeline?: number | null;
+  /** Names of the nodes this peer's repmgr metadata has as active primary. */
+  repmgrPrimaries?: string[];
+  error?: string;
+}
+
+export type RoleDecision =
+  | { action: 'start-primary'; reason: string }
+  | { action: 'start-standby'; upstream: string | null; reason: string }
+  | { action: 'rejoin'; primary: string; reason: string }
+  | { action: 'refuse'; reason: string };
+
+const names = (ps: PeerView[]) => ps.map((p) => p.name).join(', ');
+
+export function decideRole(self: SelfView, peers: PeerView[]): RoleDecision {
+  const reachable = peers.filter((p) => p.reachable);
+  const primaries = reachable.filter((p) => p.inRecovery === false);
+  const unreachable = peers.filter((p) => !p.reachable);
+  if (primaries.length > 1) {
+    return {
+      action: 'refuse',
+      reason: `${names(primaries)} all accept writes: the cluster already has two primaries; stop all but one (pgha status shows timelines), then retry this step`,
+    };
+  }
+  const primary = primaries[0];
+  if (self.wasStandby) {
+    // read-only is always safe: start, and follow the primary when there is one
+    return primary
+      ? { action: 'start-standby', upstream: primary.name, reason: `was a standby; ${primary.name} is the primary (timeline ${primary.timeline ?? '?'})` }
+      : { action: 'start-standby', upstream: null, reason: `was a standby; no primary reachable now (${unreachable.length ? `unreachable: ${names(unreachable)}` : 'every peer is a standby'}); it waits read-only` };
+  }
+  if (primary) {
+    return {
+      action: 'rejoin',
+      primary: primary.name,
+      reason: `was the primary on timeline ${self.timeline}, but ${primary.name} is now the primary (timeline ${primary.timeline ?? '?'}): rejoin as its standby`,
+    };
+  }
+  const newer = reachable.filter((p) => (p.timeline ?? 0) > self.timeline);
+  if (newer.length) {
+    return {
+      action: 'refuse',
+      reason:
+        `was the primary on timeline ${self.timeline}, but ${newer.map((p) => `${p.name} is on timeline ${p.timeline}`).join(', ')} and no primary is reachable: ` +
+        `a failover happened; start the promoted node first (or promote one with pgha failover --to NODE), then this node rejoins`,
+    };
+  }
+  const otherPrimary = reachable.flatMap((p) => (p.repmgrPrimaries ?? []).filter((n) => n !== self.name).map((n) => `${p.name} names ${n}`));
+  if (otherPrimary.length) {
+    return {
+      action: 'refuse',
+      reason: `was the primary, but repmgr's metadata disagrees (${otherPrimary.join('; ')}) and that node is not reachable as a primary; check pgha status and repmgr cluster show, then retry`,
+    };
+  }
+  const clusterSize = peers.length + 1;
+  if ((reachable.length + 1) * 2 <= clusterSize) {
+    return {
+      action: 'refuse',
+      reason:
+        `was the primary, but only ${reachable.length} of ${peers.length} peers answer (unreachable: ${names(unreachable)}): ` +
+        `without a majority it cannot prove no other node was promoted; it stays down and retries. Bring a peer back, or if you know the others are gone for good, remove them from pgha.yaml`,
+    };
+  }
+  return {
+    action: 'start-primary',
+    reason: `was the primary on timeline ${self.timeline}; ${reachable.length} of ${peers.length} peers answer, none is a primary or on a newer timeline`,
+  };
+}

@@ -1,0 +1,137 @@
+// What a node does to take a role: clone, start as standby, follow, rejoin (pg_rewind), register.
+import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UnrecoverableError } from 'bullmq';
+import type { NodeConfig } from '../config/schema.js';
+import { findNode, nodePaths, repmgrNodeId } from '../config/paths.js';
+import { ensureRunningOn, isInitialised, pgBin, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, type NodeContext } from '../postgres/actions.js';
+import { CLEAN_STATES, readControlData } from '../postgres/controldata.js';
+import { repmgr, restartRepmgrd } from '../repmgr/actions.js';
+import { KEEP_ON_REWIND, repmgrConninfo } from '../repmgr/render.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Move a data directory aside (never delete it): the operator decides when it can go. */
+export async function moveAside(ctx: NodeContext, why: string): Promise<string | undefined> {
+  const p = nodePaths(ctx.config, ctx.node);
+  if (!existsSync(p.dataDir) || readdirSync(p.dataDir).length === 0) return undefined;
+  const aside = `${p.dataDir}.aside-${new Date().toISOString().replace(/[:.]/g, '')}`;
+  renameSync(p.dataDir, aside);
+  await ctx.log(`${p.dataDir} moved aside to ${aside} (${why}); delete it once you do not need it`);
+  return aside;
+}
+
+/** `repmgr standby clone --fast-checkpoint` from `primary` into an empty data directory. */
+export async function cloneFrom(ctx: NodeContext, primary: NodeConfig): Promise<void> {
+  await repmgr(ctx, ['-h', primary.host, '-p', String(ctx.config.postgres.port), '-U', 'repmgr', '-d', 'repmgr', 'standby', 'clone', '--fast-checkpoint']);
+  writeFileSync(join(nodePaths(ctx.config, ctx.node).stateDir, 'clone.done'), `cloned from ${primary.name} at ${new Date().toISOString()}\n`);
+}
+
+/** Where this standby streams from now (a node name), or null while it does not stream. */
+export async function streamingFrom(ctx: NodeContext): Promise<{ recovery: boolean; upstream: string | null }> {
+  return withLocalSql(ctx, ctx.config.postgres.port, 'postgres', async (sql) => {
+    const r = await sql.query(`SELECT pg_is_in_recovery() AS recovery, (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS host`);
+    const host = r.rows[0].host as string | null;
+    return { recovery: r.rows[0].recovery, upstream: host ? (ctx.config.nodes.find((n) => n.host === host)?.name ?? host) : null };
+  });
+}
+
+export async function waitStreaming(ctx: NodeContext, from: string | null, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = { recovery: true, upstream: null as string | null };
+  while (Date.now() < deadline) {
+    last = await streamingFrom(ctx);
+    if (!last.recovery) throw new UnrecoverableError(`${ctx.node.name} left recovery: it must not run as a primary here; stop it and check pgha status`);
+    if (last.upstream && (from === null || last.upstream === from)) return last.upstream;
+    await sleep(250);
+  }
+  throw new Error(`${ctx.node.name} does not stream from ${from ?? 'any node'} after ${timeoutMs / 1000} s (streams from: ${last.upstream ?? 'nothing'}); see ${nodePaths(ctx.config, ctx.node).pgLog}`);
+}
+
+/** Start as a standby (standby.signal must be there: without it PostgreSQL would come up writable). */
+export async function startAsStandby(ctx: NodeContext): Promise<void> {
+  const p = nodePaths(ctx.config, ctx.node);
+  if (!existsSync(join(p.dataDir, 'standby.signal'))) {
+    throw new UnrecoverableError(`${p.dataDir} has no standby.signal, so it would start as a primary; pgha will not start it as a standby this way`);
+  }
+  const changed = renderNodeFiles(ctx, { replication: true });
+  await ensureRunningOn(ctx, ctx.config.postgres.port, changed);
+}
+
+/** Make a running standby stream from `primary`; `repmgr standby follow` when it streams from elsewhere. */
+export async function ensureFollows(ctx: NodeContext, primary: NodeConfig): Promise<'already' | 'followed'> {
+  const now = await streamingFrom(ctx);
+  if (!now.recovery) throw new UnrecoverableError(`${ctx.node.name} is not in recovery; it cannot follow ${primary.name}`);
+  if (now.upstream === primary.name) {
+    await ctx.log(`${ctx.node.name} already streams from ${primary.name}`);
+    return 'already';
+  }
+  await ctx.log(`${ctx.node.name} streams from ${now.upstream ?? 'nothing'}: follow ${primary.name}`);
+  await repmgr(ctx, ['standby', 'follow', `--upstream-node-id=${repmgrNodeId(ctx.config, primary.name)}`, '--wait']);
+  await waitStreaming(ctx, primary.name);
+  return 'followed';
+}
+
+/**
+ * A crashed data directory goes through crash recovery in single-user mode (no connections at all),
+ * so pg_rewind and repmgr see a clean shutdown. The node never accepts a client while doing it.
+ */
+export async function ensureCleanShutdown(ctx: NodeContext): Promise<void> {
+  const cd = await readControlData(ctx);
+  if (CLEAN_STATES.includes(cd.state)) return;
+  const p = nodePaths(ctx.config, ctx.node);
+  await ctx.log(`data directory state is "${cd.state}": crash recovery in single-user mode before rewinding`);
+  await ctx.run.run(pgBin(ctx.config, 'postgres'), ['--single', '-D', p.dataDir, '-c', "listen_addresses=", '-c', 'archive_mode=off', 'postgres'], {
+    user: ctx.config.osUsers.postgres,
+    timeoutMs: 300_000,
+    maxLogLines: 10,
+  });
+}
+
+/**
+ * The old primary comes back as a standby of `primary`: pg_rewind through `repmgr node rejoin`;
+ * a fresh clone only when the rewind fails, and the log says why.
+ */
+export async function rejoin(ctx: NodeContext, primaryName: string): Promise<'already' | 'rewound' | 'recloned'> {
+  const primary = findNode(ctx.config, primaryName);
+  const p = nodePaths(ctx.config, ctx.node);
+  if (postmasterStatus(p.dataDir)) {
+    const now = await streamingFrom(ctx);
+    if (now.recovery && now.upstream === primary.name) {
+      await ctx.log(`${ctx.node.name} already streams from ${primary.name}`);
+      return 'already';
+    }
+    await stopPostgres(ctx);
+  }
+  await ensureCleanShutdown(ctx);
+  const res = await repmgr(
+    ctx,
+    ['node', 'rejoin', '-d', repmgrConninfo(ctx.config, primary), '--force-rewind', `--config-files=${KEEP_ON_REWIND.join(',')}`, '--config-archive-dir', join(p.stateDir, 'config-archive'), '--verbose'],
+    { allowFail: true },
+  );
+  if (res.exitCode === 0 && isInitialised(p.dataDir) && existsSync(join(p.dataDir, 'standby.signal'))) {
+    renderNodeFiles(ctx, { replication: true });
+    if (!postmasterStatus(p.dataDir)) await ensureRunningOn(ctx, ctx.config.postgres.port);
+    await waitStreaming(ctx, primary.name);
+    await ctx.log(`${ctx.node.name} rejoined as a standby of ${primary.name} with pg_rewind`);
+    return 'rewound';
+  }
+  await ctx.log(`pg_rewind through repmgr node rejoin failed (exit ${res.exitCode}): re-cloning from ${primary.name} instead`);
+  if (postmasterStatus(p.dataDir)) await stopPostgres(ctx);
+  await moveAside(ctx, 'rewind failed');
+  await cloneFrom(ctx, primary);
+  await startAsStandby(ctx);
+  await waitStreaming(ctx, primary.name);
+  await repmgr(ctx, ['standby', 'register', '--force']);
+  return 'recloned';
+}
+
+/** Register the node in repmgr as what it runs as now (primary or standby); --force updates a stale record. */
+export async function registerAsRunning(ctx: NodeContext): Promise<'primary' | 'standby'> {
+  const { recovery } = await streamingFrom(ctx);
+  const role = recovery ? 'standby' : 'primary';
+  await repmgr(ctx, [role, 'register', '--force']);
+  return role;
+}
+
+export { restartRepmgrd };
