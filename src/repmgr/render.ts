@@ -2,10 +2,12 @@
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths, repmgrNodeId } from '../config/paths.js';
 
-/** libpq conninfo for repmgr's own connections to a node (no password: the passfile has it). */
+/**
+ * libpq conninfo for repmgr's connections to a node. It is stored in repmgr's metadata and used from
+ * every host, so it names no passfile (each host's repmgr has its own through PGPASSFILE / passfile=).
+ */
 export function repmgrConninfo(config: ClusterConfig, node: NodeConfig, port = config.postgres.port): string {
-  const p = nodePaths(config, node);
-  return `host=${node.host} port=${port} user=repmgr dbname=repmgr connect_timeout=2 passfile=${p.passfile}`;
+  return `host=${node.host} port=${port} user=repmgr dbname=repmgr connect_timeout=2`;
 }
 
 /** Files pg_rewind must not take from the new primary: this node's own addresses and access rules. */

@@ -7,6 +7,7 @@ import { findNode, nodePaths, repmgrNodeId } from '../config/paths.js';
 import { ensureRunningOn, isInitialised, pgBin, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, type NodeContext } from '../postgres/actions.js';
 import { CLEAN_STATES, readControlData } from '../postgres/controldata.js';
 import { repmgr, restartRepmgrd } from '../repmgr/actions.js';
+import { ensureDir } from '../fsutil.js';
 import { KEEP_ON_REWIND, repmgrConninfo } from '../repmgr/render.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -104,6 +105,7 @@ export async function rejoin(ctx: NodeContext, primaryName: string): Promise<'al
     await stopPostgres(ctx);
   }
   await ensureCleanShutdown(ctx);
+  ensureDir(join(p.stateDir, 'config-archive'), { owner: ctx.config.osUsers.postgres, mode: 0o700 });
   const res = await repmgr(
     ctx,
     ['node', 'rejoin', '-d', repmgrConninfo(ctx.config, primary), '--force-rewind', `--config-files=${KEEP_ON_REWIND.join(',')}`, '--config-archive-dir', join(p.stateDir, 'config-archive'), '--verbose'],

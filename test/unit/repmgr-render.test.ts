@@ -37,7 +37,7 @@ describe('renderRepmgrConf', () => {
     expect(c.get('use_replication_slots')).toBe('yes');
   });
 
-  it('conninfo: this node\'s host, consumer port, user and db repmgr, passfile, and no password', () => {
+  it('conninfo: this node\'s host, consumer port, user and db repmgr; no password and no host-specific passfile', () => {
     const c = conf(renderRepmgrConf(config, config.nodes[2]));
     const ci = conninfo(c.get('conninfo')!);
     expect(ci).toMatchObject({
@@ -45,9 +45,10 @@ describe('renderRepmgrConf', () => {
       port: '5432',
       user: 'repmgr',
       dbname: 'repmgr',
-      passfile: '/var/lib/pgha/nodes/node3/pgpass',
     });
     expect(ci).not.toHaveProperty('password');
+    // stored in repmgr's metadata and used from other hosts, where this node's passfile path does not exist
+    expect(ci).not.toHaveProperty('passfile');
     expect(c.get('conninfo')).not.toMatch(/password=/);
   });
 
