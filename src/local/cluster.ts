@@ -1,5 +1,5 @@
 // Local mode: a whole cluster on this machine under one folder, no Docker.
-import { existsSync, readdirSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -8,6 +8,7 @@ import { loadConfigFile } from '../config/load.js';
 import type { ClusterConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
 import { buildFirstStartFlow } from '../flows/first-start.js';
+import { buildRestartFlow } from '../flows/operations.js';
 import { enqueueFlow, retryFailedSteps, watchFlows, type StepState } from '../flows/run.js';
 import { postmasterStatus } from '../postgres/actions.js';
 import { redisConnection } from '../redis.js';
@@ -124,7 +125,9 @@ async function startRedis(l: LocalLayout, config: ClusterConfig, say: (s: string
 }
 
 /** Node workers, the barman worker and the dashboard: start each one that is not running. */
-export function startLocalProcesses(l: LocalLayout, config: ClusterConfig, say: (s: string) => void, only?: string[]) {
+/** Returns the names of the processes it started (the others already ran). */
+export function startLocalProcesses(l: LocalLayout, config: ClusterConfig, say: (s: string) => void, only?: string[]): string[] {
+  const startedNow: string[] = [];
   const node = process.execPath;
   const specs = [
     ...config.nodes.map((n) => ({ name: `${n.name}-worker`, args: ['worker', 'node', '--name', n.name] })),
@@ -141,8 +144,32 @@ export function startLocalProcesses(l: LocalLayout, config: ClusterConfig, say: 
       logFile: join(l.logDir, `${s.name}.log`),
       markerDir: l.dir,
     });
-    if (started) say(`${s.name} started (pid ${pid})`);
+    if (started) {
+      say(`${s.name} started (pid ${pid})`);
+      startedNow.push(s.name);
+    }
   }
+  return startedNow;
+}
+
+/** The flow a node worker enqueued when it booted after `since` (written to its boot-flow file), or '' for none. */
+export async function bootFlowId(config: ClusterConfig, node: string, since: number, timeoutMs = 30_000): Promise<string> {
+  const file = nodePaths(config, node).bootFlowFile;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (statSync(file).mtimeMs >= since - 5) return readFileSync(file, 'utf8').trim();
+    } catch {
+      /* not written yet */
+    }
+    if (Date.now() > deadline) throw new Error(`the node worker of ${node} did not boot within ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+}
+
+/** The flow tree behind a boot flow id (first start or restart), to follow it. */
+export function bootFlow(config: ClusterConfig, node: string, flowId: string) {
+  return flowId.includes('-boot-') ? buildRestartFlow(config, node, flowId) : buildFirstStartFlow(config, node);
 }
 
 export function loadLocal(dir: string): { l: LocalLayout; config: ClusterConfig; warnings: string[] } {
@@ -167,12 +194,19 @@ export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number
   const { config, warnings } = loadConfigFile(l.configFile);
   for (const w of warnings) say(`warning: ${w}`);
   await startRedis(l, config, say);
-  startLocalProcesses(l, config, say);
+  const bootedSince = Date.now();
+  const started = startLocalProcesses(l, config, say);
   say(`dashboard: http://${config.dashboard.host}:${config.dashboard.port}/queues`);
 
   const flows = config.nodes.map((n) => buildFirstStartFlow(config, n.name));
+  // a node worker started on a node that ran before boots it through the restart decision: wait for that too
+  for (const n of config.nodes) {
+    if (!started.includes(`${n.name}-worker`)) continue;
+    const id = await bootFlowId(config, n.name, bootedSince);
+    if (id.includes('-boot-')) flows.push(bootFlow(config, n.name, id));
+  }
   const connection = redisConnection(config.redis.url);
-  const started = Date.now();
+  const t0 = Date.now();
   try {
     for (const f of flows) await enqueueFlow(connection, f.tree);
     // `up` again after fixing a cause: failed steps run again and their flows go on
@@ -188,7 +222,7 @@ export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number
       say(`see the step's log at http://${config.dashboard.host}:${config.dashboard.port}/queues and ${l.logDir}`);
       return 1;
     }
-    say(`cluster ${config.cluster} is up: ${config.nodes.length} nodes, all flows completed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    say(`cluster ${config.cluster} is up: ${config.nodes.length} nodes, all flows completed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     say(`stop it with: npx pgha local down --dir ${o.dir}`);
     return 0;
   } finally {

@@ -1,14 +1,11 @@
 // Local mode's host verbs: a node's host dies (`local kill`) or boots (`local start`).
-import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { findNode, nodePaths } from '../config/paths.js';
-import { buildFirstStartFlow } from '../flows/first-start.js';
-import { buildRestartFlow } from '../flows/operations.js';
 import { watchFlows } from '../flows/run.js';
 import { postmasterStatus } from '../postgres/actions.js';
 import { redisConnection } from '../redis.js';
 import { isAlive, readPidFile } from '../fsutil.js';
-import { loadLocal, startLocalProcesses } from './cluster.js';
+import { bootFlow, bootFlowId, loadLocal, startLocalProcesses } from './cluster.js';
 import { sleep } from './processes.js';
 
 /** kill -9 of the node's postmaster, repmgrd and node worker, all at once, by pid. */
@@ -33,29 +30,20 @@ export async function localKill(dir: string, node: string, say: (s: string) => v
 /** Start the node's worker; it runs the first start or the restart decision. Exit 0 once the node runs in its role. */
 export async function localStart(dir: string, node: string, say: (s: string) => void = console.log, timeoutMs = 300_000): Promise<number> {
   const { l, config } = loadLocal(dir);
-  const p = nodePaths(config, findNode(config, node));
   const since = Date.now();
-  const mtime = () => {
-    try {
-      return statSync(p.bootFlowFile).mtimeMs;
-    } catch {
-      return 0;
-    }
-  };
   startLocalProcesses(l, config, say, [`${node}-worker`]);
-  while (mtime() < since - 5) {
-    if (Date.now() - since > 30_000) {
-      say(`the node worker of ${node} did not boot within 30 s; see ${join(l.logDir, `${node}-worker.log`)}`);
-      return 1;
-    }
-    await sleep(100);
+  let flowId: string;
+  try {
+    flowId = await bootFlowId(config, node, since);
+  } catch (err) {
+    say(`${(err as Error).message}; see ${join(l.logDir, `${node}-worker.log`)}`);
+    return 1;
   }
-  const flowId = readFileSync(p.bootFlowFile, 'utf8').trim();
   if (!flowId) {
     say(`${node} already runs`);
     return 0;
   }
-  const flow = flowId.includes('-boot-') ? buildRestartFlow(config, node, flowId) : buildFirstStartFlow(config, node);
+  const flow = bootFlow(config, node, flowId);
   const connection = redisConnection(config.redis.url);
   try {
     say(`flow ${flowId}`);
