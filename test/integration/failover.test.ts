@@ -1,0 +1,202 @@
+// Destructive: restarts, automatic failover under writes, the old primary's return, switchover, and a
+// primary that cannot prove it is the primary. One cluster, its own addresses; the tests run in order.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { redisConnection } from '../../src/redis.js';
+import { nodePaths, barmanPaths } from '../../src/config/paths.js';
+import { nodeQueueName } from '../../src/queues.js';
+import { postmasterStatus } from '../../src/postgres/actions.js';
+import { cli, insertStream, splitBrainSampler, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster } from './harness.js';
+
+let tc: TestCluster;
+let redis: Redis;
+const cfg = () => tc.config();
+
+const systemId = async (node: string) => {
+  const p = nodePaths(cfg(), node);
+  const r = await execa('runuser', ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_controldata', '-D', p.dataDir], { env: { LC_ALL: 'C' } });
+  return /Database system identifier:\s+(\d+)/.exec(r.stdout)![1];
+};
+const asideDirs = (node: string) => readdirSync(cfg().postgres.dataDir).filter((d) => d.startsWith(`${node}.aside-`));
+
+/** The return value of the newest decide-and-start job of a node (its restart decision). */
+async function lastDecision(node: string): Promise<any> {
+  const q = new Queue(nodeQueueName(cfg().cluster, node), { connection: redis });
+  try {
+    const jobs = (await q.getJobs(['completed'], 0, 200)).filter((j) => j.name === 'decide-and-start');
+    jobs.sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
+    return jobs[0]?.returnvalue;
+  } finally {
+    await q.close();
+  }
+}
+
+async function streamsFrom(node: string): Promise<string | null> {
+  const c = await sqlTo(cfg(), node);
+  try {
+    const r = await c.query(`SELECT pg_is_in_recovery() AS rec, (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS host`);
+    if (!r.rows[0].rec) return 'PRIMARY';
+    return cfg().nodes.find((n) => n.host === r.rows[0].host)?.name ?? null;
+  } finally {
+    await c.end();
+  }
+}
+
+beforeAll(async () => {
+  tc = await testCluster('failover', '127.0.8.11');
+  const up = await cli(['local', 'up', ...tc.args]);
+  expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
+  redis = redisConnection(cfg().redis.url);
+  redis.on('error', () => {});
+  const c = await sqlTo(cfg(), 'node1');
+  await c.query('CREATE TABLE stream (k bigint PRIMARY KEY, at timestamptz DEFAULT now())');
+  await c.end();
+}, 600_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await tc?.destroy();
+}, 300_000);
+
+describe('restarts', () => {
+  it('a standby restarted comes back as a standby, streaming, without a re-clone', async () => {
+    const idBefore = await systemId('node3');
+    const cloneMarker = join(nodePaths(cfg(), 'node3').stateDir, 'clone.done');
+    const cloneTime = statSync(cloneMarker).mtimeMs;
+    expect((await cli(['local', 'kill', 'node3', '--dir', tc.dir])).exitCode).toBe(0);
+    expect(postmasterStatus(nodePaths(cfg(), 'node3').dataDir)).toBeUndefined();
+    const start = await cli(['local', 'start', 'node3', '--dir', tc.dir]);
+    expect({ code: start.exitCode, out: start.all }).toMatchObject({ code: 0 });
+    expect(await lastDecision('node3')).toMatchObject({ action: 'start-standby', upstream: 'node1' });
+    expect(await waitFor('node3 streams from node1', async () => (await streamsFrom('node3')) === 'node1', 30_000)).toBe(true);
+    expect(await systemId('node3')).toBe(idBefore);
+    expect(statSync(cloneMarker).mtimeMs).toBe(cloneTime);
+    expect(asideDirs('node3')).toEqual([]);
+  });
+
+  it('a primary killed and started again before any failover (repmgrd paused) is the primary again, standbys stream from it', async () => {
+    const p = nodePaths(cfg(), 'node1');
+    const pause = await execa('runuser', ['-u', 'postgres', '--', 'env', `PGPASSFILE=${p.passfile}`, 'repmgr', '-f', p.repmgrConf, 'service', 'pause'], { reject: false });
+    expect(pause.exitCode).toBe(0);
+    try {
+      expect((await cli(['local', 'kill', 'node1', '--dir', tc.dir])).exitCode).toBe(0);
+      const start = await cli(['local', 'start', 'node1', '--dir', tc.dir]);
+      expect({ code: start.exitCode, out: start.all }).toMatchObject({ code: 0 });
+      expect(await lastDecision('node1')).toMatchObject({ action: 'start-primary' });
+      expect(await writablePrimaries(cfg())).toEqual(['node1']);
+      for (const n of ['node2', 'node3']) expect(await waitFor(`${n} streams from node1`, async () => (await streamsFrom(n)) === 'node1', 30_000)).toBe(true);
+    } finally {
+      await execa('runuser', ['-u', 'postgres', '--', 'env', `PGPASSFILE=${p.passfile}`, 'repmgr', '-f', p.repmgrConf, 'service', 'unpause'], { reject: false });
+    }
+  });
+});
+
+describe('automatic failover and the old primary\'s return', () => {
+  let killedAt = 0;
+  let firstAckOnNew = 0;
+  let newPrimary = '';
+
+  it('kill node1 under steady inserts: a standby is promoted, the other follows, inserts go on, barman streams from the new primary and backs it up', async () => {
+    // repmgrd must have re-read its state after the previous test's unpause
+    await new Promise((r) => setTimeout(r, 3000));
+    const sampler = splitBrainSampler(cfg());
+    const stream = insertStream(cfg());
+    await waitFor('inserts on node1', async () => stream.acked.length > 50, 20_000);
+    killedAt = Date.now();
+    expect((await cli(['local', 'kill', 'node1', '--dir', tc.dir])).exitCode).toBe(0);
+    const firstNew = await waitFor('an insert acknowledged by another node', async () => stream.acked.find((a) => a.node !== 'node1' && a.at > killedAt), 60_000, 50);
+    firstAckOnNew = firstNew.at;
+    newPrimary = firstNew.node;
+    await waitFor('more inserts on the new primary', async () => stream.acked.filter((a) => a.node === newPrimary).length > 50, 20_000);
+    await stream.stop();
+    const samples = await sampler.stop();
+    console.log(`failover: first write on ${newPrimary} ${((firstAckOnNew - killedAt) / 1000).toFixed(2)} s after the kill; ${samples} samples`);
+    expect(sampler.twoPrimaryMoments).toEqual([]);
+    expect(['node2', 'node3']).toContain(newPrimary);
+    const other = newPrimary === 'node2' ? 'node3' : 'node2';
+    expect(await waitFor(`${other} follows ${newPrimary}`, async () => (await streamsFrom(other)) === newPrimary, 30_000)).toBe(true);
+    // acknowledged before the kill and missing afterwards (asynchronous replication: reported, not forbidden)
+    const c = await sqlTo(cfg(), newPrimary);
+    const present = new Set((await c.query('SELECT k FROM stream')).rows.map((r) => Number(r.k)));
+    await c.end();
+    const lost = stream.acked.filter((a) => !present.has(a.k));
+    console.log(`failover: ${stream.acked.length} inserts acknowledged, ${lost.length} missing afterwards`);
+    expect(lost.every((a) => a.node === 'node1')).toBe(true);
+
+    // the event is recorded and its follow-up flow ends with barman on the new primary and a DONE backup
+    const promote = await waitFor('the promotion event and its follow-up flow', async () => {
+      const events = JSON.parse((await cli(['events', '--json', '--dir', tc.dir])).stdout) as { node: string; event: string; followUp?: string }[];
+      return events.find((e) => e.event === 'repmgrd_failover_promote' && e.node === newPrimary && e.followUp);
+    }, 30_000, 500);
+    expect(promote.followUp).toMatch(new RegExp(`-promoted-${newPrimary}-`));
+    const q = new Queue(`${cfg().cluster}.barman`, { connection: redis });
+    const backup = await waitFor('the follow-up backup', async () => {
+      const j = await q.getJob(`${promote!.followUp}-barman-backup`);
+      return j && (await j.getState()) === 'completed' ? j : undefined;
+    }, 180_000, 500);
+    await q.close();
+    const b = barmanPaths(cfg());
+    const show = await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'show-backup', b.server, backup.returnvalue.backupId]);
+    expect(show.stdout).toMatch(/Status\s+:\s+DONE/);
+    expect(show.stdout).toMatch(/Timeline\s+:\s+2/);
+    const server = await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'show-servers', b.server]);
+    expect(server.stdout).toContain(`host=${cfg().nodes.find((n) => n.name === newPrimary)!.host}`);
+  });
+
+  it('node1 started again rejoins as a standby of the new primary on the new timeline by pg_rewind, never writable meanwhile', async () => {
+    const sampler = splitBrainSampler(cfg(), 100);
+    const start = await cli(['local', 'start', 'node1', '--dir', tc.dir]);
+    expect({ code: start.exitCode, out: start.all }).toMatchObject({ code: 0 });
+    expect(await waitFor('node1 streams', async () => (await streamsFrom('node1')) === newPrimary, 30_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1000));
+    await sampler.stop();
+    expect(sampler.seen.node1 ?? 0).toBe(0);
+    expect(sampler.twoPrimaryMoments).toEqual([]);
+    expect(await lastDecision('node1')).toMatchObject({ action: 'rejoin', primary: newPrimary, how: 'rewound' });
+    expect(asideDirs('node1')).toEqual([]);
+    const c = await sqlTo(cfg(), 'node1');
+    const tl = await c.query('SELECT received_tli FROM pg_stat_wal_receiver');
+    await c.end();
+    expect(tl.rows[0].received_tli).toBeGreaterThanOrEqual(2);
+  });
+
+  it('switchover to node1 and back: every row committed before is on the new primary', async () => {
+    for (const target of ['node1', newPrimary]) {
+      const from = (await writablePrimaries(cfg()))[0];
+      const c = await sqlTo(cfg(), from);
+      const { rows } = await c.query('INSERT INTO stream (k) SELECT g FROM generate_series(1000000 + (SELECT count(*) FROM stream), 1000999 + (SELECT count(*) FROM stream)) g RETURNING k');
+      const count = Number((await c.query('SELECT count(*) AS n FROM stream')).rows[0].n);
+      await c.end();
+      expect(rows).toHaveLength(1000);
+      const sw = await cli(['switchover', '--to', target, '--dir', tc.dir]);
+      expect({ code: sw.exitCode, out: sw.all }).toMatchObject({ code: 0 });
+      expect(await writablePrimaries(cfg())).toEqual([target]);
+      const n = await sqlTo(cfg(), target);
+      expect(Number((await n.query('SELECT count(*) AS n FROM stream')).rows[0].n)).toBe(count);
+      await n.end();
+      for (const other of cfg().nodes.map((x) => x.name).filter((x) => x !== target)) {
+        expect(await waitFor(`${other} follows ${target}`, async () => (await streamsFrom(other)) === target, 30_000)).toBe(true);
+      }
+    }
+  });
+});
+
+describe('no clear answer', () => {
+  it('a primary whose peers are unreachable stays down, and says why', async () => {
+    const primary = (await writablePrimaries(cfg()))[0];
+    const standbys = cfg().nodes.map((n) => n.name).filter((n) => n !== primary);
+    // standbys first, so nothing promotes; then the primary
+    for (const n of standbys) expect((await cli(['local', 'kill', n, '--dir', tc.dir])).exitCode).toBe(0);
+    expect((await cli(['local', 'kill', primary, '--dir', tc.dir])).exitCode).toBe(0);
+    const start = await cli(['local', 'start', primary, '--dir', tc.dir], { timeoutMs: 120_000 });
+    expect(start.exitCode).toBe(1);
+    expect(start.stdout).toMatch(new RegExp(`${primary} stays down: was the primary, but only 0 of 2 peers answer`));
+    expect(start.stdout).toMatch(/without a majority it cannot prove no other node was promoted/);
+    expect(postmasterStatus(nodePaths(cfg(), primary).dataDir)).toBeUndefined();
+    expect(existsSync(nodePaths(cfg(), primary).dataDir)).toBe(true);
+  });
+});
