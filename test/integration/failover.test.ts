@@ -185,12 +185,25 @@ describe('automatic failover and the old primary\'s return', () => {
   });
 });
 
-describe('no clear answer', () => {
-  it('a primary whose peers are unreachable stays down, and says why', async () => {
-    const primary = (await writablePrimaries(cfg()))[0];
+describe('isolation and no clear answer', () => {
+  let primary = '';
+
+  it('a primary that has lost every standby fences itself within fenceAfterSecs', async () => {
+    primary = (await writablePrimaries(cfg()))[0];
     const standbys = cfg().nodes.map((n) => n.name).filter((n) => n !== primary);
-    // standbys first, so nothing promotes; then the primary
+    const pm = postmasterStatus(nodePaths(cfg(), primary).dataDir)!;
     for (const n of standbys) expect((await cli(['local', 'kill', n, '--dir', tc.dir])).exitCode).toBe(0);
+    const lostAt = Date.now();
+    const fenceAfter = cfg().repmgr.fenceAfterSecs;
+    await waitFor(`${primary} fenced`, async () => !postmasterStatus(nodePaths(cfg(), primary).dataDir), (fenceAfter + 20) * 1000, 250);
+    const took = (Date.now() - lostAt) / 1000;
+    console.log(`fence: ${primary} stopped ${took.toFixed(1)} s after losing its standbys (fenceAfterSecs ${fenceAfter})`);
+    expect(took).toBeGreaterThanOrEqual(fenceAfter - 1);
+    expect(await writablePrimaries(cfg())).toEqual([]);
+    expect(pm.pid).toBeGreaterThan(0);
+  });
+
+  it('started again with its peers unreachable, it stays down and says why', async () => {
     expect((await cli(['local', 'kill', primary, '--dir', tc.dir])).exitCode).toBe(0);
     const start = await cli(['local', 'start', primary, '--dir', tc.dir], { timeoutMs: 120_000 });
     expect(start.exitCode).toBe(1);
