@@ -1,9 +1,22 @@
 // `npm run bench` (all, several trials) and `npm run bench -- --quick` (one trial each).
+// BENCH_TRIALS, BENCH_FAILOVER_TRIALS, BENCH_ANCHOR_TRIALS, BENCH_SWITCHOVER_TRIALS change the counts;
+// BENCH_ONLY=bootstrap,failover,switchover picks parts.
 import { benchBootstrap } from './bootstrap.js';
-import { report } from './lib.js';
+import { benchFailover, benchSwitchover } from './failover.js';
+import { report, type Figure } from './lib.js';
 
 const quick = process.argv.includes('--quick');
-const trials = quick ? 1 : Number(process.env.BENCH_TRIALS ?? 5);
+const n = (name: string, full: number) => (quick ? 1 : Number(process.env[name] ?? full));
+const only = (process.env.BENCH_ONLY ?? 'bootstrap,failover,switchover').split(',');
 const log = (s: string) => console.error(s);
-const figures = [await benchBootstrap(trials, log)];
+const figures: Figure[] = [];
+const notes: string[] = [];
+if (only.includes('bootstrap')) figures.push(await benchBootstrap(n('BENCH_TRIALS', 5), log));
+if (only.includes('failover')) {
+  const f = await benchFailover(n('BENCH_FAILOVER_TRIALS', 10), n('BENCH_ANCHOR_TRIALS', 3), log);
+  figures.push(f.figure);
+  notes.push(`failover: acknowledged inserts lost per trial (asynchronous replication): ${f.lost.join(', ')}; two-primary moments sampled every 200 ms: ${f.twoPrimary}`);
+}
+if (only.includes('switchover')) figures.push(await benchSwitchover(n('BENCH_SWITCHOVER_TRIALS', 5), log));
 console.log(report(figures));
+for (const note of notes) console.log(note);

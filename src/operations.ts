@@ -19,6 +19,10 @@ export async function runOperation(config: ClusterConfig, verb: 'restart' | 'swi
       say(`--to ${node}: it is ${target.role}, not a running standby; pick one of: ${nodes.filter((n) => n.role === 'standby').map((n) => n.name).join(', ') || 'none'}`);
       return 1;
     }
+    if (verb === 'failover' && primaries.length) {
+      say(`failover --to ${node} refused: ${primaries.map((n) => n.name).join(', ')} still accepts writes; for a planned change use pgha switchover --to ${node}`);
+      return 1;
+    }
     if (verb === 'switchover' && primaries.length !== 1) {
       say(`switchover needs exactly one running primary, found ${primaries.length}; for a dead primary use pgha failover --to ${node}`);
       return 1;

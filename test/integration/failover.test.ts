@@ -185,6 +185,33 @@ describe('automatic failover and the old primary\'s return', () => {
   });
 });
 
+describe('manual operations', () => {
+  it('pgha restart of the primary: no failover happens, it is the primary again, the standbys follow it', async () => {
+    const [primary] = await writablePrimaries(cfg());
+    const before = postmasterStatus(nodePaths(cfg(), primary).dataDir)!.pid;
+    const sampler = splitBrainSampler(cfg());
+    const res = await cli(['restart', primary, '--dir', tc.dir]);
+    await sampler.stop();
+    expect({ code: res.exitCode, out: res.all }).toMatchObject({ code: 0 });
+    expect(postmasterStatus(nodePaths(cfg(), primary).dataDir)!.pid).not.toBe(before);
+    expect(await writablePrimaries(cfg())).toEqual([primary]);
+    expect(sampler.twoPrimaryMoments).toEqual([]);
+    expect(Object.keys(sampler.seen)).toEqual([primary]);
+    for (const n of cfg().nodes.map((x) => x.name).filter((x) => x !== primary)) {
+      expect(await waitFor(`${n} follows ${primary}`, async () => (await streamsFrom(n)) === primary, 30_000)).toBe(true);
+    }
+  });
+
+  it('pgha failover --to a standby is refused while the primary still takes writes', async () => {
+    const [primary] = await writablePrimaries(cfg());
+    const target = cfg().nodes.map((n) => n.name).find((n) => n !== primary)!;
+    const res = await cli(['failover', '--to', target, '--dir', tc.dir]);
+    expect(res.exitCode).toBe(1);
+    expect(res.stdout).toContain(`failover --to ${target} refused: ${primary} still accepts writes`);
+    expect(await writablePrimaries(cfg())).toEqual([primary]);
+  });
+});
+
 describe('isolation and no clear answer', () => {
   let primary = '';
 

@@ -1,0 +1,49 @@
+// A local cluster for a benchmark: its own folder, addresses and ports, config overrides, teardown.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { stringify } from 'yaml';
+import pg from 'pg';
+import { loadConfigFile } from '../src/config/load.js';
+import type { ClusterConfig } from '../src/config/schema.js';
+import { LOCAL_DEFAULTS, localConfig } from '../src/local/cluster.js';
+import { repoRoot } from './lib.js';
+
+export interface BenchCluster {
+  dir: string;
+  config: ClusterConfig;
+  pgha(args: string[]): Promise<{ exitCode?: number; all?: string }>;
+  sql(node: string, text: string): Promise<pg.QueryResult>;
+  destroy(): Promise<void>;
+}
+
+export async function benchCluster(name: string, baseIp: string, ports: { redis: number; dashboard: number }, repmgr: Record<string, unknown> = {}): Promise<BenchCluster> {
+  const dir = mkdtempSync(`/tmp/pgha-bench-${name}-`);
+  const raw = localConfig({ ...LOCAL_DEFAULTS, dir, baseIp, redisPort: ports.redis, dashboardPort: ports.dashboard, nodes: 3 }) as any;
+  raw.repmgr = { ...raw.repmgr, ...repmgr };
+  writeFileSync(join(dir, 'pgha.yaml'), stringify(raw), { mode: 0o600 });
+  const cli = join(repoRoot, 'bin', 'pgha.js');
+  const pgha = (args: string[]) => execa(process.execPath, [cli, ...args, '--dir', dir], { reject: false, all: true, cwd: repoRoot });
+  const up = await pgha(['local', 'up']);
+  if (up.exitCode !== 0) throw new Error(`local up failed:\n${up.all}`);
+  const config = loadConfigFile(join(dir, 'pgha.yaml')).config;
+  return {
+    dir,
+    config,
+    pgha,
+    async sql(node, text) {
+      const n = config.nodes.find((x) => x.name === node)!;
+      const c = new pg.Client({ host: n.host, port: config.postgres.port, user: 'repmgr', password: config.repmgr.password, database: 'repmgr' });
+      await c.connect();
+      try {
+        return await c.query(text);
+      } finally {
+        await c.end();
+      }
+    },
+    async destroy() {
+      await pgha(['local', 'down']);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

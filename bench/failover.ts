@@ -1,0 +1,148 @@
+// Failover: `local kill` of the primary under a steady insert stream; seconds to the first insert
+// acknowledged by the new primary, acknowledged keys lost, two-primary moments. The same with
+// repmgr's default timings (monitor 2 s, reconnect 6 × 10 s) as the anchor. After each trial the old
+// primary is started again and rejoins (pg_rewind) so the next trial starts from 3 nodes.
+// Switchover: write downtime (longest gap between acknowledged inserts) of `pgha switchover`,
+// against the raw floor: pg_ctl stop of the primary and pg_ctl promote of the standby by hand.
+import { execa } from 'execa';
+import { nodePaths } from '../src/config/paths.js';
+import { benchCluster, type BenchCluster } from './cluster.js';
+import { insertStream, splitBrainSampler, writablePrimaries } from './stream.js';
+import type { Figure } from './lib.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(100);
+  }
+}
+
+interface FailoverTrial {
+  seconds: number;
+  lost: number;
+  acked: number;
+  twoPrimaryMoments: number;
+}
+
+async function failoverTrial(c: BenchCluster): Promise<FailoverTrial> {
+  const [primary] = await writablePrimaries(c.config);
+  const sampler = splitBrainSampler(c.config);
+  const stream = insertStream(c.config);
+  await until('inserts', async () => stream.acked.length > 30, 30_000);
+  const killedAt = Date.now();
+  await c.pgha(['local', 'kill', primary]);
+  await until('a write on the new primary', async () => stream.acked.some((a) => a.at > killedAt && a.node !== primary), 180_000);
+  const first = stream.acked.find((a) => a.at > killedAt && a.node !== primary)!;
+  await sleep(500);
+  await stream.stop();
+  await sampler.stop();
+  const present = new Set((await c.sql(first.node, 'SELECT k FROM stream')).rows.map((r) => Number(r.k)));
+  const lost = stream.acked.filter((a) => !present.has(a.k)).length;
+  const start = await c.pgha(['local', 'start', primary]);
+  if (start.exitCode !== 0) throw new Error(`old primary did not come back:\n${start.all}`);
+  // let the follow-up flow settle before the next trial
+  await sleep(3000);
+  return { seconds: (first.at - killedAt) / 1000, lost, acked: stream.acked.length, twoPrimaryMoments: sampler.twoPrimaryMoments.length };
+}
+
+export async function benchFailover(trials: number, baselineTrials: number, log: (s: string) => void): Promise<{ figure: Figure; lost: number[]; twoPrimary: number }> {
+  const runs = async (name: string, ip: string, ports: { redis: number; dashboard: number }, repmgr: Record<string, unknown>, n: number) => {
+    const c = await benchCluster(name, ip, ports, repmgr);
+    const out: FailoverTrial[] = [];
+    try {
+      await c.sql('node1', 'CREATE TABLE stream (k bigint PRIMARY KEY)');
+      for (let i = 0; i < n; i++) {
+        await c.sql((await writablePrimaries(c.config))[0], 'TRUNCATE stream');
+        out.push(await failoverTrial(c));
+        log(`failover ${name} trial ${i + 1}/${n}: ${out[i].seconds.toFixed(2)} s, ${out[i].lost} of ${out[i].acked} acknowledged lost, ${out[i].twoPrimaryMoments} two-primary moments`);
+      }
+    } finally {
+      await c.destroy();
+    }
+    return out;
+  };
+  const pgha = await runs('failover', '127.0.9.11', { redis: 6392, dashboard: 8092 }, {}, trials);
+  const anchor = await runs('repmgr-defaults', '127.0.10.11', { redis: 6393, dashboard: 8093 }, { monitorIntervalSecs: 2, reconnectAttempts: 6, reconnectIntervalSecs: 10 }, baselineTrials);
+  return {
+    figure: {
+      name: 'failover, kill -9 of the primary to first write on the new one',
+      unit: 's',
+      pgha: pgha.map((t) => t.seconds),
+      baseline: anchor.map((t) => t.seconds),
+      baselineName: "repmgr's default timings",
+      target: 'median ≤ 3 s',
+    },
+    lost: pgha.map((t) => t.lost),
+    twoPrimary: [...pgha, ...anchor].reduce((s, t) => s + t.twoPrimaryMoments, 0),
+  };
+}
+
+/** Longest gap between consecutive acknowledged inserts around an operation. */
+async function writeDowntime(c: BenchCluster, op: () => Promise<void>): Promise<number> {
+  const stream = insertStream(c.config);
+  await until('inserts', async () => stream.acked.length > 30, 30_000);
+  const from = stream.acked.length - 1;
+  await op();
+  const last = stream.acked.length;
+  await until('inserts after', async () => stream.acked.length > last + 30, 60_000);
+  await stream.stop();
+  let gap = 0;
+  for (let i = from + 1; i < stream.acked.length; i++) gap = Math.max(gap, stream.acked[i].at - stream.acked[i - 1].at);
+  return gap / 1000;
+}
+
+export async function benchSwitchover(trials: number, log: (s: string) => void): Promise<Figure> {
+  const c = await benchCluster('switchover', '127.0.11.11', { redis: 6394, dashboard: 8094 });
+  const pgha: number[] = [];
+  const raw: number[] = [];
+  try {
+    await c.sql('node1', 'CREATE TABLE stream (k bigint PRIMARY KEY)');
+    for (let i = 0; i < trials; i++) {
+      const standbys = () => c.config.nodes.map((n) => n.name);
+      const [p0] = await writablePrimaries(c.config);
+      await c.sql(p0, 'TRUNCATE stream');
+      const target = standbys().find((n) => n !== p0)!;
+      pgha.push(
+        await writeDowntime(c, async () => {
+          const r = await c.pgha(['switchover', '--to', target]);
+          if (r.exitCode !== 0) throw new Error(`switchover failed:\n${r.all}`);
+        }),
+      );
+      // the floor: stop the primary and promote a standby by hand, nothing else
+      const [p1] = await writablePrimaries(c.config);
+      await c.sql(p1, 'TRUNCATE stream');
+      const t2 = standbys().find((n) => n !== p1)!;
+      const pg = (node: string, args: string[]) =>
+        execa('runuser', ['-u', 'postgres', '--', `${c.config.postgres.binDir}/pg_ctl`, '-D', nodePaths(c.config, node).dataDir, ...args]);
+      await execa('runuser', ['-u', 'postgres', '--', 'env', `PGPASSFILE=${nodePaths(c.config, t2).passfile}`, 'repmgr', '-f', nodePaths(c.config, t2).repmgrConf, 'service', 'pause'], { reject: false });
+      raw.push(
+        await writeDowntime(c, async () => {
+          await pg(p1, ['-m', 'fast', '-w', 'stop']);
+          await pg(t2, ['-w', 'promote']);
+        }),
+      );
+      // put the cluster back together: register the promoted node, the stopped primary rejoins
+      // (pg_rewind), the third follows, repmgrd of the promoted node restarts, failover resumes
+      const asPg = (node: string, args: string[]) =>
+        execa('runuser', ['-u', 'postgres', '--', 'env', `PGPASSFILE=${nodePaths(c.config, node).passfile}`, ...args], { reject: false });
+      await asPg(t2, ['repmgr', '-f', nodePaths(c.config, t2).repmgrConf, 'primary', 'register', '--force']);
+      for (const n of [p1, standbys().find((x) => x !== p1 && x !== t2)!]) {
+        await c.pgha(['local', 'kill', n]);
+        const back = await c.pgha(['local', 'start', n]);
+        if (back.exitCode !== 0) throw new Error(`${n} did not come back after the raw promotion:\n${back.all}`);
+      }
+      const rd = Number((await import('node:fs')).readFileSync(nodePaths(c.config, t2).repmgrdPid, 'utf8'));
+      process.kill(rd, 'SIGTERM');
+      await sleep(500);
+      await asPg(t2, ['repmgrd', '-f', nodePaths(c.config, t2).repmgrConf, '--daemonize']);
+      await asPg(t2, ['repmgr', '-f', nodePaths(c.config, t2).repmgrConf, 'service', 'unpause']);
+      await sleep(2000);
+      log(`switchover trial ${i + 1}/${trials}: pgha ${pgha[i].toFixed(2)} s, raw stop+promote ${raw[i].toFixed(2)} s of write downtime`);
+    }
+  } finally {
+    await c.destroy();
+  }
+  return { name: 'switchover write downtime', unit: 's', pgha, baseline: raw, baselineName: 'pg_ctl stop + pg_ctl promote by hand', target: '≤ 2 s' };
+}
