@@ -18,9 +18,13 @@ export function parseControlData(text: string): ControlData {
     if (!line) throw new Error(`pg_controldata output has no "${label}" line`);
     return line.slice(line.indexOf(':') + 1).trim();
   };
+  const state = field('Database cluster state');
+  const timeline = Number(field("Latest checkpoint's TimeLineID"));
+  // the restart decision compares timelines: NaN would silently pass every "newer timeline" check
+  if (!Number.isInteger(timeline) || timeline < 1) throw new Error(`pg_controldata gave an invalid timeline (${field("Latest checkpoint's TimeLineID")})`);
   return {
-    state: field('Database cluster state'),
-    timeline: Number(field("Latest checkpoint's TimeLineID")),
+    state,
+    timeline,
     checkpointLsn: field('Latest checkpoint location'),
     systemIdentifier: field('Database system identifier'),
   };

@@ -33,6 +33,8 @@ beforeAll(async () => {
   await waitFor('pgha.yaml', async () => (await import('node:fs')).existsSync(join(tc.dir, 'pgha.yaml')));
   const config = tc.config();
   redis = redisConnection(config.redis.url);
+  // the last test stops this cluster's redis-server: no reconnect noise after it
+  redis.on('error', () => {});
   // node3's worker dies (kill -9) while it runs the wait-primary step
   const queue3 = new Queue(nodeQueueName(config.cluster, 'node3'), { connection: redis });
   const jobId = stepJobId(firstStartFlowId(config.cluster, 'node3'), 'wait-primary');

@@ -155,3 +155,17 @@ describe('readControlData', () => {
     expect(calls[0].opts).toMatchObject({ user: 'postgres', env: { LC_ALL: 'C' } });
   });
 });
+
+describe('parseControlData refuses what the restart decision cannot compare', () => {
+  it('throws on a timeline that is not a positive whole number', async () => {
+    const { parseControlData } = await import('../../src/postgres/controldata.js');
+    const text = [
+      'Database system identifier:           7301234567890123456',
+      'Database cluster state:               in production',
+      'Latest checkpoint location:           0/5000060',
+      "Latest checkpoint's TimeLineID:       x",
+    ].join('\n');
+    expect(() => parseControlData(text)).toThrow(/invalid timeline \(x\)/);
+    expect(() => parseControlData(text.replace('TimeLineID:       x', 'TimeLineID:       0'))).toThrow(/invalid timeline/);
+  });
+});
