@@ -6,6 +6,7 @@
 // against the raw floor: pg_ctl stop of the primary and pg_ctl promote of the standby by hand.
 import { execa } from 'execa';
 import { nodePaths } from '../src/config/paths.js';
+import { localKill } from '../src/local/hosts.js';
 import { benchCluster, type BenchCluster } from './cluster.js';
 import { insertStream, splitBrainSampler, writablePrimaries } from './stream.js';
 import type { Figure } from './lib.js';
@@ -32,7 +33,8 @@ async function failoverTrial(c: BenchCluster): Promise<FailoverTrial> {
   const stream = insertStream(c.config);
   await until('inserts', async () => stream.acked.length > 30, 30_000);
   const killedAt = Date.now();
-  await c.pgha(['local', 'kill', primary]);
+  // `local kill`'s own code in this process: the figure is the failover, not a CLI's start-up
+  await localKill(c.dir, primary, () => {});
   await until('a write on the new primary', async () => stream.acked.some((a) => a.at > killedAt && a.node !== primary), 180_000);
   const first = stream.acked.find((a) => a.at > killedAt && a.node !== primary)!;
   await sleep(500);

@@ -55,9 +55,14 @@ export const RepmgrSchema = z.strictObject({
   streamingPassword: password.default(SEED_PASSWORDS['repmgr.streamingPassword']),
   /** automatic: repmgrd promotes a standby when the primary is gone; manual: only `pgha failover`. */
   failover: z.enum(['automatic', 'manual']).default('automatic'),
-  /** Defaults tuned to fail over in about 2-3 s (repmgr's own: 2 s, 6 × 10 s). */
+  /**
+   * Defaults tuned to fail over in about 3 s (repmgr's own: 2 s, 6 × 10 s). Three reconnects 1 s
+   * apart: under primary_visibility_consensus an election is cancelled while a sibling saw the primary
+   * less than 2 monitor intervals ago, and repmgr 5.3 does not retry a cancelled election; with two
+   * reconnects that happened in about half the kills.
+   */
   monitorIntervalSecs: z.number().int().min(1).default(1),
-  reconnectAttempts: z.number().int().min(1).default(2),
+  reconnectAttempts: z.number().int().min(1).default(3),
   reconnectIntervalSecs: z.number().int().min(1).default(1),
   /**
    * A primary that has lost every standby for this long stops itself (fencing), so that a partitioned

@@ -10,10 +10,9 @@ import { cliCommandLine } from '../cli-entry.js';
 export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
   const p = nodePaths(ctx.config, ctx.node);
   return {
-    // synchronous on purpose: run in the background, elections under primary_visibility_consensus
-    // were cancelled (a sibling had seen the primary < 2 monitor intervals ago) and repmgr 5.3 never
-    // retried them; the ~1 s this command takes keeps the sibling's view old enough
-    eventCommand: cliCommandLine(['event', '--redis-url-file', p.redisUrlFile, '--cluster', ctx.config.cluster, '--node-id', '%n', '--event', '%e', '--success', '%s']),
+    // in the background: repmgrd waits for this command, and some events (upstream disconnect) sit on
+    // the failover's critical path
+    eventCommand: `${cliCommandLine(['event', '--redis-url-file', p.redisUrlFile, '--cluster', ctx.config.cluster, '--node-id', '%n', '--event', '%e', '--success', '%s'])} >/dev/null 2>&1 &`,
     fenceCommand: `${ctx.config.postgres.binDir}/pg_ctl -D ${p.dataDir} -m fast -w stop`,
   };
 }

@@ -76,10 +76,10 @@ describe('schema defaults are the seed values', () => {
       configDir: '/etc/repmgr.d/',
       password: 'iamrepmgr',
       streamingPassword: 'iamstreamingrepmgr',
-      // tuned to fail over in about 2-3 s, fencing after 30 s without any standby
+      // tuned to fail over in about 3 s, fencing after 30 s without any standby
       failover: 'automatic',
       monitorIntervalSecs: 1,
-      reconnectAttempts: 2,
+      reconnectAttempts: 3,
       reconnectIntervalSecs: 1,
       fenceAfterSecs: 30,
     });
