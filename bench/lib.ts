@@ -31,7 +31,8 @@ export function summarize(f: Figure) {
     baselineMedian: bm,
     baselineMax: Math.max(...f.baseline),
     ratioMedian: pm / bm,
-    ratioMax: Math.max(...f.pgha.map((p, i) => p / f.baseline[i])),
+    // trial by trial when both ran alike (alternating); else against the baseline's median
+    ratioMax: f.pgha.length === f.baseline.length ? Math.max(...f.pgha.map((p, i) => p / f.baseline[i])) : Math.max(...f.pgha) / bm,
   };
 }
 
