@@ -1,20 +1,47 @@
-// A base backup now (after a promotion: the first one on the new timeline).
-import { defineStep, StepDataBase } from '../src/step.js';
+// A base backup now: on schedule, on demand (`pgha backup`), and after a promotion (the first one on
+// the new timeline). One at a time: a backup asked for while another runs is skipped, with a log line.
+import { Queue } from 'bullmq';
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman, listBackups } from '../src/barman/actions.js';
+import { barmanQueueName } from '../src/queues.js';
+import { redisConnection } from '../src/redis.js';
 
 export default defineStep({
   name: 'barman-backup',
-  schema: StepDataBase,
+  schema: z.object({ cluster: z.string(), node: z.string().optional(), flowId: z.string().optional() }),
   async run(ctx) {
-    const { server } = barmanPaths(ctx.config);
+    const { server, serverConf } = barmanPaths(ctx.config);
+    if (!existsSync(serverConf)) {
+      await ctx.log(`barman is not configured yet (${serverConf} is missing): backup skipped until the primary's first start configures it`);
+      return { skipped: 'not configured' };
+    }
+    const connection = redisConnection(ctx.redisUrl);
+    const queue = new Queue(barmanQueueName(ctx.config.cluster), { connection });
+    try {
+      const me = await queue.getJob(ctx.jobId);
+      const mine = [me?.processedOn ?? Date.now(), ctx.jobId] as const;
+      // the one that started first runs; on a tie, the smaller id
+      const running = (await queue.getActive()).filter(
+        (j) => j.name === 'barman-backup' && j.id !== ctx.jobId && ((j.processedOn ?? 0) < mine[0] || ((j.processedOn ?? 0) === mine[0] && String(j.id) < mine[1])),
+      );
+      if (running.length) {
+        await ctx.log(`backup ${running[0].id} still runs: this one is skipped`);
+        return { skipped: `backup ${running[0].id} still runs` };
+      }
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
     const before = new Set((await listBackups(ctx)).map((b) => b.id));
     await ctx.progress(20, 'barman backup');
     await barman(ctx, ['backup', '--wait', '--wait-timeout', '300', server], { timeoutMs: 900_000 });
     const made = (await listBackups(ctx)).filter((b) => !before.has(b.id));
     const done = made.find((b) => b.status === 'DONE');
     if (!done) throw new Error(`barman backup ended without a DONE backup (${made.map((b) => `${b.id} ${b.status}`).join(', ') || 'none listed'})`);
-    await ctx.log(`backup ${done.id} DONE`);
-    return { backupId: done.id };
+    await ctx.log(`backup ${done.id} DONE, ${done.sizeBytes ?? '?'} bytes`);
+    return { backupId: done.id, sizeBytes: done.sizeBytes, endTime: done.endTime };
   },
 });

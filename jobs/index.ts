@@ -19,6 +19,7 @@ import barmanFirstBackup from './barman-first-backup.js';
 import barmanListBackups from './barman-list-backups.js';
 import barmanSwitchPrimary from './barman-switch-primary.js';
 import barmanBackup from './barman-backup.js';
+import barmanCheck from './barman-check.js';
 import decideAndStart from './decide-and-start.js';
 import registerNode from './register-node.js';
 import ensureFollowsStep from './ensure-follows.js';
@@ -52,6 +53,6 @@ export const nodeSteps = byName([
   rejoinNode,
 ]);
 
-export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups, barmanSwitchPrimary, barmanBackup]);
+export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups, barmanSwitchPrimary, barmanBackup, barmanCheck]);
 
 export const controlSteps = byName([repmgrEvent]);

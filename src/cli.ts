@@ -171,6 +171,27 @@ export async function main(argv: string[]): Promise<void> {
       serveDashboard(o.config);
     });
 
+  const backup = program.command('backup').description('barman backups');
+  backup
+    .command('now', { isDefault: true })
+    .description('take a full backup now, wait, print its id and size')
+    .option('--dir <dir>', 'local cluster folder', LOCAL_DEFAULTS.dir)
+    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .action(async (o) => {
+      const { backupNow } = await import('./backups.js');
+      process.exitCode = await backupNow(configFrom(o));
+    });
+  backup
+    .command('list')
+    .description('every backup barman holds: id, begin/end time, size, status, WAL range')
+    .option('--dir <dir>', 'local cluster folder', LOCAL_DEFAULTS.dir)
+    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const { backupList } = await import('./backups.js');
+      process.exitCode = await backupList(configFrom(o), Boolean(o.json));
+    });
+
   const flow = program.command('flow').description('enqueue a flow');
   flow
     .command('first-start')

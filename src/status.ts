@@ -6,6 +6,8 @@ import { connectAs, postmasterStatus } from './postgres/actions.js';
 import { barmanQueueName } from './queues.js';
 import { redisConnection } from './redis.js';
 import type { PeerView } from './roles/decide.js';
+import type { BackupInfo } from './barman/actions.js';
+import { nextBackupAt } from './barman/schedules.js';
 
 export type Role = 'primary' | 'standby' | 'down' | 'unknown';
 
@@ -21,10 +23,22 @@ export interface NodeStatus {
   error?: string;
 }
 
+export interface BarmanStatus {
+  backups: { id: string; status: string; endTime: string | null }[];
+  /** The newest DONE backup. */
+  lastBackup?: { id: string; endTime: string | null; sizeBytes: number | null } | null;
+  nextBackupAt?: string | null;
+  /** The last scheduled `barman check`: ok, which checks failed, when. */
+  lastCheck?: { ok: boolean; failed: string[]; at: string } | null;
+  /** WAL streaming (receive-wal) as the last check saw it. */
+  walStreaming?: boolean | null;
+  error?: string;
+}
+
 export interface ClusterStatus {
   cluster: string;
   nodes: NodeStatus[];
-  barman: { backups: { id: string; status: string; endTime: string | null }[]; error?: string };
+  barman: BarmanStatus;
 }
 
 /** "16/B374D848" -> bytes (pure). */
@@ -129,7 +143,7 @@ export async function readNodes(config: ClusterConfig): Promise<NodeStatus[]> {
 }
 
 /** Ask the barman worker (it runs on the barman host) for the backup list; bounded wait. */
-export async function readBackups(config: ClusterConfig, timeoutMs = 15_000): Promise<ClusterStatus['barman']> {
+export async function readBackups(config: ClusterConfig, timeoutMs = 15_000): Promise<BarmanStatus> {
   const connection = redisConnection(config.redis.url);
   const name = barmanQueueName(config.cluster);
   const queue = new Queue(name, { connection });
@@ -138,8 +152,19 @@ export async function readBackups(config: ClusterConfig, timeoutMs = 15_000): Pr
   try {
     await events.waitUntilReady();
     const job = await queue.add('barman-list-backups', { cluster: config.cluster }, { removeOnComplete: true, removeOnFail: true, attempts: 1 });
-    const result = (await job.waitUntilFinished(events, timeoutMs)) as { backups: { id: string; status: string; endTime: string | null }[] };
-    return { backups: result.backups.map((b) => ({ id: b.id, status: b.status, endTime: b.endTime })) };
+    const result = (await job.waitUntilFinished(events, timeoutMs)) as { backups: BackupInfo[] };
+    const done = result.backups.filter((b) => b.status === 'DONE');
+    const last = done[done.length - 1];
+    const checks = (await queue.getJobs(['completed'], 0, 50)).filter((j) => j?.name === 'barman-check' && j.returnvalue);
+    checks.sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
+    const lastCheck = checks[0]?.returnvalue ?? null;
+    return {
+      backups: result.backups.map((b) => ({ id: b.id, status: b.status, endTime: b.endTime })),
+      lastBackup: last ? { id: last.id, endTime: last.endTime, sizeBytes: last.sizeBytes } : null,
+      nextBackupAt: await nextBackupAt(queue),
+      lastCheck,
+      walStreaming: lastCheck ? !lastCheck.failed.some((l: string) => /receive-wal running|PostgreSQL streaming/.test(l)) : null,
+    };
   } catch (err) {
     return { backups: [], error: `barman worker did not answer: ${(err as Error).message}` };
   } finally {
@@ -165,5 +190,7 @@ export function formatStatusTable(s: ClusterStatus): string {
   if (s.barman.error) out.push(`barman: ${s.barman.error}`);
   else if (!s.barman.backups.length) out.push('barman: no backups yet');
   else for (const b of s.barman.backups) out.push(`barman backup ${b.id}  ${b.status}  ended ${b.endTime ?? '-'}`);
+  if (s.barman.nextBackupAt) out.push(`barman next backup ${s.barman.nextBackupAt}`);
+  if (s.barman.lastCheck) out.push(`barman check ${s.barman.lastCheck.ok ? 'OK' : `FAILED: ${s.barman.lastCheck.failed.join('; ')}`} at ${s.barman.lastCheck.at}`);
   return out.join('\n');
 }

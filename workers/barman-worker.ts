@@ -3,9 +3,18 @@
 import { barmanSteps } from '../jobs/index.js';
 import { barmanQueueName } from '../src/queues.js';
 import { startWorker } from './runtime.js';
+import { upsertBarmanSchedules } from '../src/barman/schedules.js';
+import type { ClusterConfig } from '../src/config/schema.js';
 
 export async function startBarmanWorker(configFile: string | undefined) {
+  let cfg: ClusterConfig | undefined;
   // two at a time: a long backup must not hold back the every-minute barman cron
-  return startWorker(configFile, (config) => ({ role: 'barman-worker', queueName: barmanQueueName(config.cluster), steps: barmanSteps, concurrency: 2 }));
+  const worker = await startWorker(configFile, (config) => {
+    cfg = config;
+    return { role: 'barman-worker', queueName: barmanQueueName(config.cluster), steps: barmanSteps, concurrency: 2 };
+  });
+  // a changed schedule in the config takes effect when the worker restarts (upserted, never duplicated)
+  await upsertBarmanSchedules(cfg!);
+  return worker;
 }
 

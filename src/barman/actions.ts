@@ -1,4 +1,6 @@
 // Typed actions around barman, run as the barman OS user with barman's own passfile.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { barmanPaths } from '../config/paths.js';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import type { CommandResult, Runner, RunOptions } from '../exec/runner.js';
@@ -47,24 +49,51 @@ export function writeBarmanFiles(ctx: BarmanContext, primary: NodeConfig): boole
 export interface BackupInfo {
   id: string;
   status: string;
+  beginTime: string | null;
   endTime: string | null;
   sizeBytes: number | null;
+  walBegin: string | null;
+  walEnd: string | null;
 }
 
 /** Parse `barman -f json list-backups SERVER` (pure). */
 export function parseBackupList(json: string, server: string): BackupInfo[] {
   const doc = JSON.parse(json) as Record<string, any[]>;
   const list = doc[server] ?? [];
+  const time = (ts: unknown, text: unknown) => (ts ? new Date(Number(ts) * 1000).toISOString() : text ? String(text) : null);
   return list.map((b) => ({
     id: String(b.backup_id),
     status: String(b.status),
-    endTime: b.end_time_timestamp ? new Date(Number(b.end_time_timestamp) * 1000).toISOString() : (b.end_time ?? null),
+    beginTime: time(b.begin_time_timestamp, b.begin_time),
+    endTime: time(b.end_time_timestamp, b.end_time),
     sizeBytes: typeof b.size_bytes === 'number' ? b.size_bytes : null,
+    walBegin: b.begin_wal ?? null,
+    walEnd: b.end_wal ?? null,
   }));
+}
+
+/** key=value lines of a backup's backup.info (pure). */
+export function parseBackupInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
 }
 
 export async function listBackups(ctx: BarmanContext): Promise<BackupInfo[]> {
   const server = barmanPaths(ctx.config).server;
   const res = await barman(ctx, ['-f', 'json', 'list-backups', server], { timeoutMs: 60_000, maxLogLines: 5 });
-  return parseBackupList(res.stdout, server);
+  const list = parseBackupList(res.stdout, server);
+  // begin time and WAL range are not in list-backups' JSON: barman keeps them in backup.info
+  return list.map((b) => {
+    try {
+      const info = parseBackupInfo(readFileSync(join(ctx.config.barman.backupDir, server, 'base', b.id, 'backup.info'), 'utf8'));
+      const iso = (t?: string) => (t && t !== 'None' ? new Date(t.replace(' ', 'T')).toISOString() : null);
+      return { ...b, beginTime: iso(info.begin_time) ?? b.beginTime, walBegin: info.begin_wal ?? b.walBegin, walEnd: info.end_wal ?? b.walEnd };
+    } catch {
+      return b;
+    }
+  });
 }

@@ -33,7 +33,7 @@ export function renderBarmanServerConf(config: ClusterConfig, primary: NodeConfi
     'create_slot = auto',
     `path_prefix = ${config.postgres.binDir}`,
     `retention_policy = ${config.barman.retentionPolicy}`,
-    'minimum_redundancy = 0',
+    `minimum_redundancy = ${config.barman.minimumRedundancy}`,
     '',
   ].join('\n');
 }

@@ -84,6 +84,13 @@ export const BarmanSchema = z.strictObject({
   configDir: absPath.default('/etc/barman.d/'),
   /** `barman cron` schedule, milliseconds. */
   cronEveryMs: z.number().int().min(1000).default(60_000),
+  /** Full backups: a cron pattern in UTC (default daily at 00:00)… */
+  backupCron: z.string().min(9, 'must be a cron pattern like "0 0 * * *"').default('0 0 * * *'),
+  /** …or, when set, every this many milliseconds instead (tests, busy clusters). */
+  backupEveryMs: z.number().int().min(5000).optional(),
+  /** `barman check` schedule, milliseconds; its last result shows in status. */
+  checkEveryMs: z.number().int().min(5000).default(300_000),
+  minimumRedundancy: z.number().int().min(0).default(0),
 });
 
 export const ClusterConfigSchema = z

@@ -1,5 +1,7 @@
 // What the integration tests share: a local cluster in a temporary folder, the CLI, clean-up by pid.
-import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { LOCAL_DEFAULTS, localConfig } from '../../src/local/cluster.js';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -40,10 +42,18 @@ export interface TestCluster {
 }
 
 /** A temporary folder for a local cluster on its own loopback range and ports (nothing shared with a dev cluster). */
-export async function testCluster(name: string, baseIp: string): Promise<TestCluster> {
+export async function testCluster(name: string, baseIp: string, opts: { nodes?: number; config?: (raw: any) => void } = {}): Promise<TestCluster> {
   // under /tmp: every parent is traversable by the postgres and barman users
   const dir = mkdtempSync(join('/tmp', `pgha-test-${name}-`));
-  const args = ['--dir', dir, '--base-ip', baseIp, '--redis-port', String(await freePort()), '--dashboard-port', String(await freePort())];
+  const redisPort = await freePort();
+  const dashboardPort = await freePort();
+  const args = ['--dir', dir, '--base-ip', baseIp, '--redis-port', String(redisPort), '--dashboard-port', String(dashboardPort), '--nodes', String(opts.nodes ?? 3)];
+  if (opts.config) {
+    // a test's own settings: local up reuses an existing pgha.yaml
+    const raw = localConfig({ ...LOCAL_DEFAULTS, dir, baseIp, redisPort, dashboardPort, nodes: opts.nodes ?? 3 });
+    opts.config(raw);
+    writeFileSync(join(dir, 'pgha.yaml'), stringify(raw), { mode: 0o600 });
+  }
   const tc: TestCluster = {
     dir,
     args,

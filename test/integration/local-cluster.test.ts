@@ -38,8 +38,13 @@ beforeAll(async () => {
   // node3's worker dies (kill -9) while it runs the wait-primary step
   const queue3 = new Queue(nodeQueueName(config.cluster, 'node3'), { connection: redis });
   const jobId = stepJobId(firstStartFlowId(config.cluster, 'node3'), 'wait-primary');
-  await waitFor('node3 wait-primary active', async () => (await (await queue3.getJob(jobId))?.getState()) === 'active', 120_000, 50);
-  killedWorkerPid = readPidFile(join(tc.dir, 'pids', 'node3-worker.pid'))!;
+  // mid-step: active, and the step's first log line written by this worker
+  await waitFor('node3 wait-primary running', async () => {
+    killedWorkerPid = readPidFile(join(tc.dir, 'pids', 'node3-worker.pid'))!;
+    const job = await queue3.getJob(jobId);
+    if ((await job?.getState()) !== 'active') return false;
+    return (await queue3.getJobLogs(jobId)).logs.some((l) => l.includes(`on pid ${killedWorkerPid}`));
+  }, 120_000, 20);
   process.kill(killedWorkerPid, 'SIGKILL');
   await waitFor('worker gone', async () => !isAlive(killedWorkerPid));
   await queue3.close();

@@ -1,0 +1,48 @@
+// `pgha backup` and `pgha backup list`: jobs on the barman queue (barman runs on its own host).
+import { Queue, QueueEvents } from 'bullmq';
+import type { ClusterConfig } from './config/schema.js';
+import type { BackupInfo } from './barman/actions.js';
+import { barmanQueueName } from './queues.js';
+import { redisConnection } from './redis.js';
+
+async function runBarmanJob<T>(config: ClusterConfig, name: string, timeoutMs: number): Promise<T> {
+  const connection = redisConnection(config.redis.url);
+  const eventsConnection = redisConnection(config.redis.url);
+  const queue = new Queue(barmanQueueName(config.cluster), { connection });
+  const events = new QueueEvents(barmanQueueName(config.cluster), { connection: eventsConnection });
+  try {
+    await events.waitUntilReady();
+    const job = await queue.add(name, { cluster: config.cluster }, { jobId: `${name}-${Date.now()}`, attempts: 1, removeOnComplete: 100, removeOnFail: 100 });
+    return (await job.waitUntilFinished(events, timeoutMs)) as T;
+  } finally {
+    await queue.close();
+    await events.close();
+    connection.disconnect();
+    eventsConnection.disconnect();
+  }
+}
+
+const mib = (b: number | null | undefined) => (b === null || b === undefined ? '?' : `${(b / 2 ** 20).toFixed(1)} MiB`);
+
+export async function backupNow(config: ClusterConfig, say: (s: string) => void = console.log): Promise<number> {
+  try {
+    const r = await runBarmanJob<{ backupId?: string; sizeBytes?: number; skipped?: string }>(config, 'barman-backup', 30 * 60_000);
+    if (r.skipped) {
+      say(`no backup taken: ${r.skipped}`);
+      return 1;
+    }
+    say(`backup ${r.backupId} DONE, ${mib(r.sizeBytes)}`);
+    return 0;
+  } catch (err) {
+    say(`backup failed: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+export async function backupList(config: ClusterConfig, json: boolean, say: (s: string) => void = console.log): Promise<number> {
+  const { backups } = await runBarmanJob<{ backups: BackupInfo[] }>(config, 'barman-list-backups', 60_000);
+  if (json) say(JSON.stringify(backups, null, 2));
+  else if (!backups.length) say('no backups');
+  else for (const b of backups) say(`${b.id}  ${b.status.padEnd(8)} ${b.beginTime ?? '-'} → ${b.endTime ?? '-'}  ${mib(b.sizeBytes).padStart(10)}  WAL ${b.walBegin ?? '-'} … ${b.walEnd ?? '-'}`);
+  return 0;
+}

@@ -1,0 +1,42 @@
+// barman's schedules as BullMQ job schedulers (no crontab): cron, full backups, check. Upserted, so
+// a changed config and a restarted worker update them and never duplicate them.
+import { Queue } from 'bullmq';
+import type { ClusterConfig } from '../config/schema.js';
+import { barmanQueueName } from '../queues.js';
+import { redisConnection } from '../redis.js';
+
+export const SCHEDULERS = { cron: 'barman-cron', backup: 'barman-backup', check: 'barman-check' } as const;
+
+/** The schedulers a config asks for (pure): id, repeat options, job template. */
+export function barmanSchedules(config: ClusterConfig) {
+  const data = { cluster: config.cluster };
+  const keep = { removeOnComplete: 20, removeOnFail: 50 };
+  const b = config.barman;
+  return [
+    { id: SCHEDULERS.cron, repeat: { every: b.cronEveryMs }, template: { name: 'barman-cron', data, opts: keep } },
+    {
+      id: SCHEDULERS.backup,
+      repeat: b.backupEveryMs ? { every: b.backupEveryMs } : { pattern: b.backupCron, tz: 'UTC' },
+      template: { name: 'barman-backup', data, opts: keep },
+    },
+    { id: SCHEDULERS.check, repeat: { every: b.checkEveryMs }, template: { name: 'barman-check', data, opts: keep } },
+  ];
+}
+
+export async function upsertBarmanSchedules(config: ClusterConfig, redisUrl = config.redis.url): Promise<string[]> {
+  const connection = redisConnection(redisUrl);
+  const queue = new Queue(barmanQueueName(config.cluster), { connection });
+  try {
+    for (const s of barmanSchedules(config)) await queue.upsertJobScheduler(s.id, s.repeat, s.template);
+    return barmanSchedules(config).map((s) => s.id);
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
+}
+
+/** When the next scheduled full backup runs (ISO time), or null. */
+export async function nextBackupAt(queue: Queue): Promise<string | null> {
+  const s = await queue.getJobScheduler(SCHEDULERS.backup);
+  return s?.next ? new Date(s.next).toISOString() : null;
+}

@@ -1,0 +1,114 @@
+// Backups on BullMQ job schedulers: one node, short schedules, REDUNDANCY 1 so retention shows quickly.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { parse, stringify } from 'yaml';
+import type { Redis } from 'ioredis';
+import { redisConnection } from '../../src/redis.js';
+import { barmanQueueName } from '../../src/queues.js';
+import { readPidFile } from '../../src/fsutil.js';
+import { stopPid } from '../../src/local/processes.js';
+import { cli, testCluster, waitFor, type TestCluster } from './harness.js';
+
+let tc: TestCluster;
+let redis: Redis;
+let queue: Queue;
+
+const list = async () => JSON.parse((await cli(['backup', 'list', '--json', '--dir', tc.dir])).stdout) as { id: string; status: string; beginTime: string; endTime: string; sizeBytes: number; walBegin: string; walEnd: string }[];
+
+beforeAll(async () => {
+  tc = await testCluster('backups', '127.0.12.11', {
+    nodes: 1,
+    config: (raw) => {
+      raw.barman = { ...raw.barman, backupEveryMs: 20_000, cronEveryMs: 5_000, checkEveryMs: 5_000, retentionPolicy: 'REDUNDANCY 1' };
+    },
+  });
+  const up = await cli(['local', 'up', ...tc.args]);
+  expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
+  redis = redisConnection(tc.config().redis.url);
+  redis.on('error', () => {});
+  queue = new Queue(barmanQueueName(tc.config().cluster), { connection: redis });
+}, 300_000);
+
+afterAll(async () => {
+  await queue?.close();
+  redis?.disconnect();
+  await tc?.destroy();
+}, 120_000);
+
+describe('backup schedules', () => {
+  it('exist once after two barman worker restarts, and follow a changed schedule', async () => {
+    for (const everyMs of [20_000, 15_000]) {
+      const file = join(tc.dir, 'pgha.yaml');
+      const raw = parse(readFileSync(file, 'utf8'));
+      raw.barman.backupEveryMs = everyMs;
+      writeFileSync(file, stringify(raw));
+      await stopPid(readPidFile(join(tc.dir, 'pids', 'barman-worker.pid')), 'SIGTERM', 30_000);
+      const up = await cli(['local', 'up', ...tc.args]);
+      expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
+      expect(up.stdout).toMatch(/barman-worker started/);
+      const schedulers = await waitFor('schedulers upserted', async () => {
+        const s = await queue.getJobSchedulers();
+        return s.find((x) => x.key === 'barman-backup')?.every === everyMs ? s : undefined;
+      }, 20_000);
+      expect(schedulers.map((s) => s.key).sort()).toEqual(['barman-backup', 'barman-check', 'barman-cron']);
+    }
+  });
+
+  it('a short every schedule takes a DONE backup by itself, and retention (REDUNDANCY 1) removes the obsolete one', async () => {
+    const first = (await list()).filter((b) => b.status === 'DONE');
+    expect(first.length).toBeGreaterThanOrEqual(1);
+    const firstId = first[0].id;
+    const after = await waitFor('a scheduled backup and retention', async () => {
+      const l = await list();
+      return l.some((b) => b.status === 'DONE' && b.id > firstId) && !l.some((b) => b.id === firstId) ? l : undefined;
+    }, 150_000, 2000);
+    expect(after.filter((b) => b.status === 'DONE').length).toBeGreaterThanOrEqual(1);
+    const scheduled = (await queue.getJobs(['completed'], 0, 100)).filter((j) => j.name === 'barman-backup' && j.returnvalue?.backupId);
+    expect(scheduled.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('pgha backup takes one now and prints its id and size; backup list --json has the fields', async () => {
+    const res = await cli(['backup', '--dir', tc.dir]);
+    if (res.exitCode !== 0) expect(res.stdout).toMatch(/still runs/); // a scheduled one was running: try again
+    const again = res.exitCode === 0 ? res : await waitFor('a backup', async () => {
+      const r = await cli(['backup', '--dir', tc.dir]);
+      return r.exitCode === 0 ? r : undefined;
+    }, 120_000, 1000);
+    const m = /^backup (\d{8}T\d{6}) DONE, ([\d.]+) MiB$/m.exec(again.stdout);
+    expect(m).not.toBeNull();
+    const b = (await list()).find((x) => x.id === m![1])!;
+    expect(b).toMatchObject({ status: 'DONE' });
+    expect(b.sizeBytes).toBeGreaterThan(1_000_000);
+    expect(Date.parse(b.endTime)).toBeGreaterThanOrEqual(Date.parse(b.beginTime));
+    expect(b.walBegin).toMatch(/^[0-9A-F]{24}$/);
+    expect(b.walEnd).toMatch(/^[0-9A-F]{24}$/);
+  });
+
+  it('a backup asked for while another runs is skipped, not queued twice', async () => {
+    const ids = [`twin-a-${Date.now()}`, `twin-b-${Date.now()}`];
+    const jobs = await Promise.all(ids.map((id) => queue.add('barman-backup', { cluster: tc.config().cluster }, { jobId: id })));
+    const done = await waitFor('both finished', async () => {
+      const js = await Promise.all(jobs.map((j) => queue.getJob(j.id!)));
+      return js.every((j) => j?.finishedOn) ? js : undefined;
+    }, 180_000, 500);
+    const ran = done.filter((j) => j!.returnvalue?.backupId);
+    const skipped = done.filter((j) => j!.returnvalue?.skipped);
+    expect(ran.length).toBeLessThanOrEqual(1);
+    expect(skipped.length).toBeGreaterThanOrEqual(1);
+    expect(String(skipped[0]!.returnvalue.skipped)).toMatch(/still runs/);
+  });
+
+  it('status --json shows the last backup, the next scheduled one, WAL streaming and the last check', async () => {
+    const s = await waitFor('a check result', async () => {
+      const st = JSON.parse((await cli(['status', '--json', '--dir', tc.dir])).stdout);
+      return st.barman.lastCheck ? st : undefined;
+    }, 60_000, 1000);
+    expect(s.barman.lastBackup).toMatchObject({ id: expect.stringMatching(/^\d{8}T\d{6}$/) });
+    expect(s.barman.lastBackup.sizeBytes).toBeGreaterThan(0);
+    expect(Date.parse(s.barman.nextBackupAt)).toBeGreaterThan(Date.now() - 20_000);
+    expect(s.barman.lastCheck).toMatchObject({ ok: true, failed: [] });
+    expect(s.barman.walStreaming).toBe(true);
+  });
+});
