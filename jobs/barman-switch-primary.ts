@@ -1,5 +1,6 @@
 // After a promotion or switchover (barman host): stream WAL from the new primary: server file,
 // receive-wal restarted on a fresh slot, one WAL archived from the new timeline.
+import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { barmanPaths, findNode } from '../src/config/paths.js';
 import { barman, writeBarmanFiles } from '../src/barman/actions.js';
@@ -7,13 +8,14 @@ import { sleep } from './context.js';
 
 export default defineStep({
   name: 'barman-switch-primary',
-  schema: StepDataBase,
+  schema: StepDataBase.extend({ reset: z.boolean().default(false) }),
   async run(ctx, data) {
     const primary = findNode(ctx.config, data.node);
     const { server, cronOut, mainConf } = barmanPaths(ctx.config);
     const changed = writeBarmanFiles(ctx, primary);
     await ctx.log(changed ? `barman server file now points at ${primary.name}` : `barman server file already points at ${primary.name}`);
-    if (changed) {
+    // after a restore the primary may be the same node on a new timeline, without barman's slot
+    if (changed || data.reset) {
       await barman(ctx, ['receive-wal', '--stop', server], { allowFail: true, timeoutMs: 60_000 });
       await barman(ctx, ['receive-wal', '--reset', server], { allowFail: true, timeoutMs: 60_000 });
     }

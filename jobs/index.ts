@@ -28,6 +28,11 @@ import stopPostgresStep from './stop-postgres.js';
 import promote from './promote.js';
 import rejoinNode from './rejoin-node.js';
 import repmgrEvent from './repmgr-event.js';
+import barmanRestorePlan from './barman-restore-plan.js';
+import barmanRecover from './barman-recover.js';
+import installRestored from './install-restored.js';
+import recloneStandby from './reclone-standby.js';
+import forgetOldData from './forget-old-data.js';
 
 const byName = (steps: Step<any>[]) => new Map(steps.map((s) => [s.name, s]));
 
@@ -51,8 +56,11 @@ export const nodeSteps = byName([
   stopPostgresStep,
   promote,
   rejoinNode,
+  installRestored,
+  recloneStandby,
+  forgetOldData,
 ]);
 
-export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups, barmanSwitchPrimary, barmanBackup, barmanCheck]);
+export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups, barmanSwitchPrimary, barmanBackup, barmanCheck, barmanRestorePlan, barmanRecover]);
 
 export const controlSteps = byName([repmgrEvent]);

@@ -5,14 +5,14 @@ import type { BackupInfo } from './barman/actions.js';
 import { barmanQueueName } from './queues.js';
 import { redisConnection } from './redis.js';
 
-async function runBarmanJob<T>(config: ClusterConfig, name: string, timeoutMs: number): Promise<T> {
+export async function runBarmanJob<T>(config: ClusterConfig, name: string, timeoutMs: number, data: Record<string, unknown> = {}): Promise<T> {
   const connection = redisConnection(config.redis.url);
   const eventsConnection = redisConnection(config.redis.url);
   const queue = new Queue(barmanQueueName(config.cluster), { connection });
   const events = new QueueEvents(barmanQueueName(config.cluster), { connection: eventsConnection });
   try {
     await events.waitUntilReady();
-    const job = await queue.add(name, { cluster: config.cluster }, { jobId: `${name}-${Date.now()}`, attempts: 1, removeOnComplete: 100, removeOnFail: 100 });
+    const job = await queue.add(name, { cluster: config.cluster, ...data }, { jobId: `${name}-${Date.now()}`, attempts: 1, removeOnComplete: 100, removeOnFail: 100 });
     return (await job.waitUntilFinished(events, timeoutMs)) as T;
   } finally {
     await queue.close();

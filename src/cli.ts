@@ -192,6 +192,22 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = await backupList(configFrom(o), Boolean(o.json));
     });
 
+  program
+    .command('restore')
+    .description('restore the cluster from a barman backup (full or point in time); replaces every node\'s data')
+    .option('--backup <id>', 'backup id, or latest', 'latest')
+    .option('--target-time <iso8601>', 'recover up to this time')
+    .option('--target-lsn <lsn>', 'recover up to this LSN')
+    .option('--target <immediate>', "immediate: stop at the backup's consistent point")
+    .option('--node <name>', 'node that becomes the primary (default: the current primary)')
+    .option('--yes', 'confirm: the cluster\'s data is replaced')
+    .option('--dir <dir>', 'local cluster folder', LOCAL_DEFAULTS.dir)
+    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .action(async (o) => {
+      const { runRestore } = await import('./restore.js');
+      process.exitCode = await runRestore(configFrom(o), o);
+    });
+
   const flow = program.command('flow').description('enqueue a flow');
   flow
     .command('first-start')

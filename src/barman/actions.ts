@@ -60,6 +60,8 @@ export interface BackupInfo {
 export function parseBackupList(json: string, server: string): BackupInfo[] {
   const doc = JSON.parse(json) as Record<string, any[]>;
   const list = doc[server] ?? [];
+  // barman lists newest first; ids are timestamps, so oldest first is a string sort
+  list.sort((a, b) => String(a.backup_id).localeCompare(String(b.backup_id)));
   const time = (ts: unknown, text: unknown) => (ts ? new Date(Number(ts) * 1000).toISOString() : text ? String(text) : null);
   return list.map((b) => ({
     id: String(b.backup_id),

@@ -83,3 +83,30 @@ export function buildRoleChangeFlow(
   steps.push(onNode(config, to, 'set-repmgrd-paused', { paused: false }, 'resume-repmgrd'));
   return { flowId, tree: chainFlow(flowId, steps) };
 }
+
+/**
+ * Restore: stop every node; barman recovers the backup (to the target) for `target`; it becomes the
+ * primary; every other node is re-cloned from it; barman streams from it; a fresh backup; then the
+ * data directories from before the restore are removed (kept until here, so a failure can go back).
+ */
+export function buildRestoreFlow(config: ClusterConfig, opts: { target: string; backupId: string; recoveryTarget: Record<string, unknown>; flowId: string; pauseVia: string }) {
+  const { target, flowId } = opts;
+  const others = config.nodes.map((n) => n.name).filter((n) => n !== target);
+  const all = [...others, target];
+  return {
+    flowId,
+    tree: chainFlow(flowId, [
+      // no failover while the nodes stop (the pause lives in shared memory: restarted nodes forget it)
+      onNode(config, opts.pauseVia, 'set-repmgrd-paused', { paused: true }, 'pause-repmgrd'),
+      ...all.map((n) => onNode(config, n, 'stop-postgres', {}, `stop-postgres-${n}`)),
+      { ...onBarman(config, target, 'barman-recover'), data: { cluster: config.cluster, node: target, backupId: opts.backupId, target: opts.recoveryTarget } },
+      { ...onNode(config, target, 'install-restored'), attempts: 1 },
+      onNode(config, target, 'register-node'),
+      onNode(config, target, 'start-repmgrd', { restart: true }),
+      ...others.map((n) => onNode(config, n, 'reclone-standby', { primary: target }, `reclone-standby-${n}`)),
+      { ...onBarman(config, target, 'barman-switch-primary'), data: { cluster: config.cluster, node: target, reset: true } },
+      onBarman(config, target, 'barman-backup'),
+      ...all.map((n) => onNode(config, n, 'forget-old-data', {}, `forget-old-data-${n}`)),
+    ]),
+  };
+}

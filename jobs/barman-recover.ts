@@ -1,0 +1,36 @@
+// Restore (barman host): `barman recover` of the chosen backup, with the recovery target, into a
+// staging folder beside barman's data; the target node's step moves it into place.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { defineStep, StepDataBase } from '../src/step.js';
+import { barmanPaths } from '../src/config/paths.js';
+import { barman } from '../src/barman/actions.js';
+import { recoverTargetArgs, type RestoreTarget } from '../src/barman/restore.js';
+import { ensureDir } from '../src/fsutil.js';
+
+export const restoreStaging = (backupDir: string, flowId: string) => join(backupDir, 'restore', flowId);
+
+export default defineStep({
+  name: 'barman-recover',
+  schema: StepDataBase.extend({
+    backupId: z.string().regex(/^[0-9]{8}T[0-9]{6}$/),
+    target: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('latest') }),
+      z.object({ kind: z.literal('immediate') }),
+      z.object({ kind: z.literal('time'), time: z.string() }),
+      z.object({ kind: z.literal('lsn'), lsn: z.string() }),
+    ]),
+  }),
+  async run(ctx, data) {
+    const { server } = barmanPaths(ctx.config);
+    const staging = restoreStaging(ctx.config.barman.backupDir, data.flowId);
+    // a retry starts from a clean staging folder
+    rmSync(staging, { recursive: true, force: true });
+    ensureDir(join(ctx.config.barman.backupDir, 'restore'), { owner: ctx.config.osUsers.barman, mode: 0o755 });
+    await ctx.progress(10, `barman recover ${data.backupId}`);
+    // WAL is copied into the restored folder (barman_wal/) so PostgreSQL needs no barman on its host
+    await barman(ctx, ['recover', ...recoverTargetArgs(data.target as RestoreTarget), server, data.backupId, staging], { timeoutMs: 3_600_000 });
+    return { staging };
+  },
+});

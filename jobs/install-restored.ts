@@ -1,0 +1,71 @@
+// Restore (target node): the recovered folder becomes the data directory (the old one is moved
+// aside, kept until the flow ends well), recovery runs to the target, the node is promoted.
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { defineStep, StepDataBase } from '../src/step.js';
+import { nodePaths } from '../src/config/paths.js';
+import { ensureRunningOn, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql } from '../src/postgres/actions.js';
+import { moveAside } from '../src/roles/node.js';
+import { restoreStaging } from './barman-recover.js';
+import { nodeContext, sleep } from './context.js';
+
+/** What barman recover may write into postgresql.auto.conf. */
+export const RECOVERY_SETTINGS = [
+  'restore_command',
+  'recovery_end_command',
+  'recovery_target',
+  'recovery_target_time',
+  'recovery_target_lsn',
+  'recovery_target_xid',
+  'recovery_target_name',
+  'recovery_target_action',
+  'recovery_target_inclusive',
+  'recovery_target_timeline',
+];
+
+export default defineStep({
+  name: 'install-restored',
+  schema: StepDataBase,
+  async run(ctx, data) {
+    const nc = nodeContext(ctx, data.node);
+    const p = nodePaths(ctx.config, nc.node);
+    const staging = restoreStaging(ctx.config.barman.backupDir, data.flowId);
+    const asideFile = join(p.stateDir, `restore-aside-${data.flowId}`);
+    if (existsSync(staging)) {
+      if (postmasterStatus(p.dataDir)) await stopPostgres(nc);
+      const aside = await moveAside(nc, `restore ${data.flowId}`);
+      if (aside) writeFileSync(asideFile, aside);
+      renameSync(staging, p.dataDir);
+      await execa('chown', ['-R', `${ctx.config.osUsers.postgres}:`, p.dataDir]);
+      await execa('chmod', ['700', p.dataDir]);
+      rmSync(join(p.dataDir, 'standby.signal'), { force: true });
+    }
+    try {
+      renderNodeFiles(nc, { replication: true });
+      await ctx.progress(40, 'recovery to the target');
+      await ensureRunningOn(nc, ctx.config.postgres.port);
+      for (let i = 0; ; i++) {
+        const inRecovery = await withLocalSql(nc, ctx.config.postgres.port, 'postgres', async (c) => (await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r as boolean).catch(() => true);
+        if (!inRecovery) break;
+        if (i > 1200) throw new Error('recovery did not finish within 10 minutes');
+        await sleep(500, ctx.signal);
+      }
+      // barman's recovery settings must not outlive the recovery: a standby cloned from this node
+      // would copy them and promote itself at the same target
+      await withLocalSql(nc, ctx.config.postgres.port, 'postgres', async (c) => {
+        for (const setting of RECOVERY_SETTINGS) await c.query(`ALTER SYSTEM RESET ${setting}`);
+        await c.query('SELECT pg_reload_conf()');
+      });
+      rmSync(join(p.dataDir, 'barman_wal'), { recursive: true, force: true });
+      await ctx.log(`${nc.node.name} recovered and promoted; recovery settings reset`);
+      return { restored: true };
+    } catch (err) {
+      const aside = existsSync(asideFile) ? (await import('node:fs')).readFileSync(asideFile, 'utf8') : null;
+      throw new Error(
+        `${(err as Error).message}; see ${p.pgLog}.` +
+          (aside ? ` The data directory from before the restore is kept at ${aside}: to go back, stop PostgreSQL, move ${p.dataDir} away, move ${aside} to ${p.dataDir}, then pgha local start ${nc.node.name}` : ''),
+      );
+    }
+  },
+});

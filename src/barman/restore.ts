@@ -1,0 +1,64 @@
+// Restore planning (pure): which backup, and whether a recovery target lies in what barman can replay.
+
+export type RestoreTarget = { kind: 'latest' } | { kind: 'immediate' } | { kind: 'time'; time: string } | { kind: 'lsn'; lsn: string };
+
+export interface RestorableBackup {
+  id: string;
+  status: string;
+  endTime: string | null;
+}
+
+export interface RestorePlanInput {
+  backups: RestorableBackup[];
+  /** When barman archived its newest WAL file (null: none). */
+  lastWalTime: string | null;
+  backupId: string;
+  target: RestoreTarget;
+}
+
+export type RestorePlan = { ok: true; backupId: string } | { ok: false; problem: string };
+
+export function planRestore(input: RestorePlanInput): RestorePlan {
+  const done = input.backups.filter((b) => b.status === 'DONE');
+  if (!done.length) return { ok: false, problem: 'barman holds no DONE backup: take one first (pgha backup)' };
+  const backup = input.backupId === 'latest' ? done[done.length - 1] : done.find((b) => b.id === input.backupId);
+  if (!backup) return { ok: false, problem: `--backup ${input.backupId}: no DONE backup with that id; DONE backups: ${done.map((b) => b.id).join(', ')}` };
+  if (input.target.kind === 'time') {
+    const t = Date.parse(input.target.time);
+    if (Number.isNaN(t)) return { ok: false, problem: `--target-time ${input.target.time}: not an ISO 8601 time (like 2026-11-26T13:05:00Z)` };
+    const from = backup.endTime ? Date.parse(backup.endTime) : NaN;
+    const to = input.lastWalTime ? Date.parse(input.lastWalTime) : NaN;
+    const range = `valid range for backup ${backup.id}: ${backup.endTime ?? '?'} to ${input.lastWalTime ?? '?'}`;
+    if (!Number.isNaN(from) && t < from) return { ok: false, problem: `--target-time ${input.target.time} is before the end of backup ${backup.id}; ${range}` };
+    if (Number.isNaN(to) || t > to) return { ok: false, problem: `--target-time ${input.target.time} is after the last archived WAL; ${range}` };
+  }
+  if (input.target.kind === 'lsn' && !/^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/.test(input.target.lsn)) {
+    return { ok: false, problem: `--target-lsn ${input.target.lsn}: not an LSN (like 0/5000028)` };
+  }
+  return { ok: true, backupId: backup.id };
+}
+
+/** barman recover's options for a target (pure). */
+export function recoverTargetArgs(target: RestoreTarget): string[] {
+  switch (target.kind) {
+    case 'latest':
+      return [];
+    case 'immediate':
+      return ['--target-immediate', '--target-action', 'promote'];
+    case 'time':
+      // PostgreSQL's recovery_target_time takes "2026-11-26 14:11:42.976+00", not ISO's T…Z
+      return ['--target-time', new Date(target.time).toISOString().replace('T', ' ').replace('Z', '+00'), '--target-action', 'promote'];
+    case 'lsn':
+      return ['--target-lsn', target.lsn, '--target-action', 'promote'];
+  }
+}
+
+/** The newest archive time in barman's xlog.db ("name size time compression" lines) (pure). */
+export function lastWalTime(xlogDb: string): string | null {
+  let last = 0;
+  for (const line of xlogDb.split('\n')) {
+    const parts = line.trim().split(/\s+/);
+    if (parts.length >= 3 && /^[0-9A-F]{24}$/.test(parts[0])) last = Math.max(last, Number(parts[2]));
+  }
+  return last ? new Date(last * 1000).toISOString() : null;
+}
