@@ -17,9 +17,9 @@ export interface BenchCluster {
   destroy(): Promise<void>;
 }
 
-export async function benchCluster(name: string, baseIp: string, ports: { redis: number; dashboard: number }, repmgr: Record<string, unknown> = {}): Promise<BenchCluster> {
+export async function benchCluster(name: string, baseIp: string, ports: { redis: number; dashboard: number }, repmgr: Record<string, unknown> = {}, nodes = 3): Promise<BenchCluster> {
   const dir = mkdtempSync(`/tmp/pgha-bench-${name}-`);
-  const raw = localConfig({ ...LOCAL_DEFAULTS, dir, baseIp, redisPort: ports.redis, dashboardPort: ports.dashboard, nodes: 3 }) as any;
+  const raw = localConfig({ ...LOCAL_DEFAULTS, dir, baseIp, redisPort: ports.redis, dashboardPort: ports.dashboard, nodes }) as any;
   raw.repmgr = { ...raw.repmgr, ...repmgr };
   writeFileSync(join(dir, 'pgha.yaml'), stringify(raw), { mode: 0o600 });
   const cli = join(repoRoot, 'bin', 'pgha.js');

@@ -1,13 +1,14 @@
 // `npm run bench` (all, several trials) and `npm run bench -- --quick` (one trial each).
 // BENCH_TRIALS, BENCH_FAILOVER_TRIALS, BENCH_ANCHOR_TRIALS, BENCH_SWITCHOVER_TRIALS change the counts;
-// BENCH_ONLY=bootstrap,failover,switchover picks parts.
+// BENCH_RESTORE_TRIALS, BENCH_RESTORE_SCALE (pgbench scale, 70 ≈ 1 GB); BENCH_ONLY=bootstrap,failover,switchover,restore picks parts.
 import { benchBootstrap } from './bootstrap.js';
 import { benchFailover, benchSwitchover } from './failover.js';
+import { benchRestore } from './restore.js';
 import { report, type Figure } from './lib.js';
 
 const quick = process.argv.includes('--quick');
 const n = (name: string, full: number) => (quick ? 1 : Number(process.env[name] ?? full));
-const only = (process.env.BENCH_ONLY ?? 'bootstrap,failover,switchover').split(',');
+const only = (process.env.BENCH_ONLY ?? 'bootstrap,failover,switchover,restore').split(',');
 const log = (s: string) => console.error(s);
 const figures: Figure[] = [];
 const notes: string[] = [];
@@ -18,5 +19,6 @@ if (only.includes('failover')) {
   notes.push(`failover: acknowledged inserts lost per trial (asynchronous replication): ${f.lost.join(', ')}; two-primary moments sampled every 200 ms: ${f.twoPrimary}`);
 }
 if (only.includes('switchover')) figures.push(await benchSwitchover(n('BENCH_SWITCHOVER_TRIALS', 5), log));
+if (only.includes('restore')) figures.push(...(await benchRestore(n('BENCH_RESTORE_TRIALS', 3), Number(process.env.BENCH_RESTORE_SCALE ?? 70), log)));
 console.log(report(figures));
 for (const note of notes) console.log(note);

@@ -1,0 +1,55 @@
+// Restore: a ≥ 1 GB database (pgbench scale 70) restored by `pgha restore` (until the restored primary
+// serves, and the whole flow with its fresh backup), against `barman recover` of the same backup by hand.
+import { mkdtempSync, rmSync, chownSync } from 'node:fs';
+import { execa } from 'execa';
+import { Queue } from 'bullmq';
+import { barmanPaths } from '../src/config/paths.js';
+import { lookupUser } from '../src/exec/runner.js';
+import { nodeQueueName } from '../src/queues.js';
+import { redisConnection } from '../src/redis.js';
+import { benchCluster } from './cluster.js';
+import type { Figure } from './lib.js';
+
+export async function benchRestore(trials: number, scale: number, log: (s: string) => void): Promise<Figure[]> {
+  const c = await benchCluster('restore', '127.0.16.11', { redis: 6397, dashboard: 8097 }, {}, 1);
+  const pgha: number[] = [];
+  const serving: number[] = [];
+  const byHand: number[] = [];
+  try {
+    const n = c.config.nodes[0];
+    const t0 = Date.now();
+    await execa('pgbench', ['-i', '-s', String(scale), '-q', '-h', n.host, '-U', 'repmgr', 'repmgr'], { env: { PGPASSWORD: c.config.repmgr.password } });
+    const size = (await c.sql(n.name, "SELECT pg_database_size('repmgr') AS b")).rows[0].b;
+    log(`restore: pgbench scale ${scale}: ${(Number(size) / 2 ** 30).toFixed(2)} GiB in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    const backup = await c.pgha(['backup']);
+    const id = /backup (\d{8}T\d{6}) DONE/.exec(backup.all ?? '')![1];
+    const b = barmanPaths(c.config);
+    const barmanUser = lookupUser(c.config.osUsers.barman);
+    for (let i = 0; i < trials; i++) {
+      const dest = mkdtempSync('/tmp/pgha-bench-recover-');
+      chownSync(dest, barmanUser.uid, barmanUser.gid);
+      const h0 = Date.now();
+      await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'recover', b.server, id, dest]);
+      byHand.push((Date.now() - h0) / 1000);
+      rmSync(dest, { recursive: true, force: true });
+      const p0 = Date.now();
+      const r = await c.pgha(['restore', '--yes', '--backup', id, '--target', 'immediate']);
+      if (r.exitCode !== 0) throw new Error(`restore failed:\n${r.all}`);
+      pgha.push((Date.now() - p0) / 1000);
+      const flowId = /flow (\S+):/.exec(r.all ?? '')![1];
+      const connection = redisConnection(c.config.redis.url);
+      const q = new Queue(nodeQueueName(c.config.cluster, n.name), { connection });
+      const installed = await q.getJob(`${flowId}-install-restored`);
+      serving.push(((installed?.finishedOn ?? Date.now()) - p0) / 1000);
+      await q.close();
+      connection.disconnect();
+      log(`restore trial ${i + 1}/${trials}: pgha restore ${pgha[i].toFixed(1)} s (primary serving after ${serving[i].toFixed(1)} s), barman recover by hand ${byHand[i].toFixed(1)} s`);
+    }
+  } finally {
+    await c.destroy();
+  }
+  return [
+    { name: `restore ${scale > 1 ? `pgbench scale ${scale}` : ''}: until the restored primary serves`, unit: 's', pgha: serving, baseline: byHand, baselineName: 'barman recover by hand', target: '≤ 1.2×' },
+    { name: 'restore: whole flow (with the fresh backup)', unit: 's', pgha, baseline: byHand, baselineName: 'barman recover by hand' },
+  ];
+}
