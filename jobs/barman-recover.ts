@@ -4,12 +4,10 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
-import { barmanPaths } from '../src/config/paths.js';
+import { barmanPaths, findNode } from '../src/config/paths.js';
 import { barman } from '../src/barman/actions.js';
-import { recoverTargetArgs, type RestoreTarget } from '../src/barman/restore.js';
+import { recoverTargetArgs, restoreDestination, type RestoreTarget } from '../src/barman/restore.js';
 import { ensureDir } from '../src/fsutil.js';
-
-export const restoreStaging = (backupDir: string, flowId: string) => join(backupDir, 'restore', flowId);
 
 export default defineStep({
   name: 'barman-recover',
@@ -24,13 +22,16 @@ export default defineStep({
   }),
   async run(ctx, data) {
     const { server } = barmanPaths(ctx.config);
-    const staging = restoreStaging(ctx.config.barman.backupDir, data.flowId);
-    // a retry starts from a clean staging folder
-    rmSync(staging, { recursive: true, force: true });
-    ensureDir(join(ctx.config.barman.backupDir, 'restore'), { owner: ctx.config.osUsers.barman, mode: 0o755 });
+    const dest = restoreDestination(ctx.config, findNode(ctx.config, data.node), data.flowId);
+    if (!dest.sshCommand) {
+      // a retry starts from a clean staging folder
+      rmSync(dest.path, { recursive: true, force: true });
+      ensureDir(join(ctx.config.barman.backupDir, 'restore'), { owner: ctx.config.osUsers.barman, mode: 0o755 });
+    }
     await ctx.progress(10, `barman recover ${data.backupId}`);
     // WAL is copied into the restored folder (barman_wal/) so PostgreSQL needs no barman on its host
-    await barman(ctx, ['recover', ...recoverTargetArgs(data.target as RestoreTarget), server, data.backupId, staging], { timeoutMs: 3_600_000 });
-    return { staging };
+    const remote = dest.sshCommand ? ['--remote-ssh-command', dest.sshCommand] : [];
+    await barman(ctx, ['recover', ...remote, ...recoverTargetArgs(data.target as RestoreTarget), server, data.backupId, dest.path], { timeoutMs: 3_600_000 });
+    return { staging: dest.path };
   },
 });

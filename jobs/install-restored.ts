@@ -7,7 +7,7 @@ import { defineStep, StepDataBase } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
 import { ensureRunningOn, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql } from '../src/postgres/actions.js';
 import { moveAside } from '../src/roles/node.js';
-import { restoreStaging } from './barman-recover.js';
+import { restoreDestination } from '../src/barman/restore.js';
 import { nodeContext, sleep } from './context.js';
 
 /** What barman recover may write into postgresql.auto.conf. */
@@ -30,7 +30,7 @@ export default defineStep({
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const p = nodePaths(ctx.config, nc.node);
-    const staging = restoreStaging(ctx.config.barman.backupDir, data.flowId);
+    const staging = restoreDestination(ctx.config, nc.node, data.flowId).path;
     const asideFile = join(p.stateDir, `restore-aside-${data.flowId}`);
     if (existsSync(staging)) {
       if (postmasterStatus(p.dataDir)) await stopPostgres(nc);

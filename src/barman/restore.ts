@@ -1,4 +1,8 @@
-// Restore planning (pure): which backup, and whether a recovery target lies in what barman can replay.
+// Restore planning (pure): which backup, whether a recovery target lies in what barman can replay,
+// and where barman recovers to.
+import { join } from 'node:path';
+import type { ClusterConfig, NodeConfig } from '../config/schema.js';
+import { nodePaths } from '../config/paths.js';
 
 export type RestoreTarget = { kind: 'latest' } | { kind: 'immediate' } | { kind: 'time'; time: string } | { kind: 'lsn'; lsn: string };
 
@@ -61,4 +65,14 @@ export function lastWalTime(xlogDb: string): string | null {
     if (parts.length >= 3 && /^[0-9A-F]{24}$/.test(parts[0])) last = Math.max(last, Number(parts[2]));
   }
   return last ? new Date(last * 1000).toISOString() : null;
+}
+
+/**
+ * Where `barman recover` writes: beside barman's data when barman and the node share a host (local
+ * mode), else next to the node's data directory over SSH as the postgres user (barman's
+ * --remote-ssh-command; the barman user's key must be in ~postgres/.ssh/authorized_keys there).
+ */
+export function restoreDestination(config: ClusterConfig, node: NodeConfig, flowId: string): { path: string; sshCommand: string | null } {
+  if (config.mode === 'local' || node.host === config.barman.host) return { path: join(config.barman.backupDir, 'restore', flowId), sshCommand: null };
+  return { path: `${nodePaths(config, node).dataDir}.restore-${flowId}`, sshCommand: `ssh -o BatchMode=yes ${config.osUsers.postgres}@${node.host}` };
 }

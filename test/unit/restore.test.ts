@@ -71,3 +71,24 @@ describe('parseTarget', () => {
     expect(parseTarget({ backup: 'latest', target: 'immediate', targetLsn: '0/1' })).toBe('give one of --target-time, --target-lsn, --target immediate');
   });
 });
+
+describe('restoreDestination', () => {
+  it('beside barman\'s data when barman shares the node\'s host (local mode), else over SSH as postgres next to the data directory', async () => {
+    const { restoreDestination } = await import('../../src/barman/restore.js');
+    const { resolveConfig } = await import('../../src/config/load.js');
+    const pw = { password: 'a-long-secret-1', streamingPassword: 'a-long-secret-2' };
+    const hosts = resolveConfig({
+      postgres: { rootPassword: 'a-long-secret-0' },
+      repmgr: pw,
+      barman: { ...pw, host: 'backup1' },
+      nodes: [
+        { name: 'pg1', host: 'db1', master: true },
+        { name: 'pg2', host: 'backup1' },
+      ],
+    }).config;
+    expect(restoreDestination(hosts, hosts.nodes[0], 'f1')).toEqual({ path: '/var/lib/postgresql/pg1.restore-f1', sshCommand: 'ssh -o BatchMode=yes postgres@db1' });
+    expect(restoreDestination(hosts, hosts.nodes[1], 'f1')).toEqual({ path: '/home/barman/data/restore/f1', sshCommand: null });
+    const local = resolveConfig({ mode: 'local', nodes: [{ name: 'n1', host: '127.0.0.11', master: true }] }).config;
+    expect(restoreDestination(local, local.nodes[0], 'f2')).toEqual({ path: '/home/barman/data/restore/f2', sshCommand: null });
+  });
+});
