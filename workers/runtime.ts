@@ -8,6 +8,7 @@ import { Runner } from '../src/exec/runner.js';
 import { redisConnection } from '../src/redis.js';
 import type { Step, StepContext } from '../src/step.js';
 import { createLogger } from '../src/logger.js';
+import { CAPPED_BACKOFF, cappedBackoff } from '../src/flows/chain.js';
 
 export interface WorkerSpec {
   role: string;
@@ -64,6 +65,12 @@ export async function startWorker(configFile: string | undefined, spec: (config:
     lockDuration: 15_000,
     stalledInterval: 5_000,
     maxStalledCount: 3,
+    settings: {
+      backoffStrategy: (attemptsMade: number, type?: string) => {
+        if (type === CAPPED_BACKOFF.type) return cappedBackoff(attemptsMade);
+        throw new Error(`unknown backoff type ${type}`);
+      },
+    },
   });
   worker.on('active', (job) => logger.info(`start ${job.name} (${job.id})`));
   worker.on('completed', (job) => logger.info(`done ${job.name} (${job.id})`));

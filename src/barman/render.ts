@@ -28,6 +28,8 @@ export function renderBarmanServerConf(config: ClusterConfig, primary: NodeConfi
     `conninfo = ${base} user=barman dbname=postgres`,
     `streaming_conninfo = ${base} user=barman_streaming`,
     'backup_method = postgres',
+    // a backup asked for now starts now, not at the next spread checkpoint (up to checkpoint_timeout)
+    'immediate_checkpoint = true',
     'streaming_archiver = on',
     'slot_name = barman',
     'create_slot = auto',

@@ -6,12 +6,21 @@ export interface PlannedStep {
   step: string;
   /** Id of the step in its flow when one step name appears more than once (default: the name). */
   id?: string;
+  backoff?: { type: string; delay?: number };
   queueName: string;
   data: Record<string, unknown>;
   attempts?: number;
 }
 
 export const STEP_DEFAULTS = { attempts: 3, backoff: { type: 'exponential' as const, delay: 2000 } };
+
+/** For steps that wait for the cluster to change (a refused restart): 2 s doubling, at most 30 s apart. */
+export const CAPPED_BACKOFF = { type: 'capped' };
+
+/** The delay before retry `attemptsMade` of a 'capped' step (pure; workers register it). */
+export function cappedBackoff(attemptsMade: number): number {
+  return Math.min(2000 * 2 ** Math.max(0, attemptsMade - 1), 30_000);
+}
 
 /** `<flowId>-<step>`: deterministic, so enqueueing the same flow twice adds nothing. No ':' (BullMQ). */
 export const stepJobId = (flowId: string, step: string) => `${flowId}-${step}`;
@@ -28,7 +37,7 @@ export function chainFlow(flowId: string, steps: PlannedStep[]): FlowJob {
       opts: {
         jobId: stepJobId(flowId, s.id ?? s.step),
         attempts: s.attempts ?? STEP_DEFAULTS.attempts,
-        backoff: STEP_DEFAULTS.backoff,
+        backoff: s.backoff ?? STEP_DEFAULTS.backoff,
         removeOnComplete: false,
         removeOnFail: false,
       },

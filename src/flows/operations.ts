@@ -2,7 +2,7 @@
 import type { ClusterConfig } from '../config/schema.js';
 import { findNode } from '../config/paths.js';
 import { barmanQueueName, nodeQueueName } from '../queues.js';
-import { chainFlow, type PlannedStep } from './chain.js';
+import { CAPPED_BACKOFF, chainFlow, type PlannedStep } from './chain.js';
 
 const onNode = (config: ClusterConfig, node: string, step: string, extra: Record<string, unknown> = {}, id?: string): PlannedStep => ({
   step,
@@ -22,7 +22,7 @@ export function buildRestartFlow(config: ClusterConfig, node: string, flowId: st
     flowId,
     tree: chainFlow(flowId, [
       // a refusal is retried: the answer changes when a peer comes back
-      { ...onNode(config, node, 'decide-and-start'), attempts: 20 },
+      { ...onNode(config, node, 'decide-and-start'), attempts: 20, backoff: CAPPED_BACKOFF },
       onNode(config, node, 'register-node'),
       onNode(config, node, 'start-repmgrd', { restart: true }),
     ]),
@@ -36,7 +36,7 @@ export function buildPlannedRestartFlow(config: ClusterConfig, node: string, flo
     tree: chainFlow(flowId, [
       onNode(config, node, 'set-repmgrd-paused', { paused: true }, 'pause-repmgrd'),
       onNode(config, node, 'stop-postgres'),
-      { ...onNode(config, node, 'decide-and-start'), attempts: 20 },
+      { ...onNode(config, node, 'decide-and-start'), attempts: 20, backoff: CAPPED_BACKOFF },
       onNode(config, node, 'register-node'),
       onNode(config, node, 'start-repmgrd', { restart: true }),
       onNode(config, node, 'set-repmgrd-paused', { paused: false }, 'resume-repmgrd'),

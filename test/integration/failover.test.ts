@@ -202,6 +202,23 @@ describe('manual operations', () => {
     }
   });
 
+  it('pgha failover --to a standby after the primary died (repmgrd paused): it is promoted, the other follows, the old one rejoins', async () => {
+    const [primary] = await writablePrimaries(cfg());
+    const [target, other] = cfg().nodes.map((n) => n.name).filter((n) => n !== primary);
+    const p = nodePaths(cfg(), target);
+    const pause = await execa('runuser', ['-u', 'postgres', '--', 'env', `PGPASSFILE=${p.passfile}`, 'repmgr', '-f', p.repmgrConf, 'service', 'pause'], { reject: false });
+    expect(pause.exitCode).toBe(0);
+    expect((await cli(['local', 'kill', primary, '--dir', tc.dir])).exitCode).toBe(0);
+    const res = await cli(['failover', '--to', target, '--dir', tc.dir]);
+    expect({ code: res.exitCode, out: res.all }).toMatchObject({ code: 0 });
+    expect(await writablePrimaries(cfg())).toEqual([target]);
+    expect(await waitFor(`${other} follows ${target}`, async () => (await streamsFrom(other)) === target, 30_000)).toBe(true);
+    const back = await cli(['local', 'start', primary, '--dir', tc.dir]);
+    expect({ code: back.exitCode, out: back.all }).toMatchObject({ code: 0 });
+    expect(await lastDecision(primary)).toMatchObject({ action: 'rejoin', primary: target });
+    expect(await writablePrimaries(cfg())).toEqual([target]);
+  });
+
   it('pgha failover --to a standby is refused while the primary still takes writes', async () => {
     const [primary] = await writablePrimaries(cfg());
     const target = cfg().nodes.map((n) => n.name).find((n) => n !== primary)!;

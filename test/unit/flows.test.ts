@@ -192,3 +192,10 @@ describe('buildFirstStartFlow', () => {
     }
   });
 });
+
+describe('capped backoff (refused restarts wait for the cluster to change)', () => {
+  it('doubles from 2 s and never waits more than 30 s', async () => {
+    const { cappedBackoff } = await import('../../src/flows/chain.js');
+    expect([1, 2, 3, 4, 5, 6, 20].map(cappedBackoff)).toEqual([2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+  });
+});
