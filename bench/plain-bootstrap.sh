@@ -113,6 +113,7 @@ cat > "$dir/barman/conf.d/pgha.conf" <<B
 conninfo = $base user=barman dbname=postgres
 streaming_conninfo = $base user=barman_streaming
 backup_method = postgres
+immediate_checkpoint = true
 streaming_archiver = on
 slot_name = barman
 create_slot = auto
