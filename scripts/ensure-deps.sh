@@ -15,6 +15,9 @@ missing=()
   missing+=(postgresql-15-repmgr)
 [ -x /usr/bin/barman ] || missing+=(barman)
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+# restores to a node on another host go through ssh + rsync (tested against a private sshd on loopback)
+[ -x /usr/sbin/sshd ] && [ -x /usr/bin/ssh ] || missing+=(openssh-server openssh-client)
+[ -x /usr/bin/rsync ] || missing+=(rsync)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

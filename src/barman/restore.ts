@@ -74,5 +74,5 @@ export function lastWalTime(xlogDb: string): string | null {
  */
 export function restoreDestination(config: ClusterConfig, node: NodeConfig, flowId: string): { path: string; sshCommand: string | null } {
   if (config.mode === 'local' || node.host === config.barman.host) return { path: join(config.barman.backupDir, 'restore', flowId), sshCommand: null };
-  return { path: `${nodePaths(config, node).dataDir}.restore-${flowId}`, sshCommand: `ssh -o BatchMode=yes ${config.osUsers.postgres}@${node.host}` };
+  return { path: `${nodePaths(config, node).dataDir}.restore-${flowId}`, sshCommand: `${config.barman.sshCommand} ${config.osUsers.postgres}@${node.host}` };
 }

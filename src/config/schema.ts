@@ -91,6 +91,8 @@ export const BarmanSchema = z.strictObject({
   /** `barman check` schedule, milliseconds; its last result shows in status. */
   checkEveryMs: z.number().int().min(5000).default(300_000),
   minimumRedundancy: z.number().int().min(0).default(0),
+  /** How barman reaches a node on another host for a restore (`<this> postgres@<node host>`). */
+  sshCommand: z.string().min(3).default('ssh -o BatchMode=yes'),
 });
 
 export const ClusterConfigSchema = z
