@@ -6,4 +6,6 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 600000,
+  // a test that fails half-way can leave a Redis connection retrying: never let CI hang on it
+  forceExit: true,
 };

@@ -4,7 +4,9 @@ import { Queue } from 'bullmq';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { defineStep } from '../src/step.js';
-import { barmanPaths } from '../src/config/paths.js';
+import { barmanPaths, masterNode } from '../src/config/paths.js';
+import { stepJobId } from '../src/flows/chain.js';
+import { firstStartFlowId } from '../src/flows/first-start.js';
 import { barman, listBackups } from '../src/barman/actions.js';
 import { barmanQueueName } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
@@ -21,6 +23,13 @@ export default defineStep({
     const connection = redisConnection(ctx.redisUrl);
     const queue = new Queue(barmanQueueName(ctx.config.cluster), { connection });
     try {
+      // until the first start has taken the first backup, WAL streaming may not run yet and
+      // `barman backup --wait` would hold a worker slot the first backup needs
+      const first = await queue.getJob(stepJobId(firstStartFlowId(ctx.config.cluster, masterNode(ctx.config).name), 'barman-first-backup'));
+      if (first && (await first.getState()) !== 'completed') {
+        await ctx.log('the first start has not taken its first backup yet: this one is skipped');
+        return { skipped: 'first backup not taken yet' };
+      }
       const me = await queue.getJob(ctx.jobId);
       const mine = [me?.processedOn ?? Date.now(), ctx.jobId] as const;
       // the one that started first runs; on a tie, the smaller id

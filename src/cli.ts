@@ -94,6 +94,8 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (o) => {
       const status = await readStatus(configFrom(o));
       console.log(o.json ? JSON.stringify(status, null, 2) : formatStatusTable(status));
+      // connections left retrying a Redis that is down must not keep the command alive
+      process.exit(0);
     });
 
   const worker = program.command('worker').description('run a worker on this host (containers, VMs, local mode)');
@@ -132,6 +134,11 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('--success <0|1>', 'success (%s)')
     .action(async (o) => {
       const { recordEvent } = await import('./events.js');
+      // repmgr runs this hook: never hang it on a Redis that is down
+      setTimeout(() => {
+        console.error('pgha event: Redis did not answer within 10 s; event not recorded');
+        process.exit(1);
+      }, 10_000).unref();
       await recordEvent(o);
     });
   program

@@ -176,8 +176,17 @@ export async function readBackups(config: ClusterConfig, timeoutMs = 15_000): Pr
   }
 }
 
+/** A promise, or `fallback` after `ms` (Redis down must not hang a status read). */
+export function within<T>(p: Promise<T>, ms: number, fallback: () => T): Promise<T> {
+  return Promise.race([p, new Promise<T>((resolve) => setTimeout(() => resolve(fallback()), ms).unref())]);
+}
+
 export async function readStatus(config: ClusterConfig, opts: { barmanTimeoutMs?: number } = {}): Promise<ClusterStatus> {
-  const [nodes, barman] = await Promise.all([readNodes(config), readBackups(config, opts.barmanTimeoutMs)]);
+  const timeout = opts.barmanTimeoutMs ?? 15_000;
+  const [nodes, barman] = await Promise.all([
+    readNodes(config),
+    within(readBackups(config, timeout), timeout + 2000, () => ({ backups: [], error: `no answer from Redis or the barman worker within ${timeout / 1000} s` })),
+  ]);
   return { cluster: config.cluster, nodes, barman };
 }
 

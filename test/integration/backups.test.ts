@@ -29,7 +29,7 @@ beforeAll(async () => {
   redis = redisConnection(tc.config().redis.url);
   redis.on('error', () => {});
   queue = new Queue(barmanQueueName(tc.config().cluster), { connection: redis });
-}, 300_000);
+}, 480_000);
 
 afterAll(async () => {
   await queue?.close();
