@@ -4,6 +4,7 @@
 // primary is started again and rejoins (pg_rewind) so the next trial starts from 3 nodes.
 // Switchover: write downtime (longest gap between acknowledged inserts) of `pgha switchover`,
 // against the raw floor: pg_ctl stop of the primary and pg_ctl promote of the standby by hand.
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { nodePaths } from '../src/config/paths.js';
 import { localKill } from '../src/local/hosts.js';
@@ -135,7 +136,7 @@ export async function benchSwitchover(trials: number, log: (s: string) => void):
         const back = await c.pgha(['local', 'start', n]);
         if (back.exitCode !== 0) throw new Error(`${n} did not come back after the raw promotion:\n${back.all}`);
       }
-      const rd = Number((await import('node:fs')).readFileSync(nodePaths(c.config, t2).repmgrdPid, 'utf8'));
+      const rd = Number(readFileSync(nodePaths(c.config, t2).repmgrdPid, 'utf8'));
       process.kill(rd, 'SIGTERM');
       await sleep(500);
       await asPg(t2, ['repmgrd', '-f', nodePaths(c.config, t2).repmgrConf, '--daemonize']);

@@ -1,6 +1,6 @@
 // Restore (target node): the recovered folder becomes the data directory (the old one is moved
 // aside, kept until the flow ends well), recovery runs to the target, the node is promoted.
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { defineStep, StepDataBase } from '../src/step.js';
@@ -61,7 +61,7 @@ export default defineStep({
       await ctx.log(`${nc.node.name} recovered and promoted; recovery settings reset`);
       return { restored: true };
     } catch (err) {
-      const aside = existsSync(asideFile) ? (await import('node:fs')).readFileSync(asideFile, 'utf8') : null;
+      const aside = existsSync(asideFile) ? readFileSync(asideFile, 'utf8') : null;
       throw new Error(
         `${(err as Error).message}; see ${p.pgLog}.` +
           (aside ? ` The data directory from before the restore is kept at ${aside}: to go back, stop PostgreSQL, move ${p.dataDir} away, move ${aside} to ${p.dataDir}, then pgha local start ${nc.node.name}` : ''),

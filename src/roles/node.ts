@@ -6,7 +6,7 @@ import type { NodeConfig } from '../config/schema.js';
 import { findNode, nodePaths, repmgrNodeId } from '../config/paths.js';
 import { ensureRunningOn, isInitialised, pgBin, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, type NodeContext } from '../postgres/actions.js';
 import { CLEAN_STATES, readControlData } from '../postgres/controldata.js';
-import { repmgr, restartRepmgrd } from '../repmgr/actions.js';
+import { repmgr } from '../repmgr/actions.js';
 import { ensureDir } from '../fsutil.js';
 import { KEEP_ON_REWIND, repmgrConninfo } from '../repmgr/render.js';
 
@@ -136,4 +136,3 @@ export async function registerAsRunning(ctx: NodeContext): Promise<'primary' | '
   return role;
 }
 
-export { restartRepmgrd };
