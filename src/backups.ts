@@ -12,7 +12,7 @@ export async function runBarmanJob<T>(config: ClusterConfig, name: string, timeo
   const events = new QueueEvents(barmanQueueName(config.cluster), { connection: eventsConnection });
   try {
     await events.waitUntilReady();
-    const job = await queue.add(name, { cluster: config.cluster, ...data }, { jobId: `${name}-${Date.now()}`, attempts: 1, removeOnComplete: 100, removeOnFail: 100 });
+    const job = await queue.add(name, { cluster: config.cluster, ...data }, { jobId: `${name}-${Date.now()}`, attempts: 1, removeOnComplete: true, removeOnFail: true });
     return (await job.waitUntilFinished(events, timeoutMs)) as T;
   } finally {
     await queue.close();

@@ -10,7 +10,9 @@ export const SCHEDULERS = { cron: 'barman-cron', backup: 'barman-backup', check:
 /** The schedulers a config asks for (pure): id, repeat options, job template. */
 export function barmanSchedules(config: ClusterConfig) {
   const data = { cluster: config.cluster };
-  const keep = { removeOnComplete: 20, removeOnFail: 50 };
+  // no count-based trimming: BullMQ trims the whole queue's completed set, which would drop the
+  // first-start flow's barman steps (and hang anyone watching that flow)
+  const keep = { removeOnComplete: false, removeOnFail: false };
   const b = config.barman;
   return [
     { id: SCHEDULERS.cron, repeat: { every: b.cronEveryMs }, template: { name: 'barman-cron', data, opts: keep } },
