@@ -1,6 +1,7 @@
-// The dashboard: Bull Board at /queues over every queue of the cluster, and the live status as JSON.
-// Started by `pgha dashboard [--config FILE]`.
-import express from 'express';
+// The dashboard: the cluster page at /, Bull Board at /queues over every queue of the cluster, the REST
+// API under /api and Prometheus metrics at /metrics. Everything but /metrics (configurable) asks for
+// the token. Started by `pgha dashboard [--config FILE]`.
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -9,28 +10,117 @@ import { loadConfig } from '../src/config/load.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { allQueueNames } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
-import { readStatus } from '../src/status.js';
 import { createLogger } from '../src/logger.js';
+import { readFlowRecord } from '../src/flows/registry.js';
+import { enqueueFlow } from '../src/flows/run.js';
+import { planScenario } from '../src/scenarios.js';
+import { runBarmanJob } from '../src/backups.js';
+import type { BackupInfo } from '../src/barman/actions.js';
+import { authorized, dashboardToken } from '../src/auth.js';
+import { Overview, pageEvents } from './overview.js';
+import { createMetrics } from './metrics.js';
+import { clusterPage } from './page.js';
+
+/** The API's error body. */
+const fail = (res: Response, status: number, error: string, details: unknown[] = []) => res.status(status).json({ error, details });
 
 export function createDashboard(config: ClusterConfig) {
+  const token = dashboardToken(config);
+  const logger = createLogger('dashboard');
   const connection = redisConnection(config.redis.url);
   const queues = allQueueNames(config).map((name) => new Queue(name, { connection }));
+  const queueByName = new Map(queues.map((q) => [q.name, q]));
+  const queue = (name: string) => {
+    if (!queueByName.has(name)) queueByName.set(name, new Queue(name, { connection }));
+    return queueByName.get(name)!;
+  };
+  const overview = new Overview(config, connection, queue);
+  const metrics = createMetrics(config, overview, queues);
+
   const board = new ExpressAdapter();
   board.setBasePath('/queues');
-  createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig: { boardTitle: `pgha ${config.cluster}` } } });
-  const app = express();
-  app.use('/queues', board.getRouter());
-  app.get('/api/status', async (_req, res) => {
-    res.json(await readStatus(config, { barmanTimeoutMs: 5000 }));
+  createBullBoard({
+    queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: config.dashboard.readOnly })),
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: `pgha ${config.cluster}` } },
   });
-  app.get('/', (_req, res) => res.redirect('/queues'));
+
+  const app = express();
+  app.disable('x-powered-by');
+  const requireToken = (req: Request, res: Response, next: NextFunction) => {
+    if (authorized(req.headers.authorization, token)) return next();
+    // browsers ask for a user name and password: any user name, the token as password
+    res.setHeader('WWW-Authenticate', `Basic realm="pgha ${config.cluster}", charset="UTF-8"`);
+    return fail(res, 401, 'authentication required: send Authorization: Bearer <token> (or HTTP basic auth with the token as password)');
+  };
+
+  app.get('/metrics', ...(config.dashboard.openMetrics ? [] : [requireToken]), async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use(requireToken);
+  // Bull Board's write actions (retry, clean, promote, remove) are its API's non-GET requests
+  app.use('/queues/api', (req, res, next) => {
+    if (config.dashboard.readOnly && req.method !== 'GET') return fail(res, 403, 'the dashboard is read-only (dashboard.readOnly: true)');
+    return next();
+  });
+  app.use('/queues', board.getRouter());
+
+  const api = express.Router();
+  api.use(express.json({ limit: '64kb' }));
+  api.get('/status', async (_req, res) => {
+    res.json(await overview.status());
+  });
+  api.get('/overview', async (_req, res) => {
+    const [status, flows, events] = await Promise.all([overview.status(), overview.recentFlows(30), overview.events.get()]);
+    res.json({ status, flows: flows.slice(0, 15).map(({ steps: _steps, ...f }) => f), events: pageEvents(events, flows, 20) });
+  });
+  api.get('/events', async (_req, res) => {
+    res.json(await overview.events.get());
+  });
+  api.get('/backups', async (_req, res) => {
+    try {
+      const { backups } = await runBarmanJob<{ backups: BackupInfo[] }>(config, 'barman-list-backups', 60_000);
+      res.json(backups);
+    } catch (err) {
+      fail(res, 503, `the barman worker did not answer: ${(err as Error).message}`);
+    }
+  });
+  api.get('/flows', async (req, res) => {
+    const limit = Math.min(200, Math.max(1, Number(req.query.limit ?? 50) || 50));
+    res.json(await overview.recentFlows(limit));
+  });
+  api.get('/flows/:id', async (req, res) => {
+    const record = await readFlowRecord(connection, config.cluster, String(req.params.id));
+    if (!record) return fail(res, 404, `no flow with id ${req.params.id}`, [{ path: 'id', message: 'unknown flow id (GET /api/flows lists the recent ones)' }]);
+    return res.json(await overview.flow(record));
+  });
+  api.post('/flows', async (req, res) => {
+    if (config.dashboard.readOnly) return fail(res, 403, 'the dashboard is read-only (dashboard.readOnly: true)');
+    const planned = await planScenario(config, req.body ?? {});
+    if (!planned.ok) return fail(res, planned.status, planned.error, planned.details);
+    await enqueueFlow(connection, planned, planned.scenario);
+    logger.info(`flow ${planned.flowId} started from the API: ${planned.summary}`);
+    return res.status(201).json({ flowId: planned.flowId, scenario: planned.scenario, summary: planned.summary, steps: `/api/flows/${planned.flowId}` });
+  });
+  api.use((req, res) => fail(res, 404, `no API endpoint ${req.method} ${req.path}`));
+  api.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    if (err.type === 'entity.parse.failed') return fail(res, 400, 'the body is not valid JSON', [{ path: '(body)', message: err.message }]);
+    if (err.status && err.status < 500) return fail(res, err.status, err.message);
+    logger.error(`API error: ${err.message}`);
+    return fail(res, 500, err.message);
+  });
+  app.use('/api', api);
+  app.get('/', (_req, res) => {
+    res.type('html').send(clusterPage({ cluster: config.cluster, readOnly: config.dashboard.readOnly }));
+  });
+
   const close = async () => {
-    await Promise.all(queues.map((q) => q.close()));
+    await metrics.close();
+    await Promise.all([...queueByName.values()].map((q) => q.close()));
     connection.disconnect();
   };
   return { app, close };
 }
-
 
 /** `pgha dashboard [--config FILE]`: serve until SIGTERM. */
 export function serveDashboard(configFile?: string) {
@@ -38,7 +128,7 @@ export function serveDashboard(configFile?: string) {
   const logger = createLogger('dashboard');
   const { app, close } = createDashboard(config);
   const server = app.listen(config.dashboard.port, config.dashboard.host, () =>
-    logger.info(`dashboard on http://${config.dashboard.host}:${config.dashboard.port}/queues (pid ${process.pid})`),
+    logger.info(`dashboard on http://${config.dashboard.host}:${config.dashboard.port}/ (pid ${process.pid}${config.dashboard.readOnly ? ', read-only' : ''})`),
   );
   const stop = () => server.close(() => void close().then(() => process.exit(0)));
   process.on('SIGTERM', stop);

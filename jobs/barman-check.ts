@@ -1,4 +1,5 @@
 // Scheduled `barman check`: its result is kept (the job's return value) for status.
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
@@ -16,7 +17,9 @@ export default defineStep({
   name: 'barman-check',
   schema: z.object({ cluster: z.string() }),
   async run(ctx) {
-    const { server } = barmanPaths(ctx.config);
+    const { server, serverConf } = barmanPaths(ctx.config);
+    // before the first start has configured barman there is nothing to check (status shows no result yet)
+    if (!existsSync(serverConf)) return { skipped: 'not configured yet' };
     const res = await barman(ctx, ['check', server], { allowFail: true, timeoutMs: 120_000 });
     return { ok: res.exitCode === 0, failed: failedChecks(res.stdout), at: new Date().toISOString() };
   },

@@ -1,4 +1,5 @@
 // Run by the barman-cron job scheduler: starts receive-wal when it is not running, applies retention.
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
@@ -8,8 +9,11 @@ export default defineStep({
   name: 'barman-cron',
   schema: z.object({ cluster: z.string() }),
   async run(ctx) {
+    const { serverConf, cronOut } = barmanPaths(ctx.config);
+    // the scheduler starts with the barman worker, before the first start has configured barman
+    if (!existsSync(serverConf)) return { ok: true, skipped: 'not configured yet' };
     // receive-wal stays behind as a daemon: its output goes to barman's log, not to our pipes
-    await barman(ctx, ['cron'], { outputFile: barmanPaths(ctx.config).cronOut, timeoutMs: 120_000 });
+    await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
     return { ok: true };
   },
 });

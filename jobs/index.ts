@@ -20,6 +20,7 @@ import barmanListBackups from './barman-list-backups.js';
 import barmanSwitchPrimary from './barman-switch-primary.js';
 import barmanBackup from './barman-backup.js';
 import barmanCheck from './barman-check.js';
+import barmanReady from './barman-ready.js';
 import decideAndStart from './decide-and-start.js';
 import registerNode from './register-node.js';
 import ensureFollowsStep from './ensure-follows.js';
@@ -61,6 +62,6 @@ export const nodeSteps = byName([
   forgetOldData,
 ]);
 
-export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups, barmanSwitchPrimary, barmanBackup, barmanCheck, barmanRestorePlan, barmanRecover]);
+export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups, barmanSwitchPrimary, barmanBackup, barmanCheck, barmanReady, barmanRestorePlan, barmanRecover]);
 
 export const controlSteps = byName([repmgrEvent]);

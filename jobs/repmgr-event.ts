@@ -1,9 +1,9 @@
 // Control queue: an event repmgrd reported (through `pgha event`). The job itself is the record,
 // kept on the control queue; a promotion starts the follow-up flow.
-import { FlowProducer } from 'bullmq';
 import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { buildAfterPromotionFlow } from '../src/flows/operations.js';
+import { enqueueFlow } from '../src/flows/run.js';
 import { redisConnection } from '../src/redis.js';
 import { peerViews } from '../src/status.js';
 
@@ -21,11 +21,9 @@ export default defineStep({
     const followers = (await peerViews(ctx.config, node)).filter((p) => p.reachable && p.inRecovery).map((p) => p.name);
     const flow = buildAfterPromotionFlow(ctx.config, node, `${ctx.config.cluster}-promoted-${node}-${data.at.replace(/[^0-9]/g, '')}`, followers);
     const connection = redisConnection(ctx.redisUrl);
-    const producer = new FlowProducer({ connection });
     try {
-      await producer.add(flow.tree);
+      await enqueueFlow(connection, flow, 'after-promotion');
     } finally {
-      await producer.close();
       connection.disconnect();
     }
     await ctx.log(`follow-up flow ${flow.flowId}: standbys follow ${node}, barman streams from it and takes a backup`);

@@ -18,6 +18,8 @@ missing=()
 # restores to a node on another host go through ssh + rsync (tested against a private sshd on loopback)
 [ -x /usr/sbin/sshd ] && [ -x /usr/bin/ssh ] || missing+=(openssh-server openssh-client)
 [ -x /usr/bin/rsync ] || missing+=(rsync)
+# the test suite drives the dashboard in a real browser (playwright-core, never a downloaded one)
+if [ "${1:-}" = --test ]; then [ -x /usr/bin/chromium ] || missing+=(chromium); fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

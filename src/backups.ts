@@ -4,6 +4,7 @@ import type { ClusterConfig } from './config/schema.js';
 import type { BackupInfo } from './barman/actions.js';
 import { barmanQueueName } from './queues.js';
 import { redisConnection } from './redis.js';
+import { runScenario } from './operations.js';
 
 export async function runBarmanJob<T>(config: ClusterConfig, name: string, timeoutMs: number, data: Record<string, unknown> = {}): Promise<T> {
   const connection = redisConnection(config.redis.url);
@@ -24,19 +25,17 @@ export async function runBarmanJob<T>(config: ClusterConfig, name: string, timeo
 
 const mib = (b: number | null | undefined) => (b === null || b === undefined ? '?' : `${(b / 2 ** 20).toFixed(1)} MiB`);
 
+/** `pgha backup`: the backup flow (barman ready, then a backup), followed; prints the backup's id and size. */
 export async function backupNow(config: ClusterConfig, say: (s: string) => void = console.log): Promise<number> {
-  try {
-    const r = await runBarmanJob<{ backupId?: string; sizeBytes?: number; skipped?: string }>(config, 'barman-backup', 30 * 60_000);
-    if (r.skipped) {
-      say(`no backup taken: ${r.skipped}`);
-      return 1;
-    }
-    say(`backup ${r.backupId} DONE, ${mib(r.sizeBytes)}`);
-    return 0;
-  } catch (err) {
-    say(`backup failed: ${(err as Error).message}`);
+  const { code, result } = await runScenario(config, { scenario: 'backup' }, say, { timeoutMs: 30 * 60_000 });
+  if (code !== 0) return code;
+  const r = result!.states.find((s) => s.step === 'barman-backup')!.returnValue as { backupId?: string; sizeBytes?: number; skipped?: string };
+  if (r.skipped) {
+    say(`no backup taken: ${r.skipped}`);
     return 1;
   }
+  say(`backup ${r.backupId} DONE, ${mib(r.sizeBytes)}`);
+  return 0;
 }
 
 export async function backupList(config: ClusterConfig, json: boolean, say: (s: string) => void = console.log): Promise<number> {

@@ -172,7 +172,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('dashboard')
     .option('--config <file>', 'pgha.yaml (default: PGHA_CONFIG, else PGHA_* variables alone)')
-    .description('Bull Board at /queues and the status API')
+    .description('the cluster page at /, Bull Board at /queues, the REST API under /api, metrics at /metrics (needs dashboard.token)')
     .action(async (o) => {
       const { serveDashboard } = await import('../dashboard/server.js');
       serveDashboard(o.config);
@@ -228,7 +228,7 @@ export async function main(argv: string[]): Promise<void> {
       const f = buildFirstStartFlow(cfg, node, o.flowId);
       const connection = redisConnection(cfg.redis.url);
       try {
-        await enqueueFlow(connection, f.tree);
+        await enqueueFlow(connection, f, 'first-start');
       } finally {
         connection.disconnect();
       }

@@ -155,7 +155,7 @@ export async function readBackups(config: ClusterConfig, timeoutMs = 15_000): Pr
     const result = (await job.waitUntilFinished(events, timeoutMs)) as { backups: BackupInfo[] };
     const done = result.backups.filter((b) => b.status === 'DONE');
     const last = done[done.length - 1];
-    const checks = (await queue.getJobs(['completed'], 0, 50)).filter((j) => j?.name === 'barman-check' && j.returnvalue);
+    const checks = (await queue.getJobs(['completed'], 0, 50)).filter((j) => j?.name === 'barman-check' && typeof j.returnvalue?.ok === 'boolean');
     checks.sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
     const lastCheck = checks[0]?.returnvalue ?? null;
     return {

@@ -13,6 +13,8 @@ import { postmasterStatus } from '../src/postgres/actions.js';
 import { nodeQueueName } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
 import { startWorker } from './runtime.js';
+import { startHealthServer } from './health.js';
+import { createLogger } from '../src/logger.js';
 
 /** What a booting node runs: nothing, its first start (resumed), or the restart decision. */
 export async function bootNode(config: ClusterConfig, nodeName: string): Promise<string> {
@@ -21,13 +23,13 @@ export async function bootNode(config: ClusterConfig, nodeName: string): Promise
   ensureDir(p.stateDir, { owner: config.osUsers.postgres, mode: 0o750 });
   // repmgr's event hook runs as postgres and cannot read pgha.yaml: it gets the Redis URL here
   writeFileAtomic(p.redisUrlFile, `${config.redis.url}\n`, { owner: config.osUsers.postgres, mode: 0o600 });
-  let flow: { flowId: string; tree: Parameters<typeof enqueueFlow>[1] } | undefined;
+  let flow: Parameters<typeof enqueueFlow>[1] | undefined;
   if (!existsSync(p.startedMarker)) flow = buildFirstStartFlow(config, node.name);
   else if (!postmasterStatus(p.dataDir)) flow = buildRestartFlow(config, node.name, `${config.cluster}-boot-${node.name}-${Date.now()}`);
   if (flow) {
     const connection = redisConnection(config.redis.url);
     try {
-      await enqueueFlow(connection, flow.tree);
+      await enqueueFlow(connection, flow, existsSync(p.startedMarker) ? 'restart' : 'first-start');
     } finally {
       connection.disconnect();
     }
@@ -44,6 +46,8 @@ export async function startNodeWorker(configFile: string | undefined, nodeName: 
     // one step at a time: steps of a node's flows touch the same data directory
     return { role: `node-worker[${nodeName}]`, queueName: nodeQueueName(config.cluster, nodeName), steps: nodeSteps, concurrency: 1 };
   });
+  // before the boot flow: a load balancer sees "not primary" at once, not a refused connection
+  startHealthServer(cfg!, nodeName, createLogger(`node-worker[${nodeName}]`));
   await bootNode(cfg!, nodeName);
   return worker;
 }

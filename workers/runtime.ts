@@ -17,6 +17,11 @@ export interface WorkerSpec {
   concurrency: number;
 }
 
+/** A step's progress as stored on its job (pure). */
+export function stepProgress(percent: number, label: string): { progress: number; label: string } {
+  return { progress: Math.max(0, Math.min(100, Math.round(percent))), label };
+}
+
 export function makeProcessor(config: ClusterConfig, redisUrl: string, steps: Map<string, Step<any>>) {
   const runner = new Runner(secretsOf(config));
   return async (job: Job, _token?: string, signal?: AbortSignal) => {
@@ -35,7 +40,8 @@ export function makeProcessor(config: ClusterConfig, redisUrl: string, steps: Ma
       run: runner.withLog(log, signal),
       log,
       progress: async (percent, label) => {
-        await job.updateProgress(Math.max(0, Math.min(100, Math.round(percent))));
+        // { progress, label }: Bull Board draws the bar from `progress` and shows the label in the job's Progress tab
+        await job.updateProgress(stepProgress(percent, label));
         await log(`[${Math.round(percent)}%] ${label}`);
       },
       signal: signal ?? new AbortController().signal,
@@ -44,8 +50,9 @@ export function makeProcessor(config: ClusterConfig, redisUrl: string, steps: Ma
       redisUrl,
     };
     await log(`step ${job.name} attempt ${job.attemptsMade + 1} on pid ${process.pid}`);
+    await job.updateProgress(stepProgress(0, `attempt ${job.attemptsMade + 1} started`));
     const result = await step.run(ctx, parsed.data);
-    await job.updateProgress(100);
+    await job.updateProgress(stepProgress(100, 'done'));
     return result;
   };
 }

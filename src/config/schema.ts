@@ -23,7 +23,7 @@ export const SEED_PASSWORDS: Record<string, string> = {
 };
 
 /** Paths of every secret in the config: masked on output, redacted from logs. */
-export const SECRET_PATHS = Object.keys(SEED_PASSWORDS);
+export const SECRET_PATHS = [...Object.keys(SEED_PASSWORDS), 'dashboard.token'];
 
 export const RETENTION_POLICY = /^(REDUNDANCY [1-9][0-9]*|RECOVERY WINDOW OF [1-9][0-9]* (DAYS|WEEKS|MONTHS))$/;
 
@@ -95,6 +95,31 @@ export const BarmanSchema = z.strictObject({
   sshCommand: z.string().min(3).default('ssh -o BatchMode=yes'),
 });
 
+export const DashboardSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: port.default(8080),
+  /**
+   * The token the dashboard, Bull Board and the API ask for (bearer header, or HTTP basic auth's
+   * password in a browser). Set it here (PGHA_DASHBOARD_TOKEN) or in tokenFile; the dashboard does not
+   * start without one.
+   */
+  token: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 24)').optional(),
+  tokenFile: absPath.optional(),
+  /** No writes from the dashboard: no retry, no POST /api/flows. */
+  readOnly: z.boolean().default(false),
+  /** GET /metrics without the token (Prometheus scrapers); false: it asks for the token too. */
+  openMetrics: z.boolean().default(true),
+});
+
+/** Load balancers' health checks, served by each node worker (Patroni-style /primary, /replica, /health). */
+export const HealthSchema = z.strictObject({
+  port: port.default(8008),
+  /** Address to listen on; default: the node's own host. */
+  host: z.string().min(1).optional(),
+  /** false: the health endpoints ask for the dashboard token too. */
+  open: z.boolean().default(true),
+});
+
 export const ClusterConfigSchema = z
   .strictObject({
     cluster: safeName.default('pgha'),
@@ -108,9 +133,8 @@ export const ClusterConfigSchema = z
     barman: BarmanSchema.default(BarmanSchema.parse({})),
     /** Where workers keep their own files: passfiles, pid files, logs. */
     stateDir: absPath.default('/var/lib/pgha'),
-    dashboard: z
-      .strictObject({ host: z.string().default('127.0.0.1'), port: port.default(8080) })
-      .default({ host: '127.0.0.1', port: 8080 }),
+    dashboard: DashboardSchema.default(DashboardSchema.parse({})),
+    health: HealthSchema.default(HealthSchema.parse({})),
     /** OS users the tools run as when the worker runs as root. */
     osUsers: z
       .strictObject({ postgres: safeName.default('postgres'), barman: safeName.default('barman') })
@@ -131,8 +155,15 @@ export interface CrossIssue {
  * Checks across fields: one master, unique names and hosts, distinct ports. Also run on the parts
  * that parse when something else in the file is wrong, so a user sees every problem at once.
  */
-export function crossChecks(cfg: { nodes?: z.infer<typeof NodeSchema>[]; postgres?: { port: number; technicalPort: number } }): CrossIssue[] {
+export function crossChecks(cfg: {
+  nodes?: z.infer<typeof NodeSchema>[];
+  postgres?: { port: number; technicalPort: number };
+  dashboard?: { token?: string; tokenFile?: string };
+}): CrossIssue[] {
   const out: CrossIssue[] = [];
+  if (cfg.dashboard?.token !== undefined && cfg.dashboard.tokenFile !== undefined) {
+    out.push({ path: ['dashboard', 'tokenFile'], message: 'set either dashboard.token or dashboard.tokenFile, not both', input: cfg.dashboard.tokenFile });
+  }
   if (cfg.nodes && cfg.nodes.length) {
     const masters = cfg.nodes.filter((n) => n.master);
     if (masters.length !== 1) {

@@ -60,6 +60,14 @@ export function buildAfterPromotionFlow(config: ClusterConfig, primary: string, 
   };
 }
 
+/** An on-demand backup (`pgha backup`, POST /api/flows): barman must be able to take one, then it does. */
+export function buildBackupFlow(config: ClusterConfig, primary: string, flowId: string) {
+  return {
+    flowId,
+    tree: chainFlow(flowId, [onBarman(config, primary, 'barman-ready'), onBarman(config, primary, 'barman-backup')]),
+  };
+}
+
 /**
  * Switchover (planned): pause repmgrd, stop the old primary cleanly, promote the target once it has
  * replayed the shutdown checkpoint, rejoin the old primary, the others follow, barman switches.

@@ -2,12 +2,15 @@
 import { FlowProducer, Queue, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { flowSteps } from './chain.js';
+import { flowRecord, recordFlow } from './registry.js';
 
-export async function enqueueFlow(connection: Redis, tree: FlowJob): Promise<void> {
+/** Enqueue a flow and record it (the API and the cluster page find flows by their record). */
+export async function enqueueFlow(connection: Redis, flow: { flowId: string; tree: FlowJob }, scenario: string): Promise<void> {
   const producer = new FlowProducer({ connection });
   try {
+    await recordFlow(connection, String(flow.tree.data.cluster), flowRecord(flow.flowId, scenario, flow.tree));
     // ids are deterministic: a flow that is already there is left as it is
-    await producer.add(tree);
+    await producer.add(flow.tree);
   } finally {
     await producer.close();
   }
@@ -38,11 +41,48 @@ export interface StepState {
   step: string;
   queueName: string;
   jobId: string;
+  /** BullMQ's state, or 'missing' when the job is gone from its queue. */
   state: string;
   attemptsMade: number;
+  /** What the step last reported (job.updateProgress): { percent, label } or a number. */
+  progress?: unknown;
   failedReason?: string;
   durationMs?: number;
   returnValue?: unknown;
+}
+
+/** The live state of each of a flow's steps. */
+export async function readStepStates(
+  queue: (name: string) => Queue,
+  flowId: string,
+  steps: { step: string; queueName: string; jobId: string }[],
+): Promise<StepState[]> {
+  return Promise.all(
+    steps.map(async (s) => {
+      const job = await queue(s.queueName).getJob(s.jobId);
+      return {
+        flowId,
+        step: s.step,
+        queueName: s.queueName,
+        jobId: s.jobId,
+        state: job ? await job.getState() : 'missing',
+        attemptsMade: job?.attemptsMade ?? 0,
+        progress: job?.progress,
+        failedReason: job?.failedReason || undefined,
+        durationMs: job?.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : undefined,
+        returnValue: job?.returnvalue ?? undefined,
+      };
+    }),
+  );
+}
+
+/** One word for a whole flow from its steps (pure). */
+export function flowState(states: { state: string }[]): 'completed' | 'failed' | 'running' | 'waiting' {
+  if (states.some((s) => s.state === 'failed' || s.state === 'missing')) return 'failed';
+  if (states.every((s) => s.state === 'completed')) return 'completed';
+  // delayed: a step waiting for its next attempt
+  if (states.some((s) => s.state === 'active' || s.state === 'completed' || s.state === 'delayed')) return 'running';
+  return 'waiting';
 }
 
 export interface WatchResult {
@@ -69,29 +109,18 @@ export async function watchFlows(
     for (;;) {
       const states: StepState[] = [];
       for (const { flowId, tree } of flows) {
-        for (const s of flowSteps(tree)) {
-          const jobId = s.opts!.jobId!;
-          const job = await queue(s.queueName).getJob(jobId);
-          const state = job ? await job.getState() : 'missing';
-          const st: StepState = {
-            flowId,
-            step: s.name,
-            queueName: s.queueName,
-            jobId,
-            state,
-            attemptsMade: job?.attemptsMade ?? 0,
-            failedReason: job?.failedReason,
-            durationMs: job?.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : undefined,
-            returnValue: job?.returnvalue,
-          };
+        const steps = flowSteps(tree).map((s) => ({ step: s.name, queueName: s.queueName, jobId: s.opts!.jobId! }));
+        for (const st of await readStepStates(queue, flowId, steps)) {
           states.push(st);
-          if (state === 'completed' && !reported.has(jobId)) {
-            reported.add(jobId);
+          if (st.state === 'completed' && !reported.has(st.jobId)) {
+            reported.add(st.jobId);
             opts.onStep?.(st);
           }
         }
       }
-      const failed = states.find((s) => s.state === 'failed' || (opts.failFast && s.state !== 'completed' && s.attemptsMade > 0 && s.failedReason));
+      // a job removed from its queue (by hand from the dashboard, or trimmed) never completes
+      for (const s of states) if (s.state === 'missing') s.failedReason = `job ${s.jobId} is gone from ${s.queueName} (removed or trimmed); enqueue the flow again`;
+      const failed = states.find((s) => s.state === 'failed' || s.state === 'missing' || (opts.failFast && s.state !== 'completed' && s.attemptsMade > 0 && s.failedReason));
       if (failed) return { ok: false, failed, states };
       if (states.every((s) => s.state === 'completed')) return { ok: true, states };
       if (Date.now() > deadline) {

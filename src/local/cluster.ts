@@ -4,6 +4,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
+import { dashboardToken } from '../auth.js';
 import { loadConfigFile } from '../config/load.js';
 import type { ClusterConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
@@ -56,7 +58,7 @@ export function localConfig(o: LocalOptions & { dir: string }): Record<string, u
     repmgr: { configDir: join(o.dir, 'repmgr') },
     barman: { host: '127.0.0.1', backupDir: join(o.dir, 'barman'), configDir: join(o.dir, 'barman.d') },
     stateDir: join(o.dir, 'state'),
-    dashboard: { host: '127.0.0.1', port: o.dashboardPort },
+    dashboard: { host: '127.0.0.1', port: o.dashboardPort, tokenFile: join(o.dir, 'dashboard.token') },
     nodes: Array.from({ length: o.nodes }, (_, i) => ({ name: `node${i + 1}`, host: nodeAddress(o.baseIp, i), master: i === 0, priority: 100 - i })),
   };
 }
@@ -179,6 +181,17 @@ export function loadLocal(dir: string): { l: LocalLayout; config: ClusterConfig;
   return { l, config, warnings };
 }
 
+/** The local dashboard's token: made on the first start (random, mode 0600), then kept. */
+function ensureDashboardToken(config: ClusterConfig, say: (s: string) => void): string | null {
+  const file = config.dashboard.tokenFile;
+  if (!file) return config.dashboard.token ?? null;
+  if (!existsSync(file)) {
+    writeFileSync(file, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
+    say(`generated the dashboard token in ${file} (mode 0600)`);
+  }
+  return dashboardToken(config);
+}
+
 export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number }, say: (s: string) => void = console.log): Promise<number> {
   const o = { ...LOCAL_DEFAULTS, ...opts };
   const l = layout(o.dir);
@@ -193,10 +206,12 @@ export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number
   }
   const { config, warnings } = loadConfigFile(l.configFile);
   for (const w of warnings) say(`warning: ${w}`);
+  const token = ensureDashboardToken(config, say);
   await startRedis(l, config, say);
   const bootedSince = Date.now();
   const started = startLocalProcesses(l, config, say);
-  say(`dashboard: http://${config.dashboard.host}:${config.dashboard.port}/queues`);
+  say(`dashboard: http://${config.dashboard.host}:${config.dashboard.port}/ (Bull Board at /queues), user: any name, password: the token`);
+  if (token) say(`dashboard token: ${token}`);
 
   const flows = config.nodes.map((n) => buildFirstStartFlow(config, n.name));
   // a node worker started on a node that ran before boots it through the restart decision: wait for that too
@@ -208,7 +223,7 @@ export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number
   const connection = redisConnection(config.redis.url);
   const t0 = Date.now();
   try {
-    for (const f of flows) await enqueueFlow(connection, f.tree);
+    for (const f of flows) await enqueueFlow(connection, f, f.flowId.includes('-boot-') ? 'restart' : 'first-start');
     // `up` again after fixing a cause: failed steps run again and their flows go on
     for (const r of await retryFailedSteps(connection, flows)) say(`retrying failed step ${r}`);
     say(`first-start flows: ${flows.map((f) => f.flowId).join(', ')}`);

@@ -224,7 +224,7 @@ describe('manual operations', () => {
     const target = cfg().nodes.map((n) => n.name).find((n) => n !== primary)!;
     const res = await cli(['failover', '--to', target, '--dir', tc.dir]);
     expect(res.exitCode).toBe(1);
-    expect(res.stdout).toContain(`failover --to ${target} refused: ${primary} still accepts writes`);
+    expect(res.stdout).toContain(`failover to ${target} refused: ${primary} still accepts writes`);
     expect(await writablePrimaries(cfg())).toEqual([primary]);
   });
 });

@@ -1,5 +1,5 @@
 // What the integration tests share: a local cluster in a temporary folder, the CLI, clean-up by pid.
-import { mkdtempSync, rmSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { LOCAL_DEFAULTS, localConfig } from '../../src/local/cluster.js';
 import { createServer } from 'node:net';
@@ -36,6 +36,8 @@ export interface TestCluster {
   dir: string;
   args: string[];
   config(): ClusterConfig;
+  /** The dashboard's URL and its Authorization header (local up made the token). */
+  dashboard(): { base: string; headers: { authorization: string }; token: string };
   /** Every pid this cluster's processes have: pid files, postmasters, marked processes. */
   pids(): number[];
   destroy(): Promise<void>;
@@ -58,6 +60,11 @@ export async function testCluster(name: string, baseIp: string, opts: { nodes?: 
     dir,
     args,
     config: () => loadConfigFile(join(dir, 'pgha.yaml')).config,
+    dashboard() {
+      const config = tc.config();
+      const token = readFileSync(config.dashboard.tokenFile ?? join(dir, 'dashboard.token'), 'utf8').trim();
+      return { base: `http://${config.dashboard.host}:${config.dashboard.port}`, headers: { authorization: `Bearer ${token}` }, token };
+    },
     pids() {
       const out = new Set<number>(markedPids(dir));
       const pidDir = join(dir, 'pids');

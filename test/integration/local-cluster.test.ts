@@ -20,6 +20,8 @@ let redis: Redis;
 let firstUp: { exitCode?: number; all?: string };
 let secondUp: { exitCode?: number; all?: string };
 let killedWorkerPid: number;
+/** Every process's command line, sampled every 200 ms during the first start. */
+const psSamples = new Set<string>();
 
 const repmgrAs = (config: ReturnType<TestCluster['config']>, node: string, args: string[]) => {
   const p = nodePaths(config, node);
@@ -29,6 +31,14 @@ const repmgrAs = (config: ReturnType<TestCluster['config']>, node: string, args:
 beforeAll(async () => {
   tc = await testCluster('core', '127.0.3.11');
   const up = cli(['local', 'up', ...tc.args]);
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const ps = await execa('ps', ['-eo', 'args', '--no-headers'], { reject: false });
+      for (const line of ps.stdout.split('\n')) psSamples.add(line);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
   // wait until the local config exists to learn the redis URL
   await waitFor('pgha.yaml', async () => (await import('node:fs')).existsSync(join(tc.dir, 'pgha.yaml')));
   const config = tc.config();
@@ -52,6 +62,8 @@ beforeAll(async () => {
   const [a, b] = await Promise.all([up, cli(['local', 'up', ...tc.args])]);
   firstUp = a;
   secondUp = b;
+  sampling = false;
+  await sampler;
 }, 600_000);
 
 afterAll(async () => {
@@ -191,10 +203,13 @@ describe('local up with 3 nodes', () => {
     await q2.close();
   });
 
-  it('no secret reaches Redis, job logs or the worker logs', async () => {
+  it('no secret reaches Redis (every key and value), job logs, the worker logs or ps output during the first start', async () => {
     const config = tc.config();
-    const secrets = secretsOf(config);
-    const keys = await redis.keys('bull:*');
+    const secrets = [...secretsOf(config), tc.dashboard().token];
+    expect(secrets.length).toBe(6);
+    const keys = await redis.keys('*');
+    expect(keys.some((k) => k.startsWith('pgha:{'))).toBe(true); // the flow records are scanned too
+    let dump = keys.join('\n');
     let dump = '';
     for (const k of keys) {
       const type = await redis.type(k);
@@ -206,6 +221,11 @@ describe('local up with 3 nodes', () => {
     }
     expect(dump).toContain('create-users'); // the dump really holds the jobs
     for (const s of secrets) expect(dump).not.toContain(s);
+    // the samples really saw the cluster's commands (initdb, pg_ctl, repmgr, barman…)
+    const ps = [...psSamples].join('\n');
+    expect(ps).toMatch(/postgres -D|pg_ctl/);
+    expect(ps).toMatch(/repmgr/);
+    for (const s of secrets) expect(ps).not.toContain(s);
     const { readFileSync, readdirSync } = await import('node:fs');
     for (const f of readdirSync(join(tc.dir, 'logs'))) {
       const text = readFileSync(join(tc.dir, 'logs', f), 'utf8');
@@ -215,11 +235,12 @@ describe('local up with 3 nodes', () => {
 
   it('the dashboard serves Bull Board at /queues with every queue of the cluster and the flows\' steps', async () => {
     const config = tc.config();
-    const base = `http://${config.dashboard.host}:${config.dashboard.port}`;
-    const page = await fetch(`${base}/queues`);
+    const { base, headers } = tc.dashboard();
+    expect((await fetch(`${base}/queues`)).status).toBe(401);
+    const page = await fetch(`${base}/queues`, { headers });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    const api = await fetch(`${base}/queues/api/queues?activeQueue=${encodeURIComponent(nodeQueueName(config.cluster, 'node1'))}&status=completed&page=1`);
+    const api = await fetch(`${base}/queues/api/queues?activeQueue=${encodeURIComponent(nodeQueueName(config.cluster, 'node1'))}&status=completed&page=1`, { headers });
     expect(api.status).toBe(200);
     const body = (await api.json()) as { queues: { name: string; jobs: { id: string; name: string }[] }[] };
     expect(body.queues.map((q) => q.name).sort()).toEqual(

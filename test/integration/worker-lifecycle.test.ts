@@ -71,7 +71,7 @@ describe('node worker', () => {
   it('consumes only its own node queue, and SIGTERM cancels a step that outlives the grace period', async () => {
     const config = loadConfigFile(configFile).config;
     const flow = buildFirstStartFlow(config, 'node2');
-    await enqueueFlow(redis, flow.tree);
+    await enqueueFlow(redis, flow, 'first-start');
     // a job on node1's queue that node2's worker must never take
     const q1 = new Queue(nodeQueueName(config.cluster, 'node1'), { connection: redis });
     await q1.add('check-master-flag', { cluster: config.cluster, node: 'node1', flowId: 'other' }, { jobId: 'other-check' });

@@ -21,6 +21,8 @@ import {
 } from '../../src/config/schema.js';
 import { CUSTOM_PASSWORDS, LOCAL_NODES, PROBLEM_LINE, localConfig, localRaw, problemsOf } from './helpers.js';
 
+const SEED_PATHS = Object.keys(SEED_PASSWORDS);
+
 const SEED_VALUES = ['mysecretpassword', 'iamrepmgr', 'iamstreamingrepmgr', 'iambarman', 'iamstreamingbarman'];
 
 /** Problems of resolveConfig(raw, env); also checks every line has the documented format. */
@@ -97,9 +99,10 @@ describe('schema defaults are the seed values', () => {
     expect(parsed.mode).toBe('hosts');
   });
 
-  it('SEED_PASSWORDS / SECRET_PATHS name the five passwords', () => {
-    expect(SECRET_PATHS).toEqual(['postgres.rootPassword', 'repmgr.password', 'repmgr.streamingPassword', 'barman.password', 'barman.streamingPassword']);
-    expect(SECRET_PATHS.map((p) => SEED_PASSWORDS[p])).toEqual(SEED_VALUES);
+  it('SEED_PASSWORDS name the five passwords; SECRET_PATHS are those and the dashboard token', () => {
+    expect(SEED_PATHS).toEqual(['postgres.rootPassword', 'repmgr.password', 'repmgr.streamingPassword', 'barman.password', 'barman.streamingPassword']);
+    expect(SEED_PATHS.map((p) => SEED_PASSWORDS[p])).toEqual(SEED_VALUES);
+    expect(SECRET_PATHS).toEqual([...SEED_PATHS, 'dashboard.token']);
   });
 
   it('file values override defaults', () => {
@@ -488,7 +491,7 @@ describe('seed default passwords', () => {
   it('outside local mode every seed password is a ConfigError, masked', () => {
     const lines = problemsOf(() => resolveConfig({ nodes: hostsNodes }));
     expect(lines).toHaveLength(5);
-    SECRET_PATHS.forEach((path, i) => {
+    SEED_PATHS.forEach((path, i) => {
       expect(lines[i]).toBe(`${path}: the seed's default password is allowed only with mode: local; set your own (got ****)`);
       expect(lines[i]).toMatch(PROBLEM_LINE);
     });
@@ -530,7 +533,7 @@ describe('seed default passwords', () => {
   it('in local mode seed passwords are warnings, one per password, without the password', () => {
     const { config, warnings } = resolveConfig(localRaw());
     expect(config.mode).toBe('local');
-    expect(warnings).toEqual(SECRET_PATHS.map((p) => `${p}: uses the seed's default password; fine for local mode, never in production`));
+    expect(warnings).toEqual(SEED_PATHS.map((p) => `${p}: uses the seed's default password; fine for local mode, never in production`));
     for (const seed of SEED_VALUES) expect(warnings.join('\n')).not.toContain(seed);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { lastWalTime, planRestore, recoverTargetArgs } from '../../src/barman/restore.js';
-import { parseTarget } from '../../src/restore.js';
+import { parseTarget } from '../../src/scenarios.js';
 
 const backups = [
   { id: '20261126T100000', status: 'DONE', endTime: '2026-11-26T10:00:05.000Z' },
@@ -63,12 +63,15 @@ describe('lastWalTime', () => {
 
 describe('parseTarget', () => {
   it('one target at most; immediate is the only named one', () => {
-    expect(parseTarget({ backup: 'latest' })).toEqual({ kind: 'latest' });
-    expect(parseTarget({ backup: 'latest', target: 'immediate' })).toEqual({ kind: 'immediate' });
-    expect(parseTarget({ backup: 'latest', targetTime: '2026-11-26T12:00:00Z' })).toEqual({ kind: 'time', time: '2026-11-26T12:00:00Z' });
-    expect(parseTarget({ backup: 'latest', targetLsn: '0/1' })).toEqual({ kind: 'lsn', lsn: '0/1' });
-    expect(parseTarget({ backup: 'latest', target: 'latest' })).toBe('--target latest: the only named target is "immediate"');
-    expect(parseTarget({ backup: 'latest', target: 'immediate', targetLsn: '0/1' })).toBe('give one of --target-time, --target-lsn, --target immediate');
+    expect(parseTarget({})).toEqual({ kind: 'latest' });
+    expect(parseTarget({ target: 'immediate' })).toEqual({ kind: 'immediate' });
+    expect(parseTarget({ targetTime: '2026-11-26T12:00:00Z' })).toEqual({ kind: 'time', time: '2026-11-26T12:00:00Z' });
+    expect(parseTarget({ targetLsn: '0/1' })).toEqual({ kind: 'lsn', lsn: '0/1' });
+    expect(parseTarget({ target: 'latest' })).toEqual({ path: 'params.target', message: 'the only named target is "immediate" (got latest)' });
+    expect(parseTarget({ target: 'immediate', targetLsn: '0/1' })).toEqual({
+      path: 'params.target',
+      message: 'give one of targetTime (--target-time), targetLsn (--target-lsn), target "immediate" (--target immediate)',
+    });
   });
 });
 

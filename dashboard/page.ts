@@ -1,0 +1,146 @@
+// The cluster page at `/`: one HTML document; its script polls /api/overview every 1.5 s and redraws
+// the topology, barman's state, the flows and the events. Every text goes in through textContent.
+
+/** The page (pure: the cluster name and whether writes are allowed are the only inputs). */
+export function clusterPage(o: { cluster: string; readOnly: boolean }): string {
+  const cluster = o.cluster.replace(/[^A-Za-z0-9_-]/g, '');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>pgha ${cluster}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 0; background: #f5f6f8; color: #1d2330; }
+  header { background: #1d2330; color: #fff; padding: 10px 20px; display: flex; gap: 20px; align-items: baseline; }
+  header h1 { font-size: 18px; margin: 0; }
+  header a { color: #9cc3ff; }
+  #updated { margin-left: auto; font-size: 12px; color: #aab; }
+  main { display: grid; grid-template-columns: 2fr 1fr; gap: 16px; padding: 16px 20px; }
+  section { background: #fff; border-radius: 6px; padding: 12px 16px; box-shadow: 0 1px 2px #0002; }
+  section h2 { font-size: 15px; margin: 0 0 8px; }
+  #topology svg { width: 100%; height: 300px; }
+  .node rect { fill: #fff; stroke: #607080; stroke-width: 1.5; rx: 6; }
+  .node.primary rect { fill: #e5f6e8; stroke: #1f8a3b; stroke-width: 3; }
+  .node.standby rect { fill: #eaf1fd; stroke: #2d6bd4; }
+  .node.down rect, .node.unknown rect { fill: #e3e3e3; stroke: #999; stroke-dasharray: 4 3; }
+  .node.down text, .node.unknown text { fill: #888; }
+  .node .name { font-weight: 600; font-size: 15px; }
+  .node .role { font-size: 12px; text-transform: uppercase; letter-spacing: .05em; }
+  .node .detail { font-size: 11px; fill: #556; }
+  .edge { stroke: #2d6bd4; stroke-width: 2; marker-end: url(#arrow); }
+  table { border-collapse: collapse; width: 100%; font-size: 13px; }
+  td, th { text-align: left; padding: 3px 6px; border-bottom: 1px solid #eee; vertical-align: top; }
+  .state-failed, .bad { color: #b3261e; font-weight: 600; }
+  .state-completed, .ok { color: #1f8a3b; }
+  .state-running { color: #2d6bd4; font-weight: 600; }
+  .wide { grid-column: 1 / -1; }
+  #error { color: #b3261e; }
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
+  dt { color: #667; }
+</style>
+</head>
+<body>
+<header><h1>pgha · <span id="cluster">${cluster}</span></h1>
+  <a href="queues">Bull Board (steps, logs, retry)</a><a href="api/status">API</a><a href="metrics">metrics</a>
+  <span>${o.readOnly ? 'read-only' : ''}</span><span id="updated">loading…</span></header>
+<main>
+  <section id="topology"><h2>Topology</h2><div id="error"></div>
+    <svg id="graph" viewBox="0 0 720 300" role="img" aria-label="cluster topology">
+      <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#2d6bd4"/></marker></defs>
+      <g id="edges"></g><g id="nodes"></g>
+    </svg>
+  </section>
+  <section id="barman"><h2>Barman</h2><dl id="barman-state"></dl></section>
+  <section id="flows" class="wide"><h2>Flows</h2>
+    <table><thead><tr><th>flow</th><th>scenario</th><th>state</th><th>step</th><th>progress</th><th>started</th></tr></thead><tbody id="flow-rows"></tbody></table>
+  </section>
+  <section id="events" class="wide"><h2>Cluster events</h2>
+    <table><thead><tr><th>when</th><th>node</th><th>event</th><th>result</th><th>flow</th></tr></thead><tbody id="event-rows"></tbody></table>
+  </section>
+</main>
+<script>
+const SVG = 'http://www.w3.org/2000/svg';
+const el = (tag, attrs = {}, text) => {
+  const e = tag === 'tr' || tag === 'td' || tag === 'dt' || tag === 'dd' || tag === 'span' ? document.createElement(tag) : document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+const row = (cells, cls = []) => { const tr = el('tr'); cells.forEach((c, i) => tr.append(el('td', cls[i] ? { class: cls[i] } : {}, c))); return tr; };
+const ago = (iso) => { if (!iso) return '-'; const s = Math.round((Date.now() - Date.parse(iso)) / 1000); return s < 90 ? s + ' s ago' : s < 5400 ? Math.round(s / 60) + ' min ago' : Math.round(s / 3600) + ' h ago'; };
+const mib = (b) => b == null ? '?' : (b / 1048576).toFixed(1) + ' MiB';
+
+function drawTopology(nodes) {
+  const W = 720, BW = 150, BH = 74;
+  const primary = nodes.filter((n) => n.role === 'primary');
+  const rest = nodes.filter((n) => n.role !== 'primary');
+  const place = (list, y) => list.forEach((n, i) => { n.x = (W / (list.length + 1)) * (i + 1) - BW / 2; n.y = y; });
+  place(primary, 20); place(rest, primary.length ? 190 : 100);
+  const byName = Object.fromEntries(nodes.map((n) => [n.name, n]));
+  const edges = document.getElementById('edges'); edges.replaceChildren();
+  for (const n of nodes) {
+    const up = n.upstream && byName[n.upstream];
+    if (n.role !== 'standby' || !up) continue;
+    edges.append(el('line', { class: 'edge', 'data-from': n.name, 'data-to': up.name, x1: n.x + BW / 2, y1: n.y, x2: up.x + BW / 2, y2: up.y + BH + 2 }));
+  }
+  const g = document.getElementById('nodes'); g.replaceChildren();
+  for (const n of nodes) {
+    const box = el('g', { class: 'node ' + n.role, 'data-node': n.name, 'data-role': n.role, transform: 'translate(' + n.x + ',' + n.y + ')' });
+    box.append(el('rect', { width: BW, height: BH, rx: 6 }));
+    box.append(el('text', { class: 'name', x: 10, y: 20 }, n.name));
+    box.append(el('text', { class: 'role', x: BW - 10, y: 20, 'text-anchor': 'end' }, n.role));
+    box.append(el('text', { class: 'detail', x: 10, y: 40 }, n.host + ':' + n.port));
+    const tl = n.timeline == null ? 'TL -' : 'TL ' + n.timeline;
+    const lag = n.role === 'standby' ? ' · lag ' + (n.lagBytes == null ? '?' : n.lagBytes + ' B') : '';
+    box.append(el('text', { class: 'detail', x: 10, y: 58 }, tl + lag));
+    const title = el('title', {}, n.error ? n.name + ': ' + n.error : n.name + ' ' + n.role + (n.upstream ? ' from ' + n.upstream : ''));
+    box.append(title);
+    g.append(box);
+  }
+}
+
+function drawBarman(b, nodes) {
+  const dl = document.getElementById('barman-state'); dl.replaceChildren();
+  const add = (k, v, cls) => { dl.append(el('dt', {}, k)); dl.append(el('dd', cls ? { class: cls } : {}, v)); };
+  const primary = nodes.find((n) => n.role === 'primary');
+  if (b.error) add('state', b.error, 'bad');
+  add('streams from', b.walStreaming === false ? 'not streaming (' + (primary ? primary.name : 'no primary') + ')' : primary ? primary.name : 'no primary', b.walStreaming === false ? 'bad' : '');
+  add('last backup', b.lastBackup ? b.lastBackup.id + ', ' + mib(b.lastBackup.sizeBytes) + ', ' + ago(b.lastBackup.endTime) : 'none yet', b.lastBackup ? '' : 'bad');
+  add('next backup', b.nextBackupAt ? new Date(b.nextBackupAt).toISOString().replace('.000', '') : '-');
+  add('last check', b.lastCheck ? (b.lastCheck.ok ? 'OK' : 'FAILED' + (b.lastCheck.failed.length ? ': ' + b.lastCheck.failed.join('; ') : '')) + ', ' + ago(b.lastCheck.at) : '-', b.lastCheck && !b.lastCheck.ok ? 'bad' : b.lastCheck ? 'ok' : '');
+  add('backups', String((b.backups || []).length));
+}
+
+function drawFlows(flows) {
+  const body = document.getElementById('flow-rows'); body.replaceChildren();
+  for (const f of flows) {
+    const tr = row([f.flowId, f.scenario, f.state, f.currentStep || '-', f.done + '/' + f.total, ago(f.createdAt)], [null, null, 'state-' + f.state]);
+    tr.setAttribute('data-flow', f.flowId); tr.setAttribute('data-state', f.state);
+    body.append(tr);
+  }
+}
+
+function drawEvents(events) {
+  const body = document.getElementById('event-rows'); body.replaceChildren();
+  for (const e of events) body.append(row([e.at, e.node, e.event, e.success ? 'ok' : 'FAILED', e.followUp || ''], [null, null, null, e.success ? 'ok' : 'bad']));
+}
+
+async function refresh() {
+  try {
+    const res = await fetch('api/overview', { credentials: 'same-origin', cache: 'no-store' });
+    if (!res.ok) throw new Error('HTTP ' + res.status);
+    const o = await res.json();
+    drawTopology(o.status.nodes); drawBarman(o.status.barman, o.status.nodes); drawFlows(o.flows); drawEvents(o.events);
+    document.getElementById('error').textContent = '';
+    document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+  } catch (err) {
+    document.getElementById('error').textContent = 'cannot read the cluster: ' + err.message;
+  }
+}
+refresh();
+setInterval(refresh, 1500);
+</script>
+</body>
+</html>`;
+}

@@ -1,0 +1,55 @@
+// Every flow enqueued is recorded (its steps' queues and job ids), so the API and the cluster page can
+// find a flow by id and show the ones running, whoever started it (CLI, API, a worker, local up).
+import type { FlowJob } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { flowSteps } from './chain.js';
+
+export interface FlowRecord {
+  flowId: string;
+  scenario: string;
+  createdAt: string;
+  steps: { step: string; queueName: string; jobId: string }[];
+}
+
+/** How many flow records are kept (the oldest go first; their jobs stay in their queues). */
+export const FLOW_RECORDS_KEPT = 1000;
+
+// One hash tag per cluster: on Redis Cluster both keys live in the cluster's slot.
+const indexKey = (cluster: string) => `pgha:{${cluster}}:flows`;
+const recordKey = (cluster: string) => `pgha:{${cluster}}:flow-records`;
+
+/** The record of a flow tree (pure). */
+export function flowRecord(flowId: string, scenario: string, tree: FlowJob, now = new Date()): FlowRecord {
+  return {
+    flowId,
+    scenario,
+    createdAt: now.toISOString(),
+    steps: flowSteps(tree).map((s) => ({ step: s.name, queueName: s.queueName, jobId: s.opts!.jobId! })),
+  };
+}
+
+/** Record a flow; a flow already recorded keeps its first record (enqueueing is idempotent too). */
+export async function recordFlow(connection: Redis, cluster: string, record: FlowRecord): Promise<void> {
+  const added = await connection.hsetnx(recordKey(cluster), record.flowId, JSON.stringify(record));
+  if (!added) return;
+  await connection.zadd(indexKey(cluster), Date.parse(record.createdAt), record.flowId);
+  const surplus = (await connection.zcard(indexKey(cluster))) - FLOW_RECORDS_KEPT;
+  if (surplus > 0) {
+    const old = await connection.zrange(indexKey(cluster), 0, surplus - 1);
+    await connection.zrem(indexKey(cluster), ...old);
+    await connection.hdel(recordKey(cluster), ...old);
+  }
+}
+
+export async function readFlowRecord(connection: Redis, cluster: string, flowId: string): Promise<FlowRecord | null> {
+  const raw = await connection.hget(recordKey(cluster), flowId);
+  return raw ? (JSON.parse(raw) as FlowRecord) : null;
+}
+
+/** The newest flow records, newest first. */
+export async function recentFlowRecords(connection: Redis, cluster: string, limit: number): Promise<FlowRecord[]> {
+  const ids = await connection.zrevrange(indexKey(cluster), 0, limit - 1);
+  if (!ids.length) return [];
+  const raws = await connection.hmget(recordKey(cluster), ...ids);
+  return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as FlowRecord);
+}

@@ -1,0 +1,155 @@
+// Every flow an operator can start, from the CLI or POST /api/flows: check the request (pure), then
+// against the live cluster, and build the flow. One code path: the CLI and the API differ only in
+// how they report (the CLI follows the flow, the API answers with its id).
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { ClusterConfig } from './config/schema.js';
+import { masterNode } from './config/paths.js';
+import { planRestore, type RestoreTarget } from './barman/restore.js';
+import type { BackupInfo } from './barman/actions.js';
+import { buildFirstStartFlow } from './flows/first-start.js';
+import { buildBackupFlow, buildPlannedRestartFlow, buildRestoreFlow, buildRoleChangeFlow } from './flows/operations.js';
+import type { FlowJob } from 'bullmq';
+import { readNodes, type NodeStatus } from './status.js';
+import { runBarmanJob } from './backups.js';
+
+export const SCENARIOS = ['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+/** Which scenarios name a node, and what the node is to them. */
+const NODE_ROLE: Record<Scenario, 'required' | 'optional' | 'none'> = {
+  'first-start': 'required',
+  restart: 'required',
+  failover: 'required',
+  switchover: 'required',
+  backup: 'none',
+  restore: 'optional',
+};
+
+export const RestoreParamsSchema = z.strictObject({
+  /** A restore replaces every node's data: the request must say so. */
+  confirm: z.boolean().optional(),
+  backup: z.string().min(1).default('latest'),
+  targetTime: z.string().min(1).optional(),
+  targetLsn: z.string().min(1).optional(),
+  target: z.string().optional(),
+});
+
+export const FlowRequestSchema = z.strictObject({
+  scenario: z.enum(SCENARIOS, { error: `must be one of ${SCENARIOS.join(', ')}` }),
+  node: z.string().min(1).optional(),
+  params: z.record(z.string(), z.unknown()).optional(),
+});
+export type FlowRequest = z.infer<typeof FlowRequestSchema>;
+
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+/** 400: the request is wrong. 409: it is right, but the cluster's state does not allow it now. */
+export type Refusal = { ok: false; status: 400 | 409; error: string; details: Problem[] };
+export type Checked = { ok: true; scenario: Scenario; node?: string; restore?: { backup: string; target: RestoreTarget } };
+export type Planned = { ok: true; scenario: Scenario; flowId: string; tree: FlowJob; summary: string };
+
+const refuse = (status: 400 | 409, details: Problem[]): Refusal => ({
+  ok: false,
+  status,
+  error: details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; '),
+  details,
+});
+
+/** The recovery target from a restore's options (pure). */
+export function parseTarget(o: { targetTime?: string; targetLsn?: string; target?: string }): RestoreTarget | Problem {
+  const given = (['targetTime', 'targetLsn', 'target'] as const).filter((k) => o[k] !== undefined);
+  if (given.length > 1) return { path: `params.${given[1]}`, message: 'give one of targetTime (--target-time), targetLsn (--target-lsn), target "immediate" (--target immediate)' };
+  if (o.target !== undefined && o.target !== 'immediate') return { path: 'params.target', message: `the only named target is "immediate" (got ${o.target})` };
+  if (o.target === 'immediate') return { kind: 'immediate' };
+  if (o.targetTime !== undefined) return { kind: 'time', time: o.targetTime };
+  if (o.targetLsn !== undefined) return { kind: 'lsn', lsn: o.targetLsn };
+  return { kind: 'latest' };
+}
+
+/** Check a request against the schema and the config (pure): every problem, each naming its field. */
+export function checkFlowRequest(config: ClusterConfig, body: unknown): Checked | Refusal {
+  const parsed = FlowRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    return refuse(400, parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message })));
+  }
+  const { scenario, node, params } = parsed.data;
+  const problems: Problem[] = [];
+  const known = config.nodes.map((n) => n.name);
+  if (NODE_ROLE[scenario] === 'required' && node === undefined) problems.push({ path: 'node', message: `${scenario} needs a node, one of ${known.join(', ')}` });
+  if (NODE_ROLE[scenario] === 'none' && node !== undefined) problems.push({ path: 'node', message: `${scenario} takes no node` });
+  if (node !== undefined && !known.includes(node)) problems.push({ path: 'node', message: `unknown node "${node}", known: ${known.join(', ')}` });
+  if (scenario !== 'restore' && params !== undefined && Object.keys(params).length) problems.push({ path: 'params', message: `${scenario} takes no params (only restore does)` });
+  let restore: Checked['restore'];
+  if (scenario === 'restore') {
+    const p = RestoreParamsSchema.safeParse(params ?? {});
+    if (!p.success) {
+      for (const i of p.error.issues) problems.push({ path: ['params', ...i.path].join('.'), message: i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message });
+    } else {
+      if (p.data.confirm !== true) problems.push({ path: 'params.confirm', message: 'must be true: a restore replaces the data of every node of the cluster with the backup' });
+      const target = parseTarget(p.data);
+      if ('path' in target) problems.push(target);
+      else restore = { backup: p.data.backup, target };
+    }
+  }
+  if (problems.length) return refuse(400, problems);
+  return { ok: true, scenario, node, restore };
+}
+
+const names = (nodes: NodeStatus[]) => nodes.map((n) => n.name).join(', ') || 'none';
+
+/** Check the request against the live cluster and build its flow (nothing is enqueued). */
+export async function planScenario(config: ClusterConfig, body: unknown, stamp = `${Date.now()}-${randomBytes(2).toString('hex')}`): Promise<Planned | Refusal> {
+  const checked = checkFlowRequest(config, body);
+  if (!checked.ok) return checked;
+  const { scenario } = checked;
+  const node = checked.node!;
+  const id = (what: string) => `${config.cluster}-${what}-${stamp}`;
+  if (scenario === 'first-start') {
+    const flow = buildFirstStartFlow(config, node);
+    return { ok: true, scenario, ...flow, summary: `first start of ${node}` };
+  }
+  if (scenario === 'restart') {
+    return { ok: true, scenario, ...buildPlannedRestartFlow(config, node, id(`restart-${node}`)), summary: `planned restart of ${node}` };
+  }
+  const nodes = await readNodes(config);
+  const primaries = nodes.filter((n) => n.role === 'primary');
+  const standbys = nodes.filter((n) => n.role === 'standby');
+  if (scenario === 'backup') {
+    const primary = primaries[0]?.name ?? masterNode(config).name;
+    return { ok: true, scenario, ...buildBackupFlow(config, primary, id('backup')), summary: `backup of ${primary}` };
+  }
+  if (scenario === 'failover' || scenario === 'switchover') {
+    const target = nodes.find((n) => n.name === node)!;
+    if (target.role !== 'standby') return refuse(409, [{ path: 'node', message: `${node} is ${target.role}, not a running standby; pick one of: ${names(standbys)}` }]);
+    if (scenario === 'failover' && primaries.length) {
+      return refuse(409, [{ path: 'node', message: `failover to ${node} refused: ${names(primaries)} still accepts writes; for a planned change use switchover to ${node}` }]);
+    }
+    if (scenario === 'switchover' && primaries.length !== 1) {
+      return refuse(409, [{ path: 'node', message: `switchover needs exactly one running primary, found ${primaries.length}; for a dead primary use failover to ${node}` }]);
+    }
+    const flow = buildRoleChangeFlow(config, { mode: scenario, from: primaries[0]?.name ?? null, to: node, flowId: id(`${scenario}-${node}`), followers: standbys.map((n) => n.name) });
+    return { ok: true, scenario, ...flow, summary: `${scenario} to ${node}` };
+  }
+  // restore
+  const down = nodes.filter((n) => n.role === 'down');
+  if (down.length) {
+    return refuse(409, [{ path: '', message: `${names(down)} down: a restore needs every node's worker and PostgreSQL running (start them, or remove the node from pgha.yaml)` }]);
+  }
+  const into = checked.node ?? primaries[0]?.name ?? masterNode(config).name;
+  const { backup, target } = checked.restore!;
+  const plan = await runBarmanJob<{ backups: BackupInfo[]; lastWalTime: string | null }>(config, 'barman-restore-plan', 120_000, { switchWal: target.kind === 'latest' || target.kind === 'time' });
+  const restorable = planRestore({ backups: plan.backups, lastWalTime: plan.lastWalTime, backupId: backup, target });
+  if (!restorable.ok) return refuse(409, [{ path: 'params', message: `restore refused, nothing was stopped: ${restorable.problem}` }]);
+  const flow = buildRestoreFlow(config, {
+    target: into,
+    backupId: restorable.backupId,
+    recoveryTarget: target as unknown as Record<string, unknown>,
+    flowId: id('restore'),
+    pauseVia: primaries[0]?.name ?? into,
+  });
+  return { ok: true, scenario, ...flow, summary: `restore of backup ${restorable.backupId} into ${into}` };
+}
