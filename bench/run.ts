@@ -1,14 +1,17 @@
 // `npm run bench` (all, several trials) and `npm run bench -- --quick` (one trial each).
 // BENCH_TRIALS, BENCH_FAILOVER_TRIALS, BENCH_ANCHOR_TRIALS, BENCH_SWITCHOVER_TRIALS change the counts;
-// BENCH_RESTORE_TRIALS, BENCH_RESTORE_SCALE (pgbench scale, 70 ≈ 1 GB); BENCH_ONLY=bootstrap,failover,switchover,restore picks parts.
+// BENCH_RESTORE_TRIALS, BENCH_RESTORE_SCALE (pgbench scale, 70 ≈ 1 GB), BENCH_CONTROL_TRIALS,
+// BENCH_FOOTPRINT_WINDOWS (of 20 s); BENCH_ONLY=bootstrap,failover,switchover,restore,control,footprint picks parts.
 import { benchBootstrap } from './bootstrap.js';
 import { benchFailover, benchSwitchover } from './failover.js';
 import { benchRestore } from './restore.js';
+import { benchControlPlane } from './control-plane.js';
+import { benchFootprint } from './footprint.js';
 import { report, type Figure } from './lib.js';
 
 const quick = process.argv.includes('--quick');
 const n = (name: string, full: number) => (quick ? 1 : Number(process.env[name] ?? full));
-const only = (process.env.BENCH_ONLY ?? 'bootstrap,failover,switchover,restore').split(',');
+const only = (process.env.BENCH_ONLY ?? 'bootstrap,failover,switchover,restore,control,footprint').split(',');
 const log = (s: string) => console.error(s);
 const figures: Figure[] = [];
 const notes: string[] = [];
@@ -20,5 +23,7 @@ if (only.includes('failover')) {
 }
 if (only.includes('switchover')) figures.push(await benchSwitchover(n('BENCH_SWITCHOVER_TRIALS', 5), log));
 if (only.includes('restore')) figures.push(...(await benchRestore(n('BENCH_RESTORE_TRIALS', 3), Number(process.env.BENCH_RESTORE_SCALE ?? 70), log)));
+if (only.includes('control')) figures.push(...(await benchControlPlane(n('BENCH_CONTROL_TRIALS', 5), log)));
+if (only.includes('footprint')) figures.push(...(await benchFootprint(quick ? 1 : Number(process.env.BENCH_FOOTPRINT_WINDOWS ?? 3), 20, log)));
 console.log(report(figures));
 for (const note of notes) console.log(note);
