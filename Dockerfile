@@ -1,7 +1,7 @@
 # pgha images for docker-compose.yml. Targets:
 #   node       PostgreSQL 15 + repmgr + the node worker   (node bin/pgha.js worker node --name pgN)
 #   barman     barman + the barman worker                  (node bin/pgha.js worker barman)
-#   dashboard  Bull Board and the status page              (node bin/pgha.js dashboard)
+#   dashboard  the cluster page, Bull Board, API, metrics  (node bin/pgha.js dashboard)
 # Node.js 20 comes from the official node:20 image on the same Debian release (bookworm's own
 # nodejs is 18, and the CLI's dependencies need 20).
 
@@ -40,7 +40,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
-EXPOSE 5432 5434
+# 8008: the health checks (/primary, /replica, /health)
+EXPOSE 5432 5434 8008
 CMD ["worker", "node"]
 
 # --- barman ------------------------------------------------------------------------------------

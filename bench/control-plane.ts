@@ -98,7 +98,7 @@ async function runFlows(o: {
   const config = simulatedConfig(o.cluster, o.queues, o.redisUrl);
   const stamps: Stamps = new Map();
   const queueName = (q: number) => `${o.cluster}.node.n${q + 1}`;
-  const processor = o.mode === 'pgha' ? makeProcessor(config, o.redisUrl, new Map([['noop', noopStep(stamps)]])) : bareProcessor(stamps);
+  const processor = o.mode === 'pgha' ? makeProcessor(config, new Map([['noop', noopStep(stamps)]])) : bareProcessor(stamps);
   const admin = redisConnection(o.redisUrl);
   const workerConnection = redisConnection(o.redisUrl);
   const workers = Array.from({ length: o.queues }, (_, q) => new Worker(queueName(q), processor, { connection: workerConnection, concurrency: 1 }));

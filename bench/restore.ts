@@ -37,7 +37,7 @@ export async function benchRestore(trials: number, scale: number, log: (s: strin
       if (r.exitCode !== 0) throw new Error(`restore failed:\n${r.all}`);
       pgha.push((Date.now() - p0) / 1000);
       const flowId = /flow (\S+):/.exec(r.all ?? '')![1];
-      const connection = redisConnection(c.config.redis.url);
+      const connection = redisConnection(c.config.redis);
       const q = new Queue(nodeQueueName(c.config.cluster, n.name), { connection });
       const installed = await q.getJob(`${flowId}-install-restored`);
       serving.push(((installed?.finishedOn ?? Date.now()) - p0) / 1000);

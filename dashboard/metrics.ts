@@ -98,7 +98,7 @@ export function createMetrics(config: ClusterConfig, overview: Overview, queues:
     registers: [registry],
   });
   // steps complete on the workers: their completion events arrive here
-  const eventConnections = queues.map(() => redisConnection(config.redis.url));
+  const eventConnections = queues.map(() => redisConnection(config.redis));
   const listeners = queues.map((q, i) => {
     const events = new QueueEvents(q.name, { connection: eventConnections[i] });
     events.on('completed', ({ jobId }) => {

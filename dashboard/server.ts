@@ -27,7 +27,7 @@ const fail = (res: Response, status: number, error: string, details: unknown[] =
 export function createDashboard(config: ClusterConfig) {
   const token = dashboardToken(config);
   const logger = createLogger('dashboard');
-  const connection = redisConnection(config.redis.url);
+  const connection = redisConnection(config.redis);
   const queues = allQueueNames(config).map((name) => new Queue(name, { connection }));
   const queueByName = new Map(queues.map((q) => [q.name, q]));
   const queue = (name: string) => {

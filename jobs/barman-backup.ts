@@ -20,7 +20,7 @@ export default defineStep({
       await ctx.log(`barman is not configured yet (${serverConf} is missing): backup skipped until the primary's first start configures it`);
       return { skipped: 'not configured' };
     }
-    const connection = redisConnection(ctx.redisUrl);
+    const connection = redisConnection(ctx.config.redis);
     const queue = new Queue(barmanQueueName(ctx.config.cluster), { connection });
     try {
       // until the first start has taken the first backup, WAL streaming may not run yet and

@@ -7,7 +7,7 @@ export default defineStep({
   name: 'barman-schedule',
   schema: StepDataBase,
   async run(ctx) {
-    const ids = await upsertBarmanSchedules(ctx.config, ctx.redisUrl);
+    const ids = await upsertBarmanSchedules(ctx.config);
     await ctx.log(`job schedulers ${ids.join(', ')}: barman cron every ${ctx.config.barman.cronEveryMs / 1000} s, backups ${ctx.config.barman.backupEveryMs ? `every ${ctx.config.barman.backupEveryMs / 1000} s` : `on "${ctx.config.barman.backupCron}" UTC`}`);
     return { schedulers: ids };
   },

@@ -20,7 +20,7 @@ export default defineStep({
     // the standbys that answer now; a node that is down follows through its own restart decision
     const followers = (await peerViews(ctx.config, node)).filter((p) => p.reachable && p.inRecovery).map((p) => p.name);
     const flow = buildAfterPromotionFlow(ctx.config, node, `${ctx.config.cluster}-promoted-${node}-${data.at.replace(/[^0-9]/g, '')}`, followers);
-    const connection = redisConnection(ctx.redisUrl);
+    const connection = redisConnection(ctx.config.redis);
     try {
       await enqueueFlow(connection, flow, 'after-promotion');
     } finally {

@@ -7,8 +7,8 @@ import { redisConnection } from './redis.js';
 import { runScenario } from './operations.js';
 
 export async function runBarmanJob<T>(config: ClusterConfig, name: string, timeoutMs: number, data: Record<string, unknown> = {}): Promise<T> {
-  const connection = redisConnection(config.redis.url);
-  const eventsConnection = redisConnection(config.redis.url);
+  const connection = redisConnection(config.redis);
+  const eventsConnection = redisConnection(config.redis);
   const queue = new Queue(barmanQueueName(config.cluster), { connection });
   const events = new QueueEvents(barmanQueueName(config.cluster), { connection: eventsConnection });
   try {

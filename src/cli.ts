@@ -127,7 +127,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('event')
     .description("repmgr's event_notification_command: record the event on the control queue (runs as postgres)")
-    .requiredOption('--redis-url-file <file>', 'file holding the Redis URL')
+    .requiredOption('--redis-file <file>', 'file holding the Redis settings (JSON, written by the node worker)')
     .requiredOption('--cluster <name>', 'cluster name')
     .requiredOption('--node-id <id>', 'repmgr node id (%n)', int('--node-id'))
     .requiredOption('--event <event>', 'event name (%e)')
@@ -226,7 +226,7 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (node: string, o) => {
       const cfg = configFrom(o);
       const f = buildFirstStartFlow(cfg, node, o.flowId);
-      const connection = redisConnection(cfg.redis.url);
+      const connection = redisConnection(cfg.redis);
       try {
         await enqueueFlow(connection, f, 'first-start');
       } finally {

@@ -1,12 +1,12 @@
 // repmgr's events, recorded as jobs on the control queue (the control worker acts on them).
 import { readFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
-import type { ClusterConfig } from './config/schema.js';
+import { RedisSchema, type ClusterConfig } from './config/schema.js';
 import { controlQueueName } from './queues.js';
 import { redisConnection } from './redis.js';
 
-export async function recordEvent(o: { redisUrlFile: string; cluster: string; nodeId: number; event: string; success: string }): Promise<void> {
-  const connection = redisConnection(readFileSync(o.redisUrlFile, 'utf8').trim());
+export async function recordEvent(o: { redisFile: string; cluster: string; nodeId: number; event: string; success: string }): Promise<void> {
+  const connection = redisConnection(RedisSchema.parse(JSON.parse(readFileSync(o.redisFile, 'utf8'))));
   const queue = new Queue(controlQueueName(o.cluster), { connection });
   try {
     await queue.add(
@@ -29,7 +29,7 @@ export interface ClusterEvent {
 }
 
 export async function readEvents(config: ClusterConfig, limit = 200): Promise<ClusterEvent[]> {
-  const connection = redisConnection(config.redis.url);
+  const connection = redisConnection(config.redis);
   const queue = new Queue(controlQueueName(config.cluster), { connection });
   try {
     const jobs = await queue.getJobs(['completed', 'failed', 'active', 'waiting', 'delayed'], 0, limit);

@@ -26,7 +26,7 @@ export async function runScenario(
     for (const d of planned.details) say(d.path && d.path !== 'node' && !d.path.startsWith('params') ? `${d.path}: ${d.message}` : d.message);
     return { code: o.refusedCode ?? 1 };
   }
-  const connection = redisConnection(config.redis.url);
+  const connection = redisConnection(config.redis);
   try {
     await enqueueFlow(connection, planned, planned.scenario);
     if (o.noWait) {

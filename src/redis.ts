@@ -1,6 +1,33 @@
-// Redis connections for BullMQ. Workers need maxRetriesPerRequest: null (blocking commands).
-import { Redis } from 'ioredis';
+// Redis connections for BullMQ: one Redis by URL, or the master that Redis Sentinel names (ioredis
+// follows a failover of the master by itself). Workers need maxRetriesPerRequest: null (blocking
+// commands).
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisSettings } from './config/schema.js';
 
-export function redisConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+/** ioredis's options for these settings (pure). */
+export function redisOptions(settings: RedisSettings | string): RedisOptions & { url?: string } {
+  const base: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true };
+  const s = typeof settings === 'string' ? { url: settings } : settings;
+  if (s.url !== undefined) return { ...base, url: s.url };
+  return {
+    ...base,
+    sentinels: s.sentinels!.map(({ host, port }) => ({ host, port })),
+    name: s.masterName,
+    password: s.password,
+    sentinelPassword: s.sentinelPassword,
+    // after a failover the old master may answer as a replica for a moment: reconnect to the new one
+    failoverDetector: true,
+    reconnectOnError: (err) => /READONLY/.test(err.message),
+  };
+}
+
+export function redisConnection(settings: RedisSettings | string): Redis {
+  const { url, ...options } = redisOptions(settings);
+  return url !== undefined ? new Redis(url, options) : new Redis(options);
+}
+
+/** The settings as one line for logs and messages, without secrets (pure). */
+export function describeRedis(settings: RedisSettings): string {
+  if (settings.url !== undefined) return settings.url.replace(/\/\/[^@/]*@/, '//****@');
+  return `sentinel master "${settings.masterName}" via ${settings.sentinels!.map((s) => `${s.host}:${s.port}`).join(', ')}`;
 }

@@ -144,10 +144,10 @@ export async function readNodes(config: ClusterConfig): Promise<NodeStatus[]> {
 
 /** Ask the barman worker (it runs on the barman host) for the backup list; bounded wait. */
 export async function readBackups(config: ClusterConfig, timeoutMs = 15_000): Promise<BarmanStatus> {
-  const connection = redisConnection(config.redis.url);
+  const connection = redisConnection(config.redis);
   const name = barmanQueueName(config.cluster);
   const queue = new Queue(name, { connection });
-  const eventsConnection = redisConnection(config.redis.url);
+  const eventsConnection = redisConnection(config.redis);
   const events = new QueueEvents(name, { connection: eventsConnection });
   try {
     await events.waitUntilReady();

@@ -21,8 +21,6 @@ export interface StepContext {
   jobId: string;
   /** Return values of the steps this one depends on (the previous step of a chain), by job key. */
   previous(): Promise<Record<string, any>>;
-  /** Redis connection options of this worker, for steps that talk to queues (barman schedule). */
-  redisUrl: string;
 }
 
 export interface Step<S extends z.ZodType = z.ZodType> {

@@ -22,12 +22,12 @@ export async function bootNode(config: ClusterConfig, nodeName: string): Promise
   const p = nodePaths(config, node);
   ensureDir(p.stateDir, { owner: config.osUsers.postgres, mode: 0o750 });
   // repmgr's event hook runs as postgres and cannot read pgha.yaml: it gets the Redis URL here
-  writeFileAtomic(p.redisUrlFile, `${config.redis.url}\n`, { owner: config.osUsers.postgres, mode: 0o600 });
+  writeFileAtomic(p.redisFile, `${JSON.stringify(config.redis)}\n`, { owner: config.osUsers.postgres, mode: 0o600 });
   let flow: Parameters<typeof enqueueFlow>[1] | undefined;
   if (!existsSync(p.startedMarker)) flow = buildFirstStartFlow(config, node.name);
   else if (!postmasterStatus(p.dataDir)) flow = buildRestartFlow(config, node.name, `${config.cluster}-boot-${node.name}-${Date.now()}`);
   if (flow) {
-    const connection = redisConnection(config.redis.url);
+    const connection = redisConnection(config.redis);
     try {
       await enqueueFlow(connection, flow, existsSync(p.startedMarker) ? 'restart' : 'first-start');
     } finally {

@@ -1,6 +1,6 @@
 // What every worker process shares: load the config, consume one queue, dispatch each job to its
 // step with a parsed payload, a logging command runner and the job's AbortSignal; stop on SIGTERM.
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { z } from 'zod';
 import { loadConfig, secretsOf } from '../src/config/load.js';
 import type { ClusterConfig } from '../src/config/schema.js';
@@ -22,7 +22,7 @@ export function stepProgress(percent: number, label: string): { progress: number
   return { progress: Math.max(0, Math.min(100, Math.round(percent))), label };
 }
 
-export function makeProcessor(config: ClusterConfig, redisUrl: string, steps: Map<string, Step<any>>) {
+export function makeProcessor(config: ClusterConfig, steps: Map<string, Step<any>>) {
   const runner = new Runner(secretsOf(config));
   return async (job: Job, _token?: string, signal?: AbortSignal) => {
     const step = steps.get(job.name);
@@ -47,13 +47,30 @@ export function makeProcessor(config: ClusterConfig, redisUrl: string, steps: Ma
       signal: signal ?? new AbortController().signal,
       jobId: job.id ?? '',
       previous: () => job.getChildrenValues(),
-      redisUrl,
     };
     await log(`step ${job.name} attempt ${job.attemptsMade + 1} on pid ${process.pid}`);
     await job.updateProgress(stepProgress(0, `attempt ${job.attemptsMade + 1} started`));
     const result = await step.run(ctx, parsed.data);
     await job.updateProgress(stepProgress(100, 'done'));
     return result;
+  };
+}
+
+/** BullMQ worker options of every pgha worker. */
+export function workerOptions(config: ClusterConfig, concurrency: number): WorkerOptions {
+  return {
+    connection: redisConnection(config.redis),
+    concurrency,
+    // a worker killed mid-step: its job is picked up again soon after the worker restarts
+    lockDuration: 15_000,
+    stalledInterval: 5_000,
+    maxStalledCount: 3,
+    settings: {
+      backoffStrategy: (attemptsMade: number, type?: string) => {
+        if (type === CAPPED_BACKOFF.type) return cappedBackoff(attemptsMade);
+        throw new Error(`unknown backoff type ${type}`);
+      },
+    },
   };
 }
 
@@ -65,20 +82,7 @@ export async function startWorker(configFile: string | undefined, spec: (config:
   const s = spec(config);
   const logger = createLogger(`${s.role}`);
   for (const w of warnings) logger.warn(w);
-  const worker = new Worker(s.queueName, makeProcessor(config, config.redis.url, s.steps), {
-    connection: redisConnection(config.redis.url),
-    concurrency: s.concurrency,
-    // a worker killed mid-step: its job is picked up again soon after the worker restarts
-    lockDuration: 15_000,
-    stalledInterval: 5_000,
-    maxStalledCount: 3,
-    settings: {
-      backoffStrategy: (attemptsMade: number, type?: string) => {
-        if (type === CAPPED_BACKOFF.type) return cappedBackoff(attemptsMade);
-        throw new Error(`unknown backoff type ${type}`);
-      },
-    },
-  });
+  const worker = new Worker(s.queueName, makeProcessor(config, s.steps), workerOptions(config, s.concurrency));
   worker.on('active', (job) => logger.info(`start ${job.name} (${job.id})`));
   worker.on('completed', (job) => logger.info(`done ${job.name} (${job.id})`));
   worker.on('failed', (job, err) => logger.warn(`failed ${job?.name} (${job?.id}) attempt ${job?.attemptsMade}: ${err.message}`));

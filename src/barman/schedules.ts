@@ -25,8 +25,8 @@ export function barmanSchedules(config: ClusterConfig) {
   ];
 }
 
-export async function upsertBarmanSchedules(config: ClusterConfig, redisUrl = config.redis.url): Promise<string[]> {
-  const connection = redisConnection(redisUrl);
+export async function upsertBarmanSchedules(config: ClusterConfig): Promise<string[]> {
+  const connection = redisConnection(config.redis);
   const queue = new Queue(barmanQueueName(config.cluster), { connection });
   try {
     for (const s of barmanSchedules(config)) await queue.upsertJobScheduler(s.id, s.repeat, s.template);

@@ -15,7 +15,8 @@ export interface NodePaths {
   /** What repmgrd prints before it opens its own log (daemon start). */
   repmgrdOut: string;
   /** Redis URL for repmgr's event hook (it runs as postgres and cannot read pgha.yaml). */
-  redisUrlFile: string;
+  /** The Redis settings (JSON) for repmgr's event hook, which runs as postgres and cannot read pgha.yaml. */
+  redisFile: string;
   /** Written when the node first ran in its role: from then on a boot is a restart, not a first start. */
   startedMarker: string;
   /** Id of the flow the node worker enqueued when it booted. */
@@ -35,7 +36,7 @@ export function nodePaths(config: ClusterConfig, node: NodeConfig | string): Nod
     repmgrdPid: join(stateDir, 'repmgrd.pid'),
     repmgrdLog: join(stateDir, 'repmgrd.log'),
     repmgrdOut: join(stateDir, 'repmgrd.out'),
-    redisUrlFile: join(stateDir, 'redis-url'),
+    redisFile: join(stateDir, 'redis.json'),
     startedMarker: join(stateDir, 'first-start.done'),
     bootFlowFile: join(stateDir, 'boot-flow'),
   };

@@ -23,7 +23,7 @@ export const SEED_PASSWORDS: Record<string, string> = {
 };
 
 /** Paths of every secret in the config: masked on output, redacted from logs. */
-export const SECRET_PATHS = [...Object.keys(SEED_PASSWORDS), 'dashboard.token'];
+export const SECRET_PATHS = [...Object.keys(SEED_PASSWORDS), 'dashboard.token', 'redis.password', 'redis.sentinelPassword'];
 
 export const RETENTION_POLICY = /^(REDUNDANCY [1-9][0-9]*|RECOVERY WINDOW OF [1-9][0-9]* (DAYS|WEEKS|MONTHS))$/;
 
@@ -95,6 +95,25 @@ export const BarmanSchema = z.strictObject({
   sshCommand: z.string().min(3).default('ssh -o BatchMode=yes'),
 });
 
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * One Redis (url), or a master found through Redis Sentinel (sentinels + masterName), handed to
+ * ioredis. Neither given: the url default.
+ */
+export const RedisSchema = z
+  .strictObject({
+    url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+    sentinels: z.array(z.strictObject({ host: z.string().min(1), port: port.default(26379) })).min(1, 'list at least one sentinel').optional(),
+    /** The master's name in the sentinels' configuration (sentinel monitor <name> …). */
+    masterName: z.string().min(1).optional(),
+    /** With sentinels: the Redis password (with url, put it in the URL). */
+    password: z.string().min(1).optional(),
+    sentinelPassword: z.string().min(1).optional(),
+  })
+  .transform((r) => (r.url === undefined && r.sentinels === undefined ? { ...r, url: DEFAULT_REDIS_URL } : r));
+export type RedisSettings = z.infer<typeof RedisSchema>;
+
 export const DashboardSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: port.default(8080),
@@ -125,9 +144,7 @@ export const ClusterConfigSchema = z
     cluster: safeName.default('pgha'),
     /** local: the whole cluster on this machine (seed passwords allowed, with a warning). */
     mode: z.enum(['local', 'hosts']).default('hosts'),
-    redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL') }).default({
-      url: 'redis://127.0.0.1:6379',
-    }),
+    redis: RedisSchema.default({ url: DEFAULT_REDIS_URL }),
     postgres: PostgresSchema.default(PostgresSchema.parse({})),
     repmgr: RepmgrSchema.default(RepmgrSchema.parse({})),
     barman: BarmanSchema.default(BarmanSchema.parse({})),
@@ -159,8 +176,18 @@ export function crossChecks(cfg: {
   nodes?: z.infer<typeof NodeSchema>[];
   postgres?: { port: number; technicalPort: number };
   dashboard?: { token?: string; tokenFile?: string };
+  redis?: { url?: string; sentinels?: { host: string; port: number }[]; masterName?: string; password?: string; sentinelPassword?: string };
 }): CrossIssue[] {
   const out: CrossIssue[] = [];
+  if (cfg.redis?.url !== undefined && cfg.redis.sentinels !== undefined) {
+    out.push({ path: ['redis', 'sentinels'], message: 'set either redis.url or redis.sentinels (with redis.masterName), not both', input: cfg.redis.sentinels.map((s) => `${s.host}:${s.port}`) });
+  }
+  if (cfg.redis?.sentinels !== undefined && cfg.redis.masterName === undefined) {
+    out.push({ path: ['redis', 'masterName'], message: "required with redis.sentinels: the name the sentinels monitor (sentinel monitor <name> …)", input: undefined });
+  }
+  if (cfg.redis?.url !== undefined && (cfg.redis.password !== undefined || cfg.redis.sentinelPassword !== undefined || cfg.redis.masterName !== undefined)) {
+    out.push({ path: ['redis', 'url'], message: 'with redis.url, give the password inside the URL (redis://:PASSWORD@host:port); masterName and sentinelPassword go with redis.sentinels', input: cfg.redis.url.replace(/\/\/[^@]*@/, '//****@') });
+  }
   if (cfg.dashboard?.token !== undefined && cfg.dashboard.tokenFile !== undefined) {
     out.push({ path: ['dashboard', 'tokenFile'], message: 'set either dashboard.token or dashboard.tokenFile, not both', input: cfg.dashboard.tokenFile });
   }

@@ -3,6 +3,7 @@
 import type { FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { flowSteps } from './chain.js';
+import { clusterTag } from '../queues.js';
 
 export interface FlowRecord {
   flowId: string;
@@ -14,9 +15,9 @@ export interface FlowRecord {
 /** How many flow records are kept (the oldest go first; their jobs stay in their queues). */
 export const FLOW_RECORDS_KEPT = 1000;
 
-// One hash tag per cluster: on Redis Cluster both keys live in the cluster's slot.
-const indexKey = (cluster: string) => `pgha:{${cluster}}:flows`;
-const recordKey = (cluster: string) => `pgha:{${cluster}}:flow-records`;
+// The cluster's hash tag: on Redis Cluster these keys live in the slot of the cluster's queues.
+const indexKey = (cluster: string) => `pgha:${clusterTag(cluster)}:flows`;
+const recordKey = (cluster: string) => `pgha:${clusterTag(cluster)}:flow-records`;
 
 /** The record of a flow tree (pure). */
 export function flowRecord(flowId: string, scenario: string, tree: FlowJob, now = new Date()): FlowRecord {

@@ -13,7 +13,7 @@ import { buildFirstStartFlow } from '../flows/first-start.js';
 import { buildRestartFlow } from '../flows/operations.js';
 import { enqueueFlow, retryFailedSteps, watchFlows, type StepState } from '../flows/run.js';
 import { postmasterStatus } from '../postgres/actions.js';
-import { redisConnection } from '../redis.js';
+import { describeRedis, redisConnection } from '../redis.js';
 import { isAlive, readPidFile } from '../fsutil.js';
 import { CLI_ENTRY } from '../cli-entry.js';
 import { markedPids, runningPid, sleep, startDaemon, stopPid } from './processes.js';
@@ -101,6 +101,7 @@ function checkTraversable(dir: string) {
 }
 
 async function startRedis(l: LocalLayout, config: ClusterConfig, say: (s: string) => void) {
+  if (config.redis.url === undefined) throw new Error('local mode runs its own redis-server: redis.url, not redis.sentinels');
   const port = new URL(config.redis.url).port || '6379';
   if (!runningPid(l.redisPid)) {
     mkdirSync(l.redisDir, { recursive: true });
@@ -110,7 +111,7 @@ async function startRedis(l: LocalLayout, config: ClusterConfig, say: (s: string
     ], { env: { [`PGHA_LOCAL_DIR`]: l.dir } });
     say(`redis-server started on 127.0.0.1:${port} (AOF in ${l.redisDir})`);
   }
-  const conn = redisConnection(config.redis.url);
+  const conn = redisConnection(config.redis);
   try {
     for (let i = 0; i < 50; i++) {
       try {
@@ -120,7 +121,7 @@ async function startRedis(l: LocalLayout, config: ClusterConfig, say: (s: string
       }
       await sleep(100);
     }
-    throw new Error(`redis-server did not answer on ${config.redis.url}; see ${join(l.redisDir, 'redis.log')}`);
+    throw new Error(`redis-server did not answer on ${describeRedis(config.redis)}; see ${join(l.redisDir, 'redis.log')}`);
   } finally {
     conn.disconnect();
   }
@@ -220,7 +221,7 @@ export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number
     const id = await bootFlowId(config, n.name, bootedSince);
     if (id.includes('-boot-')) flows.push(bootFlow(config, n.name, id));
   }
-  const connection = redisConnection(config.redis.url);
+  const connection = redisConnection(config.redis);
   const t0 = Date.now();
   try {
     for (const f of flows) await enqueueFlow(connection, f, f.flowId.includes('-boot-') ? 'restart' : 'first-start');

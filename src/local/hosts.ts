@@ -44,7 +44,7 @@ export async function localStart(dir: string, node: string, say: (s: string) => 
     return 0;
   }
   const flow = bootFlow(config, node, flowId);
-  const connection = redisConnection(config.redis.url);
+  const connection = redisConnection(config.redis);
   try {
     say(`flow ${flowId}`);
     // the first refusal is the answer for whoever waits: the flow itself keeps retrying

@@ -12,7 +12,7 @@ export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
   return {
     // in the background: repmgrd waits for this command, and some events (upstream disconnect) sit on
     // the failover's critical path
-    eventCommand: `${cliCommandLine(['event', '--redis-url-file', p.redisUrlFile, '--cluster', ctx.config.cluster, '--node-id', '%n', '--event', '%e', '--success', '%s'])} >/dev/null 2>&1 &`,
+    eventCommand: `${cliCommandLine(['event', '--redis-file', p.redisFile, '--cluster', ctx.config.cluster, '--node-id', '%n', '--event', '%e', '--success', '%s'])} >/dev/null 2>&1 &`,
     fenceCommand: `${ctx.config.postgres.binDir}/pg_ctl -D ${p.dataDir} -m fast -w stop`,
   };
 }

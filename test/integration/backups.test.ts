@@ -26,7 +26,7 @@ beforeAll(async () => {
   });
   const up = await cli(['local', 'up', ...tc.args]);
   expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
-  redis = redisConnection(tc.config().redis.url);
+  redis = redisConnection(tc.config().redis);
   redis.on('error', () => {});
   queue = new Queue(barmanQueueName(tc.config().cluster), { connection: redis });
 }, 480_000);

@@ -65,7 +65,7 @@ beforeAll(async () => {
   expect(up.stdout).toContain(`dashboard: ${base}/`);
   expect(up.stdout).toContain(`dashboard token: ${tc.dashboard().token}`);
   expect(statSync(tc.config().dashboard.tokenFile!).mode & 0o777).toBe(0o600);
-  redis = redisConnection(tc.config().redis.url);
+  redis = redisConnection(tc.config().redis);
   redis.on('error', () => {});
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
   // logging in: the browser answers the dashboard's basic-auth challenge with any user and the token
@@ -250,8 +250,8 @@ describe('metrics', () => {
     expect(text).toMatch(/pgha_node_up\{node="node3",cluster="pgha"\} 1/);
     expect(text).toMatch(/pgha_node_lag_bytes\{node="node2",cluster="pgha"\} \d+/);
     expect(text).toMatch(/pgha_node_timeline\{node="node1",cluster="pgha"\} \d+/);
-    expect(text).toMatch(/pgha_queue_jobs\{queue="pgha\.barman",state="failed",cluster="pgha"\} \d+/);
-    expect(text).toMatch(/pgha_queue_jobs\{queue="pgha\.node\.node1",state="waiting",cluster="pgha"\} \d+/);
+    expect(text).toMatch(/pgha_queue_jobs\{queue="\{pgha\}\.barman",state="failed",cluster="pgha"\} \d+/);
+    expect(text).toMatch(/pgha_queue_jobs\{queue="\{pgha\}\.node\.node1",state="waiting",cluster="pgha"\} \d+/);
     // the steps that completed while the dashboard ran (the API tests' flows)
     const count = (step: string) => Number(new RegExp(`^pgha_step_duration_seconds_count\\{[^}]*step="${step}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
     expect(count('barman-backup')).toBeGreaterThanOrEqual(1);
@@ -282,11 +282,11 @@ describe('in the browser', () => {
   });
 
   it('Bull Board lists every queue and the first-start flow, with its tree across queues', async () => {
-    await page.goto(`${base}/queues/queue/pgha.node.node1?status=completed`);
-    for (const q of ['pgha.node.node1', 'pgha.node.node2', 'pgha.node.node3', 'pgha.barman', 'pgha.control']) await page.getByText(q, { exact: true }).first().waitFor();
+    await page.goto(`${base}/queues/queue/${encodeURIComponent('{pgha}.node.node1')}?status=completed`);
+    for (const q of ['{pgha}.node.node1', '{pgha}.node.node2', '{pgha}.node.node3', '{pgha}.barman', '{pgha}.control']) await page.getByText(q, { exact: true }).first().waitFor();
     await page.getByText('pgha-first-start-node1-start-repmgrd', { exact: true }).waitFor();
     // a step's own page shows the flow it belongs to (the barman steps are on another queue)
-    await page.goto(`${base}/queues/queue/pgha.barman/pgha-first-start-node1-barman-first-backup`);
+    await page.goto(`${base}/queues/queue/${encodeURIComponent('{pgha}.barman')}/pgha-first-start-node1-barman-first-backup`);
     await page.getByText('Job flow').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'bull-board-flow.png') });
   });
@@ -311,7 +311,7 @@ describe('in the browser', () => {
     } finally {
       chmodSync(serverDir, mode);
     }
-    await page.goto(`${base}/queues/queue/pgha.barman/${flowId}-barman-ready`);
+    await page.goto(`${base}/queues/queue/${encodeURIComponent('{pgha}.barman')}/${flowId}-barman-ready`);
     await page.getByText(`${flowId}-barman-ready`).first().waitFor();
     // the job card's first action button is Retry (its tooltip says so)
     const retry = page.locator('button.button-GXX8BV').first();

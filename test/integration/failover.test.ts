@@ -50,7 +50,7 @@ beforeAll(async () => {
   tc = await testCluster('failover', '127.0.8.11');
   const up = await cli(['local', 'up', ...tc.args]);
   expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
-  redis = redisConnection(cfg().redis.url);
+  redis = redisConnection(cfg().redis);
   redis.on('error', () => {});
   const c = await sqlTo(cfg(), 'node1');
   await c.query('CREATE TABLE stream (k bigint PRIMARY KEY, at timestamptz DEFAULT now())');

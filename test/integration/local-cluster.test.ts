@@ -42,7 +42,7 @@ beforeAll(async () => {
   // wait until the local config exists to learn the redis URL
   await waitFor('pgha.yaml', async () => (await import('node:fs')).existsSync(join(tc.dir, 'pgha.yaml')));
   const config = tc.config();
-  redis = redisConnection(config.redis.url);
+  redis = redisConnection(config.redis);
   // the last test stops this cluster's redis-server: no reconnect noise after it
   redis.on('error', () => {});
   // node3's worker dies (kill -9) while it runs the wait-primary step
@@ -210,7 +210,6 @@ describe('local up with 3 nodes', () => {
     const keys = await redis.keys('*');
     expect(keys.some((k) => k.startsWith('pgha:{'))).toBe(true); // the flow records are scanned too
     let dump = keys.join('\n');
-    let dump = '';
     for (const k of keys) {
       const type = await redis.type(k);
       if (type === 'hash') dump += JSON.stringify(await redis.hgetall(k));

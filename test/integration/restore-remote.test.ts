@@ -92,7 +92,7 @@ describe('restore to a node on another host', () => {
     expect(await sql('SELECT count(*)::int AS n FROM rows')).toEqual([{ n: 500 }]);
     // it really went through ssh: the recover step's command line says so
     const flowId = /flow (\S+):/.exec(r.stdout)![1];
-    const connection = redisConnection(tc.config().redis.url);
+    const connection = redisConnection(tc.config().redis);
     const q = new Queue(barmanQueueName(tc.config().cluster), { connection });
     const { logs } = await q.getJobLogs(`${flowId}-barman-recover`);
     await q.close();

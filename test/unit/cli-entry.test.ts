@@ -92,7 +92,7 @@ describe('cliCommandLine', () => {
   });
 
   it('the event hook command line pgha renders survives the shell', () => {
-    const args = ['event', '--redis-url-file', '/var/lib/pgha/nodes/node 1/redis-url', '--cluster', 'pgha', '--node-id', '%n', '--event', '%e', '--success', '%s'];
+    const args = ['event', '--redis-file', '/var/lib/pgha/nodes/node 1/redis.json', '--cluster', 'pgha', '--node-id', '%n', '--event', '%e', '--success', '%s'];
     expect(shellWords(cliCommandLine(args)).slice(2)).toEqual(args);
   });
 });

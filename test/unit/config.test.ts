@@ -99,10 +99,10 @@ describe('schema defaults are the seed values', () => {
     expect(parsed.mode).toBe('hosts');
   });
 
-  it('SEED_PASSWORDS name the five passwords; SECRET_PATHS are those and the dashboard token', () => {
+  it('SEED_PASSWORDS name the five passwords; SECRET_PATHS are those, the dashboard token and the Redis passwords', () => {
     expect(SEED_PATHS).toEqual(['postgres.rootPassword', 'repmgr.password', 'repmgr.streamingPassword', 'barman.password', 'barman.streamingPassword']);
     expect(SEED_PATHS.map((p) => SEED_PASSWORDS[p])).toEqual(SEED_VALUES);
-    expect(SECRET_PATHS).toEqual([...SEED_PATHS, 'dashboard.token']);
+    expect(SECRET_PATHS).toEqual([...SEED_PATHS, 'dashboard.token', 'redis.password', 'redis.sentinelPassword']);
   });
 
   it('file values override defaults', () => {

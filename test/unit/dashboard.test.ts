@@ -113,10 +113,10 @@ describe('POST /api/flows request check', () => {
 describe('flow records and summaries', () => {
   const config = localConfig();
   const tree = chainFlow('pgha-backup-1', [
-    { step: 'barman-ready', queueName: 'pgha.barman', data: { cluster: config.cluster, node: 'node1' } },
-    { step: 'barman-backup', queueName: 'pgha.barman', data: { cluster: config.cluster, node: 'node1' } },
+    { step: 'barman-ready', queueName: '{pgha}.barman', data: { cluster: config.cluster, node: 'node1' } },
+    { step: 'barman-backup', queueName: '{pgha}.barman', data: { cluster: config.cluster, node: 'node1' } },
   ]);
-  const st = (step: string, state: string, extra: Partial<StepState> = {}): StepState => ({ flowId: 'pgha-backup-1', step, queueName: 'pgha.barman', jobId: `pgha-backup-1-${step}`, state, attemptsMade: 0, ...extra });
+  const st = (step: string, state: string, extra: Partial<StepState> = {}): StepState => ({ flowId: 'pgha-backup-1', step, queueName: '{pgha}.barman', jobId: `pgha-backup-1-${step}`, state, attemptsMade: 0, ...extra });
 
   it('a record lists the steps in the order they run, with their queues and job ids', () => {
     expect(flowRecord('pgha-backup-1', 'backup', tree, new Date('2026-11-26T12:00:00Z'))).toEqual({
@@ -124,8 +124,8 @@ describe('flow records and summaries', () => {
       scenario: 'backup',
       createdAt: '2026-11-26T12:00:00.000Z',
       steps: [
-        { step: 'barman-ready', queueName: 'pgha.barman', jobId: 'pgha-backup-1-barman-ready' },
-        { step: 'barman-backup', queueName: 'pgha.barman', jobId: 'pgha-backup-1-barman-backup' },
+        { step: 'barman-ready', queueName: '{pgha}.barman', jobId: 'pgha-backup-1-barman-ready' },
+        { step: 'barman-backup', queueName: '{pgha}.barman', jobId: 'pgha-backup-1-barman-backup' },
       ],
     });
   });

@@ -92,7 +92,7 @@ describe('buildFirstStartFlow', () => {
     expect(jobs.map((j) => j.name)).toEqual(PRIMARY_FIRST_START.map(([s]) => s));
     jobs.forEach((job, i) => {
       const kind = PRIMARY_FIRST_START[i][1];
-      expect(job.queueName).toBe(kind === 'node' ? 'pgha.node.node1' : 'pgha.barman');
+      expect(job.queueName).toBe(kind === 'node' ? '{pgha}.node.node1' : '{pgha}.barman');
       expect(job.opts?.jobId).toBe(`pgha-first-start-node1-${job.name}`);
       expect(job.data).toEqual({ cluster: 'pgha', node: 'node1', flowId: 'pgha-first-start-node1' });
     });
@@ -126,7 +126,7 @@ describe('buildFirstStartFlow', () => {
     expect(jobs.map((j) => j.name)).toEqual(STANDBY_FIRST_START.map(([s]) => s));
     expect(jobs.map((j) => j.name)).toEqual(['check-master-flag', 'wait-primary', 'standby-clone', 'start-standby', 'register-standby', 'start-repmgrd']);
     for (const job of jobs) {
-      expect(job.queueName).toBe('pgha.node.node2');
+      expect(job.queueName).toBe('{pgha}.node.node2');
       expect(job.data).toEqual({ cluster: 'pgha', node: 'node2', primary: 'node1', flowId: 'pgha-first-start-node2' });
     }
   });
@@ -140,11 +140,11 @@ describe('buildFirstStartFlow', () => {
     const { flowId, tree } = buildFirstStartFlow(demo, 'node3', 'retry-7');
     expect(flowId).toBe('retry-7');
     const jobs = flowSteps(tree);
-    expect(new Set(jobs.map((j) => j.queueName))).toEqual(new Set(['demo.node.node3']));
+    expect(new Set(jobs.map((j) => j.queueName))).toEqual(new Set(['{demo}.node.node3']));
     expect(jobs.map((j) => j.opts?.jobId)).toEqual(STANDBY_FIRST_START.map(([s]) => `retry-7-${s}`));
     expect(jobs[0].data).toEqual({ cluster: 'demo', node: 'node3', primary: 'node1', flowId: 'retry-7' });
     const primaryQueues = new Set(flowSteps(buildFirstStartFlow(demo, 'node1').tree).map((j) => j.queueName));
-    expect(primaryQueues).toEqual(new Set(['demo.node.node1', 'demo.barman']));
+    expect(primaryQueues).toEqual(new Set(['{demo}.node.node1', '{demo}.barman']));
     expect(firstStartFlowId('demo', 'node3')).toBe('demo-first-start-node3');
   });
 

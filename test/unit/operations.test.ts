@@ -48,7 +48,7 @@ describe('buildRestartFlow', () => {
   it('three steps on the node\'s queue: decide-and-start, register-node, start-repmgrd', () => {
     const { flowId, tree } = buildRestartFlow(config, 'node2', 'restart-1');
     expect(flowId).toBe('restart-1');
-    expect(plan(tree)).toEqual(['decide-and-start@pgha.node.node2', 'register-node@pgha.node.node2', 'start-repmgrd@pgha.node.node2']);
+    expect(plan(tree)).toEqual(['decide-and-start@{pgha}.node.node2', 'register-node@{pgha}.node.node2', 'start-repmgrd@{pgha}.node.node2']);
     expect(ids(tree)).toEqual(['restart-1-decide-and-start', 'restart-1-register-node', 'restart-1-start-repmgrd']);
     expectSoundTree(tree, 'restart-1');
   });
@@ -69,7 +69,7 @@ describe('buildRestartFlow', () => {
 
   it('uses the cluster name in the queue', () => {
     const demo = localConfig({ cluster: 'demo' });
-    expect(new Set(flowSteps(buildRestartFlow(demo, 'node1', 'r').tree).map((j) => j.queueName))).toEqual(new Set(['demo.node.node1']));
+    expect(new Set(flowSteps(buildRestartFlow(demo, 'node1', 'r').tree).map((j) => j.queueName))).toEqual(new Set(['{demo}.node.node1']));
   });
 
   it('an unknown node throws', () => {
@@ -96,7 +96,7 @@ describe('buildPlannedRestartFlow', () => {
       'start-repmgrd',
       'set-repmgrd-paused',
     ]);
-    for (const j of jobs) expect(j.queueName).toBe('pgha.node.node1');
+    for (const j of jobs) expect(j.queueName).toBe('{pgha}.node.node1');
     expect(jobs[0].data).toMatchObject({ paused: true });
     expect(jobs[jobs.length - 1].data).toMatchObject({ paused: false });
     expect(tree.name).toBe('set-repmgrd-paused');
@@ -131,10 +131,10 @@ describe('buildAfterPromotionFlow', () => {
     const { flowId, tree } = buildAfterPromotionFlow(config, 'node2', 'ap-1', ['node1', 'node3']);
     expect(flowId).toBe('ap-1');
     expect(plan(tree)).toEqual([
-      'barman-switch-primary@pgha.barman',
-      'ensure-follows@pgha.node.node1',
-      'ensure-follows@pgha.node.node3',
-      'barman-backup@pgha.barman',
+      'barman-switch-primary@{pgha}.barman',
+      'ensure-follows@{pgha}.node.node1',
+      'ensure-follows@{pgha}.node.node3',
+      'barman-backup@{pgha}.barman',
     ]);
     expect(ids(tree)).toEqual(['ap-1-barman-switch-primary', 'ap-1-ensure-follows-node1', 'ap-1-ensure-follows-node3', 'ap-1-barman-backup']);
     expectSoundTree(tree, 'ap-1');
@@ -152,22 +152,22 @@ describe('buildAfterPromotionFlow', () => {
   it('a node not in followers (down) gets no step', () => {
     const { tree } = buildAfterPromotionFlow(config, 'node2', 'ap', ['node3']);
     const queues = flowSteps(tree).map((j) => j.queueName);
-    expect(queues).not.toContain('pgha.node.node1');
-    expect(queues).not.toContain('pgha.node.node2');
+    expect(queues).not.toContain('{pgha}.node.node1');
+    expect(queues).not.toContain('{pgha}.node.node2');
     expect(JSON.stringify(tree)).not.toContain('node1');
   });
 
   it('no followers: only barman steps', () => {
     const { tree } = buildAfterPromotionFlow(config, 'node1', 'ap', []);
-    expect(plan(tree)).toEqual(['barman-switch-primary@pgha.barman', 'barman-backup@pgha.barman']);
+    expect(plan(tree)).toEqual(['barman-switch-primary@{pgha}.barman', 'barman-backup@{pgha}.barman']);
   });
 
   it('uses the cluster\'s barman queue', () => {
     const demo = localConfig({ cluster: 'demo' });
     const jobs = flowSteps(buildAfterPromotionFlow(demo, 'node2', 'ap', ['node1']).tree);
-    expect(jobs[0].queueName).toBe('demo.barman');
-    expect(jobs[jobs.length - 1].queueName).toBe('demo.barman');
-    expect(jobs[1].queueName).toBe('demo.node.node1');
+    expect(jobs[0].queueName).toBe('{demo}.barman');
+    expect(jobs[jobs.length - 1].queueName).toBe('{demo}.barman');
+    expect(jobs[1].queueName).toBe('{demo}.node.node1');
   });
 
   it('an unknown follower throws', () => {
@@ -184,15 +184,15 @@ describe('buildRoleChangeFlow: switchover', () => {
     const { flowId, tree } = build();
     expect(flowId).toBe('sw-1');
     expect(plan(tree)).toEqual([
-      'set-repmgrd-paused@pgha.node.node2',
-      'stop-postgres@pgha.node.node1',
-      'promote@pgha.node.node2',
-      'rejoin-node@pgha.node.node1',
-      'ensure-follows@pgha.node.node3',
-      'ensure-follows@pgha.node.node4',
-      'start-repmgrd@pgha.node.node2',
-      'barman-switch-primary@pgha.barman',
-      'set-repmgrd-paused@pgha.node.node2',
+      'set-repmgrd-paused@{pgha}.node.node2',
+      'stop-postgres@{pgha}.node.node1',
+      'promote@{pgha}.node.node2',
+      'rejoin-node@{pgha}.node.node1',
+      'ensure-follows@{pgha}.node.node3',
+      'ensure-follows@{pgha}.node.node4',
+      'start-repmgrd@{pgha}.node.node2',
+      'barman-switch-primary@{pgha}.barman',
+      'set-repmgrd-paused@{pgha}.node.node2',
     ]);
     expect(ids(tree)).toEqual([
       'sw-1-pause-repmgrd',
@@ -230,7 +230,7 @@ describe('buildRoleChangeFlow: switchover', () => {
   it('a node not in followers (down) gets no step', () => {
     const { tree } = build(['node3']);
     const queues = new Set(flowSteps(tree).map((j) => j.queueName));
-    expect(queues).toEqual(new Set(['pgha.node.node1', 'pgha.node.node2', 'pgha.node.node3', 'pgha.barman']));
+    expect(queues).toEqual(new Set(['{pgha}.node.node1', '{pgha}.node.node2', '{pgha}.node.node3', '{pgha}.barman']));
   });
 
   it('the old primary is stopped before the target is promoted, and rejoins after', () => {
@@ -266,13 +266,13 @@ describe('buildRoleChangeFlow: failover', () => {
   it('pause, promote, others follow, repmgrd, barman, resume: no stop-postgres, no rejoin-node', () => {
     const { tree } = buildRoleChangeFlow(config, { mode: 'failover', from: null, to: 'node3', flowId: 'fo-1', followers: ['node2', 'node4'] });
     expect(plan(tree)).toEqual([
-      'set-repmgrd-paused@pgha.node.node3',
-      'promote@pgha.node.node3',
-      'ensure-follows@pgha.node.node2',
-      'ensure-follows@pgha.node.node4',
-      'start-repmgrd@pgha.node.node3',
-      'barman-switch-primary@pgha.barman',
-      'set-repmgrd-paused@pgha.node.node3',
+      'set-repmgrd-paused@{pgha}.node.node3',
+      'promote@{pgha}.node.node3',
+      'ensure-follows@{pgha}.node.node2',
+      'ensure-follows@{pgha}.node.node4',
+      'start-repmgrd@{pgha}.node.node3',
+      'barman-switch-primary@{pgha}.barman',
+      'set-repmgrd-paused@{pgha}.node.node3',
     ]);
     expect(ids(tree)[0]).toBe('fo-1-pause-repmgrd');
     expect(ids(tree).at(-1)).toBe('fo-1-resume-repmgrd');
@@ -284,7 +284,7 @@ describe('buildRoleChangeFlow: failover', () => {
     const jobs = flowSteps(tree);
     expect(jobs.map((j) => j.name)).not.toContain('stop-postgres');
     expect(jobs.map((j) => j.name)).not.toContain('rejoin-node');
-    expect(jobs.map((j) => j.queueName)).not.toContain('pgha.node.node1');
+    expect(jobs.map((j) => j.queueName)).not.toContain('{pgha}.node.node1');
     expect(jobs.filter((j) => j.name === 'ensure-follows').map((j) => j.data.node)).toEqual(['node2']);
   });
 

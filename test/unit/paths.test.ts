@@ -16,7 +16,7 @@ describe('nodePaths', () => {
       repmgrdPid: '/var/lib/pgha/nodes/node2/repmgrd.pid',
       repmgrdLog: '/var/lib/pgha/nodes/node2/repmgrd.log',
       repmgrdOut: '/var/lib/pgha/nodes/node2/repmgrd.out',
-      redisUrlFile: '/var/lib/pgha/nodes/node2/redis-url',
+      redisFile: '/var/lib/pgha/nodes/node2/redis.json',
       startedMarker: '/var/lib/pgha/nodes/node2/first-start.done',
       bootFlowFile: '/var/lib/pgha/nodes/node2/boot-flow',
     });
