@@ -17,11 +17,17 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : 0;
 }
 
-/** utime + stime of a process, seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime + stime of a process, seconds; with `reaped`, also its waited-for children's (cutime + cstime); 0 once it is gone. */
+function cpuSeconds(pid: number, reaped = false): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0; // a backend that ended meanwhile: its time is in the postmaster's cutime
+  }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  const own = Number(fields[11]) + Number(fields[12]);
+  return (reaped ? own + Number(fields[13]) + Number(fields[14]) : own) / TICKS;
 }
 
 /** The children of a process (PostgreSQL's backends and auxiliary processes). */
@@ -46,7 +52,7 @@ export async function benchFootprint(windows: number, windowSecs: number, log: (
     const ours = { 'node worker': pid('node1-worker'), 'barman worker': pid('barman-worker'), 'control worker': pid('control-worker'), dashboard: pid('dashboard') };
     const postmaster = postmasterStatus(nodePaths(c.config, 'node1').dataDir)!.pid;
     const repmgrd = readPidFile(nodePaths(c.config, 'node1').repmgrdPid)!;
-    const rawCpu = () => [postmaster, ...childrenOf(postmaster), repmgrd].reduce((s, p) => s + cpuSeconds(p), 0);
+    const rawCpu = () => cpuSeconds(postmaster, true) + [...childrenOf(postmaster), repmgrd].reduce((s, p) => s + cpuSeconds(p), 0);
     log('footprint: letting the cluster settle for 30 s');
     await new Promise((r) => setTimeout(r, 30_000));
     const rss: Record<string, number[]> = {};

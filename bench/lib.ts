@@ -1,5 +1,5 @@
 // Shared by the benchmarks: timing, median/max, results file and markdown table.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,12 +36,26 @@ export function summarize(f: Figure) {
   };
 }
 
+/** This run's figures, and those of earlier runs that this one did not measure (BENCH_ONLY), kept with their date (pure). */
+export function mergeFigures<T extends { name: string; measuredAt: string }>(earlier: T[], now: T[]): T[] {
+  const names = new Set(now.map((f) => f.name));
+  return [...earlier.filter((f) => !names.has(f.name)), ...now];
+}
+
 export function report(figures: Figure[]): string {
-  const rows = figures.map(summarize);
+  const measuredAt = new Date().toISOString();
+  const rows = figures.map((f) => ({ ...summarize(f), measuredAt }));
   const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
   const out = join(repoRoot, 'bench', 'results', 'latest.json');
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine, figures: rows }, null, 2));
+  let earlier: (ReturnType<typeof summarize> & { measuredAt: string })[] = [];
+  try {
+    const old = JSON.parse(readFileSync(out, 'utf8'));
+    earlier = old.figures.map((f: any) => ({ ...f, measuredAt: f.measuredAt ?? old.date }));
+  } catch {
+    /* first run */
+  }
+  writeFileSync(out, JSON.stringify({ date: measuredAt, machine, figures: mergeFigures(earlier, rows) }, null, 2));
   const f = (x: number) => x.toFixed(2);
   return [
     `machine: ${machine}`,
