@@ -45,7 +45,7 @@ function childrenOf(pid: number): number[] {
     .map(Number);
 }
 
-export async function benchFootprint(windows: number, windowSecs: number, log: (s: string) => void): Promise<Figure[]> {
+export async function benchFootprint(windows: number, windowSecs: number, settleSecs: number, log: (s: string) => void): Promise<Figure[]> {
   const c = await benchCluster('footprint', '127.0.9.11', { redis: 6398, dashboard: 8098 });
   try {
     const pid = (name: string) => readPidFile(join(c.dir, 'pids', `${name}.pid`))!;
@@ -53,8 +53,8 @@ export async function benchFootprint(windows: number, windowSecs: number, log: (
     const postmaster = postmasterStatus(nodePaths(c.config, 'node1').dataDir)!.pid;
     const repmgrd = readPidFile(nodePaths(c.config, 'node1').repmgrdPid)!;
     const rawCpu = () => cpuSeconds(postmaster, true) + [...childrenOf(postmaster), repmgrd].reduce((s, p) => s + cpuSeconds(p), 0);
-    log('footprint: letting the cluster settle for 30 s');
-    await new Promise((r) => setTimeout(r, 30_000));
+    log(`footprint: letting the cluster settle for ${settleSecs} s`);
+    await new Promise((r) => setTimeout(r, settleSecs * 1000));
     const rss: Record<string, number[]> = {};
     const cpu: Record<string, number[]> = {};
     const raw = { rss: [] as number[], cpu: [] as number[] };
