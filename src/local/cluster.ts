@@ -127,6 +127,13 @@ async function startRedis(l: LocalLayout, config: ClusterConfig, say: (s: string
   }
 }
 
+/**
+ * Node flags of the long-running processes: a 1 MiB young generation keeps an idle worker's resident
+ * memory near 80 MiB (V8's default let the barman worker grow past 110 MiB after a few barman runs);
+ * they allocate little, so the extra scavenges cost nothing measurable. The images set the same.
+ */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 /** Node workers, the barman worker and the dashboard: start each one that is not running. */
 /** Returns the names of the processes it started (the others already ran). */
 export function startLocalProcesses(l: LocalLayout, config: ClusterConfig, say: (s: string) => void, only?: string[]): string[] {
@@ -142,7 +149,7 @@ export function startLocalProcesses(l: LocalLayout, config: ClusterConfig, say: 
     const { pid, started } = startDaemon({
       name: s.name,
       command: node,
-      args: [CLI_ENTRY, ...s.args, '--config', l.configFile],
+      args: [...DAEMON_NODE_FLAGS, CLI_ENTRY, ...s.args, '--config', l.configFile],
       pidFile: join(l.pidDir, `${s.name}.pid`),
       logFile: join(l.logDir, `${s.name}.log`),
       markerDir: l.dir,
