@@ -46,7 +46,7 @@ function childrenOf(pid: number): number[] {
 }
 
 export async function benchFootprint(windows: number, windowSecs: number, settleSecs: number, log: (s: string) => void): Promise<Figure[]> {
-  const c = await benchCluster('footprint', '127.0.9.11', { redis: 6398, dashboard: 8098 });
+  const c = await benchCluster('footprint', '127.0.24.11', { redis: 6398, dashboard: 8098 });
   try {
     const pid = (name: string) => readPidFile(join(c.dir, 'pids', `${name}.pid`))!;
     const ours = { 'node worker': pid('node1-worker'), 'barman worker': pid('barman-worker'), 'control worker': pid('control-worker'), dashboard: pid('dashboard') };
