@@ -14,6 +14,7 @@ import type { ClusterConfig } from '../src/config/schema.js';
 import { chainFlow } from '../src/flows/chain.js';
 import { enqueueFlow } from '../src/flows/run.js';
 import { redisConnection } from '../src/redis.js';
+import { nodeQueueName } from '../src/queues.js';
 import { defineStep } from '../src/step.js';
 import { makeProcessor } from '../workers/runtime.js';
 import { median, type Figure } from './lib.js';
@@ -97,7 +98,7 @@ async function runFlows(o: {
 }): Promise<Run> {
   const config = simulatedConfig(o.cluster, o.queues, o.redisUrl);
   const stamps: Stamps = new Map();
-  const queueName = (q: number) => `${o.cluster}.node.n${q + 1}`;
+  const queueName = (q: number) => nodeQueueName(o.cluster, `n${q + 1}`);
   const processor = o.mode === 'pgha' ? makeProcessor(config, new Map([['noop', noopStep(stamps)]])) : bareProcessor(stamps);
   const admin = redisConnection(o.redisUrl);
   const workerConnection = redisConnection(o.redisUrl);

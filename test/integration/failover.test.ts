@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { redisConnection } from '../../src/redis.js';
 import { nodePaths, barmanPaths } from '../../src/config/paths.js';
-import { nodeQueueName } from '../../src/queues.js';
+import { barmanQueueName, nodeQueueName } from '../../src/queues.js';
 import { postmasterStatus } from '../../src/postgres/actions.js';
 import { cli, insertStream, splitBrainSampler, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster } from './harness.js';
 
@@ -133,7 +133,7 @@ describe('automatic failover and the old primary\'s return', () => {
       return events.find((e) => e.event === 'repmgrd_failover_promote' && e.node === newPrimary && e.followUp);
     }, 30_000, 500);
     expect(promote.followUp).toMatch(new RegExp(`-promoted-${newPrimary}-`));
-    const q = new Queue(`${cfg().cluster}.barman`, { connection: redis });
+    const q = new Queue(barmanQueueName(cfg().cluster), { connection: redis });
     const backup = await waitFor('the follow-up backup', async () => {
       const j = await q.getJob(`${promote!.followUp}-barman-backup`);
       return j && (await j.getState()) === 'completed' ? j : undefined;

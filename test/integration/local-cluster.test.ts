@@ -9,7 +9,7 @@ import { redisConnection } from '../../src/redis.js';
 import { nodePaths, barmanPaths } from '../../src/config/paths.js';
 import { firstStartFlowId } from '../../src/flows/first-start.js';
 import { stepJobId } from '../../src/flows/chain.js';
-import { nodeQueueName } from '../../src/queues.js';
+import { barmanQueueName, controlQueueName, nodeQueueName } from '../../src/queues.js';
 import { postmasterStatus } from '../../src/postgres/actions.js';
 import { isAlive, readPidFile } from '../../src/fsutil.js';
 import { secretsOf } from '../../src/config/load.js';
@@ -243,7 +243,7 @@ describe('local up with 3 nodes', () => {
     expect(api.status).toBe(200);
     const body = (await api.json()) as { queues: { name: string; jobs: { id: string; name: string }[] }[] };
     expect(body.queues.map((q) => q.name).sort()).toEqual(
-      [...config.nodes.map((n) => nodeQueueName(config.cluster, n.name)), `${config.cluster}.barman`, `${config.cluster}.control`].sort(),
+      [...config.nodes.map((n) => nodeQueueName(config.cluster, n.name)), barmanQueueName(config.cluster), controlQueueName(config.cluster)].sort(),
     );
     const node1 = body.queues.find((q) => q.name === nodeQueueName(config.cluster, 'node1'))!;
     expect(node1.jobs.map((j) => j.name)).toEqual(expect.arrayContaining(['start-technical-port', 'register-primary', 'start-repmgrd']));

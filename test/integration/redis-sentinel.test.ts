@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { resolveConfig } from '../../src/config/load.js';
 import type { ClusterConfig } from '../../src/config/schema.js';
@@ -84,7 +85,8 @@ describe('Redis Sentinel', () => {
     });
     const steps = new Map([['tick', tick]]);
     // two workers, as on two hosts, each on its node's queue, connected through the sentinel
-    const workers = ['n1', 'n2'].map((n) => new Worker(nodeQueueName('sent', n), makeProcessor(config, steps), { ...workerOptions(config, 1), lockDuration: 5000, stalledInterval: 1000 }));
+    const options = ['n1', 'n2'].map(() => ({ ...workerOptions(config, 1), lockDuration: 5000, stalledInterval: 1000 }));
+    const workers = ['n1', 'n2'].map((n, i) => new Worker(nodeQueueName('sent', n), makeProcessor(config, steps), options[i]));
     for (const w of workers) w.on('error', () => {});
     const connection = redisConnection(config.redis);
     connection.on('error', () => {});
@@ -107,6 +109,8 @@ describe('Redis Sentinel', () => {
       expect(addr.stdout).toContain(String(ports.replica));
     } finally {
       await Promise.all(workers.map((w) => w.close()));
+      // BullMQ leaves a connection it was given open
+      for (const o of options) (o.connection as Redis).disconnect();
       connection.disconnect();
     }
   }, 180_000);
