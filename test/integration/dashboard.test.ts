@@ -155,6 +155,16 @@ describe('REST API', () => {
     expect(events.body[0]).toEqual({ at: expect.any(String), node: expect.stringMatching(/^node\d$/), event: expect.any(String), success: expect.any(Boolean) });
   });
 
+  it('no password and no token in any page or API answer', async () => {
+    const config = tc.config();
+    const secrets = [tc.dashboard().token, config.postgres.rootPassword, config.repmgr.password, config.repmgr.streamingPassword, config.barman.password, config.barman.streamingPassword];
+    for (const path of ['/', '/api/status', '/api/overview', '/api/flows', '/api/flows/pgha-first-start-node1', '/api/backups', '/api/events', '/metrics', '/queues/api/queues?activeQueue=%7Bpgha%7D.node.node1&status=completed&page=1']) {
+      const text = await (await fetch(`${base}${path}`, { headers })).text();
+      expect(text.length).toBeGreaterThan(100);
+      for (const secret of secrets) expect({ path, leaks: text.includes(secret) }).toEqual({ path, leaks: false });
+    }
+  });
+
   it('bad bodies are 400 naming the field; a failover while the primary takes writes is 409', async () => {
     const cases: [unknown, string][] = [
       [{}, 'scenario'],
