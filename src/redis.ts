@@ -15,8 +15,7 @@ export function redisOptions(settings: RedisSettings | string): RedisOptions & {
     name: s.masterName,
     password: s.password,
     sentinelPassword: s.sentinelPassword,
-    // after a failover the old master may answer as a replica for a moment: reconnect to the new one
-    failoverDetector: true,
+    // a master demoted without dropping its connections answers READONLY: reconnect, the sentinels name the new one
     reconnectOnError: (err) => /READONLY/.test(err.message),
   };
 }

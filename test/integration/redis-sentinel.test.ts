@@ -20,6 +20,7 @@ import { stopPid } from '../../src/local/processes.js';
 import { freePort, waitFor } from './harness.js';
 
 const MASTER_NAME = 'pgha-redis';
+
 let dir: string;
 const procs: ResultPromise[] = [];
 let ports: { master: number; replica: number; sentinel: number };
@@ -94,13 +95,14 @@ describe('Redis Sentinel', () => {
       const flowId = 'sent-ticks';
       const tree = chainFlow(flowId, Array.from({ length: 24 }, (_, i) => ({ step: 'tick', id: `t${i}`, queueName: nodeQueueName('sent', i % 2 ? 'n2' : 'n1'), data: { cluster: 'sent', node: i % 2 ? 'n2' : 'n1', i } })));
       await enqueueFlow(connection, { flowId, tree }, 'test');
-      const watching = watchFlows(connection, [{ flowId, tree }], { timeoutMs: 120_000, pollMs: 200 });
+      const watching = watchFlows(connection, [{ flowId, tree }], { timeoutMs: 60_000, pollMs: 200 });
       await waitFor('a few steps done', async () => ran.length >= 6, 30_000, 50);
       // the master dies
       const master = procs[0];
       await stopPid(master.pid!, 'SIGKILL', 5000);
       await waitFor('the replica promoted', async () => (await role(ports.replica)) === 'master', 30_000, 200);
       const result = await watching;
+      if (!result.ok) console.log('STATES', JSON.stringify(result.states.map((s) => [s.step, s.jobId.slice(-3), s.state, s.attemptsMade, s.failedReason]), null, 0), ran);
       expect({ ok: result.ok, failed: result.failed }).toEqual({ ok: true, failed: undefined });
       expect(result.states.map((s) => s.returnValue)).toEqual(Array.from({ length: 24 }, (_, i) => ({ i })));
       // every step ran, in order; a step cut by the failover may have run again (steps are idempotent)
@@ -110,8 +112,12 @@ describe('Redis Sentinel', () => {
     } finally {
       await Promise.all(workers.map((w) => w.close()));
       // BullMQ leaves a connection it was given open
-      for (const o of options) (o.connection as Redis).disconnect();
-      connection.disconnect();
+      // ioredis's disconnect() of a client that reconnected through the sentinel leaves its socket
+      // open (and reconnecting once the sentinel is gone): close the sockets for good
+      for (const c of [...options.map((o) => o.connection as Redis), connection]) {
+        c.disconnect();
+        (c as any).stream?.destroy();
+      }
     }
   }, 180_000);
 });
