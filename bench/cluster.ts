@@ -17,16 +17,22 @@ export interface BenchCluster {
   destroy(): Promise<void>;
 }
 
+const pghaIn = (dir: string, args: string[]) => execa(process.execPath, [join(repoRoot, 'bin', 'pgha.js'), ...args, '--dir', dir], { reject: false, all: true, cwd: repoRoot });
+
 export async function benchCluster(name: string, baseIp: string, ports: { redis: number; dashboard: number }, repmgr: Record<string, unknown> = {}, nodes = 3): Promise<BenchCluster> {
   const dir = mkdtempSync(`/tmp/pgha-bench-${name}-`);
   const raw = localConfig({ ...LOCAL_DEFAULTS, dir, baseIp, redisPort: ports.redis, dashboardPort: ports.dashboard, nodes }) as any;
   raw.repmgr = { ...raw.repmgr, ...repmgr };
   writeFileSync(join(dir, 'pgha.yaml'), stringify(raw), { mode: 0o600 });
-  const cli = join(repoRoot, 'bin', 'pgha.js');
-  const pgha = (args: string[]) => execa(process.execPath, [cli, ...args, '--dir', dir], { reject: false, all: true, cwd: repoRoot });
-  const up = await pgha(['local', 'up']);
+  const up = await pghaIn(dir, ['local', 'up']);
   if (up.exitCode !== 0) throw new Error(`local up failed:\n${up.all}`);
+  return openBenchCluster(dir);
+}
+
+/** A running local cluster under `dir` (its pgha.yaml), handed to a benchmark; destroy() takes it down and removes the folder. */
+export function openBenchCluster(dir: string): BenchCluster {
   const config = loadConfigFile(join(dir, 'pgha.yaml')).config;
+  const pgha = (args: string[]) => pghaIn(dir, args);
   return {
     dir,
     config,

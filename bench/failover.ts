@@ -21,7 +21,7 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number
   }
 }
 
-interface FailoverTrial {
+export interface FailoverTrial {
   seconds: number;
   lost: number;
   acked: number;
@@ -50,24 +50,29 @@ async function failoverTrial(c: BenchCluster): Promise<FailoverTrial> {
   return { seconds: (first.at - killedAt) / 1000, lost, acked: stream.acked.length, twoPrimaryMoments: sampler.twoPrimaryMoments.length };
 }
 
-export async function benchFailover(trials: number, baselineTrials: number, log: (s: string) => void): Promise<{ figure: Figure; lost: number[]; twoPrimary: number }> {
-  const runs = async (name: string, ip: string, ports: { redis: number; dashboard: number }, repmgr: Record<string, unknown>, n: number) => {
-    const c = await benchCluster(name, ip, ports, repmgr);
-    const out: FailoverTrial[] = [];
-    try {
-      await c.sql('node1', 'CREATE TABLE stream (k bigint PRIMARY KEY)');
-      for (let i = 0; i < n; i++) {
-        await c.sql((await writablePrimaries(c.config))[0], 'TRUNCATE stream');
-        out.push(await failoverTrial(c));
-        log(`failover ${name} trial ${i + 1}/${n}: ${out[i].seconds.toFixed(2)} s, ${out[i].lost} of ${out[i].acked} acknowledged lost, ${out[i].twoPrimaryMoments} two-primary moments`);
-      }
-    } finally {
-      await c.destroy();
-    }
-    return out;
-  };
-  const pgha = await runs('failover', '127.0.9.11', { redis: 6392, dashboard: 8092 }, {}, trials);
-  const anchor = await runs('repmgr-defaults', '127.0.10.11', { redis: 6393, dashboard: 8093 }, { monitorIntervalSecs: 2, reconnectAttempts: 6, reconnectIntervalSecs: 10 }, baselineTrials);
+/** `n` failover trials on cluster `c` (kept up). */
+export async function failoverTrials(c: BenchCluster, n: number, name: string, log: (s: string) => void): Promise<FailoverTrial[]> {
+  const out: FailoverTrial[] = [];
+  await c.sql((await writablePrimaries(c.config))[0], 'CREATE TABLE IF NOT EXISTS stream (k bigint PRIMARY KEY)');
+  for (let i = 0; i < n; i++) {
+    await c.sql((await writablePrimaries(c.config))[0], 'TRUNCATE stream');
+    out.push(await failoverTrial(c));
+    log(`failover ${name} trial ${i + 1}/${n}: ${out[i].seconds.toFixed(2)} s, ${out[i].lost} of ${out[i].acked} acknowledged lost, ${out[i].twoPrimaryMoments} two-primary moments`);
+  }
+  return out;
+}
+
+/** The anchor: the same trials on a cluster of its own running repmgr's default timings (monitor 2 s, 6 × 10 s). */
+export async function anchorTrials(n: number, log: (s: string) => void): Promise<FailoverTrial[]> {
+  const c = await benchCluster('repmgr-defaults', '127.0.10.11', { redis: 6393, dashboard: 8093 }, { monitorIntervalSecs: 2, reconnectAttempts: 6, reconnectIntervalSecs: 10 });
+  try {
+    return await failoverTrials(c, n, 'repmgr-defaults', log);
+  } finally {
+    await c.destroy();
+  }
+}
+
+export function failoverResult(pgha: FailoverTrial[], anchor: FailoverTrial[]): { figure: Figure; lost: number[]; twoPrimary: number } {
   return {
     figure: {
       name: 'failover, kill -9 of the primary to first write on the new one',
@@ -80,6 +85,17 @@ export async function benchFailover(trials: number, baselineTrials: number, log:
     lost: pgha.map((t) => t.lost),
     twoPrimary: [...pgha, ...anchor].reduce((s, t) => s + t.twoPrimaryMoments, 0),
   };
+}
+
+export async function benchFailover(trials: number, anchorCount: number, log: (s: string) => void): Promise<{ figure: Figure; lost: number[]; twoPrimary: number }> {
+  const c = await benchCluster('failover', '127.0.9.11', { redis: 6392, dashboard: 8092 });
+  let pgha: FailoverTrial[];
+  try {
+    pgha = await failoverTrials(c, trials, 'failover', log);
+  } finally {
+    await c.destroy();
+  }
+  return failoverResult(pgha, await anchorTrials(anchorCount, log));
 }
 
 /** Longest gap between consecutive acknowledged inserts around an operation. */
@@ -96,12 +112,13 @@ async function writeDowntime(c: BenchCluster, op: () => Promise<void>): Promise<
   return gap / 1000;
 }
 
-export async function benchSwitchover(trials: number, log: (s: string) => void): Promise<Figure> {
-  const c = await benchCluster('switchover', '127.0.11.11', { redis: 6394, dashboard: 8094 });
+/** On `shared` when given (left up), else on a cluster of its own. */
+export async function benchSwitchover(trials: number, log: (s: string) => void, shared?: BenchCluster): Promise<Figure> {
+  const c = shared ?? (await benchCluster('switchover', '127.0.11.11', { redis: 6394, dashboard: 8094 }));
   const pgha: number[] = [];
   const raw: number[] = [];
   try {
-    await c.sql('node1', 'CREATE TABLE stream (k bigint PRIMARY KEY)');
+    await c.sql((await writablePrimaries(c.config))[0], 'CREATE TABLE IF NOT EXISTS stream (k bigint PRIMARY KEY)');
     for (let i = 0; i < trials; i++) {
       const standbys = () => c.config.nodes.map((n) => n.name);
       const [p0] = await writablePrimaries(c.config);
@@ -145,7 +162,7 @@ export async function benchSwitchover(trials: number, log: (s: string) => void):
       log(`switchover trial ${i + 1}/${trials}: pgha ${pgha[i].toFixed(2)} s, raw stop+promote ${raw[i].toFixed(2)} s of write downtime`);
     }
   } finally {
-    await c.destroy();
+    if (!shared) await c.destroy();
   }
   return { name: 'switchover write downtime', unit: 's', pgha, baseline: raw, baselineName: 'pg_ctl stop + pg_ctl promote by hand', target: '≤ 2 s' };
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { nodePaths } from '../src/config/paths.js';
 import { postmasterStatus } from '../src/postgres/actions.js';
 import { readPidFile } from '../src/fsutil.js';
-import { benchCluster } from './cluster.js';
+import { benchCluster, type BenchCluster } from './cluster.js';
 import type { Figure } from './lib.js';
 
 const TICKS = 100; // USER_HZ on Linux
@@ -45,8 +45,9 @@ function childrenOf(pid: number): number[] {
     .map(Number);
 }
 
-export async function benchFootprint(windows: number, windowSecs: number, settleSecs: number, log: (s: string) => void): Promise<Figure[]> {
-  const c = await benchCluster('footprint', '127.0.24.11', { redis: 6398, dashboard: 8098 });
+/** On a cluster of its own, or on `shared` (left up). */
+export async function benchFootprint(windows: number, windowSecs: number, settleSecs: number, log: (s: string) => void, shared?: BenchCluster): Promise<Figure[]> {
+  const c = shared ?? (await benchCluster('footprint', '127.0.24.11', { redis: 6398, dashboard: 8098 }));
   try {
     const pid = (name: string) => readPidFile(join(c.dir, 'pids', `${name}.pid`))!;
     const ours = { 'node worker': pid('node1-worker'), 'barman worker': pid('barman-worker'), 'control worker': pid('control-worker'), dashboard: pid('dashboard') };
@@ -76,6 +77,6 @@ export async function benchFootprint(windows: number, windowSecs: number, settle
       { name: `${k} at rest, CPU`, unit: 'cpu-s/min', pgha: cpu[k], baseline: raw.cpu, baselineName: "node1's PostgreSQL + repmgrd", target: '≤ 1' },
     ]);
   } finally {
-    await c.destroy();
+    if (!shared) await c.destroy();
   }
 }

@@ -7,16 +7,19 @@ import { barmanPaths } from '../src/config/paths.js';
 import { lookupUser } from '../src/exec/runner.js';
 import { nodeQueueName } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
-import { benchCluster } from './cluster.js';
+import { benchCluster, type BenchCluster } from './cluster.js';
+import { writablePrimaries } from './stream.js';
 import type { Figure } from './lib.js';
 
-export async function benchRestore(trials: number, scale: number, log: (s: string) => void): Promise<Figure[]> {
-  const c = await benchCluster('restore', '127.0.16.11', { redis: 6397, dashboard: 8097 }, {}, 1);
+/** On a 1-node cluster of its own, or on `shared` (left up; the restore then also re-clones its standbys). */
+export async function benchRestore(trials: number, scale: number, log: (s: string) => void, shared?: BenchCluster): Promise<Figure[]> {
+  const c = shared ?? (await benchCluster('restore', '127.0.16.11', { redis: 6397, dashboard: 8097 }, {}, 1));
   const pgha: number[] = [];
   const serving: number[] = [];
   const byHand: number[] = [];
   try {
-    const n = c.config.nodes[0];
+    const primary = (await writablePrimaries(c.config))[0];
+    const n = c.config.nodes.find((x) => x.name === primary)!;
     const t0 = Date.now();
     await execa('pgbench', ['-i', '-s', String(scale), '-q', '-h', n.host, '-U', 'repmgr', 'repmgr'], { env: { PGPASSWORD: c.config.repmgr.password } });
     const size = (await c.sql(n.name, "SELECT pg_database_size('repmgr') AS b")).rows[0].b;
@@ -33,20 +36,21 @@ export async function benchRestore(trials: number, scale: number, log: (s: strin
       byHand.push((Date.now() - h0) / 1000);
       rmSync(dest, { recursive: true, force: true });
       const p0 = Date.now();
-      const r = await c.pgha(['restore', '--yes', '--backup', id, '--target', 'immediate']);
+      const r = await c.pgha(['restore', '--yes', '--backup', id, '--target', 'immediate', '--node', n.name]);
       if (r.exitCode !== 0) throw new Error(`restore failed:\n${r.all}`);
       pgha.push((Date.now() - p0) / 1000);
       const flowId = /flow (\S+):/.exec(r.all ?? '')![1];
       const connection = redisConnection(c.config.redis);
       const q = new Queue(nodeQueueName(c.config.cluster, n.name), { connection });
       const installed = await q.getJob(`${flowId}-install-restored`);
-      serving.push(((installed?.finishedOn ?? Date.now()) - p0) / 1000);
+      if (!installed?.finishedOn) throw new Error(`restore flow ${flowId}: no finished install-restored step on ${n.name}'s queue`);
+      serving.push((installed.finishedOn - p0) / 1000);
       await q.close();
       connection.disconnect();
       log(`restore trial ${i + 1}/${trials}: pgha restore ${pgha[i].toFixed(1)} s (primary serving after ${serving[i].toFixed(1)} s), barman recover by hand ${byHand[i].toFixed(1)} s`);
     }
   } finally {
-    await c.destroy();
+    if (!shared) await c.destroy();
   }
   return [
     { name: `restore ${scale > 1 ? `pgbench scale ${scale}` : ''}: until the restored primary serves`, unit: 's', pgha: serving, baseline: byHand, baselineName: 'barman recover by hand', target: '≤ 1.2×' },
