@@ -136,6 +136,8 @@ for n in 2 3; do
 done
 # barman: WAL streaming, one WAL archived, first backup
 asb barman -c "$dir/barman/barman.conf" cron >/dev/null 2>&1
+# as pgha does: switch only once pg_receivewal streams (a .partial file), else the switched WAL is never received
+for _ in $(seq 75); do ls "$dir/barman/home/pgha/streaming/"*.partial >/dev/null 2>&1 && break; sleep 0.2; done
 until asb barman -c "$dir/barman/barman.conf" switch-wal --force --archive --archive-timeout 30 pgha >/dev/null 2>&1; do
   asb barman -c "$dir/barman/barman.conf" cron >/dev/null 2>&1; sleep 1
 done

@@ -1,14 +1,21 @@
 // Last primary step (barman host): WAL streaming running, one WAL archived, the first base backup.
+import { existsSync, readdirSync } from 'node:fs';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman, listBackups } from '../src/barman/actions.js';
 import { sleep } from './context.js';
 
+async function receiveWalStreaming(dir: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  const streams = () => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial'));
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(200, signal)) if (streams()) return true;
+  return streams();
+}
+
 export default defineStep({
   name: 'barman-first-backup',
   schema: StepDataBase,
   async run(ctx) {
-    const { server, log, cronOut } = barmanPaths(ctx.config);
+    const { server, log, cronOut, streamingDir } = barmanPaths(ctx.config);
     const done = (await listBackups(ctx)).filter((b) => b.status === 'DONE');
     if (done.length) {
       await ctx.log(`barman already has a DONE backup (${done[done.length - 1].id}): first backup skipped`);
@@ -18,6 +25,9 @@ export default defineStep({
     let archived = false;
     for (let i = 0; i < 5 && !archived; i++) {
       await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
+      // cron starts receive-wal in the background: a WAL file switched before pg_receivewal connects
+      // is never streamed, and switch-wal then waits out its whole --archive-timeout (seen: 30 s lost)
+      if (!(await receiveWalStreaming(streamingDir, 15_000, ctx.signal))) await ctx.log(`no .partial WAL file in ${streamingDir} after 15 s: switching anyway`);
       const res = await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 });
       archived = res.exitCode === 0;
       if (!archived) await sleep(1000, ctx.signal);

@@ -53,6 +53,8 @@ export interface BarmanPaths {
   cronOut: string;
   /** barman's server name is the cluster name. */
   server: string;
+  /** Where pg_receivewal (barman receive-wal) writes; a `.partial` file there means it streams. */
+  streamingDir: string;
 }
 
 export function barmanPaths(config: ClusterConfig): BarmanPaths {
@@ -65,6 +67,7 @@ export function barmanPaths(config: ClusterConfig): BarmanPaths {
     log: join(stateDir, 'barman.log'),
     cronOut: join(stateDir, 'barman-cron.out'),
     server: config.cluster,
+    streamingDir: join(config.barman.backupDir, config.cluster, 'streaming'),
   };
 }
 

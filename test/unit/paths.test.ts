@@ -58,6 +58,7 @@ describe('barmanPaths', () => {
       log: '/var/lib/pgha/barman/barman.log',
       cronOut: '/var/lib/pgha/barman/barman-cron.out',
       server: 'demo',
+      streamingDir: '/home/barman/data/demo/streaming',
     });
   });
 
