@@ -28,7 +28,8 @@ export interface FailoverTrial {
   twoPrimaryMoments: number;
 }
 
-async function failoverTrial(c: BenchCluster): Promise<FailoverTrial> {
+/** With `bringBack` false (a cluster's last trial before it is destroyed) the old primary stays down. */
+async function failoverTrial(c: BenchCluster, bringBack: boolean): Promise<FailoverTrial> {
   const [primary] = await writablePrimaries(c.config);
   const sampler = splitBrainSampler(c.config);
   const stream = insertStream(c.config);
@@ -43,20 +44,22 @@ async function failoverTrial(c: BenchCluster): Promise<FailoverTrial> {
   await sampler.stop();
   const present = new Set((await c.sql(first.node, 'SELECT k FROM stream')).rows.map((r) => Number(r.k)));
   const lost = stream.acked.filter((a) => !present.has(a.k)).length;
-  const start = await c.pgha(['local', 'start', primary]);
-  if (start.exitCode !== 0) throw new Error(`old primary did not come back:\n${start.all}`);
-  // let the follow-up flow settle before the next trial
-  await sleep(3000);
+  if (bringBack) {
+    const start = await c.pgha(['local', 'start', primary]);
+    if (start.exitCode !== 0) throw new Error(`old primary did not come back:\n${start.all}`);
+    // let the follow-up flow settle before the next trial
+    await sleep(3000);
+  }
   return { seconds: (first.at - killedAt) / 1000, lost, acked: stream.acked.length, twoPrimaryMoments: sampler.twoPrimaryMoments.length };
 }
 
-/** `n` failover trials on cluster `c` (kept up). */
-export async function failoverTrials(c: BenchCluster, n: number, name: string, log: (s: string) => void): Promise<FailoverTrial[]> {
+/** `keepUp`: the cluster serves more benchmarks after these trials, so the old primary comes back after the last one too. */
+export async function failoverTrials(c: BenchCluster, n: number, name: string, log: (s: string) => void, keepUp = false): Promise<FailoverTrial[]> {
   const out: FailoverTrial[] = [];
   await c.sql((await writablePrimaries(c.config))[0], 'CREATE TABLE IF NOT EXISTS stream (k bigint PRIMARY KEY)');
   for (let i = 0; i < n; i++) {
     await c.sql((await writablePrimaries(c.config))[0], 'TRUNCATE stream');
-    out.push(await failoverTrial(c));
+    out.push(await failoverTrial(c, keepUp || i < n - 1));
     log(`failover ${name} trial ${i + 1}/${n}: ${out[i].seconds.toFixed(2)} s, ${out[i].lost} of ${out[i].acked} acknowledged lost, ${out[i].twoPrimaryMoments} two-primary moments`);
   }
   return out;

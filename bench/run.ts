@@ -45,7 +45,7 @@ if (!quick) {
       shared = b.cluster;
     }
     let pghaFailover: FailoverTrial[] = [];
-    if (only.includes('failover')) pghaFailover = await failoverTrials(await cluster(), 1, 'failover', log);
+    if (only.includes('failover')) pghaFailover = await failoverTrials(await cluster(), 1, 'failover', log, true);
     // restore before switchover: the switchover's by-hand floor promotes behind pgha's back and
     // leaves barman streaming from the old primary
     if (only.includes('restore')) figures.push(...(await benchRestore(1, scale, log, await cluster())));
@@ -53,7 +53,11 @@ if (!quick) {
     if (only.includes('control')) figures.push(...(await benchControlPlane(1, log)));
     const [anchor, footprint] = await Promise.all([
       only.includes('failover') ? anchorTrials(1, log) : Promise.resolve([]),
-      only.includes('footprint') ? benchFootprint(1, 20, 10, log, await cluster()) : Promise.resolve([]),
+      // the shared cluster goes down as soon as the footprint is measured, while the anchor runs on
+      (only.includes('footprint') ? benchFootprint(1, 20, 10, log, await cluster()) : Promise.resolve([])).finally(async () => {
+        await shared?.destroy();
+        shared = undefined;
+      }),
     ]);
     if (only.includes('failover')) {
       const f = failoverResult(pghaFailover, anchor);
