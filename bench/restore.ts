@@ -24,8 +24,14 @@ export async function benchRestore(trials: number, scale: number, log: (s: strin
     await execa('pgbench', ['-i', '-s', String(scale), '-q', '-h', n.host, '-U', 'repmgr', 'repmgr'], { env: { PGPASSWORD: c.config.repmgr.password } });
     const size = (await c.sql(n.name, "SELECT pg_database_size('repmgr') AS b")).rows[0].b;
     log(`restore: pgbench scale ${scale}: ${(Number(size) / 2 ** 30).toFixed(2)} GiB in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    const backup = await c.pgha(['backup']);
-    const id = /backup (\d{8}T\d{6}) DONE/.exec(backup.all ?? '')![1];
+    // on a shared cluster a failover's follow-up backup may still run: this one is then skipped (exit 1)
+    let id: string | undefined;
+    for (let tries = 0; !id; tries++) {
+      const backup = await c.pgha(['backup']);
+      id = /backup (\d{8}T\d{6}) DONE/.exec(backup.all ?? '')?.[1];
+      if (!id && tries >= 30) throw new Error(`pgha backup took no backup:\n${backup.all}`);
+      if (!id) await new Promise((r) => setTimeout(r, 2000));
+    }
     const b = barmanPaths(c.config);
     const barmanUser = lookupUser(c.config.osUsers.barman);
     for (let i = 0; i < trials; i++) {
