@@ -4,30 +4,41 @@
 // /etc/netns/<ns>/hosts over /etc/hosts). It can start a command in a service's namespace, cut a
 // service off the network (its link down) and heal it, and it removes every namespace, link and
 // hosts file it made, also after a failure (down() is idempotent).
-import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { execa, type Options } from 'execa';
+import { execa, execaSync, type Options } from 'execa';
+import type { ComposeService } from './compose.js';
+import { repoRoot } from '../integration/harness.js';
 
 export interface BedService {
   name: string;
   ns: string;
   ip: string;
+  /** Prefix length of the bed's network. */
+  prefix: number;
   /** The service's end of its link (inside its namespace). */
   link: string;
 }
 
-/** Addresses and names of a bed: pure, so that the layout is checked without root (pure). */
-export function planBed(id: string, services: string[], subnet = 231): { hub: string; bridge: string; services: BedService[] } {
+/**
+ * Addresses and names of a bed: pure, so that the layout is checked without root. `network` is a
+ * number (addresses 10.N.x.y/16) or a /24 such as compose's subnet, 172.30.42.0/24 (.11, .12, …):
+ * the addresses exist only inside the bed's own namespaces.
+ */
+export function planBed(id: string, services: string[], network: number | string = 231): { hub: string; bridge: string; services: BedService[] } {
   if (!/^[a-z0-9]{1,6}$/.test(id)) throw new Error(`bed id must be 1-6 lowercase letters or digits (got ${id})`);
   if (services.length > 200) throw new Error('at most 200 services');
+  const c24 = typeof network === 'string' ? /^(\d+\.\d+\.\d+)\.0\/24$/.exec(network)?.[1] : undefined;
+  if (typeof network === 'string' && !c24) throw new Error(`bed network must be a /24 like 172.30.42.0/24 (got ${network})`);
   return {
     hub: `pgha-${id}-hub`,
     bridge: 'br0',
     services: services.map((name, i) => ({
       name,
       ns: `pgha-${id}-${name}`,
-      ip: `10.${subnet}.${Math.floor((i + 10) / 250)}.${((i + 10) % 250) + 1}`,
+      ip: c24 ? `${c24}.${i + 11}` : `10.${network}.${Math.floor((i + 10) / 250)}.${((i + 10) % 250) + 1}`,
+      prefix: c24 ? 24 : 16,
       // interface names: at most 15 characters
       link: `eth0`,
     })),
@@ -46,9 +57,10 @@ export class NetnsBed {
   readonly hub: string;
   readonly services: BedService[];
   private made: string[] = [];
+  private mountPoints: string[] = [];
 
-  constructor(serviceNames: string[], id = randomBytes(3).toString('hex')) {
-    const plan = planBed(id, serviceNames);
+  constructor(serviceNames: string[], id = randomBytes(3).toString('hex'), network?: string) {
+    const plan = planBed(id, serviceNames, network);
     this.id = id;
     this.hub = plan.hub;
     this.services = plan.services;
@@ -71,7 +83,7 @@ export class NetnsBed {
       const hubEnd = `h${i}`;
       await ip(['-n', this.hub, 'link', 'add', hubEnd, 'type', 'veth', 'peer', 'name', s.link, 'netns', s.ns]);
       await ip(['-n', this.hub, 'link', 'set', hubEnd, 'master', 'br0', 'up']);
-      await ip(['-n', s.ns, 'addr', 'add', `${s.ip}/16`, 'dev', s.link]);
+      await ip(['-n', s.ns, 'addr', 'add', `${s.ip}/${s.prefix}`, 'dev', s.link]);
       await ip(['-n', s.ns, 'link', 'set', s.link, 'up']);
       mkdirSync(join('/etc/netns', s.ns), { recursive: true });
       writeFileSync(join('/etc/netns', s.ns, 'hosts'), hosts);
@@ -87,6 +99,54 @@ export class NetnsBed {
   /** Run a command inside a service's namespace (its processes see the service's address and names). */
   exec(service: string, command: string, args: string[], options: Options = {}) {
     return execa('ip', ['netns', 'exec', this.service(service).ns, command, ...args], options);
+  }
+
+  /**
+   * Run a compose service as its container would: its command (pgha's images: `node bin/pgha.js …`;
+   * redis: `redis-server …`) with only its environment, in its namespace and in a mount namespace of
+   * its own where each named volume is a folder under `volumesDir` bind-mounted on the volume's path
+   * (so pg1..pg3 each see their own /var/lib/postgresql). Output goes to `<volumesDir>/<name>.log`.
+   */
+  start(service: ComposeService, volumesDir: string) {
+    const binds: string[] = [];
+    for (const v of service.volumes) {
+      const src = join(volumesDir, v.source);
+      mkdirSync(src, { recursive: true });
+      // as the images' Dockerfile chowns these paths
+      const owner = v.target === '/var/lib/postgresql' ? 'postgres' : v.target.startsWith('/home/barman') ? 'barman' : undefined;
+      if (owner) execaSync('chown', [`${owner}:`, src]);
+      if (!existsSync(v.target)) {
+        // remember the outermost folder made, so that down() leaves the machine as it was
+        let top = v.target;
+        while (!existsSync(dirname(top))) top = dirname(top);
+        mkdirSync(v.target, { recursive: true });
+        this.mountPoints.push(top);
+      }
+      binds.push(src, v.target);
+    }
+    const [command, args, cwd] =
+      service.kind === 'redis'
+        ? // the redis image: WORKDIR /data, and its entrypoint turns protected mode off when no config file is given
+          [service.command[0], [...service.command.slice(1), '--protected-mode', 'no'], '/data']
+        : [process.execPath, [join(repoRoot, 'bin', 'pgha.js'), ...service.command], repoRoot];
+    // sh -c: bind each (source, target) pair given after the script, then exec the command
+    const script = 'while [ "$1" != "--" ]; do mount --bind "$1" "$2"; shift 2; done; shift; cd "$BED_CWD"; unset BED_CWD; exec "$@"';
+    const log = { file: join(volumesDir, `${service.name}.log`), append: true };
+    const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', NODE_ENV: 'production', NODE_OPTIONS: '--max-semi-space-size=1', BED_CWD: cwd, ...service.environment };
+    const argv = ['netns', 'exec', this.service(service.name).ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', command as string, ...(args as string[])];
+    const options: Options = { env, extendEnv: false, stdin: 'ignore', stdout: log, stderr: log, reject: false };
+    return execa('ip', argv, options);
+  }
+
+  /** Stop a service like `docker kill`: every process in its namespace gets SIGKILL. */
+  async kill(service: string): Promise<void> {
+    for (const pid of await this.pids(service)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   }
 
   /** The service loses the network: its link goes down (processes keep running). */
@@ -121,5 +181,8 @@ export class NetnsBed {
       if (existsSync(join('/etc/netns', ns))) rmSync(join('/etc/netns', ns), { recursive: true, force: true });
     }
     this.made = [];
+    // mount points the bed had to create on the machine (they were empty: the binds were private)
+    for (const dir of this.mountPoints.reverse()) rmSync(dir, { recursive: true, force: true });
+    this.mountPoints = [];
   }
 }

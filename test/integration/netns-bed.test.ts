@@ -1,6 +1,6 @@
 // The multi-host test bed's network: one namespace per docker-compose service, names resolvable,
-// cut and heal, and nothing left behind. (The PostgreSQL cluster on it is the next step of the
-// multi-host issue.)
+// cut and heal, and nothing left behind. The cluster the compose file describes runs on it in
+// compose-bed.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,9 +34,11 @@ describe('network namespace test bed', () => {
     expect(serviceNames).toEqual(expect.arrayContaining(['redis', 'pg1', 'pg2', 'pg3', 'barman', 'dashboard']));
     const plan = planBed('t1', ['redis', 'pg1']);
     expect(plan.services).toEqual([
-      { name: 'redis', ns: 'pgha-t1-redis', ip: '10.231.0.11', link: 'eth0' },
-      { name: 'pg1', ns: 'pgha-t1-pg1', ip: '10.231.0.12', link: 'eth0' },
+      { name: 'redis', ns: 'pgha-t1-redis', ip: '10.231.0.11', prefix: 16, link: 'eth0' },
+      { name: 'pg1', ns: 'pgha-t1-pg1', ip: '10.231.0.12', prefix: 16, link: 'eth0' },
     ]);
+    expect(planBed('t2', ['redis', 'pg1'], '172.30.42.0/24').services.map((x) => `${x.ip}/${x.prefix}`)).toEqual(['172.30.42.11/24', '172.30.42.12/24']);
+    expect(() => planBed('t3', [], '10.0.0.0/8')).toThrow(/a \/24/);
     expect(hostsFile(plan.services)).toBe('127.0.0.1 localhost\n::1 localhost\n10.231.0.11 redis\n10.231.0.12 pg1\n');
     expect(() => planBed('Bad id', [])).toThrow(/bed id/);
   });
