@@ -222,9 +222,10 @@ export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number
   if (token) say(`dashboard token: ${token}`);
 
   const flows = config.nodes.map((n) => buildFirstStartFlow(config, n.name));
-  // a node worker started on a node that ran before boots it through the restart decision: wait for that too
+  // a node worker started on a node that ran before boots it through the restart decision: wait for
+  // that too. A new node's worker enqueues the same first-start flow as here: no need to wait for it.
   for (const n of config.nodes) {
-    if (!started.includes(`${n.name}-worker`)) continue;
+    if (!started.includes(`${n.name}-worker`) || !existsSync(nodePaths(config, n).startedMarker)) continue;
     const id = await bootFlowId(config, n.name, bootedSince);
     if (id.includes('-boot-')) flows.push(bootFlow(config, n.name, id));
   }
