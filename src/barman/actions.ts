@@ -1,5 +1,5 @@
 // Typed actions around barman, run as the barman OS user with barman's own passfile.
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barmanPaths } from '../config/paths.js';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
@@ -82,6 +82,24 @@ export function parseBackupInfo(text: string): Record<string, string> {
     if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
   }
   return out;
+}
+
+/**
+ * Ids of the DONE backups, oldest first, read from barman's backup.info files (no barman run: each
+ * costs about a second of Python start-up, and the first backup is on the bootstrap's critical path).
+ */
+export function doneBackupIds(config: ClusterConfig): string[] {
+  const base = join(config.barman.backupDir, barmanPaths(config).server, 'base');
+  if (!existsSync(base)) return [];
+  return readdirSync(base)
+    .filter((id) => {
+      try {
+        return parseBackupInfo(readFileSync(join(base, id, 'backup.info'), 'utf8')).status === 'DONE';
+      } catch {
+        return false;
+      }
+    })
+    .sort();
 }
 
 export async function listBackups(ctx: BarmanContext): Promise<BackupInfo[]> {

@@ -1,5 +1,9 @@
 import { describe, it, expect } from '@jest/globals';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { renderBarmanMainConf, renderBarmanServerConf } from '../../src/barman/render.js';
+import { doneBackupIds } from '../../src/barman/actions.js';
 import { secretsOf } from '../../src/config/load.js';
 import { localConfig, CUSTOM_PASSWORDS } from './helpers.js';
 
@@ -97,6 +101,28 @@ describe('renderBarmanServerConf', () => {
       const text = renderBarmanServerConf(cfg, cfg.nodes[0]) + renderBarmanMainConf(cfg, 'barman');
       for (const secret of secretsOf(cfg)) expect(text).not.toContain(secret);
       expect(text).not.toMatch(/password=/);
+    }
+  });
+});
+
+describe('doneBackupIds', () => {
+  it("lists the DONE backups oldest first from backup.info, without running barman; none when the folder is missing", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-unit-barman-'));
+    try {
+      const config = localConfig({ cluster: 'demo', barman: { backupDir: dir } });
+      expect(doneBackupIds(config)).toEqual([]);
+      const put = (id: string, status: string) => {
+        mkdirSync(join(dir, 'demo', 'base', id), { recursive: true });
+        writeFileSync(join(dir, 'demo', 'base', id, 'backup.info'), `backup_id=${id}\nstatus=${status}\nbegin_wal=000000010000000000000002\n`);
+      };
+      put('20261127T010203', 'DONE');
+      put('20261126T010203', 'DONE');
+      put('20261127T020000', 'STARTED');
+      put('20261127T030000', 'FAILED');
+      mkdirSync(join(dir, 'demo', 'base', '20261127T040000')); // no backup.info yet
+      expect(doneBackupIds(config)).toEqual(['20261126T010203', '20261127T010203']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
