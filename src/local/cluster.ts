@@ -143,16 +143,13 @@ export function startLocalProcesses(l: LocalLayout, config: ClusterConfig, say: 
     ...config.nodes.map((n) => ({ name: `${n.name}-worker`, args: ['worker', 'node', '--name', n.name] })),
     { name: 'barman-worker', args: ['worker', 'barman'] },
     { name: 'control-worker', args: ['worker', 'control'] },
-    // niced: its start-up (express, Bull Board) would take CPU from the first steps on a small machine
-    { name: 'dashboard', args: ['dashboard'], nice: true },
+    { name: 'dashboard', args: ['dashboard'] },
   ].filter((s) => !only || only.includes(s.name));
   for (const s of specs) {
-    const argv = [...DAEMON_NODE_FLAGS, CLI_ENTRY, ...s.args, '--config', l.configFile];
     const { pid, started } = startDaemon({
       name: s.name,
-      // nice execs node: the pid stays the daemon's
-      command: 'nice' in s ? 'nice' : node,
-      args: 'nice' in s ? ['-n', '10', node, ...argv] : argv,
+      command: node,
+      args: [...DAEMON_NODE_FLAGS, CLI_ENTRY, ...s.args, '--config', l.configFile],
       pidFile: join(l.pidDir, `${s.name}.pid`),
       logFile: join(l.logDir, `${s.name}.log`),
       markerDir: l.dir,
