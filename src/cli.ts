@@ -17,6 +17,8 @@ const int = (name: string) => (v: string) => {
   return n;
 };
 
+const DIR_HELP = `local cluster folder (default ${LOCAL_DEFAULTS.dir}; in a container with PGHA_* set, none)`;
+
 /** --config FILE (or PGHA_CONFIG); else, in a container that sets PGHA_NODES and no --dir, the PGHA_* variables alone, as the workers read them; else DIR/pgha.yaml (local mode's folder). */
 function configFrom(opts: { config?: string; dir?: string }): ClusterConfig {
   if (!opts.config && !process.env.PGHA_CONFIG && !opts.dir && process.env.PGHA_NODES) return loadConfig(undefined, process.env).config;
@@ -89,7 +91,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('status')
     .description('the topology read live from the nodes, and barman backups')
-    .option('--dir <dir>', `local cluster folder (default ${LOCAL_DEFAULTS.dir}; in a container with PGHA_* set, none)`)
+    .option('--dir <dir>', DIR_HELP)
     .option('--config <file>', 'pgha.yaml (instead of --dir)')
     .option('--json', 'machine-readable output (a stable interface)')
     .action(async (o) => {
@@ -145,7 +147,7 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('events')
     .description('the cluster events repmgr reported (failover, follow, rejoin, …), newest first')
-    .option('--dir <dir>', `local cluster folder (default ${LOCAL_DEFAULTS.dir}; in a container with PGHA_* set, none)`)
+    .option('--dir <dir>', DIR_HELP)
     .option('--config <file>', 'pgha.yaml (instead of --dir)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
@@ -161,7 +163,7 @@ export async function main(argv: string[]): Promise<void> {
     const c = program.command(verb).description(what);
     if (verb === 'restart') c.argument('<node>', 'node name');
     else c.requiredOption('--to <node>', 'the node to promote');
-    c.option('--dir <dir>', `local cluster folder (default ${LOCAL_DEFAULTS.dir}; in a container with PGHA_* set, none)`)
+    c.option('--dir <dir>', DIR_HELP)
       .option('--config <file>', 'pgha.yaml (instead of --dir)')
       .action(async (...args: any[]) => {
         const node: string | undefined = verb === 'restart' ? args[0] : undefined;
@@ -183,7 +185,7 @@ export async function main(argv: string[]): Promise<void> {
   backup
     .command('now', { isDefault: true })
     .description('take a full backup now, wait, print its id and size')
-    .option('--dir <dir>', `local cluster folder (default ${LOCAL_DEFAULTS.dir}; in a container with PGHA_* set, none)`)
+    .option('--dir <dir>', DIR_HELP)
     .option('--config <file>', 'pgha.yaml (instead of --dir)')
     .action(async (o) => {
       const { backupNow } = await import('./backups.js');
@@ -192,7 +194,7 @@ export async function main(argv: string[]): Promise<void> {
   backup
     .command('list')
     .description('every backup barman holds: id, begin/end time, size, status, WAL range')
-    .option('--dir <dir>', `local cluster folder (default ${LOCAL_DEFAULTS.dir}; in a container with PGHA_* set, none)`)
+    .option('--dir <dir>', DIR_HELP)
     .option('--config <file>', 'pgha.yaml (instead of --dir)')
     .option('--json', 'machine-readable output')
     .action(async (o) => {
@@ -209,7 +211,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--target <immediate>', "immediate: stop at the backup's consistent point")
     .option('--node <name>', 'node that becomes the primary (default: the current primary)')
     .option('--yes', 'confirm: the cluster\'s data is replaced')
-    .option('--dir <dir>', `local cluster folder (default ${LOCAL_DEFAULTS.dir}; in a container with PGHA_* set, none)`)
+    .option('--dir <dir>', DIR_HELP)
     .option('--config <file>', 'pgha.yaml (instead of --dir)')
     .action(async (o) => {
       const { runRestore } = await import('./restore.js');
@@ -220,7 +222,7 @@ export async function main(argv: string[]): Promise<void> {
   flow
     .command('first-start')
     .argument('<node>', 'node name')
-    .option('--dir <dir>', `local cluster folder (default ${LOCAL_DEFAULTS.dir}; in a container with PGHA_* set, none)`)
+    .option('--dir <dir>', DIR_HELP)
     .option('--config <file>', 'pgha.yaml (instead of --dir)')
     .option('--flow-id <id>', 'flow id (default: deterministic, so a second enqueue adds nothing)')
     .description('enqueue the first-start flow of a node (primary or standby by its master flag)')

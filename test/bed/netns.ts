@@ -52,6 +52,22 @@ export function hostsFile(services: BedService[]): string {
 
 const ip = (args: string[]) => execa('ip', args);
 
+async function pidsIn(ns: string): Promise<number[]> {
+  const r = await execa('ip', ['netns', 'pids', ns], { reject: false });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+/** SIGKILL to every process in a namespace (by pid). */
+async function killAllIn(ns: string): Promise<void> {
+  for (const pid of await pidsIn(ns)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
 export class NetnsBed {
   readonly id: string;
   readonly hub: string;
@@ -140,13 +156,7 @@ export class NetnsBed {
 
   /** Stop a service like `docker kill`: every process in its namespace gets SIGKILL. */
   async kill(service: string): Promise<void> {
-    for (const pid of await this.pids(service)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    await killAllIn(this.service(service).ns);
   }
 
   /** The service loses the network: its link goes down (processes keep running). */
@@ -162,21 +172,13 @@ export class NetnsBed {
 
   /** Pids of the processes running in a service's namespace. */
   async pids(service: string): Promise<number[]> {
-    const r = await execa('ip', ['netns', 'pids', this.service(service).ns], { reject: false });
-    return r.stdout.split('\n').filter(Boolean).map(Number);
+    return pidsIn(this.service(service).ns);
   }
 
   /** Kill every process in the bed's namespaces, delete the namespaces (their links go with them) and the hosts files. */
   async down(): Promise<void> {
     for (const ns of [...this.services.map((s) => s.ns), this.hub]) {
-      const r = await execa('ip', ['netns', 'pids', ns], { reject: false });
-      for (const pid of r.stdout.split('\n').filter(Boolean).map(Number)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
+      await killAllIn(ns);
       await execa('ip', ['netns', 'delete', ns], { reject: false });
       if (existsSync(join('/etc/netns', ns))) rmSync(join('/etc/netns', ns), { recursive: true, force: true });
     }

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { cli, repoRoot } from './harness.js';
+import { readCompose } from '../bed/compose.js';
 
 const PROBLEM_LINE = /^[A-Za-z0-9_.()\s]+: .+ \(got .+\)$/;
 
@@ -78,7 +79,6 @@ describe('pgha config check', () => {
 });
 
 describe('docker-compose.yml', () => {
-  const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true });
   const envExample = Object.fromEntries(
     readFileSync(join(repoRoot, '.env.example'), 'utf8')
       .split('\n')
@@ -86,17 +86,18 @@ describe('docker-compose.yml', () => {
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
   // ${VAR:?message} / ${VAR} from .env.example, as compose would interpolate them
-  const interpolate = (v: string) => v.replace(/\$\{([A-Z_]+)(:\?[^}]*)?\}/g, (_, name) => envExample[name] ?? '');
-  const pghaServices = Object.entries<any>(compose.services).filter(([, s]) => s.environment && Object.keys(s.environment).some((k) => k.startsWith('PGHA_')));
+  const compose = readCompose(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), envExample);
+  const service = (name: string) => compose.services.find((s) => s.name === name)!;
+  const pghaServices = compose.services.filter((s) => Object.keys(s.environment).some((k) => k.startsWith('PGHA_')));
 
   it('has redis, three PostgreSQL nodes, barman and the dashboard', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['barman', 'dashboard', 'pg1', 'pg2', 'pg3', 'redis']);
+    expect(compose.services.map((s) => s.name).sort()).toEqual(['barman', 'dashboard', 'pg1', 'pg2', 'pg3', 'redis']);
     expect(pghaServices.length).toBe(5);
   });
 
   it.each(['pg1', 'pg2', 'pg3', 'barman', 'dashboard'])('service %s: its environment validates through pgha config check --env and its command is a CLI command', async (name) => {
-    const svc = compose.services[name];
-    const env = Object.fromEntries(Object.entries<string>(svc.environment).map(([k, v]) => [k, interpolate(String(v))]));
+    const svc = service(name);
+    const env = svc.environment;
     const { execa } = await import('execa');
     const check = await execa(process.execPath, [join(repoRoot, 'bin', 'pgha.js'), 'config', 'check', '--env'], { env, extendEnv: false, reject: false });
     expect({ code: check.exitCode, err: check.stderr }).toEqual({ code: 0, err: '' });
