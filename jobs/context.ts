@@ -16,9 +16,14 @@ export function nodeContext(ctx: StepContext, nodeName: string): NodeContext {
 
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const cancel = () => {
       clearTimeout(t);
       reject(new Error('cancelled'));
-    }, { once: true });
+    };
+    // removed when the sleep ends: a polling step would otherwise pile one listener per turn on its signal
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', cancel);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', cancel, { once: true });
   });
