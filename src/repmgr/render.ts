@@ -3,11 +3,20 @@ import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths, repmgrNodeId } from '../config/paths.js';
 
 /**
+ * libpq's TCP settings for every connection between nodes: a peer cut off the network is given up
+ * after about 5 s, instead of a call blocking until the kernel's retransmissions end (~15 min). Seen
+ * on the namespace test bed: a standby's repmgrd, mid-query to the primary when its link was cut,
+ * hung there and never promoted itself although its sibling had elected it.
+ */
+export const CUT_DETECTION = 'keepalives=1 keepalives_idle=2 keepalives_interval=1 keepalives_count=3 tcp_user_timeout=5000';
+
+/**
  * libpq conninfo for repmgr's connections to a node. It is stored in repmgr's metadata and used from
  * every host, so it names no passfile (each host's repmgr has its own through PGPASSFILE / passfile=).
+ * repmgr also builds the standbys' primary_conninfo from it, so the walreceivers get CUT_DETECTION too.
  */
 export function repmgrConninfo(config: ClusterConfig, node: NodeConfig, port = config.postgres.port): string {
-  return `host=${node.host} port=${port} user=repmgr dbname=repmgr connect_timeout=2`;
+  return `host=${node.host} port=${port} user=repmgr dbname=repmgr connect_timeout=2 ${CUT_DETECTION}`;
 }
 
 /** Files pg_rewind must not take from the new primary: this node's own addresses and access rules. */

@@ -52,6 +52,11 @@ describe('renderRepmgrConf', () => {
     expect(c.get('conninfo')).not.toMatch(/password=/);
   });
 
+  it('conninfo: a peer cut off the network is given up within seconds (TCP keepalives, tcp_user_timeout), not after the kernel\'s ~15 min', () => {
+    const ci = conninfo(conf(renderRepmgrConf(config, config.nodes[0])).get('conninfo')!);
+    expect(ci).toMatchObject({ connect_timeout: '2', keepalives: '1', keepalives_idle: '2', keepalives_interval: '1', keepalives_count: '3', tcp_user_timeout: '5000' });
+  });
+
   it('the port option overrides the conninfo port (technical phase)', () => {
     const c = conf(renderRepmgrConf(config, config.nodes[0], { port: 5434 }));
     expect(conninfo(c.get('conninfo')!).port).toBe('5434');
