@@ -3,8 +3,7 @@
 import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { buildAfterPromotionFlow } from '../src/flows/operations.js';
-import { enqueueFlow } from '../src/flows/run.js';
-import { redisConnection } from '../src/redis.js';
+import { startFlow } from '../src/flows/run.js';
 import { peerViews } from '../src/status.js';
 
 /** repmgr events after which the cluster has a new primary. */
@@ -20,12 +19,7 @@ export default defineStep({
     // the standbys that answer now; a node that is down follows through its own restart decision
     const followers = (await peerViews(ctx.config, node)).filter((p) => p.reachable && p.inRecovery).map((p) => p.name);
     const flow = buildAfterPromotionFlow(ctx.config, node, `${ctx.config.cluster}-promoted-${node}-${data.at.replace(/[^0-9]/g, '')}`, followers);
-    const connection = redisConnection(ctx.config.redis);
-    try {
-      await enqueueFlow(connection, flow, 'after-promotion');
-    } finally {
-      connection.disconnect();
-    }
+    await startFlow(ctx.config.redis, flow, 'after-promotion');
     await ctx.log(`follow-up flow ${flow.flowId}: standbys follow ${node}, barman streams from it and takes a backup`);
     return { node, event: data.event, followUp: flow.flowId };
   },

@@ -1,17 +1,22 @@
-// repmgr's events, recorded as jobs on the control queue (the control worker acts on them).
+// repmgr's events (and pgha's fences), recorded as jobs on the control queue (the control worker acts on them).
 import { readFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
-import { RedisSchema, type ClusterConfig } from './config/schema.js';
+import { RedisSchema, type ClusterConfig, type RedisSettings } from './config/schema.js';
 import { controlQueueName } from './queues.js';
 import { redisConnection } from './redis.js';
 
 export async function recordEvent(o: { redisFile: string; cluster: string; nodeId: number; event: string; success: string }): Promise<void> {
-  const connection = redisConnection(RedisSchema.parse(JSON.parse(readFileSync(o.redisFile, 'utf8'))));
-  const queue = new Queue(controlQueueName(o.cluster), { connection });
+  await recordClusterEvent(RedisSchema.parse(JSON.parse(readFileSync(o.redisFile, 'utf8'))), o.cluster, { nodeId: o.nodeId, event: o.event, success: o.success === '1' });
+}
+
+/** Record an event of a node (repmgr's, or pgha's own such as a fence) on the control queue. */
+export async function recordClusterEvent(redis: RedisSettings, cluster: string, e: { nodeId: number; event: string; success: boolean }): Promise<void> {
+  const connection = redisConnection(redis);
+  const queue = new Queue(controlQueueName(cluster), { connection });
   try {
     await queue.add(
       'repmgr-event',
-      { cluster: o.cluster, nodeId: o.nodeId, event: o.event, success: o.success === '1', at: new Date().toISOString() },
+      { cluster, nodeId: e.nodeId, event: e.event, success: e.success, at: new Date().toISOString() },
       { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 1000 },
     );
   } finally {

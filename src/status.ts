@@ -1,5 +1,6 @@
 // The cluster's topology, read live from the nodes (never from a copy in Redis), and barman's backups.
 import { Queue, QueueEvents } from 'bullmq';
+import type pg from 'pg';
 import type { ClusterConfig } from './config/schema.js';
 import { nodePaths } from './config/paths.js';
 import { connectAs, postmasterStatus } from './postgres/actions.js';
@@ -56,28 +57,41 @@ export interface Probe {
   senderHost: string | null;
   /** Who repmgr's metadata on this node has as active primary. */
   repmgrPrimaries: string[];
+  /** `repmgr service pause` is in effect on this node. */
+  repmgrdPaused: boolean;
+  /** When this PostgreSQL started (ms since the epoch). */
+  startedAt: number;
+}
+
+/** What one node says of itself, on a connection as the repmgr role (status, restart decision, fencing watchdog). */
+export async function readProbe(client: pg.Client): Promise<Probe> {
+  const r = await client.query(`
+    SELECT pg_is_in_recovery() AS recovery,
+           (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
+           CASE WHEN pg_is_in_recovery()
+                THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
+                ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
+           (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS sender_host,
+           (SELECT coalesce(array_agg(node_name::text ORDER BY node_id), '{}') FROM repmgr.nodes WHERE type = 'primary' AND active) AS repmgr_primaries,
+           repmgr.repmgrd_is_paused() AS repmgrd_paused,
+           (extract(epoch FROM pg_postmaster_start_time()) * 1000)::bigint AS started_at`);
+  const row = r.rows[0];
+  return {
+    recovery: row.recovery,
+    lsn: row.lsn,
+    timeline: row.timeline === null ? null : Number(row.timeline),
+    senderHost: row.sender_host,
+    repmgrPrimaries: row.repmgr_primaries ?? [],
+    repmgrdPaused: row.repmgrd_paused === true,
+    startedAt: Number(row.started_at),
+  };
 }
 
 /** What one node says of itself, over its consumer port as the repmgr role. */
 export async function probe(config: ClusterConfig, node: ClusterConfig['nodes'][number]): Promise<Probe> {
   const client = await connectAs(config, node, { user: 'repmgr', timeoutMs: 2000 });
   try {
-    const r = await client.query(`
-      SELECT pg_is_in_recovery() AS recovery,
-             (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
-             CASE WHEN pg_is_in_recovery()
-                  THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
-                  ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
-             (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS sender_host,
-             (SELECT coalesce(array_agg(node_name::text ORDER BY node_id), '{}') FROM repmgr.nodes WHERE type = 'primary' AND active) AS repmgr_primaries`);
-    const row = r.rows[0];
-    return {
-      recovery: row.recovery,
-      lsn: row.lsn,
-      timeline: row.timeline === null ? null : Number(row.timeline),
-      senderHost: row.sender_host,
-      repmgrPrimaries: row.repmgr_primaries ?? [],
-    };
+    return await readProbe(client);
   } finally {
     await client.end().catch(() => {});
   }
@@ -140,6 +154,11 @@ export async function readNodes(config: ClusterConfig): Promise<NodeStatus[]> {
     }),
   );
   return decideTopology(config, answers);
+}
+
+/** The one node that takes writes now, or null (none, or more than one answers as writable). */
+export async function currentPrimary(config: ClusterConfig): Promise<string | null> {
+  return (await readNodes(config)).find((n) => n.role === 'primary')?.name ?? null;
 }
 
 /** Ask the barman worker (it runs on the barman host) for the backup list; bounded wait. */

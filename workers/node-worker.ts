@@ -1,5 +1,6 @@
 // The worker on a PostgreSQL host: consumes only its own node's queue. When it starts (the host
 // boots), it starts its node by itself: the first-start flow on a new node, else the restart flow.
+// Its fencing watchdog stops a writable node cut off from the majority (fence-watchdog.ts).
 // Started by `pgha worker node --name NAME [--config FILE]`.
 import { existsSync, writeFileSync } from 'node:fs';
 import { nodeSteps } from '../jobs/index.js';
@@ -7,13 +8,13 @@ import { findNode, nodePaths } from '../src/config/paths.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { buildFirstStartFlow } from '../src/flows/first-start.js';
 import { buildRestartFlow } from '../src/flows/operations.js';
-import { enqueueFlow } from '../src/flows/run.js';
+import { startFlow } from '../src/flows/run.js';
 import { ensureDir, writeFileAtomic } from '../src/fsutil.js';
 import { postmasterStatus } from '../src/postgres/actions.js';
 import { nodeQueueName } from '../src/queues.js';
-import { redisConnection } from '../src/redis.js';
 import { startWorker } from './runtime.js';
 import { startHealthServer } from './health.js';
+import { startFenceWatchdog } from './fence-watchdog.js';
 import { createLogger } from '../src/logger.js';
 
 /** What a booting node runs: nothing, its first start (resumed), or the restart decision. */
@@ -23,17 +24,10 @@ export async function bootNode(config: ClusterConfig, nodeName: string): Promise
   ensureDir(p.stateDir, { owner: config.osUsers.postgres, mode: 0o750 });
   // repmgr's event hook runs as postgres and cannot read pgha.yaml: it gets the Redis URL here
   writeFileAtomic(p.redisFile, `${JSON.stringify(config.redis)}\n`, { owner: config.osUsers.postgres, mode: 0o600 });
-  let flow: Parameters<typeof enqueueFlow>[1] | undefined;
+  let flow: Parameters<typeof startFlow>[1] | undefined;
   if (!existsSync(p.startedMarker)) flow = buildFirstStartFlow(config, node.name);
   else if (!postmasterStatus(p.dataDir)) flow = buildRestartFlow(config, node.name, `${config.cluster}-boot-${node.name}-${Date.now()}`);
-  if (flow) {
-    const connection = redisConnection(config.redis);
-    try {
-      await enqueueFlow(connection, flow, existsSync(p.startedMarker) ? 'restart' : 'first-start');
-    } finally {
-      connection.disconnect();
-    }
-  }
+  if (flow) await startFlow(config.redis, flow, existsSync(p.startedMarker) ? 'restart' : 'first-start');
   writeFileSync(p.bootFlowFile, `${flow?.flowId ?? ''}\n`);
   return flow?.flowId ?? '';
 }
@@ -46,8 +40,10 @@ export async function startNodeWorker(configFile: string | undefined, nodeName: 
     // one step at a time: steps of a node's flows touch the same data directory
     return { role: `node-worker[${nodeName}]`, queueName: nodeQueueName(config.cluster, nodeName), steps: nodeSteps, concurrency: 1 };
   });
+  const logger = createLogger(`node-worker[${nodeName}]`);
   // before the boot flow: a load balancer sees "not primary" at once, not a refused connection
-  startHealthServer(cfg!, nodeName, createLogger(`node-worker[${nodeName}]`));
+  startHealthServer(cfg!, nodeName, logger);
+  startFenceWatchdog(cfg!, nodeName, logger);
   await bootNode(cfg!, nodeName);
   return worker;
 }

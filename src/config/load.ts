@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ClusterConfigSchema, crossChecks, DashboardSchema, PostgresSchema, RedisSchema, type NodeConfig, SECRET_PATHS, SEED_PASSWORDS, type ClusterConfig } from './schema.js';
+import { ClusterConfigSchema, crossChecks, DashboardSchema, FencingSchema, PostgresSchema, RedisSchema, RepmgrSchema, type NodeConfig, SECRET_PATHS, SEED_PASSWORDS, type ClusterConfig } from './schema.js';
 
 /** PGHA_* variables that are not cluster config: which file and node, the local folder, process knobs (log level, shutdown grace). */
 export const NON_CONFIG_ENV = new Set(['PGHA_CONFIG', 'PGHA_NODE', 'PGHA_LOCAL_DIR', 'PGHA_LOG_LEVEL', 'PGHA_SHUTDOWN_GRACE_MS']);
@@ -126,11 +126,15 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Loaded
     const postgres = PostgresSchema.safeParse(merged.postgres ?? {});
     const dashboard = DashboardSchema.safeParse(merged.dashboard ?? {});
     const redis = RedisSchema.safeParse(merged.redis ?? {});
+    const repmgr = RepmgrSchema.safeParse(merged.repmgr ?? {});
+    const fencing = FencingSchema.safeParse(merged.fencing ?? {});
     const cross = crossChecks({
       nodes: nodes.success ? (nodes.data as NodeConfig[]) : undefined,
       postgres: postgres.success ? postgres.data : undefined,
       dashboard: dashboard.success ? dashboard.data : undefined,
       redis: redis.success ? redis.data : undefined,
+      repmgr: repmgr.success ? repmgr.data : undefined,
+      fencing: fencing.success ? fencing.data : undefined,
     });
     for (const c of cross) {
       const line = `${c.path.join('.')}: ${c.message} (got ${shown(c.input, c.path.join('.'))})`;

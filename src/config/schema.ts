@@ -1,5 +1,6 @@
 // The cluster file (pgha.yaml): every parameter of the seed's table with the seed's default.
 import { z } from 'zod';
+import { fenceBudgetProblem, type FenceTimings, type RepmgrTimings } from '../roles/fence.js';
 
 /** Names end up in file names, queue names and command lines: keep them boring. */
 export const SAFE_NAME = /^[A-Za-z0-9_-]+$/;
@@ -65,10 +66,21 @@ export const RepmgrSchema = z.strictObject({
   reconnectAttempts: z.number().int().min(1).default(3),
   reconnectIntervalSecs: z.number().int().min(1).default(1),
   /**
-   * A primary that has lost every standby for this long stops itself (fencing), so that a partitioned
-   * old primary cannot keep taking writes beside a promoted one. 0 turns fencing off.
+   * repmgrd's own fence, the backstop for when the node worker (and its watchdog, see fencing) is
+   * down: a primary that has lost every standby for this long stops itself. 0 turns it off.
    */
   fenceAfterSecs: z.number().int().min(0).default(30),
+});
+
+/**
+ * The node worker's fencing watchdog: a writable primary that has heard from no majority of the
+ * cluster for afterMs stops PostgreSQL (pg_ctl -m immediate), before a standby can be promoted
+ * (checked against repmgr's timings); it rejoins by itself once it sees a majority again.
+ */
+export const FencingSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  afterMs: z.number().int().min(200).default(1000),
+  checkEveryMs: z.number().int().min(50).default(250),
 });
 
 export const BarmanSchema = z.strictObject({
@@ -152,6 +164,7 @@ export const ClusterConfigSchema = z
     stateDir: absPath.default('/var/lib/pgha'),
     dashboard: DashboardSchema.default(DashboardSchema.parse({})),
     health: HealthSchema.default(HealthSchema.parse({})),
+    fencing: FencingSchema.default(FencingSchema.parse({})),
     /** OS users the tools run as when the worker runs as root. */
     osUsers: z
       .strictObject({ postgres: safeName.default('postgres'), barman: safeName.default('barman') })
@@ -177,8 +190,15 @@ export function crossChecks(cfg: {
   postgres?: { port: number; technicalPort: number };
   dashboard?: { token?: string; tokenFile?: string };
   redis?: { url?: string; sentinels?: { host: string; port: number }[]; masterName?: string; password?: string; sentinelPassword?: string };
+  repmgr?: RepmgrTimings & { failover: string };
+  fencing?: FenceTimings & { enabled: boolean };
 }): CrossIssue[] {
   const out: CrossIssue[] = [];
+  // only automatic failover promotes behind a cut-off primary's back; one node has no one to promote
+  if (cfg.fencing?.enabled && cfg.repmgr?.failover === 'automatic' && (cfg.nodes?.length ?? 0) > 1) {
+    const problem = fenceBudgetProblem(cfg.fencing, cfg.repmgr);
+    if (problem) out.push({ path: ['fencing', 'afterMs'], message: problem, input: cfg.fencing.afterMs });
+  }
   if (cfg.redis?.url !== undefined && cfg.redis.sentinels !== undefined) {
     out.push({ path: ['redis', 'sentinels'], message: 'set either redis.url or redis.sentinels (with redis.masterName), not both', input: cfg.redis.sentinels.map((s) => `${s.host}:${s.port}`) });
   }

@@ -3,6 +3,8 @@ import { FlowProducer, Queue, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { flowSteps } from './chain.js';
 import { flowRecord, recordFlow } from './registry.js';
+import type { RedisSettings } from '../config/schema.js';
+import { redisConnection } from '../redis.js';
 
 /** Enqueue a flow and record it (the API and the cluster page find flows by their record). */
 export async function enqueueFlow(connection: Redis, flow: { flowId: string; tree: FlowJob }, scenario: string): Promise<void> {
@@ -13,6 +15,16 @@ export async function enqueueFlow(connection: Redis, flow: { flowId: string; tre
     await producer.add(flow.tree);
   } finally {
     await producer.close();
+  }
+}
+
+/** Enqueue a flow on a connection of its own (a worker starting a flow and not following it). */
+export async function startFlow(redis: RedisSettings, flow: { flowId: string; tree: FlowJob }, scenario: string): Promise<void> {
+  const connection = redisConnection(redis);
+  try {
+    await enqueueFlow(connection, flow, scenario);
+  } finally {
+    connection.disconnect();
   }
 }
 

@@ -100,13 +100,14 @@ export async function startPostgres(ctx: NodeContext, port: number): Promise<voi
   await ctx.run.run(pgBin(ctx.config, 'pg_ctl'), args, { user: ctx.config.osUsers.postgres, timeoutMs: 150_000 });
 }
 
-export async function stopPostgres(ctx: NodeContext): Promise<void> {
+/** pg_ctl stop: fast (clean, the default) or immediate (fencing: every backend ends at once; crash recovery on the next start). */
+export async function stopPostgres(ctx: NodeContext, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
   const p = nodePaths(ctx.config, ctx.node);
   if (!postmasterStatus(p.dataDir)) {
     await ctx.log('PostgreSQL is not running: nothing to stop');
     return;
   }
-  await ctx.run.run(pgBin(ctx.config, 'pg_ctl'), ['-D', p.dataDir, '-m', 'fast', '-w', '-t', '120', 'stop'], {
+  await ctx.run.run(pgBin(ctx.config, 'pg_ctl'), ['-D', p.dataDir, '-m', mode, '-w', '-t', '120', 'stop'], {
     user: ctx.config.osUsers.postgres,
     timeoutMs: 150_000,
   });

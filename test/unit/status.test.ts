@@ -4,13 +4,15 @@ import { localConfig } from './helpers.js';
 
 type Answer = { probe?: Probe; error?: Error & { code?: string }; pid: number | null };
 
-const primaryProbe = (lsn: string, timeline = 1): Probe => ({ recovery: false, lsn, timeline, senderHost: null, repmgrPrimaries: ['node1'] });
+const primaryProbe = (lsn: string, timeline = 1): Probe => ({ recovery: false, lsn, timeline, senderHost: null, repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 });
 const standbyProbe = (lsn: string | null, senderHost: string | null, timeline = 1): Probe => ({
   recovery: true,
   lsn,
   timeline,
   senderHost,
   repmgrPrimaries: ['node1'],
+  repmgrdPaused: false,
+  startedAt: 0,
 });
 const err = (message: string, code?: string): Error & { code?: string } => Object.assign(new Error(message), code === undefined ? {} : { code });
 

@@ -1,0 +1,140 @@
+// The fencing watchdog's decisions (pure): a writable primary that has not heard from a majority of
+// the cluster for `afterMs` stops, before any standby can have been promoted; once fenced, it asks
+// to rejoin when it sees a majority again. The node worker (workers/fence-watchdog.ts) observes and acts.
+
+/** Time allowed for `pg_ctl stop -m immediate` to end every backend, in the timing budget. */
+export const FENCE_STOP_MS = 500;
+/** libpq's connect_timeout in repmgr's conninfo (seconds): how long a standby's ping of a cut-off primary can take. */
+export const REPMGR_CONNECT_TIMEOUT_SECS = 2;
+
+export interface FenceTimings {
+  afterMs: number;
+  checkEveryMs: number;
+}
+export interface RepmgrTimings {
+  monitorIntervalSecs: number;
+  reconnectAttempts: number;
+  reconnectIntervalSecs: number;
+}
+
+/**
+ * How soon, and how late, a standby's repmgrd can promote after it lost the primary. Earliest: the
+ * primary refuses connections at once (a crash), so the only waits are the sleeps between
+ * reconnect attempts (repmgr does not sleep after the last). Latest: each ping waits out
+ * connect_timeout, plus the monitor interval, the visibility consensus (2 intervals) and 5 s for the
+ * promote command.
+ */
+export function promotionWindowMs(r: RepmgrTimings): { earliestMs: number; latestMs: number } {
+  return {
+    earliestMs: (r.reconnectAttempts - 1) * r.reconnectIntervalSecs * 1000,
+    latestMs: (3 * r.monitorIntervalSecs + r.reconnectAttempts * (r.reconnectIntervalSecs + REPMGR_CONNECT_TIMEOUT_SECS)) * 1000 + 5000,
+  };
+}
+
+/** The latest a cut-off primary is stopped, counted from the cut: no answer for afterMs, the next check, the stop. */
+export const fencedWithinMs = (f: FenceTimings) => f.afterMs + f.checkEveryMs + FENCE_STOP_MS;
+
+/** Why these timings cannot keep one writable primary, or null when they can (checked with the config). */
+export function fenceBudgetProblem(f: FenceTimings, r: RepmgrTimings): string | null {
+  const fencedBy = fencedWithinMs(f);
+  const { earliestMs } = promotionWindowMs(r);
+  if (fencedBy < earliestMs) return null;
+  return (
+    `a cut-off primary stops up to ${fencedBy} ms after the cut (afterMs ${f.afterMs} + checkEveryMs ${f.checkEveryMs} + ${FENCE_STOP_MS} ms to stop), ` +
+    `but a standby can be promoted ${earliestMs} ms after losing it ((repmgr.reconnectAttempts ${r.reconnectAttempts} - 1) × repmgr.reconnectIntervalSecs ${r.reconnectIntervalSecs} s): ` +
+    `lower fencing.afterMs or fencing.checkEveryMs, or raise repmgr.reconnectAttempts or repmgr.reconnectIntervalSecs (failover gets slower), or set fencing.enabled: false (two writable primaries possible on a network cut)`
+  );
+}
+
+/** What this node's PostgreSQL says of itself; null when it does not answer. */
+export interface SelfSeen {
+  writable: boolean;
+  timeline: number | null;
+  /** repmgrd paused (`repmgr service pause`): no standby promotes by itself meanwhile. */
+  paused: boolean;
+  /** pg_postmaster_start_time(), ms: arming holds for one run of PostgreSQL. */
+  startedAt: number;
+}
+
+export interface PeerSeen {
+  name: string;
+  /** When the last probe that this peer answered was sent (ms); null: never. */
+  answeredAt: number | null;
+  /** From that answer. */
+  writable?: boolean;
+  timeline?: number | null;
+}
+
+export interface WatchdogState {
+  /** The PostgreSQL run (its start time) during which a majority was seen: only then can losing it mean a cut. */
+  armedFor: number | null;
+  /** When this watchdog stopped PostgreSQL; null when it has not (or has asked to rejoin since). */
+  fencedAt: number | null;
+  /** Since when a majority has been seen without a break (while fenced). */
+  majoritySince: number | null;
+}
+
+export const initialWatchdogState = (): WatchdogState => ({ armedFor: null, fencedAt: null, majoritySince: null });
+
+export interface WatchdogSettings extends FenceTimings {
+  /** Nodes in the cluster, this one included. */
+  clusterSize: number;
+  /** While fenced with no primary in sight: how long a majority must be seen before rejoining (the standbys' election window). */
+  settleMs: number;
+}
+
+export interface Observation {
+  now: number;
+  self: SelfSeen | null;
+  peers: PeerSeen[];
+  /** Since when the watchdog's checks have run on time: a stalled process has not looked, and must not fence on stale answers. */
+  steadySince: number;
+}
+
+export type WatchdogAction = { action: 'none'; reason: string } | { action: 'fence'; reason: string } | { action: 'rejoin'; reason: string };
+
+/** When this node last saw a majority (itself + enough peers); null when it never did (pure). */
+export function majoritySeenAt(peers: PeerSeen[], clusterSize: number): number | null {
+  const needed = Math.floor(clusterSize / 2); // peers needed beside itself
+  if (needed === 0) return Number.POSITIVE_INFINITY;
+  const times = peers.map((p) => p.answeredAt).filter((t): t is number => t !== null).sort((a, b) => b - a);
+  return times.length >= needed ? times[needed - 1] : null;
+}
+
+/** One check of the watchdog: the next state and what to do (pure). */
+export function watchdogStep(state: WatchdogState, o: Observation, s: WatchdogSettings): { state: WatchdogState; decision: WatchdogAction } {
+  const fresh = (t: number | null) => t !== null && o.now - t <= s.afterMs;
+  const seenAt = majoritySeenAt(o.peers, s.clusterSize);
+  const majority = fresh(seenAt);
+  const seen = o.peers.filter((p) => fresh(p.answeredAt));
+  const newerPrimary = seen.find((p) => p.writable && (p.timeline ?? 0) > (o.self?.timeline ?? Number.POSITIVE_INFINITY));
+  const none = (reason: string, next: Partial<WatchdogState> = {}) => ({ state: { ...state, ...next }, decision: { action: 'none' as const, reason } });
+
+  if (state.fencedAt !== null) {
+    if (o.self?.writable) return none('fenced, yet PostgreSQL accepts writes (started again by hand, or the stop failed): watching it as a primary again', { fencedAt: null, majoritySince: null });
+    if (!majority) return none(`fenced; sees ${seen.length} of ${o.peers.length} peers, no majority: stays down`, { majoritySince: null });
+    const since = state.majoritySince ?? o.now;
+    const primary = seen.find((p) => p.writable);
+    if (primary) return { state: { ...state, fencedAt: null, majoritySince: null }, decision: { action: 'rejoin', reason: `fenced; sees a majority again and ${primary.name} is the primary: rejoin as its standby` } };
+    if (o.now - since >= s.settleMs) {
+      return { state: { ...state, fencedAt: null, majoritySince: null }, decision: { action: 'rejoin', reason: `fenced; has seen a majority for ${o.now - since} ms and no peer was promoted: the restart decision runs` } };
+    }
+    return none(`fenced; sees a majority, no primary yet: waits ${s.settleMs} ms for the standbys' election before the restart decision`, { majoritySince: since });
+  }
+
+  if (!o.self || !o.self.writable) return none(o.self ? 'a standby: nothing to fence' : 'PostgreSQL does not answer: nothing to fence');
+  const self = o.self;
+  // a newer timeline that takes writes means a failover happened: this node is the stale one
+  if (newerPrimary) {
+    return { state: { ...state, fencedAt: o.now, majoritySince: null }, decision: { action: 'fence', reason: `${newerPrimary.name} accepts writes on timeline ${newerPrimary.timeline}, newer than this node's ${self.timeline}` } };
+  }
+  if (majority) return none('sees a majority', { armedFor: self.startedAt });
+  if (state.armedFor !== self.startedAt) return none('not armed: no majority seen since PostgreSQL started (first start, restore, re-clone)');
+  if (self.paused) return none('repmgrd is paused: no standby promotes by itself, an operation is in progress');
+  if (o.now - o.steadySince < s.afterMs) return none('checks were late (the process stalled): looking again before fencing');
+  const lost = seenAt === null ? 'never' : `${o.now - seenAt} ms ago`;
+  return {
+    state: { ...state, fencedAt: o.now, majoritySince: null },
+    decision: { action: 'fence', reason: `writable, but last saw a majority of the ${s.clusterSize} nodes ${lost} (fencing.afterMs ${s.afterMs}); a standby may be promoted` },
+  };
+}

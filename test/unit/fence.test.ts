@@ -1,0 +1,219 @@
+import { describe, it, expect } from '@jest/globals';
+import {
+  FENCE_STOP_MS,
+  fenceBudgetProblem,
+  fencedWithinMs,
+  initialWatchdogState,
+  majoritySeenAt,
+  promotionWindowMs,
+  watchdogStep,
+  type Observation,
+  type PeerSeen,
+  type SelfSeen,
+  type WatchdogState,
+} from '../../src/roles/fence.js';
+import { resolveConfig } from '../../src/config/load.js';
+import { localRaw, problemsOf } from './helpers.js';
+
+// ---- fixtures: a 3-node cluster, node1 looking; times in ms -------------------------------------
+
+const settings = { afterMs: 1000, checkEveryMs: 250, clusterSize: 3, settleMs: 17_000 };
+const STARTED = 1_000;
+const T = 100_000;
+const primary = (extra: Partial<SelfSeen> = {}): SelfSeen => ({ writable: true, timeline: 2, paused: false, startedAt: STARTED, ...extra });
+const standby = (): SelfSeen => ({ writable: false, timeline: 2, paused: false, startedAt: STARTED });
+const peer = (name: string, answeredAt: number | null, extra: Partial<PeerSeen> = {}): PeerSeen => ({ name, answeredAt, writable: false, timeline: 2, ...extra });
+const armed = (extra: Partial<WatchdogState> = {}): WatchdogState => ({ ...initialWatchdogState(), armedFor: STARTED, ...extra });
+const obs = (self: SelfSeen | null, peers: PeerSeen[], extra: Partial<Observation> = {}): Observation => ({ now: T, self, peers, steadySince: 0, ...extra });
+const step = (state: WatchdogState, o: Observation) => watchdogStep(state, o, settings);
+
+describe('majoritySeenAt: when this node last saw itself + enough peers', () => {
+  it('3 nodes: the newest answer of either peer (one peer makes a majority)', () => {
+    expect(majoritySeenAt([peer('node2', 500), peer('node3', 900)], 3)).toBe(900);
+    expect(majoritySeenAt([peer('node2', null), peer('node3', 900)], 3)).toBe(900);
+  });
+  it('5 nodes: the second newest (two peers needed)', () => {
+    expect(majoritySeenAt([peer('a', 100), peer('b', 400), peer('c', 300), peer('d', null)], 5)).toBe(300);
+  });
+  it('never answered enough peers: null', () => {
+    expect(majoritySeenAt([peer('a', null), peer('b', null)], 3)).toBeNull();
+    expect(majoritySeenAt([peer('a', 10), peer('b', null), peer('c', null), peer('d', null)], 5)).toBeNull();
+  });
+  it('2 nodes: the one peer is needed; 1 node: always a majority', () => {
+    expect(majoritySeenAt([peer('node2', 700)], 2)).toBe(700);
+    expect(majoritySeenAt([], 1)).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('watchdogStep on a writable primary', () => {
+  it('sees a majority: nothing to do, and it arms for this run of PostgreSQL', () => {
+    const r = step(initialWatchdogState(), obs(primary(), [peer('node2', T - 200), peer('node3', null)]));
+    expect(r.decision.action).toBe('none');
+    expect(r.state.armedFor).toBe(STARTED);
+  });
+
+  it('armed, no peer answered for longer than afterMs: fence, saying when it last saw a majority', () => {
+    const r = step(armed(), obs(primary(), [peer('node2', T - 1200), peer('node3', T - 1500)]));
+    expect(r.decision).toEqual({ action: 'fence', reason: expect.stringMatching(/last saw a majority of the 3 nodes 1200 ms ago \(fencing\.afterMs 1000\)/) });
+    expect(r.state.fencedAt).toBe(T);
+  });
+
+  it('exactly afterMs since the last answer: still a majority (fences only after)', () => {
+    expect(step(armed(), obs(primary(), [peer('node2', T - 1000), peer('node3', null)])).decision.action).toBe('none');
+    expect(step(armed(), obs(primary(), [peer('node2', T - 1001), peer('node3', null)])).decision.action).toBe('fence');
+  });
+
+  it('one standby lost, the other answers: a majority, no fence', () => {
+    expect(step(armed(), obs(primary(), [peer('node2', null), peer('node3', T - 100)])).decision.action).toBe('none');
+  });
+
+  it('5 nodes: one answering peer is not enough', () => {
+    const five = { ...settings, clusterSize: 5 };
+    const peers = [peer('a', T - 100), peer('b', T - 5000), peer('c', null), peer('d', null)];
+    expect(watchdogStep(armed(), obs(primary(), peers), five).decision.action).toBe('fence');
+    peers[1] = peer('b', T - 300);
+    expect(watchdogStep(armed(), obs(primary(), peers), five).decision.action).toBe('none');
+  });
+
+  it('not armed (no majority seen since this PostgreSQL started: first start, restore, re-clone): no fence', () => {
+    const r = step(initialWatchdogState(), obs(primary(), [peer('node2', null), peer('node3', null)]));
+    expect(r.decision).toEqual({ action: 'none', reason: expect.stringMatching(/^not armed/) });
+    // armed for an earlier run of PostgreSQL: a restart disarms
+    expect(step(armed(), obs(primary({ startedAt: STARTED + 1 }), [peer('node2', T - 5000), peer('node3', null)])).decision.action).toBe('none');
+  });
+
+  it('repmgrd paused (an operation in progress, no automatic promotion): no fence', () => {
+    const r = step(armed(), obs(primary({ paused: true }), [peer('node2', T - 5000), peer('node3', T - 5000)]));
+    expect(r.decision).toEqual({ action: 'none', reason: expect.stringMatching(/repmgrd is paused/) });
+  });
+
+  it('checks ran late (the process stalled) within the last afterMs: looks again instead of fencing on old answers', () => {
+    const peers = [peer('node2', T - 3000), peer('node3', T - 3000)];
+    expect(step(armed(), obs(primary(), peers, { steadySince: T - 500 })).decision).toEqual({ action: 'none', reason: expect.stringMatching(/late/) });
+    expect(step(armed(), obs(primary(), peers, { steadySince: T - 1000 })).decision.action).toBe('fence');
+  });
+
+  it('a peer accepts writes on a newer timeline: fence at once, armed or not, paused or not', () => {
+    const newer = [peer('node2', T - 100, { writable: true, timeline: 3 }), peer('node3', T - 100)];
+    for (const state of [armed(), initialWatchdogState()]) {
+      for (const self of [primary(), primary({ paused: true })]) {
+        const r = step(state, obs(self, newer));
+        expect(r.decision).toEqual({ action: 'fence', reason: 'node2 accepts writes on timeline 3, newer than this node\'s 2' });
+      }
+    }
+  });
+
+  it('a writable peer on the same or an older timeline: not this node\'s to fence (that one fences itself)', () => {
+    for (const timeline of [1, 2]) {
+      expect(step(armed(), obs(primary(), [peer('node2', T - 100, { writable: true, timeline }), peer('node3', T - 100)])).decision.action).toBe('none');
+    }
+  });
+
+  it('a newer writable peer whose answer is older than afterMs does not count', () => {
+    const r = step(armed(), obs(primary(), [peer('node2', T - 5000, { writable: true, timeline: 3 }), peer('node3', T - 100)]));
+    expect(r.decision.action).toBe('none');
+  });
+});
+
+describe('watchdogStep on a node that is not a writable primary', () => {
+  it('a standby, or PostgreSQL not answering: nothing to fence, whatever the peers', () => {
+    for (const self of [standby(), null]) {
+      for (const peers of [[peer('node2', null), peer('node3', null)], [peer('node2', T - 100, { writable: true, timeline: 9 }), peer('node3', T)]]) {
+        const r = step(armed(), obs(self, peers));
+        expect(r.decision.action).toBe('none');
+        expect(r.state.fencedAt).toBeNull();
+      }
+    }
+  });
+});
+
+describe('watchdogStep after a fence: rejoin when it is safe', () => {
+  const fenced = (extra: Partial<WatchdogState> = {}) => armed({ fencedAt: T - 10_000, ...extra });
+
+  it('still cut off: stays down', () => {
+    const r = step(fenced(), obs(null, [peer('node2', T - 9000), peer('node3', null)]));
+    expect(r.decision).toEqual({ action: 'none', reason: 'fenced; sees 0 of 2 peers, no majority: stays down' });
+    expect(r.state.fencedAt).toBe(T - 10_000);
+  });
+
+  it('sees a majority and a primary (a standby was promoted): rejoin now, once', () => {
+    const r = step(fenced(), obs(null, [peer('node2', T - 100, { writable: true, timeline: 3 }), peer('node3', T - 100)]));
+    expect(r.decision).toEqual({ action: 'rejoin', reason: expect.stringMatching(/node2 is the primary: rejoin as its standby/) });
+    expect(r.state.fencedAt).toBeNull();
+    expect(step(r.state, obs(null, [peer('node2', T - 100, { writable: true, timeline: 3 }), peer('node3', T - 100)])).decision.action).toBe('none');
+  });
+
+  it('sees a majority but no primary: waits settleMs (the standbys may be electing one), then rejoins', () => {
+    const standbys = [peer('node2', T - 100), peer('node3', T - 100)];
+    const first = step(fenced(), obs(null, standbys));
+    expect(first.decision.action).toBe('none');
+    expect(first.state.majoritySince).toBe(T);
+    const before = step(first.state, obs(null, standbys, { now: T + settings.settleMs - 1 }));
+    expect(before.decision.action).toBe('none');
+    const after = step(first.state, obs(null, [peer('node2', T + 17_000), peer('node3', T + 17_000)], { now: T + settings.settleMs }));
+    expect(after.decision).toEqual({ action: 'rejoin', reason: expect.stringMatching(/no peer was promoted: the restart decision runs/) });
+    expect(after.state).toEqual({ armedFor: STARTED, fencedAt: null, majoritySince: null });
+  });
+
+  it('the majority breaks while waiting: the wait starts over', () => {
+    const s = step(fenced({ majoritySince: T - 16_000 }), obs(null, [peer('node2', T - 5000), peer('node3', null)]));
+    expect(s.state.majoritySince).toBeNull();
+    expect(step(s.state, obs(null, [peer('node2', T), peer('node3', null)], { now: T + 1 })).state.majoritySince).toBe(T + 1);
+  });
+
+  it('PostgreSQL accepts writes again (started by hand, or the stop failed): watched as a primary again', () => {
+    const r = step(fenced(), obs(primary(), [peer('node2', null), peer('node3', null)]));
+    expect(r.decision.action).toBe('none');
+    expect(r.state.fencedAt).toBeNull();
+    // and the next check fences it again if it still has no majority
+    expect(step(r.state, obs(primary(), [peer('node2', null), peer('node3', T - 2000)], { now: T + 250 })).decision.action).toBe('fence');
+  });
+});
+
+describe('the timing budget: fenced before any standby can be promoted', () => {
+  const repmgr = { monitorIntervalSecs: 1, reconnectAttempts: 3, reconnectIntervalSecs: 1 };
+
+  it('earliest promotion: the sleeps between reconnect attempts; latest: each ping waiting out connect_timeout, the consensus and the promote', () => {
+    expect(promotionWindowMs(repmgr)).toEqual({ earliestMs: 2000, latestMs: (3 + 3 * 3) * 1000 + 5000 });
+    expect(promotionWindowMs({ monitorIntervalSecs: 2, reconnectAttempts: 6, reconnectIntervalSecs: 10 }).earliestMs).toBe(50_000);
+  });
+
+  it('the defaults fit: stopped by 1750 ms, a promotion no sooner than 2000 ms', () => {
+    expect(fencedWithinMs({ afterMs: 1000, checkEveryMs: 250 })).toBe(1000 + 250 + FENCE_STOP_MS);
+    expect(fenceBudgetProblem({ afterMs: 1000, checkEveryMs: 250 }, repmgr)).toBeNull();
+  });
+
+  it('too slow a fence is named with the fix', () => {
+    const p = fenceBudgetProblem({ afterMs: 1500, checkEveryMs: 250 }, repmgr)!;
+    expect(p).toMatch(/stops up to 2250 ms after the cut/);
+    expect(p).toMatch(/promoted 2000 ms after losing it/);
+    expect(p).toMatch(/lower fencing\.afterMs .* raise repmgr\.reconnectAttempts/);
+  });
+
+  it('config check: a fence slower than the earliest promotion is an error on fencing.afterMs', () => {
+    const lines = problemsOf(() => resolveConfig(localRaw({ fencing: { afterMs: 3000 } })));
+    expect(lines).toEqual([expect.stringMatching(/^fencing\.afterMs: a cut-off primary stops up to 3750 ms .* \(got 3000\)$/)]);
+    const fewer = problemsOf(() => resolveConfig(localRaw({ repmgr: { reconnectAttempts: 2 } })));
+    expect(fewer).toEqual([expect.stringMatching(/^fencing\.afterMs: .*promoted 1000 ms after losing it/)]);
+  });
+
+  it('config check: the budget holds with slower repmgr timings, fencing off, manual failover, or one node', () => {
+    expect(resolveConfig(localRaw({ fencing: { afterMs: 3000 }, repmgr: { reconnectAttempts: 5 } })).config.fencing.afterMs).toBe(3000);
+    expect(resolveConfig(localRaw({ fencing: { enabled: false }, repmgr: { reconnectAttempts: 1 } })).config.fencing.enabled).toBe(false);
+    expect(resolveConfig(localRaw({ fencing: { afterMs: 3000 }, repmgr: { failover: 'manual' } })).config.fencing.afterMs).toBe(3000);
+    const one = localRaw({ fencing: { afterMs: 3000 } }) as { nodes: unknown[] };
+    one.nodes = [one.nodes[0]];
+    expect(resolveConfig(one).config.nodes).toHaveLength(1);
+  });
+
+  it('the cross-check also runs when another field is wrong, so every problem shows at once', () => {
+    const lines = problemsOf(() => resolveConfig(localRaw({ fencing: { afterMs: 3000 }, postgres: { port: 'x' } })));
+    expect(lines.some((l) => l.startsWith('postgres.port:'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('fencing.afterMs: a cut-off primary'))).toBe(true);
+  });
+
+  it('fencing defaults and PGHA_FENCING_* variables', () => {
+    expect(resolveConfig(localRaw()).config.fencing).toEqual({ enabled: true, afterMs: 1000, checkEveryMs: 250 });
+    expect(resolveConfig(localRaw(), { PGHA_FENCING_ENABLED: 'false', PGHA_FENCING_AFTER_MS: '800' }).config.fencing).toEqual({ enabled: false, afterMs: 800, checkEveryMs: 250 });
+  });
+});

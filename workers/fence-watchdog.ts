@@ -1,0 +1,153 @@
+// The fencing watchdog in each node worker. Every fencing.checkEveryMs it asks its own PostgreSQL and
+// each peer what they are (one kept connection each, an answer within afterMs/2 or the connection is
+// dropped), hands what it saw to watchdogStep (src/roles/fence.ts) and acts on the answer: fence
+// (stop PostgreSQL at once, then repmgrd) or rejoin (enqueue the node's restart flow).
+import type pg from 'pg';
+import type { Logger } from 'winston';
+import type { ClusterConfig, NodeConfig } from '../src/config/schema.js';
+import { findNode, repmgrNodeId } from '../src/config/paths.js';
+import { secretsOf } from '../src/config/load.js';
+import { Runner } from '../src/exec/runner.js';
+import { connectAs, stopPostgres, type NodeContext } from '../src/postgres/actions.js';
+import { stopRepmgrd } from '../src/repmgr/actions.js';
+import { readProbe, type Probe } from '../src/status.js';
+import { initialWatchdogState, promotionWindowMs, watchdogStep, type Observation, type WatchdogAction } from '../src/roles/fence.js';
+import { recordClusterEvent } from '../src/events.js';
+import { buildRestartFlow } from '../src/flows/operations.js';
+import { startFlow } from '../src/flows/run.js';
+
+/** A kept connection to one node and its latest answer. */
+class NodeLink {
+  /** When the last answered probe was sent. */
+  answeredAt: number | null = null;
+  last: Probe | null = null;
+  /** The latest probe got an answer (false: refused, failed or too slow). */
+  ok = false;
+  private client: pg.Client | undefined;
+  private busy = false;
+
+  constructor(
+    private readonly config: ClusterConfig,
+    readonly node: NodeConfig,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Start a probe unless one is still out. */
+  poke(): void {
+    if (this.busy) return;
+    this.busy = true;
+    void this.probe().finally(() => (this.busy = false));
+  }
+
+  private async probe(): Promise<void> {
+    const sentAt = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      this.client ??= await connectAs(this.config, this.node, { user: 'repmgr', timeoutMs: this.timeoutMs });
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), this.timeoutMs)));
+      this.last = await Promise.race([readProbe(this.client), late]);
+      this.answeredAt = sentAt;
+      this.ok = true;
+    } catch {
+      this.ok = false;
+      this.close();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Forget the last answer (PostgreSQL was just stopped: what it said before is stale). */
+  forget(): void {
+    this.ok = false;
+    this.last = null;
+  }
+
+  close(): void {
+    const c = this.client;
+    this.client = undefined;
+    if (!c) return;
+    // a cut link never answers end(): drop the socket
+    (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    c.end().catch(() => {});
+  }
+}
+
+export interface FenceWatchdog {
+  stop(): void;
+}
+
+/** Start the watchdog of node `me`; null when fencing is off or there is no one to fence against. */
+export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Logger): FenceWatchdog | null {
+  const { enabled, afterMs, checkEveryMs } = config.fencing;
+  if (!enabled || config.nodes.length < 2) {
+    logger.info(`fencing watchdog off (${enabled ? 'a single node' : 'fencing.enabled is false'})`);
+    return null;
+  }
+  const node = findNode(config, me);
+  const self = new NodeLink(config, node, afterMs / 2);
+  const peers = config.nodes.filter((n) => n.name !== me).map((n) => new NodeLink(config, n, afterMs / 2));
+  const settings = { afterMs, checkEveryMs, clusterSize: config.nodes.length, settleMs: promotionWindowMs(config.repmgr).latestMs };
+  const nc: NodeContext = { config, node, run: new Runner(secretsOf(config), (l) => logger.info(l)), log: (l) => void logger.info(l) };
+  let state = initialWatchdogState();
+  let lastTick = Date.now();
+  let steadySince = lastTick;
+  let lastReason = '';
+  let acting = false;
+
+  const event = (name: string) =>
+    recordClusterEvent(config.redis, config.cluster, { nodeId: repmgrNodeId(config, me), event: name, success: true }).catch((err) => logger.warn(`event ${name} not recorded: ${err.message}`));
+
+  const act = async (d: WatchdogAction) => {
+    acting = true;
+    try {
+      if (d.action === 'fence') {
+        logger.warn(`FENCING ${me}: ${d.reason}; stopping PostgreSQL now`);
+        const started = Date.now();
+        await stopPostgres(nc, 'immediate');
+        self.forget();
+        logger.warn(`fenced ${me}: PostgreSQL stopped in ${Date.now() - started} ms`);
+        await stopRepmgrd(nc);
+        // Redis may be across the cut: recorded when it answers, never in the way of the stop
+        void event('pgha_fence');
+      } else if (d.action === 'rejoin') {
+        logger.info(`${me}: ${d.reason}`);
+        await startFlow(config.redis, buildRestartFlow(config, me, `${config.cluster}-unfence-${me}-${Date.now()}`), 'restart');
+        void event('pgha_fence_rejoin');
+      }
+    } catch (err) {
+      logger.error(`fencing watchdog: ${d.action} failed: ${(err as Error).message}`);
+    } finally {
+      acting = false;
+    }
+  };
+
+  const tick = () => {
+    const now = Date.now();
+    // a late tick means this process did not run: what it holds is old, so it looks again before fencing
+    if (now - lastTick > 2 * checkEveryMs) steadySince = now;
+    lastTick = now;
+    for (const link of [self, ...peers]) link.poke();
+    if (acting) return;
+    const o: Observation = {
+      now,
+      steadySince,
+      self: self.ok && self.last ? { writable: !self.last.recovery, timeline: self.last.timeline, paused: self.last.repmgrdPaused, startedAt: self.last.startedAt } : null,
+      peers: peers.map((p) => ({ name: p.node.name, answeredAt: p.answeredAt, writable: p.last ? !p.last.recovery : undefined, timeline: p.last?.timeline })),
+    };
+    const { state: next, decision } = watchdogStep(state, o, settings);
+    state = next;
+    if (decision.reason !== lastReason) {
+      logger.info(`fencing watchdog: ${decision.reason}`);
+      lastReason = decision.reason;
+    }
+    if (decision.action !== 'none') void act(decision);
+  };
+  const timer = setInterval(tick, checkEveryMs);
+  logger.info(`fencing watchdog on: a writable ${me} that hears from no majority for ${afterMs} ms stops (checks every ${checkEveryMs} ms)`);
+  return {
+    stop() {
+      clearInterval(timer);
+      for (const link of [self, ...peers]) link.close();
+    },
+  };
+}
