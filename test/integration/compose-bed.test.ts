@@ -10,6 +10,8 @@ import { NetnsBed } from '../bed/netns.js';
 import { readCompose, startOrder, interpolate, type ComposeService } from '../bed/compose.js';
 import { cliPath, repoRoot, waitFor } from './harness.js';
 import { isAlive } from '../../src/fsutil.js';
+import { FencingSchema } from '../../src/config/schema.js';
+import { fencedWithinMs } from '../../src/roles/fence.js';
 import { execa } from 'execa';
 
 const secret = () => randomBytes(12).toString('hex');
@@ -23,18 +25,30 @@ const dotEnv = {
   DASHBOARD_TOKEN: randomBytes(24).toString('hex'),
 };
 const compose = readCompose(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), dotEnv);
-const svc = (name: string) => compose.services.find((s) => s.name === name)!;
+const svc = (name: string) => compose.services.find((s) => s.name === name) ?? grownSvc(name);
+
+/** The compose file after a user adds node `name` as the README says: appended to PGHA_NODES, a service like pg3, two volumes. */
+function withNode(text: string, name: string): string {
+  const out = text
+    .replace(/(PGHA_NODES: "\[.*)\]"/, `$1, {name: ${name}, host: ${name}}]"`)
+    .replace('\n  barman:\n', `\n  ${name}:\n    <<: *pg-node\n    hostname: ${name}\n    command: ["worker", "node", "--name", "${name}"]\n    volumes:\n      - ${name}-data:/var/lib/postgresql\n      - ${name}-state:/var/lib/pgha\n\n  barman:\n`)
+    .replace('\nvolumes:\n', `\nvolumes:\n  ${name}-data:\n  ${name}-state:\n`);
+  if (out === text) throw new Error('docker-compose.yml no longer has the shape withNode edits');
+  return out;
+}
+const grown = readCompose(withNode(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), 'pg4'), dotEnv);
+const grownSvc = (name: string) => grown.services.find((s) => s.name === name)!;
 const nodes = ['pg1', 'pg2', 'pg3'];
 // socket folders pgha makes on the machine's /var/run/postgresql (not a volume in compose)
-const socketDirs = nodes.map((n) => join('/var/run/postgresql', n)).filter((d) => !existsSync(d));
+const socketDirs = [...nodes, 'pg4'].map((n) => join('/var/run/postgresql', n)).filter((d) => !existsSync(d));
 // the machine's folders the volumes' paths need, and whether they were there before
 const mountPaths = ['/data', '/var/lib/pgha', '/home/barman'].filter((d) => !existsSync(d));
 let bed: NetnsBed;
 let dir: string;
 
 /** A command inside a service's namespace with that service's environment (as `docker compose exec`). */
-const inService = (service: ComposeService, command: string, args: string[], env: Record<string, string> = {}) =>
-  bed.exec(service.name, command, args, { env: { PATH: process.env.PATH!, ...service.environment, ...env }, extendEnv: false, reject: false, timeout: 30_000 });
+const inService = (service: ComposeService, command: string, args: string[], env: Record<string, string> = {}, timeout = 30_000) =>
+  bed.exec(service.name, command, args, { env: { PATH: process.env.PATH!, ...service.environment, ...env }, extendEnv: false, reject: false, timeout });
 
 async function status(): Promise<any> {
   const r = await inService(svc('dashboard'), process.execPath, [cliPath, 'status', '--json']);
@@ -48,9 +62,72 @@ async function sql(node: string, text: string): Promise<{ ok: boolean; out: stri
 }
 
 const roles = (s: any) => Object.fromEntries(s.nodes.map((n: any) => [n.name, `${n.role}${n.upstream ? `<-${n.upstream}` : ''}`]));
+const fencing = FencingSchema.parse({ afterMs: Number(svc('pg1').environment.PGHA_FENCING_AFTER_MS) });
+
+// Runs inside a node's namespace: every 200 ms an INSERT into split_probe on that node's own
+// PostgreSQL (kept connection, reopened after an error), one JSON line per try.
+const SAMPLER = `
+const pg = require('pg');
+const { NODE, PGPASSWORD } = process.env;
+let client;
+const open = async () => {
+  const c = new pg.Client({ host: NODE, port: 5432, user: 'repmgr', password: PGPASSWORD, database: 'repmgr', connectionTimeoutMillis: 150, query_timeout: 150 });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+};
+(async () => {
+  for (;;) {
+    const t = Date.now();
+    try {
+      client ??= await open();
+      await client.query('INSERT INTO split_probe (node) VALUES ($1)', [NODE]);
+      console.log(JSON.stringify({ t, ok: true }));
+    } catch (err) {
+      console.log(JSON.stringify({ t, ok: false, why: err.code ?? err.message }));
+      client?.end().catch(() => {});
+      client = undefined;
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, 200 - (Date.now() - t))));
+  }
+})();
+`;
+
+interface Sample {
+  t: number;
+  ok: boolean;
+  why?: string;
+}
+
+/** A write sampler inside `node`'s namespace (killed by stop(), or with the namespace by bed.down). */
+function writeSampler(node: string) {
+  const samples: Sample[] = [];
+  const proc = bed.exec(node, process.execPath, ['-e', SAMPLER], { cwd: repoRoot, env: { NODE: node, PGPASSWORD: dotEnv.REPMGR_PASSWORD, PATH: process.env.PATH! }, extendEnv: false, reject: false, buffer: false });
+  let rest = '';
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) if (line.trim()) samples.push(JSON.parse(line));
+  });
+  return { node, samples, stop: () => proc.kill('SIGKILL') };
+}
+
+/** Moments when two nodes took writes: a node counts as writable from a write it acknowledged until its next failed try. */
+function twoWritableMoments(samplers: { node: string; samples: Sample[] }[]): { t: number; nodes: string[] }[] {
+  const all = samplers.flatMap((x) => x.samples.map((s) => ({ ...s, node: x.node }))).sort((a, b) => a.t - b.t);
+  const writable = new Map<string, boolean>();
+  const out: { t: number; nodes: string[] }[] = [];
+  for (const s of all) {
+    writable.set(s.node, s.ok);
+    const now = [...writable].filter(([, w]) => w).map(([n]) => n);
+    if (now.length > 1) out.push({ t: s.t, nodes: now });
+  }
+  return out;
+}
 
 beforeAll(async () => {
-  bed = new NetnsBed(compose.services.map((s) => s.name), undefined, compose.subnet);
+  // pg4's namespace is there from the start: the node added later (as Docker would make its container)
+  bed = new NetnsBed(grown.services.map((s) => s.name), undefined, compose.subnet);
   dir = mkdtempSync('/tmp/pgha-test-bed-');
   chmodSync(dir, 0o755);
   await bed.up();
@@ -63,7 +140,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await bed?.down();
   // each service's output, kept for a failed run (test/artifacts is not committed)
-  if (dir) for (const s of compose.services) if (existsSync(join(dir, `${s.name}.log`))) cpSync(join(dir, `${s.name}.log`), join(repoRoot, 'test', 'artifacts', 'compose-bed', `${s.name}.log`));
+  if (dir) for (const s of grown.services) if (existsSync(join(dir, `${s.name}.log`))) cpSync(join(dir, `${s.name}.log`), join(repoRoot, 'test', 'artifacts', 'compose-bed', `${s.name}.log`));
   for (const d of socketDirs) rmSync(d, { recursive: true, force: true });
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -123,8 +200,89 @@ describe('the compose file on the namespace test bed', () => {
     expect((await sql('pg1', 'INSERT INTO bed VALUES (2)')).out).toMatch(/read-only transaction/);
   }, 300_000);
 
+  it('the primary cut off the network: it stops taking writes within the fence budget, a standby is promoted, no two writable primaries in 200 ms samples from inside each namespace; healed, it rejoins as a standby', async () => {
+    const before = roles(await status());
+    const old = nodes.find((n) => before[n] === 'primary')!;
+    const standbys = nodes.filter((n) => n !== old);
+    expect(standbys.map((n) => before[n])).toEqual(standbys.map(() => `standby<-${old}`));
+    expect((await sql(old, 'CREATE TABLE split_probe (node text, at timestamptz DEFAULT clock_timestamp())')).ok).toBe(true);
+    for (const n of standbys) await waitFor(`split_probe on ${n}`, async () => (await sql(n, 'SELECT count(*) FROM split_probe')).ok, 20_000, 200);
+    const samplers = nodes.map((n) => writeSampler(n));
+    let healed = false;
+    try {
+      await waitFor('every sampler running', async () => samplers.every((x) => x.samples.length >= 5), 20_000, 100);
+      expect(samplers.find((x) => x.node === old)!.samples.slice(-3).every((x) => x.ok)).toBe(true);
+      const cutAt = Date.now();
+      await bed.cut(old);
+      const oldSampler = samplers.find((x) => x.node === old)!;
+      const fencedAt = await waitFor(`${old} refuses writes`, async () => {
+        const last = oldSampler.samples.at(-1);
+        return last && !last.ok && last.t > cutAt ? last.t : undefined;
+      }, 10_000, 50);
+      const budget = fencedWithinMs(fencing);
+      const promoted = await waitFor('a standby promoted', async () => samplers.filter((x) => x.node !== old).find((x) => x.samples.at(-1)?.ok), 60_000, 100);
+      const promotedAt = promoted.samples.find((x) => x.ok && x.t > cutAt)!.t;
+      console.log(`cut ${old}: writes refused there ${fencedAt - cutAt} ms after the cut (budget ${budget} ms + one 200 ms sample); ${promoted.node} took writes ${promotedAt - cutAt} ms after the cut`);
+      expect(fencedAt - cutAt).toBeLessThanOrEqual(budget + 200);
+      expect(promotedAt).toBeGreaterThan(fencedAt);
+      // its worker said why: it heard from no majority, not that PostgreSQL died
+      expect(readFileSync(join(dir, `${old}.log`), 'utf8')).toMatch(new RegExp(`FENCING ${old}: writable, but last saw a majority of the 3 nodes \\d+ ms ago`));
+      await bed.heal(old);
+      healed = true;
+      await waitFor(`${old} a standby of ${promoted.node}`, async () => roles(await status())[old] === `standby<-${promoted.node}`, 180_000, 2000);
+      const other = standbys.find((n) => n !== promoted.node)!;
+      await waitFor(`${other} follows ${promoted.node}`, async () => roles(await status())[other] === `standby<-${promoted.node}`, 60_000, 2000);
+    } finally {
+      for (const x of samplers) x.stop();
+      // the tests after this one need the whole network
+      if (!healed) await bed.heal(old);
+    }
+    // from every namespace, every 200 ms: never two nodes taking writes at once
+    const moments = twoWritableMoments(samplers);
+    for (const x of samplers) {
+      const gaps = x.samples.slice(1).map((y, i) => y.t - x.samples[i].t);
+      expect({ node: x.node, maxGapMs: Math.max(...gaps) < 1000 }).toEqual({ node: x.node, maxGapMs: true });
+    }
+    console.log(`samples: ${samplers.map((x) => `${x.node} ${x.samples.length} (${x.samples.filter((y) => y.ok).length} writes)`).join(', ')}; moments with two writable nodes: ${moments.length}`);
+    expect(moments).toEqual([]);
+  }, 400_000);
+
+  it('a node added to the running cluster as the README says: pg4 clones itself from the primary of the moment; the others take the new list one at a time, the primary after a switchover', async () => {
+    const before = roles(await status());
+    const primary = nodes.find((n) => before[n] === 'primary')!;
+    // as `docker compose up -d --no-deps pg4`: only the new service starts
+    bed.start(grown.services.find((x) => x.name === 'pg4')!, dir);
+    const statusWithPg4 = async () => {
+      const r = await inService(grownSvc('dashboard'), process.execPath, [cliPath, 'status', '--json']);
+      if (r.exitCode !== 0) throw new Error(`pgha status: ${r.stderr}`);
+      return roles(JSON.parse(String(r.stdout)));
+    };
+    await waitFor(`pg4 a standby of ${primary}`, async () => (await statusWithPg4()).pg4 === `standby<-${primary}`, 180_000, 2000);
+    expect((await sql(primary, 'INSERT INTO bed VALUES (44)')).ok).toBe(true);
+    await waitFor('the row on pg4', async () => (await sql('pg4', 'SELECT count(*) FROM bed WHERE k = 44')).out === '1', 30_000, 500);
+    // then each service is recreated with the new list (standbys first, one at a time), each back in its role
+    const standbys = nodes.filter((n) => n !== primary);
+    for (const name of [...standbys, 'barman', 'dashboard']) {
+      await bed.kill(name);
+      bed.start(grownSvc(name), dir);
+      if (standbys.includes(name)) await waitFor(`${name} back as a standby`, async () => (await statusWithPg4())[name] === `standby<-${primary}`, 180_000, 2000);
+    }
+    // the primary last, after a planned switchover to a standby that has the new list
+    const to = standbys[0];
+    const sw = await inService(grownSvc('dashboard'), process.execPath, [cliPath, 'switchover', '--to', to], {}, 180_000);
+    expect({ code: sw.exitCode, out: `${sw.stdout}${sw.stderr}` }).toMatchObject({ code: 0 });
+    await bed.kill(primary);
+    bed.start(grownSvc(primary), dir);
+    const after = await waitFor('four nodes, one primary, three standbys following it', async () => {
+      const r = await statusWithPg4();
+      return [...nodes, 'pg4'].every((n) => n === to ? r[n] === 'primary' : r[n] === `standby<-${to}`) ? r : undefined;
+    }, 180_000, 2000);
+    expect(Object.keys(after).sort()).toEqual(['pg1', 'pg2', 'pg3', 'pg4']);
+    await waitFor('the row everywhere', async () => (await Promise.all([...nodes, 'pg4'].map((n) => sql(n, 'SELECT count(*) FROM bed WHERE k = 44')))).every((r) => r.out === '1'), 30_000, 500);
+  }, 700_000);
+
   it('down kills every process of every service, removes the namespaces and the folders it made', async () => {
-    const pids = (await Promise.all(compose.services.map((s) => bed.pids(s.name)))).flat();
+    const pids = (await Promise.all(bed.services.map((s) => bed.pids(s.name)))).flat();
     expect(pids.length).toBeGreaterThan(10); // workers, PostgreSQL, repmgrd, barman's receive-wal, redis
     await bed.down();
     const list = (await execa('ip', ['netns', 'list'])).stdout;
