@@ -66,4 +66,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
 EXPOSE 8080
+# the dashboard needs no privilege: nobody. The node and barman workers stay root: they run each
+# command as postgres or barman by uid and chown the folders those users need.
+USER 65534:65534
 CMD ["dashboard"]

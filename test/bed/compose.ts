@@ -12,6 +12,8 @@ export interface ComposeService {
   /** Named volumes: `source` is the volume's name, `target` the path inside the service. */
   volumes: { source: string; target: string }[];
   dependsOn: string[];
+  /** `user: "UID:GID"`: the service runs as that user instead of root. */
+  user?: string;
 }
 
 export interface ComposeFile {
@@ -40,7 +42,7 @@ export function readCompose(text: string, env: Record<string, string | undefined
       return { source, target };
     });
     const image = String(s.image ?? '');
-    return { name, kind: image.startsWith('redis') ? 'redis' : 'pgha', command: (s.command ?? []).map(String), environment, volumes, dependsOn: Object.keys(s.depends_on ?? {}) };
+    return { name, kind: image.startsWith('redis') ? 'redis' : 'pgha', command: (s.command ?? []).map(String), environment, volumes, dependsOn: Object.keys(s.depends_on ?? {}), ...(s.user ? { user: String(s.user) } : {}) };
   });
   const subnet = doc.networks?.default?.ipam?.config?.[0]?.subnet;
   if (!subnet) throw new Error('compose: networks.default.ipam.config[0].subnet is missing');

@@ -145,10 +145,12 @@ export class NetnsBed {
         ? // the redis image: WORKDIR /data, and its entrypoint turns protected mode off when no config file is given
           [service.command[0], [...service.command.slice(1), '--protected-mode', 'no'], '/data']
         : [process.execPath, [join(repoRoot, 'bin', 'pgha.js'), ...service.command], repoRoot];
-    // sh -c: bind each (source, target) pair given after the script, then exec the command
-    const script = 'while [ "$1" != "--" ]; do mount --bind "$1" "$2"; shift 2; done; shift; cd "$BED_CWD"; unset BED_CWD; exec "$@"';
+    // sh -c: bind each (source, target) pair given after the script, then exec the command (as compose's `user:` when given)
+    const script =
+      'while [ "$1" != "--" ]; do mount --bind "$1" "$2"; shift 2; done; shift; cd "$BED_CWD"; unset BED_CWD; ' +
+      'if [ -n "$BED_USER" ]; then u="$BED_USER"; unset BED_USER; exec setpriv --reuid="${u%%:*}" --regid="${u##*:}" --clear-groups "$@"; fi; exec "$@"';
     const log = { file: join(volumesDir, `${service.name}.log`), append: true };
-    const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', NODE_ENV: 'production', NODE_OPTIONS: '--max-semi-space-size=1', BED_CWD: cwd, ...service.environment };
+    const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', NODE_ENV: 'production', NODE_OPTIONS: '--max-semi-space-size=1', BED_CWD: cwd, ...(service.user ? { BED_USER: service.user } : {}), ...service.environment };
     const argv = ['netns', 'exec', this.service(service.name).ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', command as string, ...(args as string[])];
     const options: Options = { env, extendEnv: false, stdin: 'ignore', stdout: log, stderr: log, reject: false };
     return execa('ip', argv, options);

@@ -176,6 +176,16 @@ describe('the compose file on the namespace test bed', () => {
     }
   });
 
+  it('the dashboard runs as compose says, unprivileged (nobody), and serves its page', async () => {
+    expect(svc('dashboard').user).toBe('65534:65534');
+    const pids = await bed.pids('dashboard');
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) expect(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]).toBe('65534');
+    const port = svc('dashboard').environment.PGHA_DASHBOARD_PORT;
+    const fetchCode = `fetch('http://dashboard:${port}/api/status', { headers: { authorization: 'Bearer ' + process.env.TOKEN } }).then((r) => console.log(r.status), () => console.log(0))`;
+    await waitFor('the dashboard answers', async () => (await inService(svc('pg1'), process.execPath, ['-e', fetchCode], { TOKEN: dotEnv.DASHBOARD_TOKEN })).stdout === '200', 30_000, 500);
+  });
+
   it('the health checks answer by role on each node, reached by service name', async () => {
     const code = async (node: string, path: string) =>
       Number((await inService(svc('dashboard'), process.execPath, ['-e', `fetch('http://${node}:8008${path}').then((r) => console.log(r.status), () => console.log(0))`])).stdout);
