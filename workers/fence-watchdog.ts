@@ -126,7 +126,9 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
     // a late tick means this process did not run: what it holds is old, so it looks again before fencing
     if (now - lastTick > 2 * checkEveryMs) steadySince = now;
     lastTick = now;
-    for (const link of [self, ...peers]) link.poke();
+    // a standby has nothing to fence: only a writable or fenced node needs to hear from its peers
+    const writable = self.ok && self.last?.recovery === false;
+    for (const link of writable || state.fencedAt !== null ? [self, ...peers] : [self]) link.poke();
     if (acting) return;
     const o: Observation = {
       now,
