@@ -14,6 +14,8 @@ export interface ComposeService {
   dependsOn: string[];
   /** `user: "UID:GID"`: the service runs as that user instead of root. */
   user?: string;
+  /** `build: { target }`: the Dockerfile stage its image is built from. */
+  buildTarget?: string;
 }
 
 export interface ComposeFile {
@@ -42,7 +44,7 @@ export function readCompose(text: string, env: Record<string, string | undefined
       return { source, target };
     });
     const image = String(s.image ?? '');
-    return { name, kind: image.startsWith('redis') ? 'redis' : 'pgha', command: (s.command ?? []).map(String), environment, volumes, dependsOn: Object.keys(s.depends_on ?? {}), ...(s.user ? { user: String(s.user) } : {}) };
+    return { name, kind: image.startsWith('redis') ? 'redis' : 'pgha', command: (s.command ?? []).map(String), environment, volumes, dependsOn: Object.keys(s.depends_on ?? {}), ...(s.user ? { user: String(s.user) } : {}), ...(s.build?.target ? { buildTarget: String(s.build.target) } : {}) };
   });
   const subnet = doc.networks?.default?.ipam?.config?.[0]?.subnet;
   if (!subnet) throw new Error('compose: networks.default.ipam.config[0].subnet is missing');

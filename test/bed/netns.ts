@@ -4,11 +4,12 @@
 // /etc/netns/<ns>/hosts over /etc/hosts). It can start a command in a service's namespace, cut a
 // service off the network (its link down) and heal it, and it removes every namespace, link and
 // hosts file it made, also after a failure (down() is idempotent).
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa, execaSync, type Options } from 'execa';
 import type { ComposeService } from './compose.js';
+import type { Image } from '../image/build.js';
 import { repoRoot } from '../integration/harness.js';
 
 export interface BedService {
@@ -118,40 +119,69 @@ export class NetnsBed {
   }
 
   /**
-   * Run a compose service as its container would: its command (pgha's images: `node bin/pgha.js …`;
-   * redis: `redis-server …`) with only its environment, in its namespace and in a mount namespace of
-   * its own where each named volume is a folder under `volumesDir` bind-mounted on the volume's path
-   * (so pg1..pg3 each see their own /var/lib/postgresql). Output goes to `<volumesDir>/<name>.log`.
+   * Run a compose service as its container would: with only its environment, in its namespace and in
+   * a mount namespace of its own where each named volume is a folder under `volumesDir` bound on the
+   * volume's path (so pg1..pg3 each see their own /var/lib/postgresql), as compose's `user:` when
+   * given. Without `image`, the command runs from this checkout (pgha's images: `node bin/pgha.js
+   * …`; redis: `redis-server …`) on the machine's own files. With `image` (test/image/build.ts), it
+   * runs as its container does: the image's root folder under an overlay of its own (a container's
+   * writable layer), its ENV, WORKDIR, USER and ENTRYPOINT + CMD. Output goes to `<volumesDir>/<name>.log`.
    */
-  start(service: ComposeService, volumesDir: string) {
+  start(service: ComposeService, volumesDir: string, image?: Image) {
     const binds: string[] = [];
     for (const v of service.volumes) {
       const src = join(volumesDir, v.source);
+      const fresh = !existsSync(src);
       mkdirSync(src, { recursive: true });
-      // as the images' Dockerfile chowns these paths
-      const owner = v.target === '/var/lib/postgresql' ? 'postgres' : v.target.startsWith('/home/barman') ? 'barman' : undefined;
-      if (owner) execaSync('chown', [`${owner}:`, src]);
-      if (!existsSync(v.target)) {
-        // remember the outermost folder made, so that down() leaves the machine as it was
-        let top = v.target;
-        while (!existsSync(dirname(top))) top = dirname(top);
-        mkdirSync(v.target, { recursive: true });
-        this.mountPoints.push(top);
+      if (image) {
+        // a new named volume starts with the owner of the image's folder at that path, as Docker's do
+        const inImage = join(image.rootfs, v.target);
+        if (fresh && existsSync(inImage)) chownSync(src, statSync(inImage).uid, statSync(inImage).gid);
+      } else {
+        // as the images' Dockerfile chowns these paths
+        const owner = v.target === '/var/lib/postgresql' ? 'postgres' : v.target.startsWith('/home/barman') ? 'barman' : undefined;
+        if (owner) execaSync('chown', [`${owner}:`, src]);
+        if (!existsSync(v.target)) {
+          // remember the outermost folder made, so that down() leaves the machine as it was
+          let top = v.target;
+          while (!existsSync(dirname(top))) top = dirname(top);
+          mkdirSync(v.target, { recursive: true });
+          this.mountPoints.push(top);
+        }
       }
       binds.push(src, v.target);
     }
-    const [command, args, cwd] =
-      service.kind === 'redis'
-        ? // the redis image: WORKDIR /data, and its entrypoint turns protected mode off when no config file is given
-          [service.command[0], [...service.command.slice(1), '--protected-mode', 'no'], '/data']
-        : [process.execPath, [join(repoRoot, 'bin', 'pgha.js'), ...service.command], repoRoot];
-    // sh -c: bind each (source, target) pair given after the script, then exec the command (as compose's `user:` when given)
-    const script =
-      'while [ "$1" != "--" ]; do mount --bind "$1" "$2"; shift 2; done; shift; cd "$BED_CWD"; unset BED_CWD; ' +
-      'if [ -n "$BED_USER" ]; then u="$BED_USER"; unset BED_USER; exec setpriv --reuid="${u%%:*}" --regid="${u##*:}" --clear-groups "$@"; fi; exec "$@"';
     const log = { file: join(volumesDir, `${service.name}.log`), append: true };
-    const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', NODE_ENV: 'production', NODE_OPTIONS: '--max-semi-space-size=1', BED_CWD: cwd, ...(service.user ? { BED_USER: service.user } : {}), ...service.environment };
-    const argv = ['netns', 'exec', this.service(service.name).ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', command as string, ...(args as string[])];
+    const user = service.user ?? image?.user;
+    const ns = this.service(service.name).ns;
+    let argv: string[];
+    let env: Record<string, string>;
+    if (image) {
+      const layer = join(volumesDir, '.containers', service.name);
+      for (const d of ['upper', 'work', 'merged']) mkdirSync(join(layer, d), { recursive: true });
+      // overlay the image, bind the volumes, /proc, /dev and the namespace's hosts file inside, then chroot
+      const script =
+        'M="$BED_LAYER/merged"; mount -t overlay overlay -o "lowerdir=$BED_LOWER,upperdir=$BED_LAYER/upper,workdir=$BED_LAYER/work" "$M" || exit 1; ' +
+        'while [ "$1" != "--" ]; do mkdir -p "$M$2"; mount --bind "$1" "$M$2"; shift 2; done; shift; ' +
+        'mount -t proc proc "$M/proc"; mount --rbind /dev "$M/dev"; [ -e "$M/etc/hosts" ] || : > "$M/etc/hosts"; mount --bind /etc/hosts "$M/etc/hosts"; ' +
+        'u="$BED_USER"; w="$BED_CWD"; unset BED_LAYER BED_LOWER BED_USER BED_CWD; ' +
+        'if [ -n "$u" ]; then exec chroot "$M" setpriv --reuid="${u%%:*}" --regid="${u##*:}" --clear-groups env -C "$w" "$@"; fi; exec chroot "$M" env -C "$w" "$@"';
+      const command = [...image.entrypoint, ...(service.command.length ? service.command : image.cmd)];
+      argv = ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', ...command];
+      env = { HOME: '/root', ...image.env, ...service.environment, BED_LAYER: layer, BED_LOWER: image.rootfs, BED_CWD: image.workdir, ...(user ? { BED_USER: user } : {}) };
+    } else {
+      const [command, args, cwd] =
+        service.kind === 'redis'
+          ? // the redis image: WORKDIR /data, and its entrypoint turns protected mode off when no config file is given
+            [service.command[0], [...service.command.slice(1), '--protected-mode', 'no'], '/data']
+          : [process.execPath, [join(repoRoot, 'bin', 'pgha.js'), ...service.command], repoRoot];
+      // sh -c: bind each (source, target) pair given after the script, then exec the command (as compose's `user:` when given)
+      const script =
+        'while [ "$1" != "--" ]; do mount --bind "$1" "$2"; shift 2; done; shift; cd "$BED_CWD"; unset BED_CWD; ' +
+        'if [ -n "$BED_USER" ]; then u="$BED_USER"; unset BED_USER; exec setpriv --reuid="${u%%:*}" --regid="${u##*:}" --clear-groups "$@"; fi; exec "$@"';
+      argv = ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', command as string, ...(args as string[])];
+      env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', NODE_ENV: 'production', NODE_OPTIONS: '--max-semi-space-size=1', BED_CWD: cwd, ...(user ? { BED_USER: user } : {}), ...service.environment };
+    }
     const options: Options = { env, extendEnv: false, stdin: 'ignore', stdout: log, stderr: log, reject: false };
     return execa('ip', argv, options);
   }

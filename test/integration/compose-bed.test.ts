@@ -1,13 +1,15 @@
-// docker-compose.yml's own cluster on the multi-host test bed: each compose service runs its command
-// with its environment in a network namespace of its own (and a mount namespace for its volumes),
-// reaching the others by service name, as containers would. No setting is added for the test but the
-// .env's passwords.
+// docker-compose.yml's own cluster on the multi-host test bed, from the Dockerfile's own images: the
+// images are built without a Docker engine (test/image/build.ts), and each compose service runs its
+// image with its environment in a network namespace of its own and a mount namespace where the image
+// is overlaid and its volumes bound, reaching the others by service name, as containers would. No
+// setting is added for the test but the .env's passwords.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { NetnsBed } from '../bed/netns.js';
 import { readCompose, startOrder, interpolate, type ComposeService } from '../bed/compose.js';
+import { buildImages, type Image } from '../image/build.js';
 import { cliPath, repoRoot, waitFor } from './harness.js';
 import { isAlive } from '../../src/fsutil.js';
 import { FencingSchema } from '../../src/config/schema.js';
@@ -45,6 +47,20 @@ const socketDirs = [...nodes, 'pg4'].map((n) => join('/var/run/postgresql', n)).
 const mountPaths = ['/data', '/var/lib/pgha', '/home/barman'].filter((d) => !existsSync(d));
 let bed: NetnsBed;
 let dir: string;
+let imagesDir: string;
+let images: Map<string, Image>;
+/** Start a service from its image, as `docker compose up` would (redis: the machine's redis-server, the bed's stand-in for redis:7). */
+const up = (s: ComposeService) => bed.start(s, dir, s.buildTarget ? images.get(s.buildTarget) : undefined);
+
+/** The processes of a service: pid, uid, command line, and the root folder they see. */
+async function processesOf(service: string): Promise<{ pid: number; uid: number; cmd: string[]; root: string }[]> {
+  return (await bed.pids(service)).map((pid) => ({
+    pid,
+    uid: Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]),
+    cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean),
+    root: readlinkSync(`/proc/${pid}/root`),
+  }));
+}
 
 /** A command inside a service's namespace with that service's environment (as `docker compose exec`). */
 const inService = (service: ComposeService, command: string, args: string[], env: Record<string, string> = {}, timeout = 30_000) =>
@@ -126,16 +142,21 @@ function twoWritableMoments(samplers: { node: string; samples: Sample[] }[]): { 
 }
 
 beforeAll(async () => {
+  // the images, built from the Dockerfile without a Docker engine (test/image/build.ts)
+  imagesDir = mkdtempSync('/tmp/pgha-test-images-');
+  const started = Date.now();
+  images = await buildImages(repoRoot, [...new Set(compose.services.map((s) => s.buildTarget).filter((t): t is string => !!t))], imagesDir);
+  console.log(`images ${[...images.keys()].join(', ')} built from the Dockerfile in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   // pg4's namespace is there from the start: the node added later (as Docker would make its container)
   bed = new NetnsBed(grown.services.map((s) => s.name), undefined, compose.subnet);
   dir = mkdtempSync('/tmp/pgha-test-bed-');
   chmodSync(dir, 0o755);
   await bed.up();
   for (const s of startOrder(compose.services)) {
-    bed.start(s, dir);
+    up(s);
     if (s.kind === 'redis') await waitFor('redis answers', async () => (await inService(s, 'redis-cli', ['ping'])).stdout === 'PONG', 20_000, 200);
   }
-}, 120_000);
+}, 900_000);
 
 afterAll(async () => {
   await bed?.down();
@@ -143,6 +164,7 @@ afterAll(async () => {
   if (dir) for (const s of grown.services) if (existsSync(join(dir, `${s.name}.log`))) cpSync(join(dir, `${s.name}.log`), join(repoRoot, 'test', 'artifacts', 'compose-bed', `${s.name}.log`));
   for (const d of socketDirs) rmSync(d, { recursive: true, force: true });
   if (dir) rmSync(dir, { recursive: true, force: true });
+  if (imagesDir) rmSync(imagesDir, { recursive: true, force: true });
 });
 
 describe('the compose file on the namespace test bed', () => {
@@ -176,11 +198,26 @@ describe('the compose file on the namespace test bed', () => {
     }
   });
 
+  it('each service runs its image as its container would: ENTRYPOINT + command, in the image\'s root under a layer of its own, as the image\'s users', async () => {
+    for (const name of ['pg1', 'barman', 'dashboard']) {
+      const ps = await processesOf(name);
+      const worker = ps.find((p) => p.cmd.includes('/app/bin/pgha.js'))!;
+      expect(worker.cmd).toEqual(['node', '/app/bin/pgha.js', ...svc(name).command]);
+      // every process of the service sees the container's root, not the machine's
+      for (const p of ps) expect(p.root).toBe(join(dir, '.containers', name, 'merged'));
+    }
+    // PostgreSQL runs as the image's postgres user (its uid comes from the image, not from this machine)
+    const postgresUid = readFileSync(join(images.get('node')!.rootfs, 'etc/passwd'), 'utf8').match(/^postgres:x:(\d+):/m)![1];
+    const postmaster = (await processesOf('pg1')).find((p) => p.cmd[0].endsWith('/postgres'))!;
+    expect(String(postmaster.uid)).toBe(postgresUid);
+    expect(images.get('dashboard')!.user).toBe('65534:65534');
+  });
+
   it('the dashboard runs as compose says, unprivileged (nobody), and serves its page', async () => {
     expect(svc('dashboard').user).toBe('65534:65534');
-    const pids = await bed.pids('dashboard');
-    expect(pids.length).toBeGreaterThan(0);
-    for (const pid of pids) expect(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]).toBe('65534');
+    const ps = await processesOf('dashboard');
+    expect(ps.length).toBeGreaterThan(0);
+    for (const p of ps) expect(p.uid).toBe(65534);
     const port = svc('dashboard').environment.PGHA_DASHBOARD_PORT;
     const fetchCode = `fetch('http://dashboard:${port}/api/status', { headers: { authorization: 'Bearer ' + process.env.TOKEN } }).then((r) => console.log(r.status), () => console.log(0))`;
     await waitFor('the dashboard answers', async () => (await inService(svc('pg1'), process.execPath, ['-e', fetchCode], { TOKEN: dotEnv.DASHBOARD_TOKEN })).stdout === '200', 30_000, 500);
@@ -204,7 +241,7 @@ describe('the compose file on the namespace test bed', () => {
     }, 90_000, 1000);
     expect((await sql(after.p, 'INSERT INTO bed VALUES (43)')).ok).toBe(true);
     // the container restarts: the worker decides by itself (rejoin by pg_rewind)
-    bed.start(svc('pg1'), dir);
+    up(svc('pg1'));
     await waitFor('pg1 a standby of the new primary', async () => roles(await status()).pg1 === `standby<-${after.p}`, 180_000, 2000);
     await waitFor('the row on pg1', async () => (await sql('pg1', 'SELECT count(*) FROM bed WHERE k = 43')).out === '1', 30_000, 500);
     expect((await sql('pg1', 'INSERT INTO bed VALUES (2)')).out).toMatch(/read-only transaction/);
@@ -261,7 +298,7 @@ describe('the compose file on the namespace test bed', () => {
     const before = roles(await status());
     const primary = nodes.find((n) => before[n] === 'primary')!;
     // as `docker compose up -d --no-deps pg4`: only the new service starts
-    bed.start(grown.services.find((x) => x.name === 'pg4')!, dir);
+    up(grownSvc('pg4'));
     const statusWithPg4 = async () => {
       const r = await inService(grownSvc('dashboard'), process.execPath, [cliPath, 'status', '--json']);
       if (r.exitCode !== 0) throw new Error(`pgha status: ${r.stderr}`);
@@ -274,7 +311,7 @@ describe('the compose file on the namespace test bed', () => {
     const standbys = nodes.filter((n) => n !== primary);
     for (const name of [...standbys, 'barman', 'dashboard']) {
       await bed.kill(name);
-      bed.start(grownSvc(name), dir);
+      up(grownSvc(name));
       if (standbys.includes(name)) await waitFor(`${name} back as a standby`, async () => (await statusWithPg4())[name] === `standby<-${primary}`, 180_000, 2000);
     }
     // the primary last, after a planned switchover to a standby that has the new list
@@ -282,7 +319,7 @@ describe('the compose file on the namespace test bed', () => {
     const sw = await inService(grownSvc('dashboard'), process.execPath, [cliPath, 'switchover', '--to', to], {}, 180_000);
     expect({ code: sw.exitCode, out: `${sw.stdout}${sw.stderr}` }).toMatchObject({ code: 0 });
     await bed.kill(primary);
-    bed.start(grownSvc(primary), dir);
+    up(grownSvc(primary));
     const after = await waitFor('four nodes, one primary, three standbys following it', async () => {
       const r = await statusWithPg4();
       return [...nodes, 'pg4'].every((n) => n === to ? r[n] === 'primary' : r[n] === `standby<-${to}`) ? r : undefined;
