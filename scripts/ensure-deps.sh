@@ -20,6 +20,8 @@ missing=()
 [ -x /usr/bin/rsync ] || missing+=(rsync)
 # the test suite drives the dashboard in a real browser (playwright-core, never a downloaded one)
 if [ "${1:-}" = --test ]; then [ -x /usr/bin/chromium ] || missing+=(chromium); fi
+# the compose test bed builds the Dockerfile's images from a Debian root folder (test/image/)
+if [ "${1:-}" = --test ]; then [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap); fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

@@ -16,6 +16,19 @@ export interface ComposeService {
   user?: string;
   /** `build: { target }`: the Dockerfile stage its image is built from. */
   buildTarget?: string;
+  hostname?: string;
+  /** `healthcheck.test` as a command line (CMD-SHELL runs through sh -c). */
+  healthcheck?: string[];
+}
+
+/** compose's healthcheck.test: ["CMD", …], ["CMD-SHELL", "…"] or a string (pure). */
+export function healthcheckCommand(test: unknown): string[] | undefined {
+  if (typeof test === 'string') return ['sh', '-c', test];
+  if (!Array.isArray(test) || !test.length) return undefined;
+  const [kind, ...rest] = test.map(String);
+  if (kind === 'CMD') return rest;
+  if (kind === 'CMD-SHELL') return ['sh', '-c', rest.join(' ')];
+  return undefined;
 }
 
 export interface ComposeFile {
@@ -44,7 +57,7 @@ export function readCompose(text: string, env: Record<string, string | undefined
       return { source, target };
     });
     const image = String(s.image ?? '');
-    return { name, kind: image.startsWith('redis') ? 'redis' : 'pgha', command: (s.command ?? []).map(String), environment, volumes, dependsOn: Object.keys(s.depends_on ?? {}), ...(s.user ? { user: String(s.user) } : {}), ...(s.build?.target ? { buildTarget: String(s.build.target) } : {}) };
+    return { name, kind: image.startsWith('redis') ? 'redis' : 'pgha', command: (s.command ?? []).map(String), environment, volumes, dependsOn: Object.keys(s.depends_on ?? {}), ...(s.user ? { user: String(s.user) } : {}), ...(s.build?.target ? { buildTarget: String(s.build.target) } : {}), ...(s.hostname ? { hostname: String(s.hostname) } : {}), ...(healthcheckCommand(s.healthcheck?.test) ? { healthcheck: healthcheckCommand(s.healthcheck?.test) } : {}) };
   });
   const subnet = doc.networks?.default?.ipam?.config?.[0]?.subnet;
   if (!subnet) throw new Error('compose: networks.default.ipam.config[0].subnet is missing');

@@ -75,6 +75,8 @@ export class NetnsBed {
   readonly services: BedService[];
   private made: string[] = [];
   private mountPoints: string[] = [];
+  /** Each service's main process started from an image (its container's first process). */
+  private containers = new Map<string, { pid: number; env: Record<string, string> }>();
 
   constructor(serviceNames: string[], id = randomBytes(3).toString('hex'), network?: string) {
     const plan = planBed(id, serviceNames, network);
@@ -156,6 +158,7 @@ export class NetnsBed {
     const ns = this.service(service.name).ns;
     let argv: string[];
     let env: Record<string, string>;
+    let containerEnv: Record<string, string> | undefined;
     if (image) {
       const layer = join(volumesDir, '.containers', service.name);
       for (const d of ['upper', 'work', 'merged']) mkdirSync(join(layer, d), { recursive: true });
@@ -164,11 +167,14 @@ export class NetnsBed {
         'M="$BED_LAYER/merged"; mount -t overlay overlay -o "lowerdir=$BED_LOWER,upperdir=$BED_LAYER/upper,workdir=$BED_LAYER/work" "$M" || exit 1; ' +
         'while [ "$1" != "--" ]; do mkdir -p "$M$2"; mount --bind "$1" "$M$2"; shift 2; done; shift; ' +
         'mount -t proc proc "$M/proc"; mount --rbind /dev "$M/dev"; [ -e "$M/etc/hosts" ] || : > "$M/etc/hosts"; mount --bind /etc/hosts "$M/etc/hosts"; ' +
-        'u="$BED_USER"; w="$BED_CWD"; unset BED_LAYER BED_LOWER BED_USER BED_CWD; ' +
+        '[ -z "$BED_HOSTNAME" ] || hostname "$BED_HOSTNAME"; ' +
+        'u="$BED_USER"; w="$BED_CWD"; unset BED_LAYER BED_LOWER BED_USER BED_CWD BED_HOSTNAME; ' +
         'if [ -n "$u" ]; then exec chroot "$M" setpriv --reuid="${u%%:*}" --regid="${u##*:}" --clear-groups env -C "$w" "$@"; fi; exec chroot "$M" env -C "$w" "$@"';
       const command = [...image.entrypoint, ...(service.command.length ? service.command : image.cmd)];
-      argv = ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', ...command];
-      env = { HOME: '/root', ...image.env, ...service.environment, BED_LAYER: layer, BED_LOWER: image.rootfs, BED_CWD: image.workdir, ...(user ? { BED_USER: user } : {}) };
+      // a UTS namespace too: the container's own host name (compose's hostname:)
+      argv = ['netns', 'exec', ns, 'unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', ...command];
+      containerEnv = { HOME: '/root', ...image.env, ...service.environment };
+      env = { ...containerEnv, BED_LAYER: layer, BED_LOWER: image.rootfs, BED_CWD: image.workdir, ...(user ? { BED_USER: user } : {}), ...(service.hostname ? { BED_HOSTNAME: service.hostname } : {}) };
     } else {
       const [command, args, cwd] =
         service.kind === 'redis'
@@ -182,8 +188,17 @@ export class NetnsBed {
       argv = ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', command as string, ...(args as string[])];
       env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', NODE_ENV: 'production', NODE_OPTIONS: '--max-semi-space-size=1', BED_CWD: cwd, ...(user ? { BED_USER: user } : {}), ...service.environment };
     }
-    const options: Options = { env, extendEnv: false, stdin: 'ignore', stdout: log, stderr: log, reject: false };
-    return execa('ip', argv, options);
+    const child = execa('ip', argv, { env, extendEnv: false, stdin: 'ignore', stdout: log, stderr: log, reject: false });
+    // ip netns exec, unshare, sh and chroot each exec the next: this pid is the container's first process
+    if (containerEnv) this.containers.set(service.name, { pid: child.pid!, env: containerEnv });
+    return child;
+  }
+
+  /** A command inside a service's running container (as `docker exec`): its namespaces, root, folder and environment. */
+  execInContainer(service: string, argv: string[], options: Options = {}) {
+    const c = this.containers.get(service);
+    if (!c) throw new Error(`${service} was not started from an image`);
+    return execa('nsenter', ['--target', String(c.pid), '--mount', '--uts', '--net', '--root', '--wd', ...argv], { env: c.env, extendEnv: false, reject: false, ...options });
   }
 
   /** Stop a service like `docker kill`: every process in its namespace gets SIGKILL. */

@@ -213,6 +213,25 @@ describe('the compose file on the namespace test bed', () => {
     expect(images.get('dashboard')!.user).toBe('65534:65534');
   });
 
+  it('the compose health checks pass inside each container (node → its /health, dashboard → /metrics), with the container\'s host name', async () => {
+    for (const name of ['pg1', 'pg2', 'pg3', 'dashboard']) {
+      const check = svc(name).healthcheck!;
+      expect(check.join(' ')).toMatch(/:8008\/health|:8080\/metrics/);
+      const r = await bed.execInContainer(name, check, { timeout: 10_000 });
+      expect({ name, code: r.exitCode }).toEqual({ name, code: 0 });
+    }
+    expect((await bed.execInContainer('pg2', ['hostname'])).stdout).toBe('pg2');
+    // and it fails where PostgreSQL does not answer: pg3's health check while its PostgreSQL is stopped for a moment
+    const pm = (await processesOf('pg3')).find((p) => p.cmd[0].endsWith('/postgres'))!;
+    process.kill(pm.pid, 'SIGSTOP');
+    try {
+      const r = await bed.execInContainer('pg3', svc('pg3').healthcheck!, { timeout: 15_000 });
+      expect(r.exitCode).not.toBe(0);
+    } finally {
+      process.kill(pm.pid, 'SIGCONT');
+    }
+  });
+
   it('the dashboard runs as compose says, unprivileged (nobody), and serves its page', async () => {
     expect(svc('dashboard').user).toBe('65534:65534');
     const ps = await processesOf('dashboard');

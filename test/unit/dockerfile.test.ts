@@ -51,3 +51,14 @@ describe('parseDockerfile (what the image emulation replays)', () => {
     expect(() => stagesFor(stages, 'nope')).toThrow('no stage named nope');
   });
 });
+
+describe("compose's healthcheck.test as a command line", () => {
+  it('CMD, CMD-SHELL, a plain string; anything else is none', async () => {
+    const { healthcheckCommand } = await import('../../test/bed/compose.js');
+    expect(healthcheckCommand(['CMD', 'redis-cli', 'ping'])).toEqual(['redis-cli', 'ping']);
+    expect(healthcheckCommand(['CMD-SHELL', 'curl -f http://x || exit 1'])).toEqual(['sh', '-c', 'curl -f http://x || exit 1']);
+    expect(healthcheckCommand('pg_isready')).toEqual(['sh', '-c', 'pg_isready']);
+    expect(healthcheckCommand(['NONE'])).toBeUndefined();
+    expect(healthcheckCommand(undefined)).toBeUndefined();
+  });
+});
