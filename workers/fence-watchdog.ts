@@ -116,6 +116,8 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
       }
     } catch (err) {
       logger.error(`fencing watchdog: ${d.action} failed: ${(err as Error).message}`);
+      // still fenced: the next checks decide again when to rejoin (a failed stop is seen as writable and fenced again)
+      if (d.action === 'rejoin') state = { ...state, fencedAt: Date.now(), majoritySince: null };
     } finally {
       acting = false;
     }
