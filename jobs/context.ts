@@ -16,6 +16,8 @@ export function nodeContext(ctx: StepContext, nodeName: string): NodeContext {
 
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
+    // cancelled while the step was doing something else: a polling loop must stop at its next sleep
+    if (signal?.aborted) return reject(new Error('cancelled'));
     const cancel = () => {
       clearTimeout(t);
       reject(new Error('cancelled'));

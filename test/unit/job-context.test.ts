@@ -9,6 +9,14 @@ describe('sleep in a step', () => {
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 
+  it('a signal cancelled before the sleep (the step was busy elsewhere) ends it at once', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const started = Date.now();
+    await expect(sleep(60_000, ac.signal)).rejects.toThrow('cancelled');
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
   it('is cancelled by its signal', async () => {
     const ac = new AbortController();
     const s = sleep(60_000, ac.signal);
