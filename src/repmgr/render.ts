@@ -1,6 +1,7 @@
 // Pure renderer of a node's repmgr.conf.
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths, repmgrNodeId } from '../config/paths.js';
+import { REPMGR_CONNECT_TIMEOUT_SECS } from '../roles/fence.js';
 
 /**
  * libpq's TCP settings for every connection between nodes: a peer cut off the network is given up
@@ -16,7 +17,7 @@ export const CUT_DETECTION = 'keepalives=1 keepalives_idle=2 keepalives_interval
  * repmgr also builds the standbys' primary_conninfo from it, so the walreceivers get CUT_DETECTION too.
  */
 export function repmgrConninfo(config: ClusterConfig, node: NodeConfig, port = config.postgres.port): string {
-  return `host=${node.host} port=${port} user=repmgr dbname=repmgr connect_timeout=2 ${CUT_DETECTION}`;
+  return `host=${node.host} port=${port} user=repmgr dbname=repmgr connect_timeout=${REPMGR_CONNECT_TIMEOUT_SECS} ${CUT_DETECTION}`;
 }
 
 /** Files pg_rewind must not take from the new primary: this node's own addresses and access rules. */

@@ -4,7 +4,7 @@
 
 /** Time allowed for `pg_ctl stop -m immediate` to end every backend, in the timing budget. */
 export const FENCE_STOP_MS = 500;
-/** libpq's connect_timeout in repmgr's conninfo (seconds): how long a standby's ping of a cut-off primary can take. */
+/** libpq's connect_timeout in repmgr's conninfo (seconds; src/repmgr/render.ts uses it): how long a standby's ping of a cut-off primary can take. */
 export const REPMGR_CONNECT_TIMEOUT_SECS = 2;
 
 export interface FenceTimings {

@@ -7,10 +7,9 @@
 import { chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { execa, execaSync, type Options } from 'execa';
+import { execa, type Options } from 'execa';
 import type { ComposeService } from './compose.js';
 import type { Image } from '../image/build.js';
-import { repoRoot } from '../integration/harness.js';
 
 export interface BedService {
   name: string;
@@ -123,13 +122,13 @@ export class NetnsBed {
   /**
    * Run a compose service as its container would: with only its environment, in its namespace and in
    * a mount namespace of its own where each named volume is a folder under `volumesDir` bound on the
-   * volume's path (so pg1..pg3 each see their own /var/lib/postgresql), as compose's `user:` when
-   * given. Without `image`, the command runs from this checkout (pgha's images: `node bin/pgha.js
-   * …`; redis: `redis-server …`) on the machine's own files. With `image` (test/image/build.ts), it
-   * runs as its container does: the image's root folder under an overlay of its own (a container's
-   * writable layer), its ENV, WORKDIR, USER and ENTRYPOINT + CMD. Output goes to `<volumesDir>/<name>.log`.
+   * volume's path (so pg1..pg3 each see their own /var/lib/postgresql). pgha's services need their
+   * `image` (test/image/build.ts): the image's root folder under an overlay of its own (a container's
+   * writable layer), its ENV, WORKDIR, USER (or compose's `user:`) and ENTRYPOINT + CMD. redis (the
+   * upstream redis:7 image) runs the machine's redis-server instead. Output goes to `<volumesDir>/<name>.log`.
    */
   start(service: ComposeService, volumesDir: string, image?: Image) {
+    if (!image && service.kind !== 'redis') throw new Error(`${service.name}: build its image first (test/image/build.ts); only redis runs from the machine`);
     const binds: string[] = [];
     for (const v of service.volumes) {
       const src = join(volumesDir, v.source);
@@ -139,22 +138,16 @@ export class NetnsBed {
         // a new named volume starts with the owner of the image's folder at that path, as Docker's do
         const inImage = join(image.rootfs, v.target);
         if (fresh && existsSync(inImage)) chownSync(src, statSync(inImage).uid, statSync(inImage).gid);
-      } else {
-        // as the images' Dockerfile chowns these paths
-        const owner = v.target === '/var/lib/postgresql' ? 'postgres' : v.target.startsWith('/home/barman') ? 'barman' : undefined;
-        if (owner) execaSync('chown', [`${owner}:`, src]);
-        if (!existsSync(v.target)) {
-          // remember the outermost folder made, so that down() leaves the machine as it was
-          let top = v.target;
-          while (!existsSync(dirname(top))) top = dirname(top);
-          mkdirSync(v.target, { recursive: true });
-          this.mountPoints.push(top);
-        }
+      } else if (!existsSync(v.target)) {
+        // remember the outermost folder made, so that down() leaves the machine as it was
+        let top = v.target;
+        while (!existsSync(dirname(top))) top = dirname(top);
+        mkdirSync(v.target, { recursive: true });
+        this.mountPoints.push(top);
       }
       binds.push(src, v.target);
     }
     const log = { file: join(volumesDir, `${service.name}.log`), append: true };
-    const user = service.user ?? image?.user;
     const ns = this.service(service.name).ns;
     let argv: string[];
     let env: Record<string, string>;
@@ -173,20 +166,14 @@ export class NetnsBed {
       const command = [...image.entrypoint, ...(service.command.length ? service.command : image.cmd)];
       // a UTS namespace too: the container's own host name (compose's hostname:)
       argv = ['netns', 'exec', ns, 'unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', ...command];
+      const user = service.user ?? image.user;
       containerEnv = { HOME: '/root', ...image.env, ...service.environment };
       env = { ...containerEnv, BED_LAYER: layer, BED_LOWER: image.rootfs, BED_CWD: image.workdir, ...(user ? { BED_USER: user } : {}), ...(service.hostname ? { BED_HOSTNAME: service.hostname } : {}) };
     } else {
-      const [command, args, cwd] =
-        service.kind === 'redis'
-          ? // the redis image: WORKDIR /data, and its entrypoint turns protected mode off when no config file is given
-            [service.command[0], [...service.command.slice(1), '--protected-mode', 'no'], '/data']
-          : [process.execPath, [join(repoRoot, 'bin', 'pgha.js'), ...service.command], repoRoot];
-      // sh -c: bind each (source, target) pair given after the script, then exec the command (as compose's `user:` when given)
-      const script =
-        'while [ "$1" != "--" ]; do mount --bind "$1" "$2"; shift 2; done; shift; cd "$BED_CWD"; unset BED_CWD; ' +
-        'if [ -n "$BED_USER" ]; then u="$BED_USER"; unset BED_USER; exec setpriv --reuid="${u%%:*}" --regid="${u##*:}" --clear-groups "$@"; fi; exec "$@"';
-      argv = ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', command as string, ...(args as string[])];
-      env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', NODE_ENV: 'production', NODE_OPTIONS: '--max-semi-space-size=1', BED_CWD: cwd, ...(user ? { BED_USER: user } : {}), ...service.environment };
+      // the redis image: WORKDIR /data, and its entrypoint turns protected mode off when no config file is given
+      const script = 'while [ "$1" != "--" ]; do mount --bind "$1" "$2"; shift 2; done; shift; cd /data; exec "$@"';
+      argv = ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...binds, '--', ...service.command, '--protected-mode', 'no'];
+      env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', ...service.environment };
     }
     const child = execa('ip', argv, { env, extendEnv: false, stdin: 'ignore', stdout: log, stderr: log, reject: false });
     // ip netns exec, unshare, sh and chroot each exec the next: this pid is the container's first process

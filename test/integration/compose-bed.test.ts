@@ -41,8 +41,6 @@ function withNode(text: string, name: string): string {
 const grown = readCompose(withNode(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), 'pg4'), dotEnv);
 const grownSvc = (name: string) => grown.services.find((s) => s.name === name)!;
 const nodes = ['pg1', 'pg2', 'pg3'];
-// socket folders pgha makes on the machine's /var/run/postgresql (not a volume in compose)
-const socketDirs = [...nodes, 'pg4'].map((n) => join('/var/run/postgresql', n)).filter((d) => !existsSync(d));
 // the machine's folders the volumes' paths need, and whether they were there before
 const mountPaths = ['/data', '/var/lib/pgha', '/home/barman'].filter((d) => !existsSync(d));
 let bed: NetnsBed;
@@ -162,7 +160,6 @@ afterAll(async () => {
   await bed?.down();
   // each service's output, kept for a failed run (test/artifacts is not committed)
   if (dir) for (const s of grown.services) if (existsSync(join(dir, `${s.name}.log`))) cpSync(join(dir, `${s.name}.log`), join(repoRoot, 'test', 'artifacts', 'compose-bed', `${s.name}.log`));
-  for (const d of socketDirs) rmSync(d, { recursive: true, force: true });
   if (dir) rmSync(dir, { recursive: true, force: true });
   if (imagesDir) rmSync(imagesDir, { recursive: true, force: true });
 });
