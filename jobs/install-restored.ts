@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
-import { ensureRunningOn, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql } from '../src/postgres/actions.js';
+import { ensureRunningOn, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, writeSynchronousConf } from '../src/postgres/actions.js';
 import { moveAside } from '../src/roles/node.js';
 import { restoreDestination } from '../src/barman/restore.js';
 import { nodeContext, sleep } from './context.js';
@@ -43,6 +43,9 @@ export default defineStep({
     }
     try {
       renderNodeFiles(nc, { replication: true });
+      // the backup's quorum setting would hold this flow's own writes until standbys exist again:
+      // asynchronous until the quorum keeper sees them stream
+      writeSynchronousConf(nc, '');
       await ctx.progress(40, 'recovery to the target');
       await ensureRunningOn(nc, ctx.config.postgres.port);
       for (let i = 0; ; i++) {

@@ -1,15 +1,17 @@
 // Switchover / manual failover: promote this standby, after it has replayed the old primary's
 // shutdown checkpoint (switchover) or everything it received (failover).
 import { UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { withLocalSql } from '../src/postgres/actions.js';
 import { repmgr } from '../src/repmgr/actions.js';
-import { lsnToBytes, peerViews } from '../src/status.js';
+import { lsnToBytes, nodesSeen, readNodes } from '../src/status.js';
+import { decidePromotion } from '../src/roles/promotion.js';
 import { nodeContext, sleep } from './context.js';
 
 export default defineStep({
   name: 'promote',
-  schema: StepDataBase,
+  schema: StepDataBase.extend({ force: z.boolean().optional() }),
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const sql = <T>(q: string) => withLocalSql(nc, ctx.config.postgres.port, 'postgres', async (c) => (await c.query(q)).rows[0] as T);
@@ -18,12 +20,22 @@ export default defineStep({
       await ctx.log(`${nc.node.name} is already the primary`);
       return { promoted: false };
     }
-    // never promote beside a primary that still takes writes
-    const writable = (await peerViews(ctx.config, nc.node.name)).filter((p) => p.reachable && p.inRecovery === false);
-    if (writable.length) {
-      throw new UnrecoverableError(`${writable.map((p) => p.name).join(', ')} still accepts writes: stop it first (use pgha switchover --to ${nc.node.name} for a planned change)`);
-    }
     const previous = Object.values(await ctx.previous()).find((v) => v && typeof v === 'object' && 'checkpointLsn' in v) as { checkpointLsn: string } | undefined;
+    const nodes = await readNodes(ctx.config);
+    const writable = nodes.filter((n) => n.name !== nc.node.name && (n.role === 'primary' || (n.role === 'unknown' && n.timeline !== null)));
+    if (previous) {
+      // switchover: the old primary stopped cleanly at checkpointLsn, which this node replays below; only a writable node stops it
+      if (writable.length) throw new UnrecoverableError(`${writable.map((n) => n.name).join(', ')} accepts writes: stop it first, then retry this step`);
+    } else {
+      // failover: the rule again, now (the cluster may have moved since the request was checked)
+      const d = decidePromotion(ctx.config.nodes.length, nc.node.name, nodesSeen(nodes), { force: data.force });
+      if (!d.ok) {
+        throw new UnrecoverableError(
+          `promotion of ${nc.node.name} refused: ${d.reason}` + (d.forceable ? `; start a new failover with --force to promote it anyway, or one --to ${d.ahead[0]?.name ?? 'another node'}` : ''),
+        );
+      }
+      await ctx.log(`promotion rule: ${d.reason}`);
+    }
     const target = previous ? lsnToBytes(previous.checkpointLsn) : null;
     for (let i = 0; ; i++) {
       const r = await sql<{ replay: string; receive: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS replay, pg_last_wal_receive_lsn()::text AS receive');

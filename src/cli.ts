@@ -145,6 +145,21 @@ export async function main(argv: string[]): Promise<void> {
       await recordEvent(o);
     });
   program
+    .command('validate-promotion')
+    .description("repmgrd's failover_validation_command: exit 0 when the promotion rule lets NODE be promoted now, 1 with the reason (runs as postgres)")
+    .requiredOption('--node <name>', 'the promotion candidate (this node)')
+    .requiredOption('--nodes <list>', 'every node of the cluster: NAME=HOST,NAME=HOST,…')
+    .requiredOption('--port <port>', "the nodes' PostgreSQL port", int('--port'))
+    .requiredOption('--passfile <file>', "libpq passfile holding the repmgr role's password")
+    .option('--timeout-ms <ms>', 'how long one node may take to answer', int('--timeout-ms'), 1500)
+    .action(async (o) => {
+      const { parseNodeList, validatePromotion } = await import('./repmgr/validate.js');
+      const d = await validatePromotion({ node: o.node, nodes: parseNodeList(o.nodes), port: o.port, passfile: o.passfile, timeoutMs: o.timeoutMs });
+      // repmgrd copies this output into its log
+      console.log(`pgha promotion rule: ${d.ok ? 'allowed' : 'REFUSED'}: ${d.reason}`);
+      process.exitCode = d.ok ? 0 : 1;
+    });
+  program
     .command('events')
     .description('the cluster events repmgr reported (failover, follow, rejoin, …), newest first')
     .option('--dir <dir>', DIR_HELP)
@@ -158,18 +173,19 @@ export async function main(argv: string[]): Promise<void> {
   for (const [verb, what] of [
     ['restart', 'planned restart of NODE (the primary included): automatic failover is paused meanwhile'],
     ['switchover', 'planned role swap: the old primary stops cleanly, --to catches up and is promoted, the old primary rejoins'],
-    ['failover', 'promote --to now (refused while a node still takes writes); the others follow'],
+    ['failover', 'promote --to now when the primary is gone: refused while a node takes writes, and unless --to is the most advanced of a majority that answers; the others follow'],
   ] as const) {
     const c = program.command(verb).description(what);
     if (verb === 'restart') c.argument('<node>', 'node name');
     else c.requiredOption('--to <node>', 'the node to promote');
+    if (verb === 'failover') c.option('--force', 'promote although a reachable node is ahead of it or no majority answers (acknowledged commits may be lost; never beside a writable node)');
     c.option('--dir <dir>', DIR_HELP)
       .option('--config <file>', 'pgha.yaml (instead of --dir)')
       .action(async (...args: any[]) => {
         const node: string | undefined = verb === 'restart' ? args[0] : undefined;
         const o = verb === 'restart' ? args[1] : args[0];
         const { runOperation } = await import('./operations.js');
-        process.exitCode = await runOperation(configFrom(o), verb, node ?? o.to);
+        process.exitCode = await runOperation(configFrom(o), verb, node ?? o.to, console.log, o.force ? { force: true } : undefined);
       });
   }
   program

@@ -52,8 +52,14 @@ export async function runScenario(
 }
 
 /** `pgha restart|switchover|failover`. */
-export async function runOperation(config: ClusterConfig, verb: 'restart' | 'switchover' | 'failover', node: string, say: (s: string) => void = console.log): Promise<number> {
-  const { code } = await runScenario(config, { scenario: verb, node }, say, {
+export async function runOperation(
+  config: ClusterConfig,
+  verb: 'restart' | 'switchover' | 'failover',
+  node: string,
+  say: (s: string) => void = console.log,
+  params?: Record<string, unknown>,
+): Promise<number> {
+  const { code } = await runScenario(config, { scenario: verb, node, ...(params ? { params } : {}) }, say, {
     onFailure: (r) =>
       verb !== 'restart' || r.failed!.step !== 'decide-and-start'
         ? 'repmgrd may still be paused cluster-wide: fix the cause and retry the step from the dashboard, or run repmgr service unpause'

@@ -10,7 +10,8 @@ import type { BackupInfo } from './barman/actions.js';
 import { buildFirstStartFlow } from './flows/first-start.js';
 import { buildBackupFlow, buildPlannedRestartFlow, buildRestoreFlow, buildRoleChangeFlow } from './flows/operations.js';
 import type { FlowJob } from 'bullmq';
-import { readNodes, type NodeStatus } from './status.js';
+import { nodesSeen, readNodes, type NodeStatus } from './status.js';
+import { decidePromotion } from './roles/promotion.js';
 import { runBarmanJob } from './backups.js';
 
 export const SCENARIOS = ['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore'] as const;
@@ -35,6 +36,11 @@ export const RestoreParamsSchema = z.strictObject({
   target: z.string().optional(),
 });
 
+export const FailoverParamsSchema = z.strictObject({
+  /** Promote although the promotion rule refuses (a node ahead of it, or no majority answering): acknowledged commits may be lost. */
+  force: z.boolean().optional(),
+});
+
 export const FlowRequestSchema = z.strictObject({
   scenario: z.enum(SCENARIOS, { error: `must be one of ${SCENARIOS.join(', ')}` }),
   node: z.string().min(1).optional(),
@@ -49,7 +55,7 @@ export interface Problem {
 
 /** 400: the request is wrong. 409: it is right, but the cluster's state does not allow it now. */
 export type Refusal = { ok: false; status: 400 | 409; error: string; details: Problem[] };
-export type Checked = { ok: true; scenario: Scenario; node?: string; restore?: { backup: string; target: RestoreTarget } };
+export type Checked = { ok: true; scenario: Scenario; node?: string; restore?: { backup: string; target: RestoreTarget }; force?: boolean };
 export type Planned = { ok: true; scenario: Scenario; flowId: string; tree: FlowJob; summary: string };
 
 const refuse = (status: 400 | 409, details: Problem[]): Refusal => ({
@@ -82,7 +88,14 @@ export function checkFlowRequest(config: ClusterConfig, body: unknown): Checked 
   if (NODE_ROLE[scenario] === 'required' && node === undefined) problems.push({ path: 'node', message: `${scenario} needs a node, one of ${known.join(', ')}` });
   if (NODE_ROLE[scenario] === 'none' && node !== undefined) problems.push({ path: 'node', message: `${scenario} takes no node` });
   if (node !== undefined && !known.includes(node)) problems.push({ path: 'node', message: `unknown node "${node}", known: ${known.join(', ')}` });
-  if (scenario !== 'restore' && params !== undefined && Object.keys(params).length) problems.push({ path: 'params', message: `${scenario} takes no params (only restore does)` });
+  const takesParams = scenario === 'restore' || scenario === 'failover';
+  if (!takesParams && params !== undefined && Object.keys(params).length) problems.push({ path: 'params', message: `${scenario} takes no params (only restore and failover do)` });
+  let force: boolean | undefined;
+  if (scenario === 'failover') {
+    const p = FailoverParamsSchema.safeParse(params ?? {});
+    if (!p.success) for (const i of p.error.issues) problems.push({ path: ['params', ...i.path].join('.'), message: i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message });
+    else force = p.data.force;
+  }
   let restore: Checked['restore'];
   if (scenario === 'restore') {
     const p = RestoreParamsSchema.safeParse(params ?? {});
@@ -96,7 +109,7 @@ export function checkFlowRequest(config: ClusterConfig, body: unknown): Checked 
     }
   }
   if (problems.length) return refuse(400, problems);
-  return { ok: true, scenario, node, restore };
+  return { ok: true, scenario, node, restore, force };
 }
 
 const names = (nodes: NodeStatus[]) => nodes.map((n) => n.name).join(', ') || 'none';
@@ -125,14 +138,20 @@ export async function planScenario(config: ClusterConfig, body: unknown, stamp =
   if (scenario === 'failover' || scenario === 'switchover') {
     const target = nodes.find((n) => n.name === node)!;
     if (target.role !== 'standby') return refuse(409, [{ path: 'node', message: `${node} is ${target.role}, not a running standby; pick one of: ${names(standbys)}` }]);
-    if (scenario === 'failover' && primaries.length) {
-      return refuse(409, [{ path: 'node', message: `failover to ${node} refused: ${names(primaries)} still accepts writes; for a planned change use switchover to ${node}` }]);
+    let promotion: string | undefined;
+    if (scenario === 'failover') {
+      const d = decidePromotion(config.nodes.length, node, nodesSeen(nodes), { force: checked.force });
+      if (!d.ok) {
+        const how = d.forceable ? `; to promote ${node} anyway, losing that, use --force (API: params.force: true)` : '';
+        return refuse(409, [{ path: 'node', message: `failover to ${node} refused: ${d.reason}${how}` }]);
+      }
+      promotion = d.reason;
     }
     if (scenario === 'switchover' && primaries.length !== 1) {
       return refuse(409, [{ path: 'node', message: `switchover needs exactly one running primary, found ${primaries.length}; for a dead primary use failover to ${node}` }]);
     }
-    const flow = buildRoleChangeFlow(config, { mode: scenario, from: primaries[0]?.name ?? null, to: node, flowId: id(`${scenario}-${node}`), followers: standbys.map((n) => n.name) });
-    return { ok: true, scenario, ...flow, summary: `${scenario} to ${node}` };
+    const flow = buildRoleChangeFlow(config, { mode: scenario, from: primaries[0]?.name ?? null, to: node, flowId: id(`${scenario}-${node}`), followers: standbys.map((n) => n.name), force: checked.force });
+    return { ok: true, scenario, ...flow, summary: `${scenario} to ${node}${promotion ? ` (${promotion})` : ''}` };
   }
   // restore
   const down = nodes.filter((n) => n.role === 'down');

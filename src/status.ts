@@ -7,6 +7,7 @@ import { connectAs, postmasterStatus } from './postgres/actions.js';
 import { barmanQueueName } from './queues.js';
 import { redisConnection } from './redis.js';
 import type { PeerView } from './roles/decide.js';
+import type { NodeSeen } from './roles/promotion.js';
 import type { BackupInfo } from './barman/actions.js';
 import { nextBackupAt } from './barman/schedules.js';
 
@@ -20,6 +21,8 @@ export interface NodeStatus {
   upstream: string | null;
   timeline: number | null;
   lagBytes: number | null;
+  /** The furthest WAL it has: received or replayed on a standby, current on a primary (LSN text). */
+  lsn: string | null;
   pid: number | null;
   error?: string;
 }
@@ -53,6 +56,8 @@ export function lsnToBytes(lsn: string | null | undefined): bigint | null {
 export interface Probe {
   recovery: boolean;
   lsn: string | null;
+  /** The furthest WAL this node has: on a standby the greater of received and replayed, on a primary its current LSN. */
+  receivedLsn: string | null;
   timeline: number | null;
   senderHost: string | null;
   /** Who repmgr's metadata on this node has as active primary. */
@@ -68,6 +73,7 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
   const r = await client.query(`
     SELECT pg_is_in_recovery() AS recovery,
            (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
+           (CASE WHEN pg_is_in_recovery() THEN greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) ELSE pg_current_wal_lsn() END)::text AS received_lsn,
            CASE WHEN pg_is_in_recovery()
                 THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
                 ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
@@ -79,6 +85,7 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
   return {
     recovery: row.recovery,
     lsn: row.lsn,
+    receivedLsn: row.received_lsn,
     timeline: row.timeline === null ? null : Number(row.timeline),
     senderHost: row.sender_host,
     repmgrPrimaries: row.repmgr_primaries ?? [],
@@ -109,18 +116,29 @@ export function decideTopology(
     const base = { name: n.name, host: n.host, port: config.postgres.port, pid: a.pid };
     if (!a.probe) {
       const refused = ['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ETIMEDOUT', '57P03'].includes(a.error?.code ?? '') || /timeout|terminated/i.test(a.error?.message ?? '');
-      return { ...base, role: refused ? 'down' : 'unknown', upstream: null, timeline: null, lagBytes: null, error: a.error?.message };
+      return { ...base, role: refused ? 'down' : 'unknown', upstream: null, timeline: null, lagBytes: null, lsn: null, error: a.error?.message };
     }
     const p = a.probe;
     if (!p.recovery) {
       // two nodes out of recovery: neither can be trusted as "the" primary
       const role: Role = primaries.length === 1 ? 'primary' : 'unknown';
-      return { ...base, role, upstream: null, timeline: p.timeline, lagBytes: role === 'primary' ? 0 : null, ...(role === 'unknown' ? { error: `${primaries.length} nodes accept writes` } : {}) };
+      return { ...base, role, upstream: null, timeline: p.timeline, lagBytes: role === 'primary' ? 0 : null, lsn: p.receivedLsn, ...(role === 'unknown' ? { error: `${primaries.length} nodes accept writes` } : {}) };
     }
     const upstream = config.nodes.find((u) => u.host === p.senderHost)?.name ?? null;
     const lsn = lsnToBytes(p.lsn);
     const lag = primaryLsn !== null && lsn !== null ? primaryLsn - lsn : null;
-    return { ...base, role: 'standby', upstream, timeline: p.timeline, lagBytes: lag === null ? null : Number(lag < 0n ? 0n : lag) };
+    return { ...base, role: 'standby', upstream, timeline: p.timeline, lagBytes: lag === null ? null : Number(lag < 0n ? 0n : lag), lsn: p.receivedLsn };
+  });
+}
+
+/**
+ * The promotion rule's view of the cluster (src/roles/promotion.ts), from node statuses (pure). A node
+ * whose role is unknown but that answered (two writable nodes) counts as writable: never promote beside it.
+ */
+export function nodesSeen(nodes: NodeStatus[]): NodeSeen[] {
+  return nodes.map((n) => {
+    const answered = n.role === 'primary' || n.role === 'standby' || (n.role === 'unknown' && n.timeline !== null);
+    return { name: n.name, reachable: answered, writable: answered ? n.role !== 'standby' : undefined, timeline: n.timeline, lsn: lsnToBytes(n.lsn) };
   });
 }
 

@@ -7,6 +7,7 @@ import { findNode } from '../src/config/paths.js';
 import { readNodes, type NodeStatus } from '../src/status.js';
 import { authorized, dashboardToken } from '../src/auth.js';
 import type { Logger } from 'winston';
+import { hasMajority } from '../src/roles/quorum.js';
 
 /** "1048576", "16kB", "1MB", "2GB" -> bytes; null when it is not one (pure). */
 export function parseLag(text: string): number | null {
@@ -38,7 +39,7 @@ export function healthAnswer(path: string, query: URLSearchParams, me: string, n
       if (self.role !== 'primary') return no(self.role === 'unknown' && answered(self) ? (self.error ?? 'not the only writable node') : `not the primary (${self.role})`);
       // a primary cut off from most of the cluster may be replaced: send it no writes
       const seen = nodes.filter(answered).length;
-      if (seen * 2 <= nodes.length) return no(`sees ${seen} of ${nodes.length} nodes, not a majority`);
+      if (!hasMajority(seen, nodes.length)) return no(`sees ${seen} of ${nodes.length} nodes, not a majority`);
       return yes();
     }
     case '/replica': {

@@ -1,6 +1,7 @@
 // The worker on a PostgreSQL host: consumes only its own node's queue. When it starts (the host
 // boots), it starts its node by itself: the first-start flow on a new node, else the restart flow.
-// Its fencing watchdog stops a writable node cut off from the majority (fence-watchdog.ts).
+// Its fencing watchdog stops a writable node cut off from the majority (fence-watchdog.ts); its
+// quorum keeper keeps synchronous_standby_names (sync-keeper.ts).
 // Started by `pgha worker node --name NAME [--config FILE]`.
 import { existsSync, writeFileSync } from 'node:fs';
 import { nodeSteps } from '../jobs/index.js';
@@ -15,6 +16,7 @@ import { nodeQueueName } from '../src/queues.js';
 import { startWorker } from './runtime.js';
 import { startHealthServer } from './health.js';
 import { startFenceWatchdog } from './fence-watchdog.js';
+import { startSyncKeeper } from './sync-keeper.js';
 import { createLogger } from '../src/logger.js';
 
 /** What a booting node runs: nothing, its first start (resumed), or the restart decision. */
@@ -44,6 +46,7 @@ export async function startNodeWorker(configFile: string | undefined, nodeName: 
   // before the boot flow: a load balancer sees "not primary" at once, not a refused connection
   startHealthServer(cfg!, nodeName, logger);
   startFenceWatchdog(cfg!, nodeName, logger);
+  startSyncKeeper(cfg!, nodeName, logger);
   await bootNode(cfg!, nodeName);
   return worker;
 }

@@ -83,6 +83,16 @@ export const FencingSchema = z.strictObject({
   checkEveryMs: z.number().int().min(50).default(250),
 });
 
+/**
+ * quorum (default): the primary acknowledges a commit only once a majority of the cluster (itself
+ * included) has it on disk (synchronous_standby_names = 'ANY k (…)'), so no failover loses it; a
+ * commit waits while too few standbys stream. off: asynchronous, a failover can lose the last
+ * commits the primary acknowledged.
+ */
+export const ReplicationSchema = z.strictObject({
+  synchronous: z.enum(['quorum', 'off'], { error: 'must be "quorum" (no acknowledged commit lost on failover) or "off" (asynchronous)' }).default('quorum'),
+});
+
 export const BarmanSchema = z.strictObject({
   /** Address of the barman host (where the barman worker runs). */
   host: z.string().min(1).default('127.0.0.1'),
@@ -159,6 +169,7 @@ export const ClusterConfigSchema = z
     redis: RedisSchema.default({ url: DEFAULT_REDIS_URL }),
     postgres: PostgresSchema.default(PostgresSchema.parse({})),
     repmgr: RepmgrSchema.default(RepmgrSchema.parse({})),
+    replication: ReplicationSchema.default(ReplicationSchema.parse({})),
     barman: BarmanSchema.default(BarmanSchema.parse({})),
     /** Where workers keep their own files: passfiles, pid files, logs. */
     stateDir: absPath.default('/var/lib/pgha'),

@@ -75,7 +75,7 @@ export function buildBackupFlow(config: ClusterConfig, primary: string, flowId: 
  */
 export function buildRoleChangeFlow(
   config: ClusterConfig,
-  opts: { mode: 'switchover' | 'failover'; from: string | null; to: string; flowId: string; followers: string[] },
+  opts: { mode: 'switchover' | 'failover'; from: string | null; to: string; flowId: string; followers: string[]; force?: boolean },
 ) {
   const { mode, from, to, flowId } = opts;
   if (mode === 'switchover' && !from) throw new Error('a switchover needs the current primary');
@@ -83,7 +83,8 @@ export function buildRoleChangeFlow(
   const others = opts.followers.filter((n) => n !== to && n !== from);
   const steps: PlannedStep[] = [onNode(config, to, 'set-repmgrd-paused', { paused: true }, 'pause-repmgrd')];
   if (mode === 'switchover') steps.push(onNode(config, from!, 'stop-postgres'));
-  steps.push(onNode(config, to, 'promote'));
+  // the promote step asks the promotion rule again when it runs: the cluster may have moved since
+  steps.push(onNode(config, to, 'promote', mode === 'failover' && opts.force ? { force: true } : {}));
   if (mode === 'switchover') steps.push(onNode(config, from!, 'rejoin-node', { primary: to }));
   steps.push(...others.map((n) => onNode(config, n, 'ensure-follows', { primary: to }, `ensure-follows-${n}`)));
   steps.push(onNode(config, to, 'start-repmgrd', { restart: true }));

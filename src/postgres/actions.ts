@@ -6,7 +6,7 @@ import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
 import type { Runner } from '../exec/runner.js';
 import { ensureDir, isAlive, writeFileAtomic } from '../fsutil.js';
-import { PGHA_CONF, renderPassfile, renderPgHba, renderPgIdent, renderPostgresConf, withInclude } from './render.js';
+import { PGHA_CONF, renderPassfile, renderPgHba, renderPgIdent, renderPostgresConf, renderSynchronousConf, SYNC_CONF, withInclude } from './render.js';
 
 export interface NodeContext {
   config: ClusterConfig;
@@ -89,6 +89,17 @@ export function renderNodeFiles(ctx: NodeContext, opts: { replication: boolean }
     writeFileAtomic(confPath, withInclude(readFileSync(confPath, 'utf8')), { owner, mode: 0o600 }),
   ];
   return changed.some(Boolean);
+}
+
+/**
+ * Write pgha-sync.conf (synchronous_standby_names) in the data directory; true when it changed. The
+ * caller reloads a running PostgreSQL. Throws when the data directory does not exist (retry later).
+ */
+export function writeSynchronousConf(ctx: NodeContext, standbyNames: string): boolean {
+  const p = nodePaths(ctx.config, ctx.node);
+  // never create a data directory: a clone or initdb wants it empty
+  if (!isInitialised(p.dataDir)) throw new Error(`${p.dataDir} is not an initialised data directory: ${SYNC_CONF} not written`);
+  return writeFileAtomic(join(p.dataDir, SYNC_CONF), renderSynchronousConf(standbyNames), { owner: ctx.config.osUsers.postgres, mode: 0o600 });
 }
 
 /** pg_ctl start; `port` other than the consumer port is passed on the command line (technical phase). */

@@ -6,6 +6,20 @@ import { nodePaths } from '../config/paths.js';
 /** Name of the file pgha owns inside the data directory; postgresql.conf includes it. */
 export const PGHA_CONF = 'pgha.conf';
 export const INCLUDE_LINE = `include_if_exists = '${PGHA_CONF}'`;
+/**
+ * synchronous_standby_names lives in a file of its own, written only by the node worker's quorum
+ * keeper (workers/sync-keeper.ts): steps render pgha.conf whole without knowing whether the quorum
+ * is on yet. It sits in the data directory, so a clone or a rewind takes it from its source.
+ */
+export const SYNC_CONF = 'pgha-sync.conf';
+
+/** pgha-sync.conf with this synchronous_standby_names ('' : asynchronous). */
+export function renderSynchronousConf(standbyNames: string): string {
+  return [
+    '# Managed by the pgha node worker (replication.synchronous): edits here are lost.',
+    `synchronous_standby_names = '${standbyNames.replace(/'/g, "''")}'`,
+  ].join('\n') + '\n';
+}
 
 /**
  * pgha.conf: this node's addresses plus the replication/backup settings. The port is always the
@@ -36,6 +50,8 @@ export function renderPostgresConf(config: ClusterConfig, node: NodeConfig, opts
       // so that a later archive_command needs a reload, not a restart
       `archive_mode = on`,
       `archive_command = '/bin/true'`,
+      // last: the quorum keeper's own file (absent on a first start: asynchronous until standbys stream)
+      `include_if_exists = '${SYNC_CONF}'`,
     );
   }
   return lines.join('\n') + '\n';

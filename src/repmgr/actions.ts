@@ -14,6 +14,18 @@ export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
     // the failover's critical path
     eventCommand: `${cliCommandLine(['event', '--redis-file', p.redisFile, '--cluster', ctx.config.cluster, '--node-id', '%n', '--event', '%e', '--success', '%s'])} >/dev/null 2>&1 &`,
     fenceCommand: `${ctx.config.postgres.binDir}/pg_ctl -D ${p.dataDir} -m fast -w stop`,
+    // the promotion rule (src/roles/promotion.ts) before every automatic promotion
+    validationCommand: cliCommandLine([
+      'validate-promotion',
+      '--node',
+      ctx.node.name,
+      '--nodes',
+      ctx.config.nodes.map((n) => `${n.name}=${n.host}`).join(','),
+      '--port',
+      String(ctx.config.postgres.port),
+      '--passfile',
+      p.passfile,
+    ]),
   };
 }
 

@@ -20,6 +20,9 @@ export function repmgrConninfo(config: ClusterConfig, node: NodeConfig, port = c
   return `host=${node.host} port=${port} user=repmgr dbname=repmgr connect_timeout=${REPMGR_CONNECT_TIMEOUT_SECS} ${CUT_DETECTION}`;
 }
 
+/** Seconds before repmgrd reruns an election whose candidate the promotion rule refused. */
+export const ELECTION_RERUN_SECS = 5;
+
 /** Files pg_rewind must not take from the new primary: this node's own addresses and access rules. */
 export const KEEP_ON_REWIND = ['pgha.conf', 'pg_hba.conf', 'pg_ident.conf', 'postgresql.conf'];
 
@@ -28,6 +31,8 @@ export interface RepmgrHooks {
   eventCommand?: string;
   /** Command a primary runs when it has lost every standby for fenceAfterSecs. */
   fenceCommand?: string;
+  /** Command repmgrd runs on the promotion candidate before promoting it; non-zero: no promotion, the election runs again. */
+  validationCommand?: string;
 }
 
 export function renderRepmgrConf(config: ClusterConfig, node: NodeConfig, opts: { port?: number; hooks?: RepmgrHooks } = {}): string {
@@ -63,6 +68,13 @@ export function renderRepmgrConf(config: ClusterConfig, node: NodeConfig, opts: 
     `service_restart_command=${q(`${config.postgres.binDir}/pg_ctl -D ${p.dataDir} -l ${p.pgLog} -m fast -w restart`)}`,
   ];
   if (opts.hooks?.eventCommand) lines.push(`event_notification_command=${q(opts.hooks.eventCommand)}`);
+  if (opts.hooks?.validationCommand) {
+    lines.push(
+      `failover_validation_command=${q(opts.hooks.validationCommand)}`,
+      // a refused candidate: the election runs again after this long (repmgr's default 15 s)
+      `election_rerun_interval=${ELECTION_RERUN_SECS}`,
+    );
+  }
   if (opts.hooks?.fenceCommand && config.repmgr.fenceAfterSecs > 0 && config.nodes.length > 1) {
     lines.push(
       `child_nodes_check_interval=1`,

@@ -1,5 +1,6 @@
 // The restart decision: what a node with a data directory may start as, from what it and its peers
 // say. Pure, and the one place that keeps "never two writable primaries" on a restart.
+import { hasMajority } from './quorum.js';
 
 export interface SelfView {
   name: string;
@@ -68,7 +69,7 @@ export function decideRole(self: SelfView, peers: PeerView[]): RoleDecision {
     };
   }
   const clusterSize = peers.length + 1;
-  if ((reachable.length + 1) * 2 <= clusterSize) {
+  if (!hasMajority(reachable.length + 1, clusterSize)) {
     return {
       action: 'refuse',
       reason:

@@ -1,6 +1,7 @@
 // The fencing watchdog's decisions (pure): a writable primary that has not heard from a majority of
 // the cluster for `afterMs` stops, before any standby can have been promoted; once fenced, it asks
 // to rejoin when it sees a majority again. The node worker (workers/fence-watchdog.ts) observes and acts.
+import { majorityOf } from './quorum.js';
 
 /** Time allowed for `pg_ctl stop -m immediate` to end every backend, in the timing budget. */
 export const FENCE_STOP_MS = 500;
@@ -95,7 +96,7 @@ export type WatchdogAction = { action: 'none'; reason: string } | { action: 'fen
 
 /** When this node last saw a majority (itself + enough peers); null when it never did (pure). */
 export function majoritySeenAt(peers: PeerSeen[], clusterSize: number): number | null {
-  const needed = Math.floor(clusterSize / 2); // peers needed beside itself
+  const needed = majorityOf(clusterSize) - 1; // peers needed beside itself
   if (needed === 0) return Number.POSITIVE_INFINITY;
   const times = peers.map((p) => p.answeredAt).filter((t): t is number => t !== null).sort((a, b) => b - a);
   return times.length >= needed ? times[needed - 1] : null;

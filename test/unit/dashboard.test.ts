@@ -93,10 +93,17 @@ describe('POST /api/flows request check', () => {
     expect(refused({ scenario: 'restart', node: 'node9' }).details).toEqual([{ path: 'node', message: 'unknown node "node9", known: node1, node2, node3' }]);
     expect(refused({ scenario: 'restart', node: 3 }).details).toEqual([{ path: 'node', message: expect.stringMatching(/expected string/) }]);
     expect(refused({ scenario: 'backup', node: 'node1' }).details).toEqual([{ path: 'node', message: 'backup takes no node' }]);
-    expect(refused({ scenario: 'backup', params: { x: 1 } }).details).toEqual([{ path: 'params', message: 'backup takes no params (only restore does)' }]);
+    expect(refused({ scenario: 'backup', params: { x: 1 } }).details).toEqual([{ path: 'params', message: 'backup takes no params (only restore and failover do)' }]);
     expect(refused({ scenario: 'backup', extra: true }).details).toEqual([{ path: '(body)', message: 'unknown field(s) extra' }]);
     expect(refused('backup').details).toEqual([{ path: '(body)', message: expect.stringMatching(/expected object/) }]);
     expect(refused(null).status).toBe(400);
+  });
+
+  it('a failover takes params.force, a boolean, and nothing else', () => {
+    expect(checkFlowRequest(config, { scenario: 'failover', node: 'node2', params: { force: true } })).toMatchObject({ ok: true, scenario: 'failover', node: 'node2', force: true });
+    expect(checkFlowRequest(config, { scenario: 'failover', node: 'node2' })).toMatchObject({ ok: true, force: undefined });
+    expect(refused({ scenario: 'failover', node: 'node2', params: { force: 'yes' } }).details).toEqual([{ path: 'params.force', message: expect.stringMatching(/expected boolean/) }]);
+    expect(refused({ scenario: 'failover', node: 'node2', params: { forse: true } }).details).toEqual([{ path: 'params', message: 'unknown field(s) forse' }]);
   });
 
   it('a restore needs params.confirm true and at most one valid target', () => {

@@ -3,7 +3,7 @@ import { healthAnswer, parseLag } from '../../workers/health.js';
 import type { NodeStatus } from '../../src/status.js';
 
 const node = (name: string, role: NodeStatus['role'], extra: Partial<NodeStatus> = {}): NodeStatus => ({
-  name, host: `127.0.0.${name.slice(-1)}`, port: 5432, role, upstream: null, timeline: role === 'down' ? null : 1, lagBytes: role === 'primary' ? 0 : null, pid: null, ...extra,
+  name, host: `127.0.0.${name.slice(-1)}`, port: 5432, role, upstream: null, timeline: role === 'down' ? null : 1, lagBytes: role === 'primary' ? 0 : null, lsn: null, pid: null, ...extra,
 });
 const q = (s = '') => new URLSearchParams(s);
 const healthy = [node('node1', 'primary'), node('node2', 'standby', { upstream: 'node1', lagBytes: 100 }), node('node3', 'standby', { upstream: 'node1', lagBytes: 5000 })];

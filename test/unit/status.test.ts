@@ -1,13 +1,14 @@
 import { describe, it, expect } from '@jest/globals';
-import { decideTopology, formatStatusTable, lsnToBytes, type NodeStatus, type Probe } from '../../src/status.js';
+import { decideTopology, formatStatusTable, lsnToBytes, nodesSeen, type NodeStatus, type Probe } from '../../src/status.js';
 import { localConfig } from './helpers.js';
 
 type Answer = { probe?: Probe; error?: Error & { code?: string }; pid: number | null };
 
-const primaryProbe = (lsn: string, timeline = 1): Probe => ({ recovery: false, lsn, timeline, senderHost: null, repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 });
+const primaryProbe = (lsn: string, timeline = 1): Probe => ({ recovery: false, lsn, receivedLsn: lsn, timeline, senderHost: null, repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 });
 const standbyProbe = (lsn: string | null, senderHost: string | null, timeline = 1): Probe => ({
   recovery: true,
   lsn,
+  receivedLsn: lsn,
   timeline,
   senderHost,
   repmgrPrimaries: ['node1'],
@@ -60,9 +61,9 @@ describe('decideTopology', () => {
     ]);
     const nodes = decideTopology(config, answers);
     expect(nodes.map((n) => n.name)).toEqual(['node1', 'node2', 'node3']);
-    expect(nodes[0]).toEqual({ name: 'node1', host: '127.0.0.11', port: 5432, pid: 101, role: 'primary', upstream: null, timeline: 2, lagBytes: 0 });
-    expect(nodes[1]).toEqual({ name: 'node2', host: '127.0.0.12', port: 5432, pid: 102, role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x60 });
-    expect(nodes[2]).toEqual({ name: 'node3', host: '127.0.0.13', port: 5432, pid: null, role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x1000000 });
+    expect(nodes[0]).toEqual({ name: 'node1', host: '127.0.0.11', port: 5432, pid: 101, role: 'primary', upstream: null, timeline: 2, lagBytes: 0, lsn: '0/5000060' });
+    expect(nodes[1]).toEqual({ name: 'node2', host: '127.0.0.12', port: 5432, pid: 102, role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x60, lsn: '0/5000000' });
+    expect(nodes[2]).toEqual({ name: 'node3', host: '127.0.0.13', port: 5432, pid: null, role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x1000000, lsn: '0/4000060' });
     for (const n of nodes) expect(n).not.toHaveProperty('error');
   });
 
@@ -122,7 +123,7 @@ describe('decideTopology', () => {
       ['node3', { probe: standbyProbe('0/3000', '127.0.0.11'), pid: 3 }],
     ]);
     const n = byName(decideTopology(config, answers));
-    expect(n.node2).toEqual({ name: 'node2', host: '127.0.0.12', port: 5432, pid: null, role: 'down', upstream: null, timeline: null, lagBytes: null, error: message });
+    expect(n.node2).toEqual({ name: 'node2', host: '127.0.0.12', port: 5432, pid: null, role: 'down', upstream: null, timeline: null, lagBytes: null, lsn: null, error: message });
     // the others are unaffected
     expect(n.node1.role).toBe('primary');
     expect(n.node3.role).toBe('standby');
@@ -224,5 +225,31 @@ describe('formatStatusTable', () => {
     expect(out[3].split(/\s+/)).toEqual(['node2', '127.0.0.12', '5432', 'standby', 'node1', '3', '128', '12']);
     expect(out[4].split(/\s+/)).toEqual(['node3', '127.0.0.13', '5432', 'down', '-', '-', '-', '-']);
     expect(out).toContain('barman: no backups yet');
+  });
+});
+
+describe('nodesSeen (the promotion rule\'s view)', () => {
+  const config = localConfig();
+  it('standbys with their furthest LSN, a primary writable, a down node unreachable, two writable nodes both writable', () => {
+    const answers = new Map<string, Answer>([
+      ['node1', { error: err('connect ECONNREFUSED', 'ECONNREFUSED'), pid: null }],
+      ['node2', { probe: { ...standbyProbe('0/3000000', null, 2), receivedLsn: '0/3000100' }, pid: 2 }],
+      ['node3', { probe: standbyProbe('0/2000000', '127.0.0.12', 2), pid: 3 }],
+    ]);
+    expect(nodesSeen(decideTopology(config, answers))).toEqual([
+      { name: 'node1', reachable: false, writable: undefined, timeline: null, lsn: null },
+      { name: 'node2', reachable: true, writable: false, timeline: 2, lsn: 0x3000100n },
+      { name: 'node3', reachable: true, writable: false, timeline: 2, lsn: 0x2000000n },
+    ]);
+    const split = new Map<string, Answer>([
+      ['node1', { probe: primaryProbe('0/5000000', 2), pid: 1 }],
+      ['node2', { probe: primaryProbe('0/5000000', 3), pid: 2 }],
+      ['node3', { probe: standbyProbe('0/2000000', null, 2), pid: 3 }],
+    ]);
+    expect(nodesSeen(decideTopology(config, split)).map((n) => [n.name, n.reachable, n.writable])).toEqual([
+      ['node1', true, true],
+      ['node2', true, true],
+      ['node3', true, false],
+    ]);
   });
 });
