@@ -9,9 +9,9 @@ import { ensureRunningOn, isInitialised, postmasterStatus, renderNodeFiles } fro
 import { readControlData } from '../src/postgres/controldata.js';
 import { writeRepmgrConf } from '../src/repmgr/actions.js';
 import { decideRole } from '../src/roles/decide.js';
-import { ensureFollows, rejoin, startAsStandby, streamingFrom, waitStreaming } from '../src/roles/node.js';
+import { clonePartialMarker, ensureFollows, rejoin, resumeReclone, startAsStandby, streamingFrom, waitStreaming } from '../src/roles/node.js';
 import { findNode } from '../src/config/paths.js';
-import { peerViews } from '../src/status.js';
+import { currentPrimary, peerViews } from '../src/status.js';
 import { nodeContext } from './context.js';
 
 export default defineStep({
@@ -20,8 +20,17 @@ export default defineStep({
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const p = nodePaths(ctx.config, nc.node);
-    if (!isInitialised(p.dataDir)) throw new UnrecoverableError(`${p.dataDir} has no data directory: this node needs a first start (pgha flow first-start ${nc.node.name})`);
     writeRepmgrConf(nc);
+    if (!isInitialised(p.dataDir) || (existsSync(clonePartialMarker(nc)) && !postmasterStatus(p.dataDir))) {
+      if (!existsSync(p.startedMarker)) {
+        throw new UnrecoverableError(`${p.dataDir} has no data directory and ${nc.node.name} never finished a first start: its node worker runs the first start when it starts (restart the worker)`);
+      }
+      // a re-clone interrupted by a crash: clone again, as a standby of the primary of the moment
+      await ctx.progress(20, 'resume an interrupted re-clone');
+      const from = await resumeReclone(nc, await currentPrimary(ctx.config));
+      await ctx.log(`${nc.node.name} re-cloned from ${from} (an earlier clone was interrupted)`);
+      return { action: 'reclone', primary: from, reason: 'no usable data directory: an interrupted re-clone, done again' };
+    }
     const running = postmasterStatus(p.dataDir);
     if (running) {
       const now = await streamingFrom(nc);

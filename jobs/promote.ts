@@ -3,10 +3,11 @@
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
-import { withLocalSql } from '../src/postgres/actions.js';
+import { connectAs, withLocalSql } from '../src/postgres/actions.js';
 import { repmgr } from '../src/repmgr/actions.js';
-import { lsnToBytes, nodesSeen, readNodes } from '../src/status.js';
-import { decidePromotion } from '../src/roles/promotion.js';
+import { lsnToBytes, readNodes } from '../src/status.js';
+import { checkPromotion } from '../src/repmgr/validate.js';
+import { findNode } from '../src/config/paths.js';
 import { nodeContext, sleep } from './context.js';
 
 export default defineStep({
@@ -21,14 +22,20 @@ export default defineStep({
       return { promoted: false };
     }
     const previous = Object.values(await ctx.previous()).find((v) => v && typeof v === 'object' && 'checkpointLsn' in v) as { checkpointLsn: string } | undefined;
-    const nodes = await readNodes(ctx.config);
-    const writable = nodes.filter((n) => n.name !== nc.node.name && (n.role === 'primary' || (n.role === 'unknown' && n.timeline !== null)));
     if (previous) {
       // switchover: the old primary stopped cleanly at checkpointLsn, which this node replays below; only a writable node stops it
+      const writable = (await readNodes(ctx.config)).filter((n) => n.name !== nc.node.name && (n.role === 'primary' || (n.role === 'unknown' && n.timeline !== null)));
       if (writable.length) throw new UnrecoverableError(`${writable.map((n) => n.name).join(', ')} accepts writes: stop it first, then retry this step`);
     } else {
-      // failover: the rule again, now (the cluster may have moved since the request was checked)
-      const d = decidePromotion(ctx.config.nodes.length, nc.node.name, nodesSeen(nodes), { force: data.force });
+      // failover: the rule again, now (the cluster may have moved since the request was checked); the
+      // siblings are detached from the old primary, which may only be frozen
+      const d = await checkPromotion({
+        candidate: nc.node.name,
+        nodes: ctx.config.nodes,
+        connect: (n) => connectAs(ctx.config, findNode(ctx.config, n.name), { user: 'repmgr', timeoutMs: 2000 }),
+        force: data.force,
+        log: (l) => void ctx.log(l),
+      });
       if (!d.ok) {
         throw new UnrecoverableError(
           `promotion of ${nc.node.name} refused: ${d.reason}` + (d.forceable ? `; start a new failover with --force to promote it anyway, or one --to ${d.ahead[0]?.name ?? 'another node'}` : ''),

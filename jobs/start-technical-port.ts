@@ -1,6 +1,9 @@
 // Step 2 (primary): initdb when needed, then start on the technical port so no client connects yet.
 import { defineStep, StepDataBase } from '../src/step.js';
-import { ensureNodeDirs, ensureRunningOn, initdbIfNeeded, postmasterStatus, renderNodeFiles } from '../src/postgres/actions.js';
+import { UnrecoverableError } from 'bullmq';
+import { ensureNodeDirs, ensureRunningOn, initdbIfNeeded, isInitialised, postmasterStatus, renderNodeFiles } from '../src/postgres/actions.js';
+import { firstStartProblem } from '../src/roles/decide.js';
+import { peerViews } from '../src/status.js';
 import { nodePaths } from '../src/config/paths.js';
 import { nodeContext } from './context.js';
 
@@ -17,6 +20,10 @@ export default defineStep({
       return { port };
     }
     ensureNodeDirs(nc);
+    if (!isInitialised(nodePaths(ctx.config, nc.node).dataDir)) {
+      const problem = firstStartProblem(nc.node.name, await peerViews(ctx.config, nc.node.name));
+      if (problem) throw new UnrecoverableError(`first start of ${nc.node.name} refused, nothing was created: ${problem}`);
+    }
     await ctx.progress(20, 'initdb');
     await initdbIfNeeded(nc);
     renderNodeFiles(nc, { replication: false });

@@ -71,6 +71,20 @@ export async function main(argv: string[]): Promise<void> {
       const { localKill } = await import('./local/hosts.js');
       process.exitCode = await localKill(o.dir, node);
     });
+  for (const [verb, signal, what] of [
+    ['pause', 'SIGSTOP', 'the host freezes: SIGSTOP to its PostgreSQL (every backend), repmgrd and node worker'],
+    ['resume', 'SIGCONT', 'the frozen host runs again: SIGCONT to every process local pause stopped'],
+  ] as const) {
+    local
+      .command(verb)
+      .argument('<node>', 'node name')
+      .option('--dir <dir>', 'state folder', LOCAL_DEFAULTS.dir)
+      .description(what)
+      .action(async (node: string, o) => {
+        const { localFreeze } = await import('./local/hosts.js');
+        process.exitCode = (await localFreeze(o.dir, node, signal)) > 0 ? 0 : 1;
+      });
+  }
   local
     .command('start')
     .argument('<node>', 'node name')
@@ -146,15 +160,15 @@ export async function main(argv: string[]): Promise<void> {
     });
   program
     .command('validate-promotion')
-    .description("repmgrd's failover_validation_command: exit 0 when the promotion rule lets NODE be promoted now, 1 with the reason (runs as postgres)")
+    .description("repmgrd's failover_validation_command: exit 0 when the promotion rule lets NODE be promoted now (its siblings are then detached from their upstream), 1 with the reason (runs as postgres)")
     .requiredOption('--node <name>', 'the promotion candidate (this node)')
     .requiredOption('--nodes <list>', 'every node of the cluster: NAME=HOST,NAME=HOST,…')
     .requiredOption('--port <port>', "the nodes' PostgreSQL port", int('--port'))
     .requiredOption('--passfile <file>', "libpq passfile holding the repmgr role's password")
     .option('--timeout-ms <ms>', 'how long one node may take to answer', int('--timeout-ms'), 1500)
     .action(async (o) => {
-      const { parseNodeList, validatePromotion } = await import('./repmgr/validate.js');
-      const d = await validatePromotion({ node: o.node, nodes: parseNodeList(o.nodes), port: o.port, passfile: o.passfile, timeoutMs: o.timeoutMs });
+      const { checkPromotion, parseNodeList, passfileConnect } = await import('./repmgr/validate.js');
+      const d = await checkPromotion({ candidate: o.node, nodes: parseNodeList(o.nodes), connect: passfileConnect(o.port, o.passfile, o.timeoutMs), log: (l) => console.log(l) });
       // repmgrd copies this output into its log
       console.log(`pgha promotion rule: ${d.ok ? 'allowed' : 'REFUSED'}: ${d.reason}`);
       process.exitCode = d.ok ? 0 : 1;

@@ -74,8 +74,13 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
     SELECT pg_is_in_recovery() AS recovery,
            (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
            (CASE WHEN pg_is_in_recovery() THEN greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) ELSE pg_current_wal_lsn() END)::text AS received_lsn,
+           -- a standby's timeline is that of the newest WAL it holds: its walreceiver's, else the highest
+           -- timeline among its WAL segment files (named by timeline first); the last restartpoint's
+           -- timeline alone lags behind a promotion it already streamed
            CASE WHEN pg_is_in_recovery()
-                THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
+                THEN greatest((SELECT received_tli FROM pg_stat_wal_receiver WHERE received_tli > 0),
+                              (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'),
+                              (SELECT timeline_id FROM pg_control_checkpoint()))
                 ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
            (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS sender_host,
            (SELECT coalesce(array_agg(node_name::text ORDER BY node_id), '{}') FROM repmgr.nodes WHERE type = 'primary' AND active) AS repmgr_primaries,

@@ -7,16 +7,46 @@ import { redisConnection } from '../redis.js';
 import { isAlive, readPidFile } from '../fsutil.js';
 import { bootFlow, bootFlowId, loadLocal, startLocalProcesses } from './cluster.js';
 import { sleep } from './processes.js';
+import pidtree from 'pidtree';
 
-/** kill -9 of the node's postmaster, repmgrd and node worker, all at once, by pid. */
-export async function localKill(dir: string, node: string, say: (s: string) => void = console.log): Promise<number> {
+/** The processes of a node's host in local mode: its postmaster, repmgrd and node worker (by pid files). */
+function hostProcesses(dir: string, node: string): [string, number | undefined][] {
   const { l, config } = loadLocal(dir);
   const p = nodePaths(config, findNode(config, node));
-  const pids = [
+  return [
     ['postgres', postmasterStatus(p.dataDir)?.pid],
     ['repmgrd', readPidFile(p.repmgrdPid)],
     ['node worker', readPidFile(join(l.pidDir, `${node}-worker.pid`))],
-  ] as const;
+  ];
+}
+
+/**
+ * The host freezes (`SIGSTOP`) or resumes (`SIGCONT`): every process of it at once, PostgreSQL's
+ * backends and whatever each one runs included, as a VM paused by its hypervisor or a long GC-like
+ * stall would. Returns how many processes got the signal.
+ */
+export async function localFreeze(dir: string, node: string, signal: 'SIGSTOP' | 'SIGCONT', say: (s: string) => void = console.log): Promise<number> {
+  const roots = hostProcesses(dir, node).filter((e): e is [string, number] => !!e[1] && isAlive(e[1]));
+  const all = new Set<number>();
+  for (const [, pid] of roots) {
+    all.add(pid);
+    for (const child of await pidtree(pid).catch(() => [] as number[])) all.add(child);
+  }
+  // the whole tree first, then nothing can start a process in between that escapes the signal for long
+  for (const pid of all) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* ended meanwhile */
+    }
+  }
+  say(`${signal === 'SIGSTOP' ? 'froze' : 'resumed'} ${node}: ${roots.map(([w, p]) => `${w} ${p}`).join(', ')} and ${all.size - roots.length} child processes`);
+  return all.size;
+}
+
+/** kill -9 of the node's postmaster, repmgrd and node worker, all at once, by pid. */
+export async function localKill(dir: string, node: string, say: (s: string) => void = console.log): Promise<number> {
+  const pids = hostProcesses(dir, node);
   for (const [what, pid] of pids) {
     if (pid && isAlive(pid)) {
       process.kill(pid, 'SIGKILL');

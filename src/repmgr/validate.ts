@@ -1,25 +1,30 @@
-// repmgrd's failover_validation_command: before repmgrd promotes this node, ask every node of the
-// cluster what it has and apply the promotion rule (src/roles/promotion.ts). Runs as the postgres OS
-// user, which cannot read pgha.yaml: the node list comes on the command line, the repmgr role's
-// password from the node's passfile (libpq's format, read with the pgpass module).
+// The promotion check with its one side effect, shared by repmgrd's failover_validation_command (the
+// `validate-promotion` CLI command, run as postgres) and the promote step of `pgha failover`: read
+// every node, apply the promotion rule (src/roles/promotion.ts), then detach every sibling that
+// counts towards the majority from its upstream before saying yes.
+//
+// Why detach: the old primary may only be frozen (SIGSTOP, a paused VM, a long stall). Its standbys'
+// walreceivers keep their TCP connection to it until wal_receiver_timeout, so when it resumes a
+// standby that has not yet followed the new primary would confirm its commits, which the quorum
+// then acknowledges, and the new primary never has them. A standby whose primary_conninfo is empty
+// streams from no one until `repmgr standby follow` points it at the new primary. Once a majority
+// (the candidate and the detached siblings) streams from nothing, the nodes left to the old primary
+// are fewer than its quorum needs: it cannot acknowledge another commit.
 import pg from 'pg';
 import pgPass from 'pgpass';
 import { lsnToBytes, readProbe } from '../status.js';
 import { decidePromotion, type NodeSeen, type PromotionDecision } from '../roles/promotion.js';
 
-export interface ValidationTarget {
-  /** The candidate (this node). */
-  node: string;
-  /** Every node of the cluster, the candidate included. */
-  nodes: { name: string; host: string }[];
-  port: number;
-  passfile: string;
-  /** How long one node may take to answer (ms): a node cut off the network counts as not answering. */
-  timeoutMs: number;
+export interface NodeAddress {
+  name: string;
+  host: string;
 }
 
+/** How to reach a node as the repmgr role; may throw (the node counts as not answering). */
+export type Connect = (node: NodeAddress) => Promise<pg.Client>;
+
 /** "node1=127.0.0.11,node2=127.0.0.12" (the hook's --nodes) → list; throws on a malformed entry. */
-export function parseNodeList(s: string): { name: string; host: string }[] {
+export function parseNodeList(s: string): NodeAddress[] {
   return s.split(',').map((e) => {
     const m = /^([A-Za-z0-9_-]+)=(.+)$/.exec(e.trim());
     if (!m) throw new Error(`--nodes: "${e}" is not NAME=HOST`);
@@ -27,36 +32,104 @@ export function parseNodeList(s: string): { name: string; host: string }[] {
   });
 }
 
-const passwordFrom = (passfile: string, host: string, port: number) =>
-  new Promise<string | undefined>((resolve) => {
+/** A Connect that reads the repmgr role's password from a libpq passfile (the hook has no pgha.yaml). */
+export function passfileConnect(port: number, passfile: string, timeoutMs: number): Connect {
+  return async (n) => {
     process.env.PGPASSFILE = passfile;
-    pgPass({ host, port, database: 'repmgr', user: 'repmgr' }, resolve);
-  });
+    const password = await new Promise<string | undefined>((resolve) => pgPass({ host: n.host, port, database: 'repmgr', user: 'repmgr' }, resolve));
+    const client = new pg.Client({ host: n.host, port, user: 'repmgr', database: 'repmgr', password, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    return client;
+  };
+}
 
-async function seen(t: ValidationTarget, n: { name: string; host: string }): Promise<NodeSeen> {
-  const client = new pg.Client({
-    host: n.host,
-    port: t.port,
-    user: 'repmgr',
-    database: 'repmgr',
-    password: await passwordFrom(t.passfile, n.host, t.port),
-    connectionTimeoutMillis: t.timeoutMs,
-    query_timeout: t.timeoutMs,
-  });
-  client.on('error', () => {});
+async function withNode<T>(connect: Connect, n: NodeAddress, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = await connect(n);
   try {
-    await client.connect();
-    const p = await readProbe(client);
-    return { name: n.name, reachable: true, writable: !p.recovery, timeline: p.timeline, lsn: lsnToBytes(p.receivedLsn) };
-  } catch {
-    return { name: n.name, reachable: false };
+    return await fn(c);
   } finally {
-    await client.end().catch(() => {});
+    await c.end().catch(() => {});
   }
 }
 
-/** Read every node (in parallel, each within timeoutMs) and decide; never throws for a node that does not answer. */
-export async function validatePromotion(t: ValidationTarget): Promise<PromotionDecision> {
-  const nodes = await Promise.all(t.nodes.map((n) => seen(t, n)));
-  return decidePromotion(t.nodes.length, t.node, nodes);
+/** Every node as the promotion rule sees it, read in parallel; a node that fails to answer is unreachable. */
+export async function readNodesSeen(nodes: NodeAddress[], connect: Connect): Promise<NodeSeen[]> {
+  return Promise.all(
+    nodes.map(async (n): Promise<NodeSeen> => {
+      try {
+        const p = await withNode(connect, n, readProbe);
+        return { name: n.name, reachable: true, writable: !p.recovery, timeline: p.timeline, lsn: lsnToBytes(p.receivedLsn) };
+      } catch {
+        return { name: n.name, reachable: false };
+      }
+    }),
+  );
+}
+
+/**
+ * Stop a standby's WAL receiver and keep it stopped: primary_conninfo = '' and a reload (PostgreSQL
+ * 13+ stops the walreceiver when it changes), then wait until no walreceiver runs. `repmgr standby
+ * follow` later writes the new primary's conninfo. Throws when the node does not answer or its
+ * walreceiver is still there after `timeoutMs`.
+ */
+export async function detachStandby(c: pg.Client, timeoutMs = 5000): Promise<void> {
+  await c.query(`ALTER SYSTEM SET primary_conninfo = ''`);
+  await c.query('SELECT pg_reload_conf()');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await c.query('SELECT count(*)::int AS n FROM pg_stat_wal_receiver WHERE pid IS NOT NULL');
+    if (r.rows[0].n === 0) return;
+    if (Date.now() > deadline) throw new Error(`its walreceiver still runs ${timeoutMs} ms after primary_conninfo was emptied`);
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+}
+
+export interface PromotionCheck {
+  candidate: string;
+  /** Every node of the cluster, the candidate included. */
+  nodes: NodeAddress[];
+  connect: Connect;
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+/**
+ * The promotion rule, then (when it allows) every reachable sibling detached from its upstream, then
+ * the rule again on what was read after that, counting only the siblings that were detached: a
+ * sibling that received more meanwhile makes it refuse (the election runs again and picks it). The
+ * returned decision's reason names the detached nodes. Never throws for a node that does not answer.
+ */
+export async function checkPromotion(o: PromotionCheck): Promise<PromotionDecision> {
+  const size = o.nodes.length;
+  const first = decidePromotion(size, o.candidate, await readNodesSeen(o.nodes, o.connect), { force: o.force });
+  if (!first.ok) return first;
+  const siblings = o.nodes.filter((n) => n.name !== o.candidate);
+  const detached = new Set<string>();
+  await Promise.all(
+    siblings.map(async (n) => {
+      try {
+        const inRecovery = await withNode(o.connect, n, async (c) => {
+          if (!(await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r) return false;
+          await detachStandby(c);
+          return true;
+        });
+        if (inRecovery) detached.add(n.name);
+      } catch (err) {
+        o.log?.(`${n.name} not detached from its upstream: ${(err as Error).message}`);
+      }
+    }),
+  );
+  const after = (await readNodesSeen(o.nodes, o.connect)).map((s) =>
+    // a sibling that answers but was not detached may still confirm the old primary's commits: it does not count
+    s.name === o.candidate || detached.has(s.name) || s.writable ? s : { name: s.name, reachable: false },
+  );
+  const second = decidePromotion(size, o.candidate, after, { force: o.force });
+  const note = detached.size ? `; detached from their upstream: ${[...detached].join(', ')}` : '';
+  return { ...second, reason: second.reason + note };
 }

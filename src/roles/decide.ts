@@ -82,3 +82,20 @@ export function decideRole(self: SelfView, peers: PeerView[]): RoleDecision {
     reason: `was the primary on timeline ${self.timeline}; ${reachable.length} of ${peers.length} peers answer, none is a primary or on a newer timeline`,
   };
 }
+
+/**
+ * May the master node initdb a new, empty primary (its first start)? Only when no other node accepts
+ * writes and no node's repmgr metadata names a primary: otherwise the cluster exists and an empty
+ * primary would accept writes beside it. Returns the reason to refuse, or null (pure).
+ */
+export function firstStartProblem(self: string, peers: PeerView[]): string | null {
+  const writable = peers.filter((p) => p.reachable && p.inRecovery === false).map((p) => p.name);
+  if (writable.length) {
+    return `${writable.join(', ')} already accepts writes: the cluster exists, and a first start of ${self} would initdb an empty primary beside it; ${self} must join as a standby (its worker's restart flow clones it once it has run before), or remove its data from pgha's state folder only if you mean to start a new cluster`;
+  }
+  const named = peers.flatMap((p) => (p.repmgrPrimaries ?? []).map((n) => `${p.name} names ${n}`));
+  if (named.length) {
+    return `repmgr's metadata already names a primary (${named.join('; ')}): the cluster exists, and a first start of ${self} would initdb an empty primary; start that primary first (pgha status), then ${self} rejoins`;
+  }
+  return null;
+}

@@ -1,5 +1,5 @@
 // What a node does to take a role: clone, start as standby, follow, rejoin (pg_rewind), register.
-import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import type { NodeConfig } from '../config/schema.js';
@@ -9,6 +9,7 @@ import { CLEAN_STATES, readControlData } from '../postgres/controldata.js';
 import { repmgr } from '../repmgr/actions.js';
 import { ensureDir } from '../fsutil.js';
 import { KEEP_ON_REWIND, repmgrConninfo } from '../repmgr/render.js';
+import { probe } from '../status.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,10 +23,39 @@ export async function moveAside(ctx: NodeContext, why: string): Promise<string |
   return aside;
 }
 
-/** `repmgr standby clone --fast-checkpoint` from `primary` into an empty data directory. */
+/** Marker of a clone under way: a data directory found with it is an interrupted clone, never a usable one. */
+export const clonePartialMarker = (ctx: NodeContext) => join(nodePaths(ctx.config, ctx.node).stateDir, 'clone.partial');
+
+/**
+ * `repmgr standby clone --fast-checkpoint` from `primary` into an empty data directory. A worker
+ * killed during it leaves clone.partial behind: the next run of the step knows the folder is half a
+ * clone (resumeReclone moves it aside and clones again).
+ */
 export async function cloneFrom(ctx: NodeContext, primary: NodeConfig): Promise<void> {
+  const partial = clonePartialMarker(ctx);
+  writeFileSync(partial, `clone from ${primary.name} started at ${new Date().toISOString()}\n`);
   await repmgr(ctx, ['-h', primary.host, '-p', String(ctx.config.postgres.port), '-U', 'repmgr', '-d', 'repmgr', 'standby', 'clone', '--fast-checkpoint']);
   writeFileSync(join(nodePaths(ctx.config, ctx.node).stateDir, 'clone.done'), `cloned from ${primary.name} at ${new Date().toISOString()}\n`);
+  rmSync(partial, { force: true });
+}
+
+/**
+ * A node that ran before has no usable data directory: its re-clone was interrupted (worker killed
+ * after the old folder went aside, or during the clone). Clone again from the primary of the moment,
+ * start as its standby, register. Never a first start: that would initdb an empty primary beside the
+ * real one. Throws (retryable) while no single primary answers; the folders moved aside stay.
+ */
+export async function resumeReclone(ctx: NodeContext, primaryName: string | null): Promise<string> {
+  if (!primaryName) {
+    throw new Error(`${ctx.node.name} has no usable data directory (an interrupted re-clone) and no single primary answers to clone from: the step tries again`);
+  }
+  const primary = findNode(ctx.config, primaryName);
+  await moveAside(ctx, 'an interrupted clone');
+  await cloneFrom(ctx, primary);
+  await startAsStandby(ctx);
+  await waitStreaming(ctx, primary.name);
+  await repmgr(ctx, ['standby', 'register', '--force']);
+  return primary.name;
 }
 
 /** Where this standby streams from now (a node name), or null while it does not stream. */
@@ -59,8 +89,13 @@ export async function startAsStandby(ctx: NodeContext): Promise<void> {
   await ensureRunningOn(ctx, ctx.config.postgres.port, changed);
 }
 
-/** Make a running standby stream from `primary`; `repmgr standby follow` when it streams from elsewhere. */
-export async function ensureFollows(ctx: NodeContext, primary: NodeConfig): Promise<'already' | 'followed'> {
+/**
+ * Make a running standby stream from `primary`: `repmgr standby follow` when it streams from
+ * elsewhere or from nothing; when it cannot follow (it received WAL past the point where the new
+ * primary's timeline forked off), rewind it (rejoin: pg_rewind, a re-clone only when that fails).
+ * Returns only once it streams from `primary`; throws otherwise.
+ */
+export async function ensureFollows(ctx: NodeContext, primary: NodeConfig): Promise<'already' | 'followed' | 'rewound' | 'recloned'> {
   const now = await streamingFrom(ctx);
   if (!now.recovery) throw new UnrecoverableError(`${ctx.node.name} is not in recovery; it cannot follow ${primary.name}`);
   if (now.upstream === primary.name) {
@@ -68,9 +103,11 @@ export async function ensureFollows(ctx: NodeContext, primary: NodeConfig): Prom
     return 'already';
   }
   await ctx.log(`${ctx.node.name} streams from ${now.upstream ?? 'nothing'}: follow ${primary.name}`);
-  await repmgr(ctx, ['standby', 'follow', `--upstream-node-id=${repmgrNodeId(ctx.config, primary.name)}`, '--wait']);
-  await waitStreaming(ctx, primary.name);
-  return 'followed';
+  const res = await repmgr(ctx, ['standby', 'follow', `--upstream-node-id=${repmgrNodeId(ctx.config, primary.name)}`, '--wait'], { allowFail: true, timeoutMs: 120_000 });
+  const followed = res.exitCode === 0 && (await waitStreaming(ctx, primary.name).then(() => true, (err: Error) => (err instanceof UnrecoverableError ? Promise.reject(err) : false)));
+  if (followed) return 'followed';
+  await ctx.log(`${ctx.node.name} could not follow ${primary.name} (repmgr standby follow exit ${res.exitCode}; a timeline that forked before what it received?): rewinding it`);
+  return rejoin(ctx, primary.name).then((how) => (how === 'already' ? 'followed' : how));
 }
 
 /**
@@ -106,21 +143,36 @@ export async function rejoin(ctx: NodeContext, primaryName: string): Promise<'al
   }
   await ensureCleanShutdown(ctx);
   ensureDir(join(p.stateDir, 'config-archive'), { owner: ctx.config.osUsers.postgres, mode: 0o700 });
+  // --no-wait: whether it streams is checked here, in 30 s, not by repmgr's 60 s wait (node_rejoin_timeout)
   const res = await repmgr(
     ctx,
-    ['node', 'rejoin', '-d', repmgrConninfo(ctx.config, primary), '--force-rewind', `--config-files=${KEEP_ON_REWIND.join(',')}`, '--config-archive-dir', join(p.stateDir, 'config-archive'), '--verbose'],
-    { allowFail: true },
+    ['node', 'rejoin', '-d', repmgrConninfo(ctx.config, primary), '--force-rewind', `--config-files=${KEEP_ON_REWIND.join(',')}`, '--config-archive-dir', join(p.stateDir, 'config-archive'), '--no-wait', '--verbose'],
+    { allowFail: true, maxLogLines: 200 },
   );
+  let why = `pg_rewind through repmgr node rejoin failed (exit ${res.exitCode})`;
   if (res.exitCode === 0 && isInitialised(p.dataDir) && existsSync(join(p.dataDir, 'standby.signal'))) {
     renderNodeFiles(ctx, { replication: true });
     if (!postmasterStatus(p.dataDir)) await ensureRunningOn(ctx, ctx.config.postgres.port);
-    await waitStreaming(ctx, primary.name);
-    await ctx.log(`${ctx.node.name} rejoined as a standby of ${primary.name} with pg_rewind`);
-    return 'rewound';
+    const streams = await waitStreaming(ctx, primary.name).then(
+      () => true,
+      (err: Error) => {
+        if (err instanceof UnrecoverableError) throw err;
+        why = `repmgr node rejoin succeeded but ${err.message}`;
+        return false;
+      },
+    );
+    if (streams) {
+      await ctx.log(`${ctx.node.name} rejoined as a standby of ${primary.name} with pg_rewind`);
+      return 'rewound';
+    }
   }
-  await ctx.log(`pg_rewind through repmgr node rejoin failed (exit ${res.exitCode}): re-cloning from ${primary.name} instead`);
+  await ctx.log(`${why}: re-cloning from ${primary.name} instead`);
+  // the old data directory goes aside only once the clone source answers
+  await probe(ctx.config, primary).catch((err: Error) => {
+    throw new Error(`${primary.name} does not answer (${err.message}): ${p.dataDir} is left as it is; the step tries again`);
+  });
   if (postmasterStatus(p.dataDir)) await stopPostgres(ctx);
-  await moveAside(ctx, 'rewind failed');
+  await moveAside(ctx, why);
   await cloneFrom(ctx, primary);
   await startAsStandby(ctx);
   await waitStreaming(ctx, primary.name);

@@ -89,7 +89,9 @@ export async function testCluster(name: string, baseIp: string, opts: { nodes?: 
       if (existsSync(join(dir, 'pgha.yaml'))) await cli(['local', 'down', '--dir', dir], { timeoutMs: 120_000 });
       // whatever `down` missed (a test failed half-way): by pid, never by name
       for (const pid of tc.pids()) await stopPid(pid, 'SIGKILL', 5000);
-      rmSync(dir, { recursive: true, force: true });
+      // KEEP_TEST_DIR=1: the folder (logs, data) stays for a post-mortem; the processes never do
+      if (process.env.KEEP_TEST_DIR) console.log(`kept ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
     },
   };
   return tc;

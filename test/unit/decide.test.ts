@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { decideRole, type PeerView, type RoleDecision, type SelfView } from '../../src/roles/decide.js';
+import { decideRole, firstStartProblem, type PeerView, type RoleDecision, type SelfView } from '../../src/roles/decide.js';
 
 // ---- fixtures -------------------------------------------------------------------------------
 
@@ -372,5 +372,20 @@ describe('decideRole: random peer states (property check)', () => {
       expect({ self, peers }).toEqual(before);
       expect(decideRole(self, peers)).toEqual(a);
     }
+  });
+});
+
+describe('firstStartProblem: the master may initdb only when no cluster exists', () => {
+  it('a fresh cluster (every peer down, or up with no repmgr metadata): allowed', () => {
+    expect(firstStartProblem('node1', [downPeer('node2'), downPeer('node3')])).toBeNull();
+    expect(firstStartProblem('node1', [standbyPeer('node2', 1, { repmgrPrimaries: [] }), downPeer('node3')])).toBeNull();
+  });
+
+  it('a peer accepts writes (the failing input: an interrupted re-clone ran the primary first start): refused, naming it', () => {
+    expect(firstStartProblem('node1', [primaryPeer('node2', 4), standbyPeer('node3', 4)])).toMatch(/^node2 already accepts writes: .*initdb an empty primary/);
+  });
+
+  it("a peer's repmgr metadata names a primary although none answers: refused", () => {
+    expect(firstStartProblem('node1', [standbyPeer('node2', 4, { repmgrPrimaries: ['node3'] }), downPeer('node3')])).toContain('node2 names node3');
   });
 });

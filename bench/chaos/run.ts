@@ -1,0 +1,308 @@
+// The nemesis suite (`npm run chaos -- [--seconds N] [--seed S] [--synchronous quorum|off] [--nemeses a,b]`):
+// a local 3-node cluster under a recorded workload, faults one after another, and checkers.
+// Workload: unique-key inserts from a client that follows the primary and from one pinned to
+// node1's address, and bank transfers (the total must stay constant), every acknowledged write
+// recorded. Nemeses: kill -9 of the primary's host, a frozen primary (SIGSTOP … SIGCONT), a standby
+// killed, a node worker killed, Redis down, CPU starvation (stress-ng), every node killed one after
+// another and all started at once. After each fault: the cluster must heal by itself (one primary,
+// every other node streaming from it) within --heal-seconds. At the end: no acknowledged write
+// missing from the final primary (quorum mode), the bank's total, the same data on every node.
+// Exit 0 when every check held, 1 otherwise; the report says per nemesis what happened.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { loadConfigFile } from '../../src/config/load.js';
+import type { ClusterConfig } from '../../src/config/schema.js';
+import { LOCAL_DEFAULTS, layout, localConfig } from '../../src/local/cluster.js';
+import { localFreeze, localKill } from '../../src/local/hosts.js';
+import { readPidFile } from '../../src/fsutil.js';
+import { writablePrimaries } from '../stream.js';
+import { repoRoot } from '../lib.js';
+import { divergence, interleavedAcks, lostAcks, perNemesis, prng, type Ack, type NemesisEvent } from './check.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const NEMESES = ['kill-primary', 'pause-primary', 'kill-standby', 'kill-worker', 'redis-down', 'cpu-starve', 'kill-all'] as const;
+type Nemesis = (typeof NEMESES)[number];
+
+interface Options {
+  seconds: number;
+  seed: number;
+  synchronous: 'quorum' | 'off';
+  nemeses: Nemesis[];
+  healSeconds: number;
+  baseIp: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { seconds: 240, seed: Date.now() % 100000, synchronous: 'quorum', nemeses: [...NEMESES], healSeconds: 180, baseIp: '127.0.40.11' };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i + 1];
+    switch (argv[i]) {
+      case '--seconds': o.seconds = Number(v); i++; break;
+      case '--seed': o.seed = Number(v); i++; break;
+      case '--synchronous': o.synchronous = v as Options['synchronous']; i++; break;
+      case '--heal-seconds': o.healSeconds = Number(v); i++; break;
+      case '--base-ip': o.baseIp = v; i++; break;
+      case '--nemeses': {
+        const names = v.split(',');
+        const bad = names.filter((n) => !(NEMESES as readonly string[]).includes(n));
+        if (bad.length) throw new Error(`--nemeses: unknown ${bad.join(', ')}; known: ${NEMESES.join(', ')}`);
+        o.nemeses = names as Nemesis[];
+        i++;
+        break;
+      }
+      default:
+        throw new Error(`unknown option ${argv[i]}`);
+    }
+  }
+  if (!Number.isFinite(o.seconds) || o.seconds < 10) throw new Error('--seconds: at least 10');
+  if (o.synchronous !== 'quorum' && o.synchronous !== 'off') throw new Error('--synchronous: quorum or off');
+  return o;
+}
+
+const log = (s: string) => console.log(`[chaos ${new Date().toISOString().slice(11, 23)}] ${s}`);
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s: ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+function client(config: ClusterConfig, node: string): pg.Client {
+  const n = config.nodes.find((x) => x.name === node)!;
+  const c = new pg.Client({ host: n.host, port: config.postgres.port, user: 'postgres', password: config.postgres.rootPassword, database: 'postgres', connectionTimeoutMillis: 1000 });
+  c.on('error', () => {});
+  return c;
+}
+
+async function query<T = any>(config: ClusterConfig, node: string, sql: string): Promise<T[]> {
+  const c = client(config, node);
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows as T[];
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** A statement with a deadline: a commit waiting for a quorum that never comes is not acknowledged. */
+async function bounded(c: pg.Client, sql: string, params: unknown[], ms = 3000) {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([c.query(sql, params), new Promise<never>((_, no) => (t = setTimeout(() => no(new Error(`no answer in ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+const drop = (c: pg.Client | undefined) => {
+  (c as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
+  c?.end().catch(() => {});
+};
+
+/** A client writing in a loop; `pinned`: only ever to that node's address, else to whichever node is writable. */
+function writer(config: ClusterConfig, name: string, pinned: string | null, nextKey: () => number, acked: Ack[], bank?: { transfers: number }) {
+  let stop = false;
+  const loop = (async () => {
+    let c: pg.Client | undefined;
+    let node = '';
+    while (!stop) {
+      try {
+        if (!c) {
+          const targets = pinned ? [pinned] : (await writablePrimaries(config));
+          if (!targets.length) throw new Error('no writable node');
+          node = targets[0];
+          c = client(config, node);
+          await c.connect();
+        }
+        if (bank) {
+          const from = 1 + Math.floor(Math.random() * 10);
+          const to = 1 + ((from + Math.floor(Math.random() * 9)) % 10);
+          await bounded(c, 'BEGIN', []);
+          await bounded(c, 'UPDATE chaos_bank SET balance = balance - 7 WHERE id = $1', [from]);
+          await bounded(c, 'UPDATE chaos_bank SET balance = balance + 7 WHERE id = $1', [to]);
+          await bounded(c, 'COMMIT', []);
+          bank.transfers++;
+        } else {
+          const key = nextKey();
+          await bounded(c, 'INSERT INTO chaos_acked (k, client) VALUES ($1, $2)', [key, name]);
+          acked.push({ key, node, at: Date.now(), client: name });
+        }
+      } catch {
+        drop(c);
+        c = undefined;
+        await sleep(100);
+      }
+      await sleep(20);
+    }
+    drop(c);
+  })();
+  return { stop: async () => { stop = true; await loop; } };
+}
+
+/** One primary, every other node streaming from it: the primary's name, or undefined. */
+async function wholeCluster(config: ClusterConfig): Promise<string | undefined> {
+  const w = await writablePrimaries(config);
+  if (w.length !== 1) return undefined;
+  const rows = await query<{ application_name: string }>(config, w[0], `SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'`);
+  const streaming = new Set(rows.map((r) => r.application_name));
+  return config.nodes.every((n) => n.name === w[0] || streaming.has(n.name)) ? w[0] : undefined;
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const rnd = prng(o.seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)];
+  const dir = mkdtempSync('/tmp/pgha-chaos-');
+  const pgha = (args: string[], timeoutMs = 300_000) => execa(process.execPath, [join(repoRoot, 'bin', 'pgha.js'), ...args], { reject: false, all: true, cwd: repoRoot, timeout: timeoutMs });
+  const hasStress = (await execa('which', ['stress-ng'], { reject: false })).exitCode === 0;
+  const nemeses = o.nemeses.filter((n) => n !== 'cpu-starve' || hasStress);
+  log(`seed ${o.seed}, ${o.seconds} s, replication.synchronous ${o.synchronous}, nemeses ${nemeses.join(', ')}${hasStress ? '' : ' (no stress-ng: cpu-starve left out)'}; state in ${dir}`);
+  const raw = localConfig({ ...LOCAL_DEFAULTS, dir, baseIp: o.baseIp, redisPort: 6700 + (o.seed % 200), dashboardPort: 8700 + (o.seed % 200), nodes: 3 }) as any;
+  raw.replication = { synchronous: o.synchronous };
+  writeFileSync(join(dir, 'pgha.yaml'), stringify(raw), { mode: 0o600 });
+  let failed = false;
+  const events: NemesisEvent[] = [];
+  try {
+    const up = await pgha(['local', 'up', '--dir', dir]);
+    if (up.exitCode !== 0) throw new Error(`local up failed:\n${up.all}`);
+    const config = loadConfigFile(join(dir, 'pgha.yaml')).config;
+    const first = (await writablePrimaries(config))[0];
+    await query(config, first, 'CREATE TABLE chaos_acked (k bigint PRIMARY KEY, client text)');
+    await query(config, first, 'CREATE TABLE chaos_bank (id int PRIMARY KEY, balance bigint)');
+    await query(config, first, 'INSERT INTO chaos_bank SELECT g, 1000 FROM generate_series(1, 10) g');
+    const acked: Ack[] = [];
+    let key = 0;
+    const next = () => ++key;
+    const bank = { transfers: 0 };
+    const writers = [writer(config, 'follower', null, next, acked), writer(config, 'pinned-node1', 'node1', next, acked), writer(config, 'bank', null, next, acked, bank)];
+    const heal = async (what: string) => {
+      const t0 = Date.now();
+      try {
+        await until(`${what}: one primary, the others streaming from it`, () => wholeCluster(config), o.healSeconds * 1000, 500);
+        return Date.now() - t0;
+      } catch (err) {
+        log(`NOT HEALED: ${(err as Error).message}`);
+        return null;
+      }
+    };
+    const end = Date.now() + o.seconds * 1000;
+    while (Date.now() < end) {
+      const nemesis = pick(nemeses);
+      const primary = (await writablePrimaries(config))[0] ?? pick(config.nodes).name;
+      const standbys = config.nodes.map((n) => n.name).filter((n) => n !== primary);
+      const startedAt = Date.now();
+      let target = primary;
+      let note: string | undefined;
+      log(`nemesis ${nemesis}`);
+      switch (nemesis) {
+        case 'kill-primary':
+          await localKill(dir, primary, () => {});
+          await until('a new primary', async () => (await writablePrimaries(config)).find((n) => n !== primary), 60_000).catch((e) => (note = e.message));
+          await pgha(['local', 'start', primary, '--dir', dir]);
+          break;
+        case 'pause-primary':
+          await localFreeze(dir, primary, 'SIGSTOP', () => {});
+          await until('a standby promoted', async () => (await writablePrimaries(config)).find((n) => n !== primary), 40_000).catch(() => (note = 'no promotion while frozen'));
+          await localFreeze(dir, primary, 'SIGCONT', () => {});
+          break;
+        case 'kill-standby':
+          target = pick(standbys);
+          await localKill(dir, target, () => {});
+          await sleep(2000 + rnd() * 3000);
+          await pgha(['local', 'start', target, '--dir', dir]);
+          break;
+        case 'kill-worker': {
+          target = pick(config.nodes).name;
+          const pid = readPidFile(join(layout(dir).pidDir, `${target}-worker.pid`));
+          if (pid) process.kill(pid, 'SIGKILL');
+          await sleep(1000 + rnd() * 2000);
+          await pgha(['local', 'start', target, '--dir', dir]);
+          break;
+        }
+        case 'redis-down': {
+          target = 'redis';
+          const pid = readPidFile(layout(dir).redisPid);
+          if (pid) process.kill(pid, 'SIGKILL');
+          await sleep(5000 + rnd() * 5000);
+          // local up starts what died (redis) and leaves the rest running
+          const again = await pgha(['local', 'up', '--dir', dir]);
+          if (again.exitCode !== 0) note = `local up after Redis: exit ${again.exitCode}`;
+          break;
+        }
+        case 'cpu-starve':
+          target = 'machine';
+          await execa('stress-ng', ['--cpu', '8', '--timeout', '20s', '--quiet'], { reject: false });
+          break;
+        case 'kill-all': {
+          target = 'all';
+          for (const n of [primary, ...standbys]) {
+            await localKill(dir, n, () => {});
+            await sleep(500 + rnd() * 1500);
+          }
+          await Promise.all(config.nodes.map((n) => pgha(['local', 'start', n.name, '--dir', dir])));
+          break;
+        }
+      }
+      const healedMs = await heal(nemesis);
+      events.push({ nemesis, target, startedAt, healedMs, note });
+      log(`  ${target}: ${healedMs === null ? 'NOT healed' : `healed ${(healedMs / 1000).toFixed(1)} s after the fault ended`}${note ? ` (${note})` : ''}`);
+      if (healedMs === null) break;
+      await sleep(2000 + rnd() * 3000);
+    }
+    for (const w of writers) await w.stop();
+
+    // ---- checks ----------------------------------------------------------------------------
+    const problems: string[] = [];
+    const primary = await until('a whole cluster for the final checks', () => wholeCluster(config), o.healSeconds * 1000, 500).catch(() => undefined);
+    if (!primary) problems.push('the cluster did not heal for the final checks');
+    else {
+      const present = new Set((await query<{ k: string }>(config, primary, 'SELECT k FROM chaos_acked')).map((r) => Number(r.k)));
+      const lost = lostAcks(acked, present);
+      log(`acknowledged inserts: ${acked.length}, lost: ${lost.length}${lost.length ? ` (${[...new Set(lost.map((l) => l.node))].join(', ')}; first keys ${lost.slice(0, 10).map((l) => l.key).join(', ')})` : ''}; bank transfers ${bank.transfers}`);
+      if (o.synchronous === 'quorum' && lost.length) problems.push(`${lost.length} acknowledged inserts lost`);
+      const total = Number((await query<{ t: string }>(config, primary, 'SELECT sum(balance) AS t FROM chaos_bank'))[0].t);
+      if (total !== 10_000) problems.push(`bank total ${total}, expected 10000`);
+      const interleaved = interleavedAcks(acked);
+      if (interleaved.length) problems.push(`${interleaved.length} moments with two nodes acknowledging writes (first at ${new Date(interleaved[0].at).toISOString()}: ${interleaved[0].nodes.join(' and ')})`);
+      // every node replays up to the primary's position, then the same data everywhere
+      const lsn = (await query<{ l: string }>(config, primary, 'SELECT pg_current_wal_lsn()::text AS l'))[0].l;
+      const sums: Record<string, Record<string, string | null>> = {};
+      for (const n of config.nodes) {
+        await until(`${n.name} replays up to ${lsn}`, async () => n.name === primary || (await query<{ ok: boolean }>(config, n.name, `SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn AS ok`))[0].ok, 60_000).catch(() => undefined);
+        sums[n.name] = {};
+        for (const t of ['chaos_acked', 'chaos_bank']) {
+          sums[n.name][t] = await query<{ s: string }>(config, n.name, `SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) AS s FROM ${t} t`).then((r) => r[0].s, () => null);
+        }
+      }
+      const d = divergence(sums);
+      if (d) problems.push(`nodes differ: ${d}`);
+    }
+    const unhealed = events.filter((e) => e.healedMs === null);
+    if (unhealed.length) problems.push(`${unhealed.map((e) => e.nemesis).join(', ')}: the cluster did not heal by itself within ${o.healSeconds} s`);
+
+    console.log('\n| nemesis | runs | healed | heal median (s) | heal max (s) |\n|---|---|---|---|---|');
+    for (const r of perNemesis(events)) console.log(`| ${r.nemesis} | ${r.runs} | ${r.healed} | ${r.medianHealMs === null ? '-' : (r.medianHealMs / 1000).toFixed(1)} | ${r.maxHealMs === null ? '-' : (r.maxHealMs / 1000).toFixed(1)} |`);
+    console.log(`\n${events.length} nemesis events, seed ${o.seed}, replication.synchronous ${o.synchronous}`);
+    if (problems.length) {
+      failed = true;
+      console.log(`FAILED:\n${problems.map((p) => `  - ${p}`).join('\n')}\nstate kept in ${dir} (logs/, state/nodes/*/postgresql.log)`);
+    } else console.log('every check held: nothing acknowledged lost, bank total kept, one node acknowledging at a time, nodes identical, healed after every fault');
+  } catch (err) {
+    failed = true;
+    console.log(`FAILED: ${(err as Error).message}; state kept in ${dir}`);
+  } finally {
+    await pgha(['local', 'down', '--dir', dir], 120_000);
+    // every process of this run ends with it; the folder stays only for a failed run
+    if (!failed) rmSync(dir, { recursive: true, force: true });
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main();

@@ -1,0 +1,207 @@
+// Zero-loss mode (replication.synchronous: quorum, the default) against the faults that lost
+// acknowledged commits before it: a primary frozen and resumed, and a manual failover to a standby
+// that lags its sibling. Destructive: its own cluster and addresses; the tests run in order.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execa } from 'execa';
+import pg from 'pg';
+import { findNode, nodePaths } from '../../src/config/paths.js';
+import { quorumStandbyNames } from '../../src/roles/quorum.js';
+import { cli, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster } from './harness.js';
+
+let tc: TestCluster;
+const cfg = () => tc.config();
+
+/** A client's connection to one node's address, as the postgres role (repmgr's own writes skip the quorum). */
+async function clientTo(node: string): Promise<pg.Client> {
+  const c = new pg.Client({ host: findNode(cfg(), node).host, port: cfg().postgres.port, user: 'postgres', password: cfg().postgres.rootPassword, database: 'repmgr', connectionTimeoutMillis: 1000 });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+async function one<T>(node: string, sql: string, params: unknown[] = []): Promise<T> {
+  const c = await sqlTo(cfg(), node);
+  try {
+    return (await c.query(sql, params)).rows[0] as T;
+  } finally {
+    await c.end();
+  }
+}
+
+const streamsFrom = async (node: string) => {
+  const r = await one<{ rec: boolean; host: string | null }>(node, `SELECT pg_is_in_recovery() AS rec, (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS host`);
+  return r.rec ? (cfg().nodes.find((n) => n.host === r.host)?.name ?? null) : 'PRIMARY';
+};
+
+const repmgrService = (node: string, verb: 'pause' | 'unpause') => {
+  const p = nodePaths(cfg(), node);
+  return execa('runuser', ['-u', 'postgres', '--', 'env', `PGPASSFILE=${p.passfile}`, 'repmgr', '-f', p.repmgrConf, 'service', verb], { reject: false });
+};
+
+/** The one writable node, once there is exactly one. */
+const thePrimary = () => waitFor('exactly one writable node', async () => {
+  const w = await writablePrimaries(cfg());
+  return w.length === 1 ? w[0] : undefined;
+}, 60_000, 200);
+
+/** Every node but the primary streams from it. */
+const healed = async (timeoutMs = 120_000) => {
+  const primary = await thePrimary();
+  for (const n of cfg().nodes.map((x) => x.name).filter((x) => x !== primary)) {
+    await waitFor(`${n} streams from ${primary}`, async () => (await streamsFrom(n)) === primary, timeoutMs, 500);
+  }
+  return primary;
+};
+
+beforeAll(async () => {
+  tc = await testCluster('quorum', '127.0.27.11');
+  const up = await cli(['local', 'up', ...tc.args]);
+  if (up.exitCode !== 0) console.log(up.all);
+  expect(up.exitCode).toBe(0);
+  const c = await clientTo('node1');
+  await c.query('CREATE TABLE acked (k bigint PRIMARY KEY, at timestamptz DEFAULT now())');
+  await c.end();
+}, 600_000);
+
+afterAll(async () => {
+  await tc?.destroy();
+}, 300_000);
+
+describe('quorum synchronous replication', () => {
+  it('every node has synchronous_standby_names = ANY 1 of the three; the standbys confirm commits as a quorum', async () => {
+    const want = quorumStandbyNames('quorum', ['node1', 'node2', 'node3']);
+    expect(want).toBe('ANY 1 ("node1", "node2", "node3")');
+    for (const n of ['node1', 'node2', 'node3']) {
+      await waitFor(`${n}'s synchronous_standby_names`, async () => (await one<{ s: string }>(n, `SELECT current_setting('synchronous_standby_names') AS s`)).s === want, 30_000, 200);
+    }
+    const states = await waitFor('both standbys in the quorum', async () => {
+      const c = await sqlTo(cfg(), 'node1');
+      try {
+        const r = await c.query(`SELECT application_name AS n, sync_state AS s FROM pg_stat_replication WHERE application_name LIKE 'node%' ORDER BY 1`);
+        return r.rows.length === 2 ? r.rows : undefined;
+      } finally {
+        await c.end();
+      }
+    }, 30_000, 200);
+    expect(states).toEqual([{ n: 'node2', s: 'quorum' }, { n: 'node3', s: 'quorum' }]);
+  });
+
+  it('a primary frozen until a standby is promoted, then resumed, loses no acknowledged insert (failing input 1)', async () => {
+    // one client pinned to node1's address, inserting every 20 ms, recording each acknowledged key
+    const acked: { k: number; at: number }[] = [];
+    const refusedAfterResume: string[] = [];
+    let stop = false;
+    let resumedAt = 0;
+    const writer = (async () => {
+      let c: pg.Client | undefined;
+      for (let k = 1; !stop; k++) {
+        try {
+          c ??= await clientTo('node1');
+          // bounded: a commit waiting for a quorum that never comes is not acknowledged
+          await Promise.race([c.query('INSERT INTO acked (k) VALUES ($1)', [k]), new Promise((_, no) => setTimeout(() => no(new Error('no answer in 3 s')), 3000))]);
+          acked.push({ k, at: Date.now() });
+        } catch (err) {
+          if (resumedAt) refusedAfterResume.push((err as Error).message);
+          const old = c;
+          c = undefined;
+          (old as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
+          old?.end().catch(() => {});
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await c?.end().catch(() => {});
+    })();
+    try {
+      await waitFor('inserts acknowledged by node1', async () => acked.length >= 50, 30_000, 50);
+      const pause = await cli(['local', 'pause', 'node1', '--dir', tc.dir]);
+      expect({ code: pause.exitCode, out: pause.all }).toMatchObject({ code: 0 });
+      const frozenAt = Date.now();
+      const promoted = await waitFor('a standby promoted', async () => (await writablePrimaries(cfg())).find((n) => n !== 'node1'), 90_000, 200);
+      const resume = await cli(['local', 'resume', 'node1', '--dir', tc.dir]);
+      expect(resume.exitCode).toBe(0);
+      resumedAt = Date.now();
+      // node1 goes on running with its old timeline until its watchdog sees the newer one and fences it
+      await waitFor('node1 no longer writable', async () => !(await writablePrimaries(cfg())).includes('node1'), 60_000, 100);
+      // and a little longer: anything it still acknowledged would show up here
+      const until = Date.now() + 2000;
+      await waitFor('2 s more of the pinned client', async () => Date.now() > until, 5000, 100);
+      stop = true;
+      await writer;
+      const afterFreeze = acked.filter((a) => a.at > frozenAt);
+      console.log(`frozen primary: ${acked.length} acknowledged inserts, ${afterFreeze.length} after the freeze; ${promoted} promoted ${(resumedAt - frozenAt) / 1000} s after it; ${refusedAfterResume.length} refused after the resume`);
+
+      const primary = await healed();
+      expect(primary).toBe(promoted);
+      const c = await clientTo(primary);
+      try {
+        const keys = new Set((await c.query('SELECT k FROM acked')).rows.map((r) => Number(r.k)));
+        const lost = acked.filter((a) => !keys.has(a.k)).map((a) => a.k);
+        expect(lost).toEqual([]);
+      } finally {
+        await c.end();
+      }
+      // the old primary came back as a standby by itself
+      expect(await streamsFrom('node1')).toBe(primary);
+    } finally {
+      stop = true;
+      await cli(['local', 'resume', 'node1', '--dir', tc.dir]);
+      await writer;
+    }
+  });
+
+  it('manual failover to a standby that lags its sibling is refused, naming the sibling and the bytes; the most advanced is promoted (failing input 2)', async () => {
+    const primary = await healed();
+    const [lagging, ahead] = cfg().nodes.map((n) => n.name).filter((n) => n !== primary);
+    // the lagging standby's WAL receiver points at a closed port: it receives nothing more
+    const conninfo = (await one<{ v: string }>(lagging, `SELECT current_setting('primary_conninfo') AS v`)).v;
+    const lc = await sqlTo(cfg(), lagging);
+    try {
+      await lc.query(`ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=repmgr_streaming application_name=${lagging}'`);
+      await lc.query('SELECT pg_reload_conf()');
+    } finally {
+      await lc.end();
+    }
+    await waitFor(`${lagging} streams from nothing`, async () => (await streamsFrom(lagging)) === null, 30_000, 200);
+    // 1,000 committed rows that only the other standby confirms (quorum: ANY 1)
+    const c = await clientTo(primary);
+    await c.query('INSERT INTO acked (k) SELECT g FROM generate_series(1000001, 1001000) g');
+    await c.end();
+    expect((await repmgrService(primary, 'pause')).exitCode).toBe(0);
+    try {
+      expect((await cli(['local', 'kill', primary, '--dir', tc.dir])).exitCode).toBe(0);
+      const refused = await cli(['failover', '--to', lagging, '--dir', tc.dir]);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.all).toMatch(new RegExp(`failover to ${lagging} refused: ${ahead} has \\d+ bytes of WAL that ${lagging} lacks`));
+      expect(refused.all).toContain('--force');
+      const bytes = Number(new RegExp(`${ahead} has (\\d+) bytes`).exec(refused.all!)![1]);
+      // 1,000 rows are far more than a few bytes: the figure is the real gap
+      expect(bytes).toBeGreaterThan(20_000);
+      // nothing was promoted by the refusal
+      expect(await writablePrimaries(cfg())).toEqual([]);
+
+      const ok = await cli(['failover', '--to', ahead, '--dir', tc.dir]);
+      expect({ code: ok.exitCode, out: ok.all }).toMatchObject({ code: 0 });
+      expect(ok.all).toContain(`${ahead} is the most advanced`);
+    } finally {
+      // a test that failed half-way: the lagging node gets its conninfo back (the failover's follow rewrote it otherwise)
+      const back = await sqlTo(cfg(), lagging).catch(() => undefined);
+      if (back) {
+        const now = (await back.query(`SELECT current_setting('primary_conninfo') AS v`).catch(() => ({ rows: [{ v: '' }] }))).rows[0].v as string;
+        if (now.includes('port=1 ')) {
+          await back.query(`ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/'/g, "''")}'`).catch(() => {});
+          await back.query('SELECT pg_reload_conf()').catch(() => {});
+        }
+        await back.end();
+      }
+      await repmgrService(ahead, 'unpause');
+    }
+    expect(await writablePrimaries(cfg())).toEqual([ahead]);
+    const n = await clientTo(ahead);
+    try {
+      expect(Number((await n.query('SELECT count(*) AS n FROM acked WHERE k > 1000000')).rows[0].n)).toBe(1000);
+    } finally {
+      await n.end();
+    }
+    await waitFor(`${lagging} follows ${ahead}`, async () => (await streamsFrom(lagging)) === ahead, 60_000, 500);
+  });
+});
