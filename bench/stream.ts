@@ -62,8 +62,18 @@ export function insertStream(config: ClusterConfig) {
   let k = 0;
   const connect = async () => {
     for (const n of config.nodes) {
-      // as a client would: not as repmgr, whose own writes skip the quorum (synchronous_commit = local)
-      const c = new pg.Client({ host: n.host, port: config.postgres.port, user: 'postgres', password: config.postgres.rootPassword, database: 'repmgr', connectionTimeoutMillis: 500, query_timeout: 2000 });
+      // as a client would: not as repmgr, whose own writes skip the quorum (synchronous_commit = local);
+      // repmgr's search_path, where the callers' tables are (repmgr creates them in its own schema)
+      const c = new pg.Client({
+        host: n.host,
+        port: config.postgres.port,
+        user: 'postgres',
+        password: config.postgres.rootPassword,
+        database: 'repmgr',
+        options: '-c search_path=repmgr,public',
+        connectionTimeoutMillis: 500,
+        query_timeout: 2000,
+      });
       c.on('error', () => {});
       try {
         await c.connect();

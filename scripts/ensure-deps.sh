@@ -22,6 +22,8 @@ missing=()
 if [ "${1:-}" = --test ]; then [ -x /usr/bin/chromium ] || missing+=(chromium); fi
 # the compose test bed builds the Dockerfile's images from a Debian root folder (test/image/)
 if [ "${1:-}" = --test ]; then [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap); fi
+# the nemesis suite (npm run chaos) starves the CPU with stress-ng
+if [ "${1:-}" = --test ]; then [ -x /usr/bin/stress-ng ] || missing+=(stress-ng); fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

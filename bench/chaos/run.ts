@@ -270,7 +270,9 @@ async function main() {
       const total = Number((await query<{ t: string }>(config, primary, 'SELECT sum(balance) AS t FROM chaos_bank'))[0].t);
       if (total !== 10_000) problems.push(`bank total ${total}, expected 10000`);
       const interleaved = interleavedAcks(acked);
-      if (interleaved.length) problems.push(`${interleaved.length} moments with two nodes acknowledging writes (first at ${new Date(interleaved[0].at).toISOString()}: ${interleaved[0].nodes.join(' and ')})`);
+      log(`moments with two nodes acknowledging writes: ${interleaved.length}`);
+      // asynchronous replication (off) admits both: a resumed primary acknowledges alone until it is fenced
+      if (o.synchronous === 'quorum' && interleaved.length) problems.push(`${interleaved.length} moments with two nodes acknowledging writes (first at ${new Date(interleaved[0].at).toISOString()}: ${interleaved[0].nodes.join(' and ')})`);
       // every node replays up to the primary's position, then the same data everywhere
       const lsn = (await query<{ l: string }>(config, primary, 'SELECT pg_current_wal_lsn()::text AS l'))[0].l;
       const sums: Record<string, Record<string, string | null>> = {};

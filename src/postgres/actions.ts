@@ -1,5 +1,5 @@
 // Typed actions around PostgreSQL's own tools (initdb, pg_ctl) and SQL on the local node.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
@@ -102,9 +102,44 @@ export function writeSynchronousConf(ctx: NodeContext, standbyNames: string): bo
   return writeFileAtomic(join(p.dataDir, SYNC_CONF), renderSynchronousConf(standbyNames), { owner: ctx.config.osUsers.postgres, mode: 0o600 });
 }
 
+/**
+ * Remove postmaster.pid when the postmaster it names is dead but not yet reaped (a zombie: where PID 1
+ * reaps slowly, as on these machines, a `kill -9`ed postmaster stays one for seconds) and no live
+ * process works in the data directory (its backends have their cwd there). PostgreSQL itself takes a
+ * zombie for a running postmaster and refuses to start ("lock file already exists"). Linux only.
+ */
+export async function removeStaleLockFile(ctx: NodeContext): Promise<void> {
+  const p = nodePaths(ctx.config, ctx.node);
+  const lock = join(p.dataDir, 'postmaster.pid');
+  if (!existsSync(lock)) return;
+  const pid = Number(readFileSync(lock, 'utf8').split('\n')[0]);
+  if (!pid || isAlive(pid)) return;
+  const dataDir = realpathSync(p.dataDir);
+  const busy = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && isAlive(Number(d))).some((d) => {
+    try {
+      return realpathSync(`/proc/${d}/cwd`) === dataDir;
+    } catch {
+      return false;
+    }
+  });
+  if (busy) return;
+  rmSync(lock, { force: true });
+  // its socket's lock file names the same dead pid, and PostgreSQL refuses it the same way
+  for (const f of existsSync(p.socketDir) ? readdirSync(p.socketDir) : []) {
+    if (!/^\.s\.PGSQL\.\d+\.lock$/.test(f)) continue;
+    const owner = Number(readFileSync(join(p.socketDir, f), 'utf8').split('\n')[0]);
+    if (owner === pid) {
+      rmSync(join(p.socketDir, f), { force: true });
+      rmSync(join(p.socketDir, f.replace(/\.lock$/, '')), { force: true });
+    }
+  }
+  await ctx.log(`postmaster.pid named pid ${pid}, which is dead (not yet reaped) and left no backend: stale lock files removed`);
+}
+
 /** pg_ctl start; `port` other than the consumer port is passed on the command line (technical phase). */
 export async function startPostgres(ctx: NodeContext, port: number): Promise<void> {
   const p = nodePaths(ctx.config, ctx.node);
+  await removeStaleLockFile(ctx);
   const args = ['-D', p.dataDir, '-l', p.pgLog, '-w', '-t', '120'];
   if (port !== ctx.config.postgres.port) args.push('-o', `-p ${port}`);
   args.push('start');

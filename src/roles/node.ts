@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import type { NodeConfig } from '../config/schema.js';
 import { findNode, nodePaths, repmgrNodeId } from '../config/paths.js';
-import { ensureRunningOn, isInitialised, pgBin, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, type NodeContext } from '../postgres/actions.js';
+import { ensureRunningOn, isInitialised, pgBin, postmasterStatus, removeStaleLockFile, renderNodeFiles, stopPostgres, withLocalSql, type NodeContext } from '../postgres/actions.js';
 import { CLEAN_STATES, readControlData } from '../postgres/controldata.js';
 import { repmgr } from '../repmgr/actions.js';
 import { ensureDir } from '../fsutil.js';
@@ -119,6 +119,7 @@ export async function ensureCleanShutdown(ctx: NodeContext): Promise<void> {
   if (CLEAN_STATES.includes(cd.state)) return;
   const p = nodePaths(ctx.config, ctx.node);
   await ctx.log(`data directory state is "${cd.state}": crash recovery in single-user mode before rewinding`);
+  await removeStaleLockFile(ctx);
   await ctx.run.run(pgBin(ctx.config, 'postgres'), ['--single', '-D', p.dataDir, '-c', "listen_addresses=", '-c', 'archive_mode=off', 'postgres'], {
     user: ctx.config.osUsers.postgres,
     timeoutMs: 300_000,

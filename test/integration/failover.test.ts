@@ -71,6 +71,7 @@ describe('restarts', () => {
     expect((await cli(['local', 'kill', 'node3', '--dir', tc.dir])).exitCode).toBe(0);
     expect(postmasterStatus(nodePaths(cfg(), 'node3').dataDir)).toBeUndefined();
     const start = await cli(['local', 'start', 'node3', '--dir', tc.dir]);
+    if (start.exitCode !== 0) console.log(start.all);
     expect({ code: start.exitCode, out: start.all }).toMatchObject({ code: 0 });
     expect(await lastDecision('node3')).toMatchObject({ action: 'start-standby', upstream: 'node1' });
     expect(await waitFor('node3 streams from node1', async () => (await streamsFrom('node3')) === 'node1', 30_000)).toBe(true);
