@@ -183,21 +183,9 @@ export async function withLocalSql<T>(ctx: NodeContext, port: number, database: 
   }
 }
 
-/** A TCP connection to any node as a cluster role; the password comes from this process's config. */
-export async function connectAs(
-  config: ClusterConfig,
-  node: NodeConfig,
-  opts: { user: 'repmgr' | 'postgres'; database?: string; port?: number; timeoutMs?: number },
-): Promise<pg.Client> {
-  const password = opts.user === 'repmgr' ? config.repmgr.password : config.postgres.rootPassword;
-  const client = new pg.Client({
-    host: node.host,
-    port: opts.port ?? config.postgres.port,
-    user: opts.user,
-    password,
-    database: opts.database ?? (opts.user === 'repmgr' ? 'repmgr' : 'postgres'),
-    connectionTimeoutMillis: opts.timeoutMs ?? 3000,
-  });
+/** A connected pg client (its error events swallowed: a dropped peer must not crash the worker); throws when it cannot connect, leaving nothing open. */
+export async function openClient(params: pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client(params);
   client.on('error', () => {});
   try {
     await client.connect();
@@ -206,4 +194,21 @@ export async function connectAs(
     throw err;
   }
   return client;
+}
+
+/** A TCP connection to any node as a cluster role; the password comes from this process's config. */
+export async function connectAs(
+  config: ClusterConfig,
+  node: NodeConfig,
+  opts: { user: 'repmgr' | 'postgres'; database?: string; port?: number; timeoutMs?: number },
+): Promise<pg.Client> {
+  const password = opts.user === 'repmgr' ? config.repmgr.password : config.postgres.rootPassword;
+  return openClient({
+    host: node.host,
+    port: opts.port ?? config.postgres.port,
+    user: opts.user,
+    password,
+    database: opts.database ?? (opts.user === 'repmgr' ? 'repmgr' : 'postgres'),
+    connectionTimeoutMillis: opts.timeoutMs ?? 3000,
+  });
 }

@@ -12,6 +12,7 @@
 // are fewer than its quorum needs: it cannot acknowledge another commit.
 import pg from 'pg';
 import pgPass from 'pgpass';
+import { openClient } from '../postgres/actions.js';
 import { lsnToBytes, readProbe } from '../status.js';
 import { decidePromotion, type NodeSeen, type PromotionDecision } from '../roles/promotion.js';
 
@@ -37,15 +38,7 @@ export function passfileConnect(port: number, passfile: string, timeoutMs: numbe
   return async (n) => {
     process.env.PGPASSFILE = passfile;
     const password = await new Promise<string | undefined>((resolve) => pgPass({ host: n.host, port, database: 'repmgr', user: 'repmgr' }, resolve));
-    const client = new pg.Client({ host: n.host, port, user: 'repmgr', database: 'repmgr', password, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-    } catch (err) {
-      await client.end().catch(() => {});
-      throw err;
-    }
-    return client;
+    return openClient({ host: n.host, port, user: 'repmgr', database: 'repmgr', password, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
   };
 }
 

@@ -1,4 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
+// the nemesis suite's seeded PRNG (mulberry32): a failure is reproducible
+import { prng } from '../../bench/chaos/check.js';
 import { decideRole, firstStartProblem, type PeerView, type RoleDecision, type SelfView } from '../../src/roles/decide.js';
 
 // ---- fixtures -------------------------------------------------------------------------------
@@ -254,17 +256,6 @@ describe('decideRole: the majority rule for a node that was the primary', () => 
 
 // ---- property-style check -------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG, so a failure is reproducible. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('decideRole: random peer states (property check)', () => {
   const CASES = 2000;
