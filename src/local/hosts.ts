@@ -32,7 +32,7 @@ export async function localFreeze(dir: string, node: string, signal: 'SIGSTOP' |
     all.add(pid);
     for (const child of await pidtree(pid).catch(() => [] as number[])) all.add(child);
   }
-  // the whole tree first, then nothing can start a process in between that escapes the signal for long
+  // every pid collected first, then signalled in one pass
   for (const pid of all) {
     try {
       process.kill(pid, signal);

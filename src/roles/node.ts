@@ -50,12 +50,17 @@ export async function resumeReclone(ctx: NodeContext, primaryName: string | null
     throw new Error(`${ctx.node.name} has no usable data directory (an interrupted re-clone) and no single primary answers to clone from: the step tries again`);
   }
   const primary = findNode(ctx.config, primaryName);
-  await moveAside(ctx, 'an interrupted clone');
+  await recloneFrom(ctx, primary, 'an interrupted clone');
+  return primary.name;
+}
+
+/** The data directory aside (kept), a fresh clone of `primary`, started as its standby, streaming, registered. */
+async function recloneFrom(ctx: NodeContext, primary: NodeConfig, why: string): Promise<void> {
+  await moveAside(ctx, why);
   await cloneFrom(ctx, primary);
   await startAsStandby(ctx);
   await waitStreaming(ctx, primary.name);
   await repmgr(ctx, ['standby', 'register', '--force']);
-  return primary.name;
 }
 
 /** Where this standby streams from now (a node name), or null while it does not stream. */
@@ -77,6 +82,18 @@ export async function waitStreaming(ctx: NodeContext, from: string | null, timeo
     await sleep(250);
   }
   throw new Error(`${ctx.node.name} does not stream from ${from ?? 'any node'} after ${timeoutMs / 1000} s (streams from: ${last.upstream ?? 'nothing'}); see ${nodePaths(ctx.config, ctx.node).pgLog}`);
+}
+
+/** waitStreaming, answering false when it runs out instead of throwing (a node that left recovery still throws). */
+async function streamsIn(ctx: NodeContext, from: string, onTimeout: (err: Error) => void = () => {}): Promise<boolean> {
+  try {
+    await waitStreaming(ctx, from);
+    return true;
+  } catch (err) {
+    if (err instanceof UnrecoverableError) throw err;
+    onTimeout(err as Error);
+    return false;
+  }
 }
 
 /** Start as a standby (standby.signal must be there: without it PostgreSQL would come up writable). */
@@ -104,7 +121,7 @@ export async function ensureFollows(ctx: NodeContext, primary: NodeConfig): Prom
   }
   await ctx.log(`${ctx.node.name} streams from ${now.upstream ?? 'nothing'}: follow ${primary.name}`);
   const res = await repmgr(ctx, ['standby', 'follow', `--upstream-node-id=${repmgrNodeId(ctx.config, primary.name)}`, '--wait'], { allowFail: true, timeoutMs: 120_000 });
-  const followed = res.exitCode === 0 && (await waitStreaming(ctx, primary.name).then(() => true, (err: Error) => (err instanceof UnrecoverableError ? Promise.reject(err) : false)));
+  const followed = res.exitCode === 0 && (await streamsIn(ctx, primary.name));
   if (followed) return 'followed';
   await ctx.log(`${ctx.node.name} could not follow ${primary.name} (repmgr standby follow exit ${res.exitCode}; a timeline that forked before what it received?): rewinding it`);
   return rejoin(ctx, primary.name).then((how) => (how === 'already' ? 'followed' : how));
@@ -154,15 +171,7 @@ export async function rejoin(ctx: NodeContext, primaryName: string): Promise<'al
   if (res.exitCode === 0 && isInitialised(p.dataDir) && existsSync(join(p.dataDir, 'standby.signal'))) {
     renderNodeFiles(ctx, { replication: true });
     if (!postmasterStatus(p.dataDir)) await ensureRunningOn(ctx, ctx.config.postgres.port);
-    const streams = await waitStreaming(ctx, primary.name).then(
-      () => true,
-      (err: Error) => {
-        if (err instanceof UnrecoverableError) throw err;
-        why = `repmgr node rejoin succeeded but ${err.message}`;
-        return false;
-      },
-    );
-    if (streams) {
+    if (await streamsIn(ctx, primary.name, (err) => (why = `repmgr node rejoin succeeded but ${err.message}`))) {
       await ctx.log(`${ctx.node.name} rejoined as a standby of ${primary.name} with pg_rewind`);
       return 'rewound';
     }
@@ -173,11 +182,7 @@ export async function rejoin(ctx: NodeContext, primaryName: string): Promise<'al
     throw new Error(`${primary.name} does not answer (${err.message}): ${p.dataDir} is left as it is; the step tries again`);
   });
   if (postmasterStatus(p.dataDir)) await stopPostgres(ctx);
-  await moveAside(ctx, why);
-  await cloneFrom(ctx, primary);
-  await startAsStandby(ctx);
-  await waitStreaming(ctx, primary.name);
-  await repmgr(ctx, ['standby', 'register', '--force']);
+  await recloneFrom(ctx, primary, why);
   return 'recloned';
 }
 
