@@ -1,6 +1,6 @@
 // The fencing watchdog in each node worker. Every fencing.checkEveryMs it asks its own PostgreSQL and
-// each peer what they are (one kept connection each, an answer within afterMs/2 or the connection is
-// dropped), hands what it saw to watchdogStep (src/roles/fence.ts) and acts on the answer: fence
+// each peer what they are (one kept connection each; a slow answer is waited for, a connection silent
+// for 5 s is dropped), hands what it saw to watchdogStep (src/roles/fence.ts) and acts on the answer: fence
 // (stop PostgreSQL at once, then repmgrd) or rejoin (enqueue the node's restart flow).
 import type pg from 'pg';
 import type { Logger } from 'winston';
@@ -16,12 +16,17 @@ import { recordClusterEvent } from '../src/events.js';
 import { buildRestartFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 
-/** A kept connection to one node and its latest answer. */
+/**
+ * A kept connection to one node and its latest answer. A slow answer is waited for, not abandoned:
+ * under CPU starvation a dropped connection costs a new connection and authentication, slower still,
+ * and its late answer still says the node is there. Only a connection silent for stuckMs (a cut, a
+ * frozen peer) is dropped, so that it reconnects once the node answers again.
+ */
 class NodeLink {
   /** When the last answered probe was sent. */
   answeredAt: number | null = null;
   last: Probe | null = null;
-  /** The latest probe got an answer (false: refused, failed or too slow). */
+  /** The latest finished probe got an answer (false: refused, failed or dropped). */
   ok = false;
   private client: pg.Client | undefined;
   private busy = false;
@@ -29,7 +34,7 @@ class NodeLink {
   constructor(
     private readonly config: ClusterConfig,
     readonly node: NodeConfig,
-    private readonly timeoutMs: number,
+    private readonly stuckMs: number,
   ) {}
 
   /** Start a probe unless one is still out. */
@@ -41,18 +46,18 @@ class NodeLink {
 
   private async probe(): Promise<void> {
     const sentAt = Date.now();
-    let timer: NodeJS.Timeout | undefined;
+    let stuck: NodeJS.Timeout | undefined;
     try {
-      this.client ??= await connectAs(this.config, this.node, { user: 'repmgr', timeoutMs: this.timeoutMs });
-      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), this.timeoutMs)));
-      this.last = await Promise.race([readProbe(this.client), late]);
+      this.client ??= await connectAs(this.config, this.node, { user: 'repmgr', timeoutMs: this.stuckMs });
+      const gaveUp = new Promise<never>((_, reject) => (stuck = setTimeout(() => reject(new Error('no answer')), this.stuckMs)));
+      this.last = await Promise.race([readProbe(this.client), gaveUp]);
       this.answeredAt = sentAt;
       this.ok = true;
     } catch {
       this.ok = false;
       this.close();
     } finally {
-      clearTimeout(timer);
+      clearTimeout(stuck);
     }
   }
 
@@ -84,8 +89,10 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
     return null;
   }
   const node = findNode(config, me);
-  const self = new NodeLink(config, node, afterMs / 2);
-  const peers = config.nodes.filter((n) => n.name !== me).map((n) => new NodeLink(config, n, afterMs / 2));
+  // a connection that has not answered for the whole election window is cut or frozen
+  const stuckMs = Math.max(afterMs, 5000);
+  const self = new NodeLink(config, node, stuckMs);
+  const peers = config.nodes.filter((n) => n.name !== me).map((n) => new NodeLink(config, n, stuckMs));
   const settings = { afterMs, checkEveryMs, clusterSize: config.nodes.length, settleMs: promotionWindowMs(config.repmgr).latestMs };
   const nc: NodeContext = { config, node, run: new Runner(secretsOf(config), (l) => logger.info(l)), log: (l) => void logger.info(l) };
   let state = initialWatchdogState();
@@ -128,14 +135,15 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
     // a late tick means this process did not run: what it holds is old, so it looks again before fencing
     if (now - lastTick > 2 * checkEveryMs) steadySince = now;
     lastTick = now;
-    // a standby has nothing to fence: only a writable or fenced node needs to hear from its peers
-    const writable = self.ok && self.last?.recovery === false;
+    // a standby has nothing to fence: only a writable or fenced node needs to hear from its peers,
+    // and it keeps asking them while its own answer is out (else slow own answers would age the peers')
+    const writable = self.last?.recovery === false;
     for (const link of writable || state.fencedAt !== null ? [self, ...peers] : [self]) link.poke();
     if (acting) return;
     const o: Observation = {
       now,
       steadySince,
-      self: self.ok && self.last ? { writable: !self.last.recovery, timeline: self.last.timeline, paused: self.last.repmgrdPaused, startedAt: self.last.startedAt } : null,
+      self: self.ok && self.last ? { writable: !self.last.recovery, timeline: self.last.timeline, paused: self.last.repmgrdPaused, startedAt: self.last.startedAt, answeredAt: self.answeredAt! } : null,
       peers: peers.map((p) => ({ name: p.node.name, answeredAt: p.answeredAt, writable: p.last ? !p.last.recovery : undefined, timeline: p.last?.timeline })),
     };
     const { state: next, decision } = watchdogStep(state, o, settings);

@@ -55,6 +55,8 @@ export interface SelfSeen {
   paused: boolean;
   /** pg_postmaster_start_time(), ms: arming holds for one run of PostgreSQL. */
   startedAt: number;
+  /** When the probe that this answer came from was sent (ms): a slow answer means this machine is busy. */
+  answeredAt: number;
 }
 
 export interface PeerSeen {
@@ -93,6 +95,12 @@ export interface Observation {
 }
 
 export type WatchdogAction = { action: 'none'; reason: string } | { action: 'fence'; reason: string } | { action: 'rejoin'; reason: string };
+
+/**
+ * How recent the probe that this node's own PostgreSQL answered must be for silent peers to count as
+ * a cut (ms): one check interval (the probe of the previous check) plus half of afterMs for its answer.
+ */
+export const ownAnswerWithinMs = (f: FenceTimings) => f.checkEveryMs + f.afterMs / 2;
 
 /** When this node last saw a majority (itself + enough peers); null when it never did (pure). */
 export function majoritySeenAt(peers: PeerSeen[], clusterSize: number): number | null {
@@ -133,6 +141,12 @@ export function watchdogStep(state: WatchdogState, o: Observation, s: WatchdogSe
   if (state.armedFor !== self.startedAt) return none('not armed: no majority seen since PostgreSQL started (first start, restore, re-clone)');
   if (self.paused) return none('repmgrd is paused: no standby promotes by itself, an operation is in progress');
   if (o.now - o.steadySince < s.afterMs) return none('checks were late (the process stalled): looking again before fencing');
+  // Peers silent while this node's own PostgreSQL answers at once is a cut; peers silent while it
+  // answers slowly too is a busy machine (CPU starvation), which must not fence a healthy primary.
+  const ownLateMs = o.now - self.answeredAt;
+  if (ownLateMs > ownAnswerWithinMs(s)) {
+    return none(`own PostgreSQL answered last to a probe sent ${ownLateMs} ms ago (more than ${ownAnswerWithinMs(s)} ms): this machine is busy, not cut off; looking again before fencing`);
+  }
   const lost = seenAt === null ? 'never' : `${o.now - seenAt} ms ago`;
   return {
     state: { ...state, fencedAt: o.now, majoritySince: null },

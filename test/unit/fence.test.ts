@@ -1,10 +1,12 @@
 import { describe, it, expect } from '@jest/globals';
+import fc from 'fast-check';
 import {
   FENCE_STOP_MS,
   fenceBudgetProblem,
   fencedWithinMs,
   initialWatchdogState,
   majoritySeenAt,
+  ownAnswerWithinMs,
   promotionWindowMs,
   watchdogStep,
   type Observation,
@@ -20,8 +22,9 @@ import { localRaw, problemsOf } from './helpers.js';
 const settings = { afterMs: 1000, checkEveryMs: 250, clusterSize: 3, settleMs: 17_000 };
 const STARTED = 1_000;
 const T = 100_000;
-const primary = (extra: Partial<SelfSeen> = {}): SelfSeen => ({ writable: true, timeline: 2, paused: false, startedAt: STARTED, ...extra });
-const standby = (): SelfSeen => ({ writable: false, timeline: 2, paused: false, startedAt: STARTED });
+// its own PostgreSQL answered the previous check's probe (checkEveryMs ago), as on a machine that is not busy
+const primary = (extra: Partial<SelfSeen> = {}): SelfSeen => ({ writable: true, timeline: 2, paused: false, startedAt: STARTED, answeredAt: T - 250, ...extra });
+const standby = (): SelfSeen => ({ writable: false, timeline: 2, paused: false, startedAt: STARTED, answeredAt: T - 250 });
 const peer = (name: string, answeredAt: number | null, extra: Partial<PeerSeen> = {}): PeerSeen => ({ name, answeredAt, writable: false, timeline: 2, ...extra });
 const armed = (extra: Partial<WatchdogState> = {}): WatchdogState => ({ ...initialWatchdogState(), armedFor: STARTED, ...extra });
 const obs = (self: SelfSeen | null, peers: PeerSeen[], extra: Partial<Observation> = {}): Observation => ({ now: T, self, peers, steadySince: 0, ...extra });
@@ -91,6 +94,30 @@ describe('watchdogStep on a writable primary', () => {
     const peers = [peer('node2', T - 3000), peer('node3', T - 3000)];
     expect(step(armed(), obs(primary(), peers, { steadySince: T - 500 })).decision).toEqual({ action: 'none', reason: expect.stringMatching(/late/) });
     expect(step(armed(), obs(primary(), peers, { steadySince: T - 1000 })).decision.action).toBe('fence');
+  });
+
+  it('peers silent while its own PostgreSQL answers slowly too (a busy machine, not a cut): looks again instead of fencing', () => {
+    const silent = [peer('node2', T - 3000), peer('node3', T - 3000)];
+    expect(ownAnswerWithinMs(settings)).toBe(750);
+    const r = step(armed(), obs(primary({ answeredAt: T - 751 }), silent));
+    expect(r.decision).toEqual({ action: 'none', reason: expect.stringMatching(/own PostgreSQL answered last to a probe sent 751 ms ago .*busy, not cut off/) });
+    expect(r.state.fencedAt).toBeNull();
+    // a cut: its own PostgreSQL answers at once while the peers stay silent
+    expect(step(armed(), obs(primary({ answeredAt: T - 750 }), silent)).decision.action).toBe('fence');
+  });
+
+  it('property: a slow own answer never fences on silent peers; a prompt one with silent peers always does (3 to 6 nodes)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 6 }), fc.array(fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: null }), { minLength: 5, maxLength: 5 }), fc.integer({ min: 0, max: 20_000 }), (size, ages, ownAge) => {
+        const s = { ...settings, clusterSize: size };
+        const peers = ages.slice(0, size - 1).map((age, i) => peer(`p${i}`, age === null ? null : T - age));
+        const d = watchdogStep(armed(), obs(primary({ answeredAt: T - ownAge }), peers), s).decision;
+        const seenAt = majoritySeenAt(peers, size);
+        const majorityLost = seenAt === null || T - seenAt > s.afterMs;
+        if (ownAge > ownAnswerWithinMs(s)) expect(d.action).toBe('none');
+        else expect(d.action).toBe(majorityLost ? 'fence' : 'none');
+      }),
+    );
   });
 
   it('a peer accepts writes on a newer timeline: fence at once, armed or not, paused or not', () => {
