@@ -7,7 +7,7 @@ import { defineStep } from '../src/step.js';
 import { barmanPaths, masterNode } from '../src/config/paths.js';
 import { stepJobId } from '../src/flows/chain.js';
 import { firstStartFlowId } from '../src/flows/first-start.js';
-import { barman, listBackups } from '../src/barman/actions.js';
+import { barman, deleteFailedBackups, listBackups } from '../src/barman/actions.js';
 import { barmanQueueName } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
 
@@ -44,6 +44,8 @@ export default defineStep({
       await queue.close();
       connection.disconnect();
     }
+    // this step's own earlier attempt, if its worker was killed, left a FAILED backup behind
+    await deleteFailedBackups(ctx);
     const before = new Set((await listBackups(ctx)).map((b) => b.id));
     await ctx.progress(20, 'barman backup');
     await barman(ctx, ['backup', '--wait', '--wait-timeout', '300', server], { timeoutMs: 900_000 });

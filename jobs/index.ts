@@ -31,6 +31,7 @@ import rejoinNode from './rejoin-node.js';
 import repmgrEvent from './repmgr-event.js';
 import barmanRestorePlan from './barman-restore-plan.js';
 import barmanRecover from './barman-recover.js';
+import barmanReconcile from './barman-reconcile.js';
 import installRestored from './install-restored.js';
 import recloneStandby from './reclone-standby.js';
 import forgetOldData from './forget-old-data.js';
@@ -62,6 +63,6 @@ export const nodeSteps = byName([
   forgetOldData,
 ]);
 
-export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups, barmanSwitchPrimary, barmanBackup, barmanCheck, barmanReady, barmanRestorePlan, barmanRecover]);
+export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups, barmanSwitchPrimary, barmanBackup, barmanCheck, barmanReady, barmanRestorePlan, barmanRecover, barmanReconcile]);
 
 export const controlSteps = byName([repmgrEvent]);

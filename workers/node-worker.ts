@@ -1,7 +1,8 @@
 // The worker on a PostgreSQL host: consumes only its own node's queue. When it starts (the host
 // boots), it starts its node by itself: the first-start flow on a new node, else the restart flow.
 // Its fencing watchdog stops a writable node cut off from the majority (fence-watchdog.ts); its
-// quorum keeper keeps synchronous_standby_names (sync-keeper.ts).
+// quorum keeper keeps synchronous_standby_names (sync-keeper.ts); its standby keeper makes a standby
+// that streams from elsewhere follow the primary (standby-keeper.ts).
 // Started by `pgha worker node --name NAME [--config FILE]`.
 import { existsSync, writeFileSync } from 'node:fs';
 import { nodeSteps } from '../jobs/index.js';
@@ -17,6 +18,7 @@ import { startWorker } from './runtime.js';
 import { startHealthServer } from './health.js';
 import { startFenceWatchdog } from './fence-watchdog.js';
 import { startSyncKeeper } from './sync-keeper.js';
+import { startStandbyKeeper } from './standby-keeper.js';
 import { createLogger } from '../src/logger.js';
 
 /** What a booting node runs: nothing, its first start (resumed), or the restart decision. */
@@ -47,6 +49,7 @@ export async function startNodeWorker(configFile: string | undefined, nodeName: 
   startHealthServer(cfg!, nodeName, logger);
   startFenceWatchdog(cfg!, nodeName, logger);
   startSyncKeeper(cfg!, nodeName, logger);
+  startStandbyKeeper(cfg!, nodeName, logger);
   await bootNode(cfg!, nodeName);
   return worker;
 }

@@ -85,21 +85,53 @@ export function parseBackupInfo(text: string): Record<string, string> {
 }
 
 /**
- * Ids of the DONE backups, oldest first, read from barman's backup.info files (no barman run: each
- * costs about a second of Python start-up, and the first backup is on the bootstrap's critical path).
+ * barman's catalogue read from its backup.info files, oldest first: id, status and first WAL file (no
+ * barman run: each costs about a second of Python start-up, and the first backup is on the
+ * bootstrap's critical path).
  */
-export function doneBackupIds(config: ClusterConfig): string[] {
+export function catalogue(config: ClusterConfig): { id: string; status: string; beginWal: string | null }[] {
   const base = join(config.barman.backupDir, barmanPaths(config).server, 'base');
   if (!existsSync(base)) return [];
   return readdirSync(base)
-    .filter((id) => {
+    .flatMap((id) => {
       try {
-        return parseBackupInfo(readFileSync(join(base, id, 'backup.info'), 'utf8')).status === 'DONE';
+        const info = parseBackupInfo(readFileSync(join(base, id, 'backup.info'), 'utf8'));
+        return [{ id, status: info.status ?? 'UNKNOWN', beginWal: info.begin_wal && info.begin_wal !== 'None' ? info.begin_wal : null }];
       } catch {
-        return false;
+        return [];
       }
     })
-    .sort();
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Ids of the DONE backups, oldest first. */
+export const doneBackupIds = (config: ClusterConfig): string[] => catalogue(config).filter((b) => b.status === 'DONE').map((b) => b.id);
+
+/** Whether a `barman backup` runs on this server now: it holds barman's server backup lock (flock on `.<server>-backup.lock` in barman_home). */
+export async function backupRunning(ctx: BarmanContext): Promise<boolean> {
+  const p = barmanPaths(ctx.config);
+  const lock = join(ctx.config.barman.backupDir, `.${p.server}-backup.lock`);
+  if (!existsSync(lock)) return false;
+  // flock(1) and barman's fcntl.flock take the same kind of lock: exit 1 means barman holds it
+  const res = await ctx.run.run('flock', ['--nonblock', '--conflict-exit-code', '75', lock, 'true'], { user: ctx.config.osUsers.barman, allowFail: true, timeoutMs: 10_000, maxLogLines: 0 });
+  return res.exitCode === 75;
+}
+
+/**
+ * Delete the backups that an interrupted attempt left in barman's catalogue: FAILED ones (barman
+ * saw the error) and, when no `barman backup` holds the server's lock, STARTED ones (barman was
+ * killed with its worker). They can never be restored, and `barman check` fails while a FAILED one
+ * is listed. barman's delete checks the same lock again. Returns the deleted ids; a failed
+ * `barman delete` throws (the caller's step is retried).
+ */
+export async function deleteFailedBackups(ctx: BarmanContext): Promise<string[]> {
+  let stale = catalogue(ctx.config).filter((b) => b.status === 'FAILED' || b.status === 'STARTED');
+  if (stale.some((b) => b.status === 'STARTED') && (await backupRunning(ctx))) stale = stale.filter((b) => b.status === 'FAILED');
+  for (const b of stale) {
+    await ctx.log(`backup ${b.id} is ${b.status} but no barman backup runs (an earlier attempt was interrupted): deleting it from barman's catalogue`);
+    await barman(ctx, ['delete', barmanPaths(ctx.config).server, b.id], { timeoutMs: 120_000 });
+  }
+  return stale.map((b) => b.id);
 }
 
 export async function listBackups(ctx: BarmanContext): Promise<BackupInfo[]> {

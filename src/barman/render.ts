@@ -39,3 +39,9 @@ export function renderBarmanServerConf(config: ClusterConfig, primary: NodeConfi
     '',
   ].join('\n');
 }
+
+/** The node a server file rendered by renderBarmanServerConf points at, from its conninfo; null when none matches (pure). */
+export function serverConfPrimary(config: ClusterConfig, text: string): string | null {
+  const host = /^conninfo = host=(\S+)/m.exec(text)?.[1];
+  return config.nodes.find((n) => n.host === host)?.name ?? null;
+}

@@ -5,7 +5,10 @@ import type { ClusterConfig } from '../config/schema.js';
 import { barmanQueueName } from '../queues.js';
 import { redisConnection } from '../redis.js';
 
-export const SCHEDULERS = { cron: 'barman-cron', backup: 'barman-backup', check: 'barman-check' } as const;
+export const SCHEDULERS = { cron: 'barman-cron', backup: 'barman-backup', check: 'barman-check', reconcile: 'barman-reconcile' } as const;
+
+/** How often barman's reconcile compares what it streams from with the primary (ms). */
+export const reconcileEveryMs = (config: ClusterConfig) => Math.min(config.barman.cronEveryMs, 30_000);
 
 /** The schedulers a config asks for (pure): id, repeat options, job template. */
 export function barmanSchedules(config: ClusterConfig) {
@@ -22,6 +25,9 @@ export function barmanSchedules(config: ClusterConfig) {
       template: { name: 'barman-backup', data, opts: keep },
     },
     { id: SCHEDULERS.check, repeat: { every: b.checkEveryMs }, template: { name: 'barman-check', data, opts: keep } },
+    // a completed reconcile is not kept (one every 30 s would crowd the queue; a repair it starts is a
+    // flow of its own); removing the job itself, not a count, trims nothing else
+    { id: SCHEDULERS.reconcile, repeat: { every: reconcileEveryMs(config) }, template: { name: 'barman-reconcile', data, opts: { removeOnComplete: true, removeOnFail: false } } },
   ];
 }
 

@@ -29,6 +29,25 @@ export function buildRestartFlow(config: ClusterConfig, node: string, flowId: st
   };
 }
 
+/**
+ * barman's repair when what is read disagrees with what should be (src/barman/reconcile.ts): stream
+ * from `primary` on a fresh slot (switch), then a backup on its timeline; or only the backup.
+ */
+export function buildBarmanRepairFlow(config: ClusterConfig, primary: string, flowId: string, switchFirst: boolean) {
+  return {
+    flowId,
+    tree: chainFlow(flowId, [
+      ...(switchFirst ? [{ ...onBarman(config, primary, 'barman-switch-primary'), data: { cluster: config.cluster, node: primary, reset: true } }] : []),
+      onBarman(config, primary, 'barman-backup'),
+    ]),
+  };
+}
+
+/** The standby keeper's heal (src/roles/heal.ts): `node` streams from `primary` again (follow, rewind or re-clone). */
+export function buildStandbyHealFlow(config: ClusterConfig, node: string, primary: string, flowId: string) {
+  return { flowId, tree: chainFlow(flowId, [onNode(config, node, 'ensure-follows', { primary })]) };
+}
+
 /** `pgha restart NODE`: a planned restart; automatic failover is paused for its duration. */
 export function buildPlannedRestartFlow(config: ClusterConfig, node: string, flowId: string) {
   return {

@@ -9,6 +9,10 @@ import { redisConnection } from '../../src/redis.js';
 import { barmanQueueName } from '../../src/queues.js';
 import { readPidFile } from '../../src/fsutil.js';
 import { stopPid } from '../../src/local/processes.js';
+import { execa } from 'execa';
+import pidtree from 'pidtree';
+import { barmanPaths } from '../../src/config/paths.js';
+import { catalogue } from '../../src/barman/actions.js';
 import { cli, testCluster, waitFor, type TestCluster } from './harness.js';
 
 let tc: TestCluster;
@@ -52,7 +56,7 @@ describe('backup schedules', () => {
         const s = await queue.getJobSchedulers();
         return s.find((x) => x.key === 'barman-backup')?.every === everyMs ? s : undefined;
       }, 20_000);
-      expect(schedulers.map((s) => s.key).sort()).toEqual(['barman-backup', 'barman-check', 'barman-cron']);
+      expect(schedulers.map((s) => s.key).sort()).toEqual(['barman-backup', 'barman-check', 'barman-cron', 'barman-reconcile']);
     }
   });
 
@@ -111,4 +115,34 @@ describe('backup schedules', () => {
     expect(s.barman.lastCheck).toMatchObject({ ok: true, failed: [] });
     expect(s.barman.walStreaming).toBe(true);
   });
+
+  it('the barman worker killed -9 during a backup: the retried step takes over, no FAILED attempt is left and barman check passes (failing input 6)', async () => {
+    const before = new Set(catalogue(tc.config()).map((b) => b.id));
+    const job = await queue.add('barman-backup', { cluster: tc.config().cluster }, { jobId: `killed-mid-backup-${Date.now()}`, attempts: 5, backoff: { type: 'fixed', delay: 2000 } });
+    // a scheduled backup may be the one running: the kill lands on whichever backup barman is taking
+    const started = await waitFor('a backup under way', async () => catalogue(tc.config()).find((b) => !before.has(b.id) && b.status === 'STARTED'), 120_000, 100);
+    // the worker and the barman it runs, at once: the attempt stays STARTED in barman's catalogue
+    const worker = readPidFile(join(tc.dir, 'pids', 'barman-worker.pid'))!;
+    const tree = [worker, ...(await pidtree(worker))];
+    for (const pid of tree) process.kill(pid, 'SIGKILL');
+    const up = await cli(['local', 'up', ...tc.args]);
+    expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
+    const done = await waitFor('the backup job finished', async () => {
+      const j = await queue.getJob(job.id!);
+      const state = await j?.getState();
+      return state === 'completed' || state === 'failed' ? j : undefined;
+    }, 300_000, 1000);
+    expect(await done!.getState()).toBe('completed');
+    // the interrupted attempt is gone (deleted by the retry or by the reconcile), none is listed FAILED
+    const b = barmanPaths(tc.config());
+    const check = await waitFor('barman check passes', async () => {
+      if (catalogue(tc.config()).some((x) => x.status === 'FAILED')) return undefined;
+      const r = await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'check', b.server], { reject: false });
+      return r.exitCode === 0 ? r : undefined;
+    }, 120_000, 2000);
+    expect(check.stdout).toMatch(/failed backups: OK/);
+    // the interrupted attempt is not in the catalogue any more
+    expect(catalogue(tc.config()).map((x) => x.id)).not.toContain(started.id);
+    expect(catalogue(tc.config()).filter((x) => x.status === 'DONE').length).toBeGreaterThanOrEqual(1);
+  }, 600_000);
 });

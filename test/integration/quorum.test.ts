@@ -4,7 +4,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execa } from 'execa';
 import pg from 'pg';
-import { findNode, nodePaths } from '../../src/config/paths.js';
+import { barmanPaths, findNode, nodePaths } from '../../src/config/paths.js';
+import { readPidFile } from '../../src/fsutil.js';
+import { layout } from '../../src/local/cluster.js';
+import { catalogue } from '../../src/barman/actions.js';
+import { serverConfPrimary } from '../../src/barman/render.js';
+import { walTimeline } from '../../src/barman/reconcile.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Queue } from 'bullmq';
+import { redisConnection } from '../../src/redis.js';
+import { barmanQueueName, nodeQueueName } from '../../src/queues.js';
 import { quorumStandbyNames } from '../../src/roles/quorum.js';
 import { cli, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster } from './harness.js';
 
@@ -203,5 +212,86 @@ describe('quorum synchronous replication', () => {
       await n.end();
     }
     await waitFor(`${lagging} follows ${ahead}`, async () => (await streamsFrom(lagging)) === ahead, 60_000, 500);
+  });
+});
+
+describe('heals by itself, from what is read', () => {
+  it('a standby pointed at another standby, where its slot does not exist (primary_conninfo changed behind pgha), follows the primary again through a heal flow, its slot on the primary (failing input 4)', async () => {
+    // the node the last test killed comes back first (local up starts what is not running)
+    const up = await cli(['local', 'up', ...tc.args]);
+    expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
+    const primary = await healed(180_000);
+    const [stray, other] = cfg().nodes.map((n) => n.name).filter((n) => n !== primary);
+    const conninfo = (await one<{ v: string }>(stray, `SELECT current_setting('primary_conninfo') AS v`)).v;
+    const c = await sqlTo(cfg(), stray);
+    try {
+      await c.query(`ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(findNode(cfg(), primary).host, findNode(cfg(), other).host).replace(/'/g, "''")}'`);
+      await c.query('SELECT pg_reload_conf()');
+    } finally {
+      await c.end();
+    }
+    // its slot (primary_slot_name) does not exist on the other standby: it streams from nothing there
+    await waitFor(`${stray} no longer streams from ${primary}`, async () => (await streamsFrom(stray)) !== primary, 30_000, 200);
+    const wrongAt = Date.now();
+    // the standby keeper's window (30 s), its check (5 s) and the follow
+    await waitFor(`${stray} streams from ${primary} again`, async () => (await streamsFrom(stray)) === primary, 120_000, 500);
+    console.log(`heal: ${stray} streams from ${primary} again ${((Date.now() - wrongAt) / 1000).toFixed(1)} s after it stopped streaming from it`);
+    // the heal ran as a flow of its own on the node's queue (visible in Bull Board)
+    const connection = redisConnection(cfg().redis);
+    const queue = new Queue(nodeQueueName(cfg().cluster, stray), { connection });
+    try {
+      const heal = await waitFor('the heal flow completed', async () => (await queue.getJobs(['completed'], 0, 100)).find((j) => j.name === 'ensure-follows' && String(j.id).startsWith(`${cfg().cluster}-heal-${stray}-`)), 60_000, 500);
+      expect(heal.returnvalue).toEqual({ result: 'followed' });
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+    const slot = await one<{ n: string }>(primary, `SELECT count(*) AS n FROM pg_replication_slots WHERE slot_name = 'repmgr_slot_${cfg().nodes.findIndex((n) => n.name === stray) + 1}' AND active`);
+    expect(Number(slot.n)).toBe(1);
+  });
+
+  it('a promotion while Redis is down (no event, no follow-up flow): once Redis is back, barman streams from the new primary and backs up its timeline (failing input 7)', async () => {
+    const old = await healed();
+    const l = layout(tc.dir);
+    process.kill(readPidFile(l.redisPid)!, 'SIGKILL');
+    const killedAt = Date.now();
+    expect((await cli(['local', 'kill', old, '--dir', tc.dir])).exitCode).toBe(0);
+    const promoted = await waitFor('a standby promoted by repmgrd', async () => (await writablePrimaries(cfg())).find((n) => n !== old), 90_000, 500);
+    // the timeline of the WAL it writes (its last checkpoint may still be on the old one)
+    const timeline = (await one<{ t: number }>(promoted, `SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS t`)).t;
+    // repmgr's event hooks give up on a Redis that is down (10 s each): then the promotion is lost to the events
+    const hooks = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`--redis-file\0${tc.dir}`);
+      } catch {
+        return false;
+      }
+    });
+    // repmgr writes the event in its metadata, then runs the hook
+    await waitFor('repmgrd_failover_promote in repmgr.events', async () => Number((await one<{ n: string }>(promoted, `SELECT count(*) AS n FROM repmgr.events WHERE event = 'repmgrd_failover_promote' AND event_timestamp > to_timestamp(${killedAt / 1000})`)).n) > 0, 60_000, 200);
+    await waitFor('no repmgr event hook of this cluster left waiting for Redis', async () => hooks().length === 0, 60_000, 200);
+    // Redis back (local up starts what is not running), the old primary too
+    const up = await cli(['local', 'up', ...tc.args]);
+    expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
+    const back = Date.now();
+    const b = barmanPaths(cfg());
+    await waitFor(`barman's server file points at ${promoted}`, async () => serverConfPrimary(cfg(), readFileSync(b.serverConf, 'utf8')) === promoted, 180_000, 1000);
+    await waitFor(`a DONE backup on timeline ${timeline}`, async () => catalogue(cfg()).some((x) => x.status === 'DONE' && (walTimeline(x.beginWal) ?? 0) >= timeline), 300_000, 2000);
+    console.log(`barman reconcile: streams from ${promoted} and holds a backup on timeline ${timeline} ${((Date.now() - back) / 1000).toFixed(1)} s after Redis was back`);
+    // no event reached pgha, so no follow-up flow ran: the reconcile's repair flow did it
+    const connection = redisConnection(cfg().redis);
+    const queue = new Queue(barmanQueueName(cfg().cluster), { connection });
+    try {
+      const jobs = (await queue.getJobs(['completed'], 0, 500)).map((j) => String(j.id));
+      expect(jobs.filter((id) => id.includes(`-promoted-${promoted}-`))).toEqual([]);
+      expect(jobs).toContainEqual(expect.stringMatching(new RegExp(`^${cfg().cluster}-barman-repair-${promoted}-tl${timeline}-\\d+-barman-switch-primary$`)));
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+    const check = await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'check', b.server], { reject: false });
+    expect(check.stdout).toMatch(/receive-wal running: OK/);
+    expect(check.stdout).toMatch(/replication slot: OK/);
+    await healed(180_000);
   });
 });

@@ -1,0 +1,71 @@
+// Scheduled on the barman host (every 30 s at most): compares what barman streams from and backs up
+// with the cluster as read now (src/barman/reconcile.ts) and starts the repair as a flow; deletes
+// the backups of interrupted attempts (FAILED, or STARTED with no barman backup running). Reads only (backup.info files, the nodes, the queue) unless
+// a repair is due: no barman run on the quiet path.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { Queue } from 'bullmq';
+import { z } from 'zod';
+import { defineStep } from '../src/step.js';
+import { barmanPaths } from '../src/config/paths.js';
+import { catalogue, deleteFailedBackups } from '../src/barman/actions.js';
+import { decideBarmanRepair, walTimeline } from '../src/barman/reconcile.js';
+import { serverConfPrimary } from '../src/barman/render.js';
+import { buildBarmanRepairFlow } from '../src/flows/operations.js';
+import { startFlow } from '../src/flows/run.js';
+import { barmanQueueName } from '../src/queues.js';
+import { redisConnection } from '../src/redis.js';
+import { readNodes } from '../src/status.js';
+import { hasMajority } from '../src/roles/quorum.js';
+
+/** barman steps whose presence in the queue means an operation on barman is under way. */
+const OPERATIONS = new Set(['barman-config', 'barman-first-backup', 'barman-switch-primary', 'barman-backup', 'barman-recover', 'barman-restore-plan', 'barman-ready']);
+/** One repair per primary, timeline and this many ms: a repair that keeps failing is not restarted every run. */
+const REPAIR_WINDOW_MS = 10 * 60_000;
+
+export default defineStep({
+  name: 'barman-reconcile',
+  schema: z.object({ cluster: z.string() }),
+  async run(ctx) {
+    const { serverConf } = barmanPaths(ctx.config);
+    // a server file naming no node of this config (edited by hand) is repaired like one naming a standby
+    const pointsAt = existsSync(serverConf) ? (serverConfPrimary(ctx.config, readFileSync(serverConf, 'utf8')) ?? 'an unknown host') : null;
+    const nodes = await readNodes(ctx.config);
+    const answered = nodes.filter((n) => n.role === 'primary' || n.role === 'standby' || n.timeline !== null).length;
+    const writable = nodes.filter((n) => n.role === 'primary');
+    const primary = writable.length === 1 && writable[0].timeline !== null && hasMajority(answered, nodes.length) ? { name: writable[0].name, timeline: writable[0].timeline } : null;
+    const connection = redisConnection(ctx.config.redis);
+    const queue = new Queue(barmanQueueName(ctx.config.cluster), { connection });
+    try {
+      // a scheduler's next run waits as a delayed job: not an operation under way (a retry's backoff is)
+      const pending = [
+        ...(await queue.getJobs(['active', 'waiting', 'waiting-children', 'prioritized'], 0, 200)),
+        ...(await queue.getJobs(['delayed'], 0, 200)).filter((j) => j && !j.repeatJobKey),
+      ];
+      const busy = pending.filter((j) => j && j.id !== ctx.jobId && OPERATIONS.has(j.name)).map((j) => j.name);
+      const changedAt = existsSync(serverConf) ? statSync(serverConf).mtimeMs : 0;
+      const checks = (await queue.getJobs(['completed'], 0, 50)).filter((j) => j?.name === 'barman-check' && typeof j.returnvalue?.ok === 'boolean' && (j.finishedOn ?? 0) > changedAt);
+      checks.sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
+      const backups = catalogue(ctx.config);
+      const repair = decideBarmanRepair({
+        pointsAt,
+        primary,
+        backupTimelines: backups.filter((b) => b.status === 'DONE').flatMap((b) => walTimeline(b.beginWal) ?? []),
+        busy,
+        checkFailed: checks[0]?.returnvalue.failed ?? [],
+      });
+      await ctx.log(repair.reason);
+      if (repair.action === 'none') {
+        if (pointsAt !== null && !busy.length && backups.some((b) => b.status === 'FAILED' || b.status === 'STARTED')) return { repair, deleted: await deleteFailedBackups(ctx) };
+        return { repair };
+      }
+      const window = Math.floor(Date.now() / REPAIR_WINDOW_MS);
+      const flowId = `${ctx.config.cluster}-barman-repair-${repair.primary}-tl${primary!.timeline}-${window}`;
+      await startFlow(ctx.config.redis, buildBarmanRepairFlow(ctx.config, repair.primary, flowId, repair.action === 'switch'), 'barman-repair');
+      await ctx.log(`started flow ${flowId}: ${repair.action === 'switch' ? `barman streams from ${repair.primary}, then a backup` : 'a backup'}`);
+      return { repair, flowId };
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+  },
+});

@@ -1,0 +1,64 @@
+// The standby keeper in each node worker: every 5 s, when this node is a standby, it reads the
+// cluster, asks standbyHealStep (src/roles/heal.ts) and, when told, starts the heal flow
+// (ensure-follows on this node's queue, visible in Bull Board). A standby left streaming from a
+// demoted node or from nothing is brought back without anyone noticing it first.
+import type { Logger } from 'winston';
+import { Queue } from 'bullmq';
+import type { ClusterConfig } from '../src/config/schema.js';
+import { buildStandbyHealFlow } from '../src/flows/operations.js';
+import { startFlow } from '../src/flows/run.js';
+import { nodeQueueName } from '../src/queues.js';
+import { redisConnection } from '../src/redis.js';
+import { readNodes } from '../src/status.js';
+import { hasMajority } from '../src/roles/quorum.js';
+import { HEAL_AFTER_MS, standbyHealStep, type HealState } from '../src/roles/heal.js';
+
+export const HEAL_CHECK_EVERY_MS = 5000;
+
+export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Logger, healAfterMs = HEAL_AFTER_MS): { stop(): void } {
+  let state: HealState = { wrongSince: null };
+  let busy = false;
+  let lastReason = '';
+  const connection = redisConnection(config.redis);
+  const queue = new Queue(nodeQueueName(config.cluster, me), { connection });
+
+  const check = async () => {
+    const nodes = await readNodes(config);
+    const self = nodes.find((n) => n.name === me)!;
+    const answered = nodes.filter((n) => n.repmgrdPaused !== undefined);
+    const writable = nodes.filter((n) => n.role === 'primary');
+    const busySteps = self.role === 'standby' ? (await queue.getJobs(['active', 'waiting', 'waiting-children', 'delayed', 'prioritized'], 0, 50)).filter(Boolean).length : 0;
+    const { state: next, decision } = standbyHealStep(state, {
+      now: Date.now(),
+      self: self.repmgrdPaused === undefined ? null : { standby: self.role === 'standby', upstream: self.upstream },
+      primary: writable.length === 1 && hasMajority(answered.length, nodes.length) ? writable[0].name : null,
+      paused: answered.some((n) => n.repmgrdPaused),
+      busySteps,
+    }, healAfterMs);
+    state = next;
+    // said when it changes (the elapsed time aside)
+    const key = decision.reason.replace(/\d+ ms/g, 'N ms');
+    if (key !== lastReason) logger.info(`standby keeper: ${decision.reason}`);
+    lastReason = key;
+    if (decision.action === 'heal') {
+      const flowId = `${config.cluster}-heal-${me}-${Date.now()}`;
+      await startFlow(config.redis, buildStandbyHealFlow(config, me, decision.primary, flowId), 'heal');
+      logger.warn(`standby keeper: started flow ${flowId}: ${me} follows ${decision.primary}`);
+    }
+  };
+
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    check()
+      .catch((err: Error) => logger.warn(`standby keeper: ${err.message}`))
+      .finally(() => (busy = false));
+  }, HEAL_CHECK_EVERY_MS);
+  logger.info(`standby keeper on: a standby not streaming from the primary for ${healAfterMs / 1000} s follows it`);
+  return {
+    stop() {
+      clearInterval(timer);
+      void queue.close().finally(() => connection.disconnect());
+    },
+  };
+}
