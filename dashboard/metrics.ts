@@ -30,6 +30,14 @@ export function createMetrics(config: ClusterConfig, overview: Overview, queues:
     },
   });
   new Gauge({
+    name: 'pgha_automatic_failover_paused',
+    help: 'repmgrd is paused on some node (1): no standby is promoted by itself; pgha status says by which flow and since when',
+    registers: [registry],
+    async collect() {
+      this.set((await overview.status()).automaticFailover?.paused ? 1 : 0);
+    },
+  });
+  new Gauge({
     name: 'pgha_node_role',
     help: "The node's role: 1 on the label of its role, 0 on the others",
     labelNames: ['node', 'role'],

@@ -36,6 +36,7 @@ export function clusterPage(o: { cluster: string; readOnly: boolean }): string {
   .state-running { color: #2d6bd4; font-weight: 600; }
   .wide { grid-column: 1 / -1; }
   #error { color: #b3261e; }
+  .banner { background: #fdecea; color: #b3261e; border: 2px solid #b3261e; padding: 8px 12px; margin: 8px 16px; font-weight: 600; }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
   dt { color: #667; }
 </style>
@@ -44,6 +45,7 @@ export function clusterPage(o: { cluster: string; readOnly: boolean }): string {
 <header><h1>pgha · <span id="cluster">${cluster}</span></h1>
   <a href="queues">Bull Board (steps, logs, retry)</a><a href="api/status">API</a><a href="metrics">metrics</a>
   <span>${o.readOnly ? 'read-only' : ''}</span><span id="updated">loading…</span></header>
+<div id="failover-paused" class="banner" role="alert" hidden></div>
 <main>
   <section id="topology"><h2>Topology</h2><div id="error"></div>
     <svg id="graph" viewBox="0 0 720 300" role="img" aria-label="cluster topology">
@@ -112,6 +114,12 @@ function drawBarman(b, nodes) {
   add('backups', String((b.backups || []).length));
 }
 
+function drawFailover(f) {
+  const b = document.getElementById('failover-paused');
+  b.hidden = !(f && f.paused);
+  b.textContent = f && f.paused ? f.message : '';
+}
+
 function drawFlows(flows) {
   const body = document.getElementById('flow-rows'); body.replaceChildren();
   for (const f of flows) {
@@ -131,7 +139,7 @@ async function refresh() {
     const res = await fetch('api/overview', { credentials: 'same-origin', cache: 'no-store' });
     if (!res.ok) throw new Error('HTTP ' + res.status);
     const o = await res.json();
-    drawTopology(o.status.nodes); drawBarman(o.status.barman, o.status.nodes); drawFlows(o.flows); drawEvents(o.events);
+    drawTopology(o.status.nodes); drawFailover(o.status.automaticFailover); drawBarman(o.status.barman, o.status.nodes); drawFlows(o.flows); drawEvents(o.events);
     document.getElementById('error').textContent = '';
     document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
   } catch (err) {

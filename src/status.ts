@@ -5,6 +5,9 @@ import type { ClusterConfig } from './config/schema.js';
 import { nodePaths } from './config/paths.js';
 import { connectAs, postmasterStatus } from './postgres/actions.js';
 import { barmanQueueName } from './queues.js';
+import type { Redis } from 'ioredis';
+import { readFailoverPause, readFlowRecord, type FailoverPauseRecord } from './flows/registry.js';
+import { flowState, readStepStates } from './flows/run.js';
 import { redisConnection } from './redis.js';
 import type { PeerView } from './roles/decide.js';
 import type { NodeSeen } from './roles/promotion.js';
@@ -24,6 +27,8 @@ export interface NodeStatus {
   /** The furthest WAL it has: received or replayed on a standby, current on a primary (LSN text). */
   lsn: string | null;
   pid: number | null;
+  /** `repmgr service pause` is in effect on this node (automatic failover off); undefined when it did not answer. */
+  repmgrdPaused?: boolean;
   error?: string;
 }
 
@@ -39,10 +44,54 @@ export interface BarmanStatus {
   error?: string;
 }
 
+/** Automatic failover (repmgrd) paused or not, and by what. */
+export interface FailoverState {
+  paused: boolean;
+  /** Nodes that answered with repmgrd paused. */
+  pausedOn: string[];
+  /** The flow that paused it (recorded by its set-repmgrd-paused step), its state and the step it is at or failed at. */
+  by: { flowId: string; since: string; state: string | null; step: string | null } | null;
+  /** One line for people: what is paused, by whom, since when, and what resumes it. */
+  message: string;
+}
+
 export interface ClusterStatus {
   cluster: string;
   nodes: NodeStatus[];
   barman: BarmanStatus;
+  automaticFailover?: FailoverState;
+}
+
+/**
+ * Automatic failover's state from the nodes' answers, the recorded pause and that flow's steps (pure).
+ * A flow that failed while repmgrd was paused is named with its failed step: retrying that step
+ * (Bull Board's retry) finishes the flow, whose last step resumes repmgrd.
+ */
+export function failoverState(nodes: NodeStatus[], pause: FailoverPauseRecord | null, flow: { state: string; step: string | null } | null, pauseKnown = true): FailoverState {
+  const pausedOn = nodes.filter((n) => n.repmgrdPaused).map((n) => n.name);
+  if (!pausedOn.length) return { paused: false, pausedOn, by: null, message: 'automatic failover on' };
+  const head = `automatic failover PAUSED (repmgrd paused on ${pausedOn.join(', ')})`;
+  if (!pause) {
+    const who = pauseKnown ? 'not by a pgha flow' : 'by whom is unknown (Redis did not answer)';
+    return { paused: true, pausedOn, by: null, message: `${head}, ${who}: no standby is promoted by itself until repmgrd is unpaused (repmgr service unpause)` };
+  }
+  const by = { flowId: pause.flowId, since: pause.at, state: flow?.state ?? null, step: flow?.step ?? null };
+  const what =
+    flow?.state === 'failed'
+      ? `by flow ${pause.flowId}, which FAILED at step ${flow.step ?? '?'}: retry that step in the dashboard (Bull Board) to finish the flow, whose last step resumes failover`
+      : `by flow ${pause.flowId} (${flow ? `${flow.state}${flow.step ? `, at step ${flow.step}` : ''}` : 'its record is gone'})`;
+  return { paused: true, pausedOn, by, message: `${head} since ${pause.at} ${what}; no standby is promoted by itself meanwhile` };
+}
+
+/** failoverState read live: the pause record and its flow's steps from Redis. */
+export async function readFailoverState(config: ClusterConfig, connection: Redis, queue: (name: string) => Queue, nodes: NodeStatus[]): Promise<FailoverState> {
+  const pause = await readFailoverPause(connection, config.cluster);
+  if (!pause || !nodes.some((n) => n.repmgrdPaused)) return failoverState(nodes, pause, null);
+  const record = await readFlowRecord(connection, config.cluster, pause.flowId);
+  if (!record) return failoverState(nodes, pause, null);
+  const states = await readStepStates(queue, record.flowId, record.steps);
+  const at = states.find((st) => st.state === 'failed' || st.state === 'missing') ?? states.find((st) => st.state !== 'completed');
+  return failoverState(nodes, pause, { state: flowState(states), step: at?.step ?? null });
 }
 
 /** "16/B374D848" -> bytes (pure). */
@@ -118,7 +167,7 @@ export function decideTopology(
   const primaryLsn = primaries.length === 1 ? lsnToBytes(answers.get(primaries[0].name)!.probe!.lsn) : null;
   return config.nodes.map((n) => {
     const a = answers.get(n.name)!;
-    const base = { name: n.name, host: n.host, port: config.postgres.port, pid: a.pid };
+    const base = { name: n.name, host: n.host, port: config.postgres.port, pid: a.pid, ...(a.probe ? { repmgrdPaused: a.probe.repmgrdPaused } : {}) };
     if (!a.probe) {
       const refused = ['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ETIMEDOUT', '57P03'].includes(a.error?.code ?? '') || /timeout|terminated/i.test(a.error?.message ?? '');
       return { ...base, role: refused ? 'down' : 'unknown', upstream: null, timeline: null, lagBytes: null, lsn: null, error: a.error?.message };
@@ -229,7 +278,17 @@ export async function readStatus(config: ClusterConfig, opts: { barmanTimeoutMs?
     readNodes(config),
     within(readBackups(config, timeout), timeout + 2000, () => ({ backups: [], error: `no answer from Redis or the barman worker within ${timeout / 1000} s` })),
   ]);
-  return { cluster: config.cluster, nodes, barman };
+  const connection = redisConnection(config.redis);
+  const queues = new Map<string, Queue>();
+  const queue = (name: string) => queues.get(name) ?? queues.set(name, new Queue(name, { connection })).get(name)!;
+  try {
+    const unknown = () => failoverState(nodes, null, null, false);
+    const automaticFailover = await within(readFailoverState(config, connection, queue, nodes).catch(unknown), 5000, unknown);
+    return { cluster: config.cluster, nodes, barman, automaticFailover };
+  } finally {
+    for (const q of queues.values()) await q.close();
+    connection.disconnect();
+  }
 }
 
 export function formatStatusTable(s: ClusterStatus): string {
@@ -238,6 +297,7 @@ export function formatStatusTable(s: ClusterStatus): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   const out = [`cluster ${s.cluster}`, line(head), ...rows.map(line), ''];
+  if (s.automaticFailover?.paused) out.push(s.automaticFailover.message, '');
   if (s.barman.error) out.push(`barman: ${s.barman.error}`);
   else if (!s.barman.backups.length) out.push('barman: no backups yet');
   else for (const b of s.barman.backups) out.push(`barman backup ${b.id}  ${b.status}  ended ${b.endTime ?? '-'}`);

@@ -54,3 +54,22 @@ export async function recentFlowRecords(connection: Redis, cluster: string, limi
   const raws = await connection.hmget(recordKey(cluster), ...ids);
   return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as FlowRecord);
 }
+
+const pauseKey = (cluster: string) => `pgha:${clusterTag(cluster)}:failover-paused`;
+
+/** Which flow paused automatic failover (repmgrd) cluster-wide, and when. */
+export interface FailoverPauseRecord {
+  flowId: string;
+  at: string;
+}
+
+/** Record (or, with null, clear) the flow that paused automatic failover: status and the page say who and since when. */
+export async function recordFailoverPause(connection: Redis, cluster: string, record: FailoverPauseRecord | null): Promise<void> {
+  if (record) await connection.set(pauseKey(cluster), JSON.stringify(record));
+  else await connection.del(pauseKey(cluster));
+}
+
+export async function readFailoverPause(connection: Redis, cluster: string): Promise<FailoverPauseRecord | null> {
+  const raw = await connection.get(pauseKey(cluster));
+  return raw ? (JSON.parse(raw) as FailoverPauseRecord) : null;
+}

@@ -10,7 +10,9 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { redisConnection } from '../../src/redis.js';
-import { barmanQueueName } from '../../src/queues.js';
+import { barmanQueueName, nodeQueueName } from '../../src/queues.js';
+import { chainFlow } from '../../src/flows/chain.js';
+import { startFlow } from '../../src/flows/run.js';
 import { createDashboard } from '../../dashboard/server.js';
 import { cli, repoRoot, testCluster, waitFor, type TestCluster } from './harness.js';
 
@@ -122,7 +124,7 @@ describe('REST API', () => {
   it('GET /api/status has the content of pgha status --json', async () => {
     const [viaApi, viaCli] = await Promise.all([api('/api/status'), cli(['status', '--json', '--dir', tc.dir])]);
     const fromCli = JSON.parse(viaCli.stdout);
-    const shape = (s: any) => ({ cluster: s.cluster, nodes: s.nodes.map((n: any) => [n.name, n.host, n.port, n.role, n.upstream, n.timeline]), lastBackup: s.barman.lastBackup?.id });
+    const shape = (s: any) => ({ cluster: s.cluster, nodes: s.nodes.map((n: any) => [n.name, n.host, n.port, n.role, n.upstream, n.timeline, n.repmgrdPaused]), lastBackup: s.barman.lastBackup?.id, failover: s.automaticFailover });
     expect(shape(viaApi.body)).toEqual(shape(fromCli));
     expect(viaApi.body.nodes.map((n: any) => n.role)).toEqual(['primary', 'standby', 'standby']);
     expect(Object.keys(viaApi.body.barman)).toEqual(expect.arrayContaining(['backups', 'lastBackup', 'nextBackupAt']));
@@ -339,6 +341,57 @@ describe('in the browser', () => {
     const done = await flowDone(flowId, 400_000);
     expect(done.steps[0]).toMatchObject({ state: 'completed', attemptsMade: 4 });
     expect(done.steps[1]).toMatchObject({ state: 'completed', attemptsMade: 1 });
+  }, 600_000);
+
+  it('a flow that fails while automatic failover is paused: status, the page and the metrics name the flow and its failed step; its retry resumes failover', async () => {
+    const config = tc.config();
+    const paused = async () => (await api('/api/status')).body.automaticFailover;
+    const metric = async () => Number(/^pgha_automatic_failover_paused\{cluster="pgha"\} (\d)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
+    expect((await paused()).paused).toBe(false);
+    expect(await metric()).toBe(0);
+    // a planned operation's shape: pause, a step that fails (barman's folder unreadable), resume
+    const serverDir = join(config.barman.backupDir, 'pgha');
+    const mode = statSync(serverDir).mode & 0o777;
+    const flowId = `pgha-paused-then-failed-${Date.now()}`;
+    const data = { cluster: config.cluster, node: 'node1' };
+    const onNode1 = nodeQueueName(config.cluster, 'node1');
+    chmodSync(serverDir, 0o000);
+    try {
+      await startFlow(config.redis, {
+        flowId,
+        tree: chainFlow(flowId, [
+          { step: 'set-repmgrd-paused', id: 'pause-repmgrd', queueName: onNode1, data: { ...data, paused: true } },
+          { step: 'barman-ready', queueName: barmanQueueName(config.cluster), data },
+          { step: 'set-repmgrd-paused', id: 'resume-repmgrd', queueName: onNode1, data: { ...data, paused: false } },
+        ]),
+      }, 'test');
+      const state = await waitFor('failover paused by a failed flow', async () => {
+        const f = await paused();
+        return f.paused && f.by?.state === 'failed' ? f : undefined;
+      }, 120_000, 500);
+      expect(state).toMatchObject({ pausedOn: ['node1', 'node2', 'node3'], by: { flowId, step: 'barman-ready' } });
+      expect(state.message).toContain(`by flow ${flowId}, which FAILED at step barman-ready: retry that step in the dashboard (Bull Board)`);
+      const status = await cli(['status', ...tc.args]);
+      expect(status.stdout).toContain(`automatic failover PAUSED (repmgrd paused on node1, node2, node3) since ${state.by.since} by flow ${flowId}, which FAILED at step barman-ready`);
+      expect(await metric()).toBe(1);
+      await page.goto(base);
+      await page.locator('#failover-paused').waitFor({ state: 'visible' });
+      await expect(page.locator('#failover-paused').textContent()).resolves.toContain(`by flow ${flowId}, which FAILED at step barman-ready`);
+      await page.screenshot({ path: join(ARTIFACTS, 'failover-paused.png') });
+    } finally {
+      chmodSync(serverDir, mode);
+    }
+    // the retry finishes the flow, whose last step resumes failover: every sign goes back
+    const queue = new Queue(barmanQueueName(config.cluster), { connection: redis });
+    try {
+      await (await queue.getJob(`${flowId}-barman-ready`))!.retry('failed');
+    } finally {
+      await queue.close();
+    }
+    await flowDone(flowId, 300_000);
+    await waitFor('failover on again', async () => !(await paused()).paused, 30_000, 500);
+    expect(await metric()).toBe(0);
+    await page.locator('#failover-paused').waitFor({ state: 'hidden', timeout: 15_000 });
   }, 600_000);
 
   it('after the primary is killed the page shows the new primary within 10 s, without a reload; health checks flip', async () => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { decideTopology, formatStatusTable, lsnToBytes, nodesSeen, type NodeStatus, type Probe } from '../../src/status.js';
+import { decideTopology, failoverState, formatStatusTable, lsnToBytes, nodesSeen, type NodeStatus, type Probe } from '../../src/status.js';
 import { localConfig } from './helpers.js';
 
 type Answer = { probe?: Probe; error?: Error & { code?: string }; pid: number | null };
@@ -61,9 +61,9 @@ describe('decideTopology', () => {
     ]);
     const nodes = decideTopology(config, answers);
     expect(nodes.map((n) => n.name)).toEqual(['node1', 'node2', 'node3']);
-    expect(nodes[0]).toEqual({ name: 'node1', host: '127.0.0.11', port: 5432, pid: 101, role: 'primary', upstream: null, timeline: 2, lagBytes: 0, lsn: '0/5000060' });
-    expect(nodes[1]).toEqual({ name: 'node2', host: '127.0.0.12', port: 5432, pid: 102, role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x60, lsn: '0/5000000' });
-    expect(nodes[2]).toEqual({ name: 'node3', host: '127.0.0.13', port: 5432, pid: null, role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x1000000, lsn: '0/4000060' });
+    expect(nodes[0]).toEqual({ name: 'node1', host: '127.0.0.11', port: 5432, pid: 101, repmgrdPaused: false, role: 'primary', upstream: null, timeline: 2, lagBytes: 0, lsn: '0/5000060' });
+    expect(nodes[1]).toEqual({ name: 'node2', host: '127.0.0.12', port: 5432, pid: 102, repmgrdPaused: false, role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x60, lsn: '0/5000000' });
+    expect(nodes[2]).toEqual({ name: 'node3', host: '127.0.0.13', port: 5432, pid: null, repmgrdPaused: false, role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x1000000, lsn: '0/4000060' });
     for (const n of nodes) expect(n).not.toHaveProperty('error');
   });
 
@@ -251,5 +251,39 @@ describe('nodesSeen (the promotion rule\'s view)', () => {
       ['node2', true, true],
       ['node3', true, false],
     ]);
+  });
+});
+
+describe('failoverState: automatic failover paused is said loudly, with who and since when', () => {
+  const node = (name: string, repmgrdPaused: boolean | undefined): NodeStatus => ({ name, host: '127.0.0.1', port: 5432, role: repmgrdPaused === undefined ? 'down' : 'standby', upstream: null, timeline: 1, lagBytes: 0, lsn: null, pid: null, ...(repmgrdPaused === undefined ? {} : { repmgrdPaused }) });
+  const pause = { flowId: 'pgha-restart-node2-1', at: '2026-12-01T05:00:00.000Z' };
+
+  it('no node paused: on (a stale record of a finished flow is ignored)', () => {
+    expect(failoverState([node('node1', false), node('node2', undefined)], pause, null)).toEqual({ paused: false, pausedOn: [], by: null, message: 'automatic failover on' });
+  });
+
+  it('paused by a flow that FAILED (failing input 2): names the flow, its failed step and what resumes it', () => {
+    const f = failoverState([node('node1', true), node('node2', true), node('node3', undefined)], pause, { state: 'failed', step: 'ensure-follows' });
+    expect(f).toMatchObject({ paused: true, pausedOn: ['node1', 'node2'], by: { flowId: pause.flowId, since: pause.at, state: 'failed', step: 'ensure-follows' } });
+    expect(f.message).toBe(
+      'automatic failover PAUSED (repmgrd paused on node1, node2) since 2026-12-01T05:00:00.000Z by flow pgha-restart-node2-1, which FAILED at step ensure-follows: ' +
+        'retry that step in the dashboard (Bull Board) to finish the flow, whose last step resumes failover; no standby is promoted by itself meanwhile',
+    );
+  });
+
+  it('paused by a flow still running: names it and its step', () => {
+    expect(failoverState([node('node1', true)], pause, { state: 'running', step: 'stop-postgres' }).message).toMatch(/by flow pgha-restart-node2-1 \(running, at step stop-postgres\)/);
+  });
+
+  it('paused without a pgha record (by hand), or Redis silent: says so', () => {
+    expect(failoverState([node('node1', true)], null, null).message).toMatch(/not by a pgha flow: no standby is promoted by itself until repmgrd is unpaused/);
+    expect(failoverState([node('node1', true)], null, null, false).message).toMatch(/by whom is unknown \(Redis did not answer\)/);
+  });
+
+  it('the status table carries the line when paused, and not otherwise', () => {
+    const paused = failoverState([node('node1', true)], pause, { state: 'failed', step: 'decide-and-start' });
+    const nodes = [node('node1', true)];
+    expect(formatStatusTable({ cluster: 'pgha', nodes, barman: { backups: [] }, automaticFailover: paused })).toContain(paused.message);
+    expect(formatStatusTable({ cluster: 'pgha', nodes, barman: { backups: [] }, automaticFailover: failoverState([node('node1', false)], null, null) })).not.toContain('automatic failover');
   });
 });
