@@ -19,10 +19,12 @@ export interface BenchCluster {
 
 const pghaIn = (dir: string, args: string[]) => execa(process.execPath, [join(repoRoot, 'bin', 'pgha.js'), ...args, '--dir', dir], { reject: false, all: true, cwd: repoRoot });
 
-export async function benchCluster(name: string, baseIp: string, ports: { redis: number; dashboard: number }, repmgr: Record<string, unknown> = {}, nodes = 3): Promise<BenchCluster> {
+/** `patch`: top-level sections of pgha.yaml replaced (e.g. { replication: { synchronous: 'off' } }). */
+export async function benchCluster(name: string, baseIp: string, ports: { redis: number; dashboard: number }, repmgr: Record<string, unknown> = {}, nodes = 3, patch: Record<string, unknown> = {}): Promise<BenchCluster> {
   const dir = mkdtempSync(`/tmp/pgha-bench-${name}-`);
   const raw = localConfig({ ...LOCAL_DEFAULTS, dir, baseIp, redisPort: ports.redis, dashboardPort: ports.dashboard, nodes }) as any;
   raw.repmgr = { ...raw.repmgr, ...repmgr };
+  Object.assign(raw, patch);
   writeFileSync(join(dir, 'pgha.yaml'), stringify(raw), { mode: 0o600 });
   const up = await pghaIn(dir, ['local', 'up']);
   if (up.exitCode !== 0) throw new Error(`local up failed:\n${up.all}`);

@@ -4,18 +4,20 @@
 // process's own CPU time and memory and so are not moved by it).
 // BENCH_TRIALS, BENCH_FAILOVER_TRIALS, BENCH_ANCHOR_TRIALS, BENCH_SWITCHOVER_TRIALS change the counts;
 // BENCH_RESTORE_TRIALS, BENCH_RESTORE_SCALE (pgbench scale, 70 ≈ 1 GB), BENCH_CONTROL_TRIALS,
-// BENCH_FOOTPRINT_WINDOWS (of 20 s); BENCH_ONLY=bootstrap,failover,switchover,restore,control,footprint picks parts.
+// BENCH_FOOTPRINT_WINDOWS (of 20 s), BENCH_COMMIT_TRIALS, BENCH_COMMIT_SECONDS (pgbench, quorum vs off);
+// BENCH_ONLY=bootstrap,failover,switchover,restore,control,footprint,commit picks parts.
 import { benchBootstrap } from './bootstrap.js';
 import { anchorTrials, benchFailover, benchSwitchover, failoverResult, failoverTrials, type FailoverTrial } from './failover.js';
 import { benchRestore } from './restore.js';
 import { benchControlPlane } from './control-plane.js';
 import { benchFootprint } from './footprint.js';
+import { benchCommitCost } from './commit-cost.js';
 import { benchCluster, type BenchCluster } from './cluster.js';
 import { report, type Figure } from './lib.js';
 
 const quick = process.argv.includes('--quick');
 const n = (name: string, full: number) => (quick ? 1 : Number(process.env[name] ?? full));
-const only = (process.env.BENCH_ONLY ?? 'bootstrap,failover,switchover,restore,control,footprint').split(',');
+const only = (process.env.BENCH_ONLY ?? 'bootstrap,failover,switchover,restore,control,footprint,commit').split(',');
 const started = Date.now();
 const log = (s: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${s}`);
 const figures: Figure[] = [];
@@ -35,6 +37,7 @@ if (!quick) {
   if (only.includes('restore')) figures.push(...(await benchRestore(n('BENCH_RESTORE_TRIALS', 3), scale, log)));
   if (only.includes('control')) figures.push(...(await benchControlPlane(n('BENCH_CONTROL_TRIALS', 5), log)));
   if (only.includes('footprint')) figures.push(...(await benchFootprint(Number(process.env.BENCH_FOOTPRINT_WINDOWS ?? 3), 20, 30, log)));
+  if (only.includes('commit')) figures.push(...(await benchCommitCost(n('BENCH_COMMIT_TRIALS', 3), Number(process.env.BENCH_COMMIT_SECONDS ?? 30), log)));
 } else {
   let shared: BenchCluster | undefined;
   const cluster = async () => (shared ??= await benchCluster('quick', '127.0.7.11', { redis: 6391, dashboard: 8091 }));
