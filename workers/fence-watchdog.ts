@@ -93,7 +93,8 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
   const stuckMs = Math.max(afterMs, 5000);
   const self = new NodeLink(config, node, stuckMs);
   const peers = config.nodes.filter((n) => n.name !== me).map((n) => new NodeLink(config, n, stuckMs));
-  const settings = { afterMs, checkEveryMs, clusterSize: config.nodes.length, settleMs: promotionWindowMs(config.repmgr).latestMs };
+  const window = promotionWindowMs(config.repmgr);
+  const settings = { afterMs, checkEveryMs, clusterSize: config.nodes.length, settleMs: window.latestMs, earliestPromotionMs: window.earliestMs };
   const nc: NodeContext = { config, node, run: new Runner(secretsOf(config), (l) => logger.info(l)), log: (l) => void logger.info(l) };
   let state = initialWatchdogState();
   let lastTick = Date.now();

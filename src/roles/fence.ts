@@ -84,6 +84,11 @@ export interface WatchdogSettings extends FenceTimings {
   clusterSize: number;
   /** While fenced with no primary in sight: how long a majority must be seen before rejoining (the standbys' election window). */
   settleMs: number;
+  /**
+   * The earliest a standby can be promoted after losing this node (promotionWindowMs().earliestMs):
+   * a busy machine's hold never lasts past it, less a check and the stop.
+   */
+  earliestPromotionMs: number;
 }
 
 export interface Observation {
@@ -101,6 +106,12 @@ export type WatchdogAction = { action: 'none'; reason: string } | { action: 'fen
  * a cut (ms): one check interval (the probe of the previous check) plus half of afterMs for its answer.
  */
 export const ownAnswerWithinMs = (f: FenceTimings) => f.checkEveryMs + f.afterMs / 2;
+
+/**
+ * How long after it last saw a majority a busy node may hold off fencing (ms): until the earliest
+ * promotion less one check and the stop, so that the stop still comes first; never less than afterMs.
+ */
+export const busyHoldEndsMs = (s: FenceTimings & { earliestPromotionMs: number }) => Math.max(s.afterMs, s.earliestPromotionMs - s.checkEveryMs - FENCE_STOP_MS);
 
 /** When this node last saw a majority (itself + enough peers); null when it never did (pure). */
 export function majoritySeenAt(peers: PeerSeen[], clusterSize: number): number | null {
@@ -142,10 +153,13 @@ export function watchdogStep(state: WatchdogState, o: Observation, s: WatchdogSe
   if (self.paused) return none('repmgrd is paused: no standby promotes by itself, an operation is in progress');
   if (o.now - o.steadySince < s.afterMs) return none('checks were late (the process stalled): looking again before fencing');
   // Peers silent while this node's own PostgreSQL answers at once is a cut; peers silent while it
-  // answers slowly too is a busy machine (CPU starvation), which must not fence a healthy primary.
+  // answers slowly too is more likely a busy machine (CPU starvation), which must not fence a healthy
+  // primary. A busy primary may be cut off as well, and its standbys may then promote: the hold ends
+  // in time to stop before the earliest promotion, whatever the machine's state.
   const ownLateMs = o.now - self.answeredAt;
-  if (ownLateMs > ownAnswerWithinMs(s)) {
-    return none(`own PostgreSQL answered last to a probe sent ${ownLateMs} ms ago (more than ${ownAnswerWithinMs(s)} ms): this machine is busy, not cut off; looking again before fencing`);
+  const holdUntil = busyHoldEndsMs(s);
+  if (ownLateMs > ownAnswerWithinMs(s) && seenAt !== null && o.now - seenAt < holdUntil) {
+    return none(`own PostgreSQL answered last to a probe sent ${ownLateMs} ms ago (more than ${ownAnswerWithinMs(s)} ms): this machine is busy, not cut off; looking again before fencing (at most until ${holdUntil} ms without a majority)`);
   }
   const lost = seenAt === null ? 'never' : `${o.now - seenAt} ms ago`;
   return {

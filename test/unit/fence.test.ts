@@ -7,6 +7,7 @@ import {
   initialWatchdogState,
   majoritySeenAt,
   ownAnswerWithinMs,
+  busyHoldEndsMs,
   promotionWindowMs,
   watchdogStep,
   type Observation,
@@ -19,7 +20,7 @@ import { localRaw, problemsOf } from './helpers.js';
 
 // ---- fixtures: a 3-node cluster, node1 looking; times in ms -------------------------------------
 
-const settings = { afterMs: 1000, checkEveryMs: 250, clusterSize: 3, settleMs: 17_000 };
+const settings = { afterMs: 1000, checkEveryMs: 250, clusterSize: 3, settleMs: 17_000, earliestPromotionMs: 2000 };
 const STARTED = 1_000;
 const T = 100_000;
 // its own PostgreSQL answered the previous check's probe (checkEveryMs ago), as on a machine that is not busy
@@ -96,26 +97,37 @@ describe('watchdogStep on a writable primary', () => {
     expect(step(armed(), obs(primary(), peers, { steadySince: T - 1000 })).decision.action).toBe('fence');
   });
 
-  it('peers silent while its own PostgreSQL answers slowly too (a busy machine, not a cut): looks again instead of fencing', () => {
-    const silent = [peer('node2', T - 3000), peer('node3', T - 3000)];
+  it('peers silent while its own PostgreSQL answers slowly too (a busy machine): looks again, but never past the earliest promotion', () => {
     expect(ownAnswerWithinMs(settings)).toBe(750);
-    const r = step(armed(), obs(primary({ answeredAt: T - 751 }), silent));
+    // 2000 ms earliest promotion - 250 ms check - 500 ms stop
+    expect(busyHoldEndsMs(settings)).toBe(1250);
+    const silentFor = (ms: number) => [peer('node2', T - ms), peer('node3', T - ms)];
+    const r = step(armed(), obs(primary({ answeredAt: T - 751 }), silentFor(1100)));
     expect(r.decision).toEqual({ action: 'none', reason: expect.stringMatching(/own PostgreSQL answered last to a probe sent 751 ms ago .*busy, not cut off/) });
     expect(r.state.fencedAt).toBeNull();
+    // a busy primary may be cut off too: at the end of the hold it fences, busy or not
+    expect(step(armed(), obs(primary({ answeredAt: T - 751 }), silentFor(1250))).decision.action).toBe('fence');
     // a cut: its own PostgreSQL answers at once while the peers stay silent
-    expect(step(armed(), obs(primary({ answeredAt: T - 750 }), silent)).decision.action).toBe('fence');
+    expect(step(armed(), obs(primary({ answeredAt: T - 750 }), silentFor(1100))).decision.action).toBe('fence');
   });
 
-  it('property: a slow own answer never fences on silent peers; a prompt one with silent peers always does (3 to 6 nodes)', () => {
+  it('the hold never outlasts the budget: with slower repmgr timings it is longer, never shorter than afterMs', () => {
+    expect(busyHoldEndsMs({ ...settings, earliestPromotionMs: 10_000 })).toBe(9250);
+    expect(busyHoldEndsMs({ ...settings, earliestPromotionMs: 1000 })).toBe(1000);
+  });
+
+  it('property: a slow own answer holds only within the busy hold; otherwise silent peers always fence, and a cut-off primary is stopped before the earliest promotion (3 to 6 nodes)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 3, max: 6 }), fc.array(fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: null }), { minLength: 5, maxLength: 5 }), fc.integer({ min: 0, max: 20_000 }), (size, ages, ownAge) => {
-        const s = { ...settings, clusterSize: size };
+      fc.property(fc.integer({ min: 3, max: 6 }), fc.array(fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: null }), { minLength: 5, maxLength: 5 }), fc.integer({ min: 0, max: 20_000 }), fc.integer({ min: 1000, max: 20_000 }), (size, ages, ownAge, earliestPromotionMs) => {
+        const s = { ...settings, clusterSize: size, earliestPromotionMs };
         const peers = ages.slice(0, size - 1).map((age, i) => peer(`p${i}`, age === null ? null : T - age));
         const d = watchdogStep(armed(), obs(primary({ answeredAt: T - ownAge }), peers), s).decision;
         const seenAt = majoritySeenAt(peers, size);
         const majorityLost = seenAt === null || T - seenAt > s.afterMs;
-        if (ownAge > ownAnswerWithinMs(s)) expect(d.action).toBe('none');
-        else expect(d.action).toBe(majorityLost ? 'fence' : 'none');
+        const held = ownAge > ownAnswerWithinMs(s) && seenAt !== null && T - seenAt < busyHoldEndsMs(s);
+        expect(d.action).toBe(majorityLost && !held ? 'fence' : 'none');
+        // fenced at the first check after the hold, stopped within FENCE_STOP_MS: before a standby can be promoted
+        if (earliestPromotionMs > s.afterMs + s.checkEveryMs + FENCE_STOP_MS) expect(busyHoldEndsMs(s) + s.checkEveryMs + FENCE_STOP_MS).toBeLessThanOrEqual(earliestPromotionMs);
       }),
     );
   });
