@@ -44,8 +44,9 @@ export default defineStep({
       await queue.close();
       connection.disconnect();
     }
-    // this step's own earlier attempt, if its worker was killed, left a FAILED backup behind
-    await deleteFailedBackups(ctx);
+    // this step's own earlier attempt, if its worker was killed, left a FAILED or STARTED backup
+    // behind; a delete that fails must not cost this backup (the reconcile tries again)
+    await deleteFailedBackups(ctx).catch((err: Error) => ctx.log(`interrupted backups not deleted now: ${err.message}`));
     const before = new Set((await listBackups(ctx)).map((b) => b.id));
     await ctx.progress(20, 'barman backup');
     await barman(ctx, ['backup', '--wait', '--wait-timeout', '300', server], { timeoutMs: 900_000 });

@@ -12,14 +12,15 @@ import { decideBarmanRepair, walTimeline } from '../src/barman/reconcile.js';
 import { serverConfPrimary } from '../src/barman/render.js';
 import { buildBarmanRepairFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
-import { barmanQueueName } from '../src/queues.js';
+import { barmanQueueName, clusterTag } from '../src/queues.js';
+import { readFlowRecord } from '../src/flows/registry.js';
 import { redisConnection } from '../src/redis.js';
 import { readNodes } from '../src/status.js';
 import { hasMajority } from '../src/roles/quorum.js';
 
 /** barman steps whose presence in the queue means an operation on barman is under way. */
 const OPERATIONS = new Set(['barman-config', 'barman-first-backup', 'barman-switch-primary', 'barman-backup', 'barman-recover', 'barman-restore-plan', 'barman-ready']);
-/** One repair per primary, timeline and this many ms: a repair that keeps failing is not restarted every run. */
+/** One repair per primary, timeline and this many ms (a repair that keeps failing is not restarted every run); each is due on two runs in a row. */
 const REPAIR_WINDOW_MS = 10 * 60_000;
 
 export default defineStep({
@@ -36,9 +37,10 @@ export default defineStep({
     const connection = redisConnection(ctx.config.redis);
     const queue = new Queue(barmanQueueName(ctx.config.cluster), { connection });
     try {
-      // a scheduler's next run waits as a delayed job: not an operation under way (a retry's backoff is)
+      // a scheduler's next run waits as a delayed job: not an operation under way (a retry's backoff is);
+      // nor is a later step waiting for its children: after a step failed for good it waits forever
       const pending = [
-        ...(await queue.getJobs(['active', 'waiting', 'waiting-children', 'prioritized'], 0, 200)),
+        ...(await queue.getJobs(['active', 'waiting', 'prioritized'], 0, 200)),
         ...(await queue.getJobs(['delayed'], 0, 200)).filter((j) => j && !j.repeatJobKey),
       ];
       const busy = pending.filter((j) => j && j.id !== ctx.jobId && OPERATIONS.has(j.name)).map((j) => j.name);
@@ -54,13 +56,28 @@ export default defineStep({
         checkFailed: checks[0]?.returnvalue.failed ?? [],
       });
       await ctx.log(repair.reason);
+      const seenKey = `pgha:${clusterTag(ctx.config.cluster)}:barman-repair-seen`;
       if (repair.action === 'none') {
+        await connection.del(seenKey);
         if (pointsAt !== null && !busy.length && backups.some((b) => b.status === 'FAILED' || b.status === 'STARTED')) return { repair, deleted: await deleteFailedBackups(ctx) };
         return { repair };
       }
+      // seen on two runs in a row: a promotion's own follow-up flow, enqueued a moment after it, goes first
+      const what = `${repair.action} ${repair.primary}`;
+      const seen = await connection.get(seenKey);
+      if (seen !== what) {
+        await connection.set(seenKey, what, 'EX', 600);
+        await ctx.log(`repairs on the next run if it still sees this (a follow-up flow may be on its way)`);
+        return { repair, waiting: true };
+      }
       const window = Math.floor(Date.now() / REPAIR_WINDOW_MS);
       const flowId = `${ctx.config.cluster}-barman-repair-${repair.primary}-tl${primary!.timeline}-${window}`;
-      await startFlow(ctx.config.redis, buildBarmanRepairFlow(ctx.config, repair.primary, flowId, repair.action === 'switch'), 'barman-repair');
+      if (await readFlowRecord(connection, ctx.config.cluster, flowId)) {
+        await ctx.log(`repair flow ${flowId} already ran in this window: the next one tries again`);
+        return { repair, flowId, again: false };
+      }
+      await startFlow(ctx.config.redis, buildBarmanRepairFlow(ctx.config, repair.primary, flowId, { switchFirst: repair.action === 'switch', reset: repair.action === 'switch' && repair.reset }), 'barman-repair');
+      await connection.del(seenKey);
       await ctx.log(`started flow ${flowId}: ${repair.action === 'switch' ? `barman streams from ${repair.primary}, then a backup` : 'a backup'}`);
       return { repair, flowId };
     } finally {

@@ -121,17 +121,25 @@ export async function backupRunning(ctx: BarmanContext): Promise<boolean> {
  * Delete the backups that an interrupted attempt left in barman's catalogue: FAILED ones (barman
  * saw the error) and, when no `barman backup` holds the server's lock, STARTED ones (barman was
  * killed with its worker). They can never be restored, and `barman check` fails while a FAILED one
- * is listed. barman's delete checks the same lock again. Returns the deleted ids; a failed
- * `barman delete` throws (the caller's step is retried).
+ * is listed. barman's delete checks the same lock again. Returns the deleted ids. Throws when
+ * `barman delete` fails and the backup is still listed (a retry may help: the reconcile tries again).
  */
 export async function deleteFailedBackups(ctx: BarmanContext): Promise<string[]> {
+  // the catalogue first, then the lock: a STARTED backup read before a free lock is an orphan (a
+  // backup started since has another id); each one's status is read again just before its delete
   let stale = catalogue(ctx.config).filter((b) => b.status === 'FAILED' || b.status === 'STARTED');
   if (stale.some((b) => b.status === 'STARTED') && (await backupRunning(ctx))) stale = stale.filter((b) => b.status === 'FAILED');
+  const deleted: string[] = [];
   for (const b of stale) {
+    const now = catalogue(ctx.config).find((x) => x.id === b.id);
+    if (!now || now.status !== b.status) continue; // finished, or deleted by another step meanwhile
     await ctx.log(`backup ${b.id} is ${b.status} but no barman backup runs (an earlier attempt was interrupted): deleting it from barman's catalogue`);
-    await barman(ctx, ['delete', barmanPaths(ctx.config).server, b.id], { timeoutMs: 120_000 });
+    const res = await barman(ctx, ['delete', barmanPaths(ctx.config).server, b.id], { timeoutMs: 120_000, allowFail: true });
+    // another step deleting the same backup at the same time is not a failure
+    if (res.exitCode !== 0 && catalogue(ctx.config).some((x) => x.id === b.id)) throw new Error(`barman delete ${b.id} failed (exit ${res.exitCode}); see the lines above`);
+    deleted.push(b.id);
   }
-  return stale.map((b) => b.id);
+  return deleted;
 }
 
 export async function listBackups(ctx: BarmanContext): Promise<BackupInfo[]> {

@@ -35,7 +35,9 @@ export function decideBarmanRepair(v: BarmanView): BarmanRepair {
   const p = v.primary;
   if (v.pointsAt !== p.name) return { action: 'switch', primary: p.name, reset: true, reason: `barman streams from ${v.pointsAt}, but ${p.name} is the primary (timeline ${p.timeline})` };
   const streaming = v.checkFailed.filter((l) => /receive-wal running|replication slot|PostgreSQL streaming|WAL archive/.test(l));
-  if (streaming.length) return { action: 'switch', primary: p.name, reset: true, reason: `barman check failed on ${p.name}: ${streaming.join('; ')}` };
+  // the same primary: its WAL position is barman's too, so no reset (a reset skips WAL and leaves a gap
+  // in the archive); cron and a WAL switch start streaming again, create_slot = auto makes a lost slot
+  if (streaming.length) return { action: 'switch', primary: p.name, reset: false, reason: `barman check failed on ${p.name}: ${streaming.join('; ')}` };
   if (!v.backupTimelines.some((t) => t >= p.timeline)) {
     return { action: 'backup', primary: p.name, reason: `no DONE backup on timeline ${p.timeline} (backups on ${[...new Set(v.backupTimelines)].join(', ') || 'none'})` };
   }

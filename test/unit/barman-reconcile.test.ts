@@ -35,9 +35,10 @@ describe('decideBarmanRepair: barman follows the primary from what is read', () 
     expect(decideBarmanRepair(view({ pointsAt: 'node2' }))).toEqual({ action: 'switch', primary: 'node1', reset: true, reason: 'barman streams from node2, but node1 is the primary (timeline 3)' });
   });
 
-  it('points at the primary but its check says WAL streaming failed (slot gone after a rewind or a re-clone): switch again', () => {
+  it('points at the primary but its check says WAL streaming failed (slot gone after a rewind or a re-clone): stream again, without a reset', () => {
     const r = decideBarmanRepair(view({ checkFailed: ['receive-wal running: FAILED (See the Barman log file for more details)', 'backup maximum age: FAILED'] }));
-    expect(r).toMatchObject({ action: 'switch', primary: 'node1', reset: true });
+    // the same primary: no reset (it would skip WAL and leave a gap in the archive)
+    expect(r).toMatchObject({ action: 'switch', primary: 'node1', reset: false });
     expect(r.reason).toMatch(/receive-wal running/);
     expect(r.reason).not.toMatch(/maximum age/);
     // a failed check about something else is not barman's streaming
@@ -88,9 +89,11 @@ describe('barman reconcile: its inputs and its flow', () => {
     const quick = localConfig({ barman: { cronEveryMs: 5000 } });
     expect(barmanSchedules(quick).find((x) => x.id === SCHEDULERS.reconcile)!.repeat).toEqual({ every: 5000 });
   });
-  it('the repair flow: switch on a fresh slot, then a backup; or the backup alone', () => {
+  it('the repair flow: switch (reset only when told), then a backup, in that order; or the backup alone', () => {
     const steps = (t: ReturnType<typeof buildBarmanRepairFlow>) => flowSteps(t.tree).map((j) => [j.name, j.data.node, j.data.reset]);
-    expect(steps(buildBarmanRepairFlow(config, 'node2', 'c-repair', true))).toEqual(expect.arrayContaining([['barman-switch-primary', 'node2', true], ['barman-backup', 'node2', undefined]]));
-    expect(steps(buildBarmanRepairFlow(config, 'node2', 'c-repair', false))).toEqual([['barman-backup', 'node2', undefined]]);
+    // flowSteps lists the chain from its first step
+    expect(steps(buildBarmanRepairFlow(config, 'node2', 'c-repair', { switchFirst: true, reset: true }))).toEqual([['barman-switch-primary', 'node2', true], ['barman-backup', 'node2', undefined]]);
+    expect(steps(buildBarmanRepairFlow(config, 'node2', 'c-repair', { switchFirst: true, reset: false }))).toEqual([['barman-switch-primary', 'node2', false], ['barman-backup', 'node2', undefined]]);
+    expect(steps(buildBarmanRepairFlow(config, 'node2', 'c-repair', { switchFirst: false, reset: false }))).toEqual([['barman-backup', 'node2', undefined]]);
   });
 });
