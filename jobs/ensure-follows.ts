@@ -1,19 +1,48 @@
-// After a promotion or switchover: a standby streams from the new primary (follows it if not).
+// After a promotion or switchover, or when the standby keeper heals a standby: it streams from the
+// primary (follows it if not; rewinds or re-clones when it cannot).
 import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { findNode, nodePaths } from '../src/config/paths.js';
 import { postmasterStatus } from '../src/postgres/actions.js';
 import { ensureFollows } from '../src/roles/node.js';
+import { buildRestartFlow } from '../src/flows/operations.js';
+import { startFlow } from '../src/flows/run.js';
+import { readNodes } from '../src/status.js';
+import { hasMajority } from '../src/roles/quorum.js';
 import { nodeContext } from './context.js';
 
 export default defineStep({
   name: 'ensure-follows',
-  schema: StepDataBase.extend({ primary: z.string() }),
+  schema: StepDataBase.extend({
+    primary: z.string(),
+    /** Started by the standby keeper: what it saw is checked again first, the cluster may have moved since. */
+    heal: z.boolean().default(false),
+  }),
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     if (!postmasterStatus(nodePaths(ctx.config, nc.node).dataDir)) {
-      await ctx.log(`${nc.node.name} is down: when it starts, its restart decision makes it follow ${data.primary}`);
-      return { result: 'down' };
+      // this node's worker runs this step, so nothing else would start it: its restart decision does
+      // (read-only as a standby, or a rejoin), once per flow
+      const flowId = `${data.flowId}-restart`;
+      await startFlow(ctx.config.redis, buildRestartFlow(ctx.config, nc.node.name, flowId), 'restart');
+      await ctx.log(`${nc.node.name} is down: its restart flow ${flowId} starts it and makes it follow ${data.primary}`);
+      return { result: 'down', restartFlow: flowId };
+    }
+    if (data.heal) {
+      const nodes = await readNodes(ctx.config);
+      const writable = nodes.filter((n) => n.role === 'primary').map((n) => n.name);
+      const answered = nodes.filter((n) => n.repmgrdPaused !== undefined);
+      const self = nodes.find((n) => n.name === nc.node.name)!;
+      const why =
+        writable.length !== 1 || writable[0] !== data.primary ? `the writable nodes are now ${writable.join(', ') || 'none'}, not ${data.primary} alone`
+        : !hasMajority(answered.length, nodes.length) ? `only ${answered.length} of ${nodes.length} nodes answer`
+        : answered.some((n) => n.repmgrdPaused) ? 'repmgrd is paused: an operation is in progress'
+        : self.role !== 'standby' ? `${nc.node.name} is ${self.role}, not a standby`
+        : null;
+      if (why) {
+        await ctx.log(`heal of ${nc.node.name} skipped: ${why} (the standby keeper looks again)`);
+        return { result: 'skipped', reason: why };
+      }
     }
     return { result: await ensureFollows(nc, findNode(ctx.config, data.primary)) };
   },

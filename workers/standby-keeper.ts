@@ -27,7 +27,9 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
     const self = nodes.find((n) => n.name === me)!;
     const answered = nodes.filter((n) => n.repmgrdPaused !== undefined);
     const writable = nodes.filter((n) => n.role === 'primary');
-    const busySteps = self.role === 'standby' ? (await queue.getJobs(['active', 'waiting', 'waiting-children', 'delayed', 'prioritized'], 0, 50)).filter(Boolean).length : 0;
+    // steps running or about to (a retry's backoff included); not later steps waiting for their
+    // children, which wait forever once a step before them failed for good
+    const busySteps = self.role === 'standby' ? (await queue.getJobs(['active', 'waiting', 'delayed', 'prioritized'], 0, 50)).filter(Boolean).length : 0;
     const { state: next, decision } = standbyHealStep(state, {
       now: Date.now(),
       self: self.repmgrdPaused === undefined ? null : { standby: self.role === 'standby', upstream: self.upstream },

@@ -31,13 +31,13 @@ export function buildRestartFlow(config: ClusterConfig, node: string, flowId: st
 
 /**
  * barman's repair when what is read disagrees with what should be (src/barman/reconcile.ts): stream
- * from `primary` on a fresh slot (switch), then a backup on its timeline; or only the backup.
+ * from `primary` (on a fresh slot with reset), then a backup on its timeline; or only the backup.
  */
-export function buildBarmanRepairFlow(config: ClusterConfig, primary: string, flowId: string, switchFirst: boolean) {
+export function buildBarmanRepairFlow(config: ClusterConfig, primary: string, flowId: string, repair: { switchFirst: boolean; reset: boolean }) {
   return {
     flowId,
     tree: chainFlow(flowId, [
-      ...(switchFirst ? [{ ...onBarman(config, primary, 'barman-switch-primary'), data: { cluster: config.cluster, node: primary, reset: true } }] : []),
+      ...(repair.switchFirst ? [{ ...onBarman(config, primary, 'barman-switch-primary'), data: { cluster: config.cluster, node: primary, reset: repair.reset } }] : []),
       onBarman(config, primary, 'barman-backup'),
     ]),
   };
@@ -45,7 +45,7 @@ export function buildBarmanRepairFlow(config: ClusterConfig, primary: string, fl
 
 /** The standby keeper's heal (src/roles/heal.ts): `node` streams from `primary` again (follow, rewind or re-clone). */
 export function buildStandbyHealFlow(config: ClusterConfig, node: string, primary: string, flowId: string) {
-  return { flowId, tree: chainFlow(flowId, [onNode(config, node, 'ensure-follows', { primary })]) };
+  return { flowId, tree: chainFlow(flowId, [onNode(config, node, 'ensure-follows', { primary, heal: true })]) };
 }
 
 /** `pgha restart NODE`: a planned restart; automatic failover is paused for its duration. */

@@ -77,6 +77,6 @@ describe('standbyHealStep: a standby that does not stream from the primary follo
   it('the heal flow: ensure-follows on the node\'s own queue, toward the primary', () => {
     const config = localConfig();
     const steps = flowSteps(buildStandbyHealFlow(config, 'node3', 'node1', 'c-heal-node3-1').tree);
-    expect(steps.map((j) => [j.name, j.queueName, j.data.node, j.data.primary])).toEqual([['ensure-follows', nodeQueueName(config.cluster, 'node3'), 'node3', 'node1']]);
+    expect(steps.map((j) => [j.name, j.queueName, j.data.node, j.data.primary, j.data.heal])).toEqual([['ensure-follows', nodeQueueName(config.cluster, 'node3'), 'node3', 'node1', true]]);
   });
 });
