@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { setRepmgrdPaused } from '../src/repmgr/actions.js';
-import { recordFailoverPause } from '../src/flows/registry.js';
+import { readFailoverPause, recordFailoverPause } from '../src/flows/registry.js';
 import { redisConnection } from '../src/redis.js';
 import { nodeContext } from './context.js';
 
@@ -16,7 +16,8 @@ export default defineStep({
     try {
       if (data.paused) await recordFailoverPause(connection, data.cluster, { flowId: data.flowId, at: new Date().toISOString() });
       await setRepmgrdPaused(nodeContext(ctx, data.node), data.paused);
-      if (!data.paused) await recordFailoverPause(connection, data.cluster, null);
+      // another flow's record (it paused after this one) is that flow's to clear
+      if (!data.paused && [null, data.flowId].includes((await readFailoverPause(connection, data.cluster))?.flowId ?? null)) await recordFailoverPause(connection, data.cluster, null);
     } finally {
       connection.disconnect();
     }

@@ -71,7 +71,8 @@ export function failoverState(nodes: NodeStatus[], pause: FailoverPauseRecord | 
   const pausedOn = nodes.filter((n) => n.repmgrdPaused).map((n) => n.name);
   if (!pausedOn.length) return { paused: false, pausedOn, by: null, message: 'automatic failover on' };
   const head = `automatic failover PAUSED (repmgrd paused on ${pausedOn.join(', ')})`;
-  if (!pause) {
+  // a flow that completed is not what holds the pause now (a restore ends without a resume step)
+  if (!pause || flow?.state === 'completed') {
     const who = pauseKnown ? 'not by a pgha flow' : 'by whom is unknown (Redis did not answer)';
     return { paused: true, pausedOn, by: null, message: `${head}, ${who}: no standby is promoted by itself until repmgrd is unpaused (repmgr service unpause)` };
   }

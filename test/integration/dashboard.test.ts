@@ -12,6 +12,8 @@ import type { Redis } from 'ioredis';
 import { redisConnection } from '../../src/redis.js';
 import { barmanQueueName, nodeQueueName } from '../../src/queues.js';
 import { chainFlow } from '../../src/flows/chain.js';
+import { nodePaths } from '../../src/config/paths.js';
+import { execa } from 'execa';
 import { startFlow } from '../../src/flows/run.js';
 import { createDashboard } from '../../dashboard/server.js';
 import { cli, repoRoot, testCluster, waitFor, type TestCluster } from './harness.js';
@@ -346,6 +348,10 @@ describe('in the browser', () => {
   it('a flow that fails while automatic failover is paused: status, the page and the metrics name the flow and its failed step; its retry resumes failover', async () => {
     const config = tc.config();
     const paused = async () => (await api('/api/status')).body.automaticFailover;
+    const unpause = () => {
+      const p = nodePaths(config, 'node1');
+      return execa('runuser', ['-u', 'postgres', '--', 'env', `PGPASSFILE=${p.passfile}`, 'repmgr', '-f', p.repmgrConf, 'service', 'unpause'], { reject: false });
+    };
     const metric = async () => Number(/^pgha_automatic_failover_paused\{cluster="pgha"\} (\d)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
     expect((await paused()).paused).toBe(false);
     expect(await metric()).toBe(0);
@@ -356,6 +362,7 @@ describe('in the browser', () => {
     const data = { cluster: config.cluster, node: 'node1' };
     const onNode1 = nodeQueueName(config.cluster, 'node1');
     chmodSync(serverDir, 0o000);
+    let reached = false;
     try {
       await startFlow(config.redis, {
         flowId,
@@ -371,24 +378,28 @@ describe('in the browser', () => {
       }, 120_000, 500);
       expect(state).toMatchObject({ pausedOn: ['node1', 'node2', 'node3'], by: { flowId, step: 'barman-ready' } });
       expect(state.message).toContain(`by flow ${flowId}, which FAILED at step barman-ready: retry that step in the dashboard (Bull Board)`);
-      const status = await cli(['status', ...tc.args]);
+      const status = await cli(['status', '--dir', tc.dir]);
       expect(status.stdout).toContain(`automatic failover PAUSED (repmgrd paused on node1, node2, node3) since ${state.by.since} by flow ${flowId}, which FAILED at step barman-ready`);
       expect(await metric()).toBe(1);
       await page.goto(base);
       await page.locator('#failover-paused').waitFor({ state: 'visible' });
       await expect(page.locator('#failover-paused').textContent()).resolves.toContain(`by flow ${flowId}, which FAILED at step barman-ready`);
       await page.screenshot({ path: join(ARTIFACTS, 'failover-paused.png') });
+      reached = true;
     } finally {
       chmodSync(serverDir, mode);
+      if (!reached) await unpause();
     }
     // the retry finishes the flow, whose last step resumes failover: every sign goes back
     const queue = new Queue(barmanQueueName(config.cluster), { connection: redis });
     try {
       await (await queue.getJob(`${flowId}-barman-ready`))!.retry('failed');
+      await flowDone(flowId, 300_000);
     } finally {
       await queue.close();
+      // never leave failover paused for the next tests, whatever failed above
+      await unpause();
     }
-    await flowDone(flowId, 300_000);
     await waitFor('failover on again', async () => !(await paused()).paused, 30_000, 500);
     expect(await metric()).toBe(0);
     await page.locator('#failover-paused').waitFor({ state: 'hidden', timeout: 15_000 });

@@ -275,6 +275,10 @@ describe('failoverState: automatic failover paused is said loudly, with who and 
     expect(failoverState([node('node1', true)], pause, { state: 'running', step: 'stop-postgres' }).message).toMatch(/by flow pgha-restart-node2-1 \(running, at step stop-postgres\)/);
   });
 
+  it('paused, and the recorded flow completed (a restore has no resume step): not that flow\'s pause', () => {
+    expect(failoverState([node('node1', true)], pause, { state: 'completed', step: null })).toMatchObject({ paused: true, by: null, message: expect.stringMatching(/not by a pgha flow/) });
+  });
+
   it('paused without a pgha record (by hand), or Redis silent: says so', () => {
     expect(failoverState([node('node1', true)], null, null).message).toMatch(/not by a pgha flow: no standby is promoted by itself until repmgrd is unpaused/);
     expect(failoverState([node('node1', true)], null, null, false).message).toMatch(/by whom is unknown \(Redis did not answer\)/);
