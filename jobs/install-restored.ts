@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
-import { ensureRunningOn, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, writeSynchronousConf } from '../src/postgres/actions.js';
+import { UnrecoverableError } from 'bullmq';
+import { ensureRunningOn, postmasterExitReason, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, writeSynchronousConf } from '../src/postgres/actions.js';
 import { moveAside } from '../src/roles/node.js';
 import { restoreDestination } from '../src/barman/restore.js';
 import { nodeContext, sleep } from './context.js';
@@ -48,10 +49,14 @@ export default defineStep({
       writeSynchronousConf(nc, '');
       await ctx.progress(40, 'recovery to the target');
       await ensureRunningOn(nc, ctx.config.postgres.port);
-      for (let i = 0; ; i++) {
+      const deadline = Date.now() + 10 * 60_000;
+      for (;;) {
         const inRecovery = await withLocalSql(nc, ctx.config.postgres.port, 'postgres', async (c) => (await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r as boolean).catch(() => true);
         if (!inRecovery) break;
-        if (i > 1200) throw new Error('recovery did not finish within 10 minutes');
+        // a refused connection is "still recovering" only while the postmaster runs: when it has
+        // exited (a target the WAL cannot reach) no retry helps, and waiting would only keep the cluster down
+        if (!postmasterStatus(p.dataDir)) throw new UnrecoverableError(`PostgreSQL on ${nc.node.name} exited during recovery: ${postmasterExitReason(nc)}`);
+        if (Date.now() > deadline) throw new Error('recovery did not finish within 10 minutes');
         await sleep(500, ctx.signal);
       }
       // barman's recovery settings must not outlive the recovery: a standby cloned from this node
@@ -65,10 +70,11 @@ export default defineStep({
       return { restored: true };
     } catch (err) {
       const aside = existsSync(asideFile) ? readFileSync(asideFile, 'utf8') : null;
-      throw new Error(
+      const message =
         `${(err as Error).message}; see ${p.pgLog}.` +
-          (aside ? ` The data directory from before the restore is kept at ${aside}: to go back, stop PostgreSQL, move ${p.dataDir} away, move ${aside} to ${p.dataDir}, then pgha local start ${nc.node.name}` : ''),
-      );
+        (aside ? ` The data directory from before the restore is kept at ${aside}: to go back, stop PostgreSQL, move ${p.dataDir} away, move ${aside} to ${p.dataDir}, then pgha local start ${nc.node.name}` : '');
+      // what no retry can help stays so (the step is not run again for nothing)
+      throw err instanceof UnrecoverableError ? new UnrecoverableError(message) : new Error(message);
     }
   },
 });

@@ -172,6 +172,23 @@ export async function ensureRunningOn(ctx: NodeContext, port: number, restart = 
   return running ? 'restarted' : 'started';
 }
 
+/** The last FATAL or PANIC line of a PostgreSQL log's text, trimmed; null when there is none (pure). */
+export function lastFatalLine(log: string): string | null {
+  const lines = log.split('\n').filter((l) => /\b(FATAL|PANIC):/.test(l));
+  return lines.length ? lines[lines.length - 1].trim() : null;
+}
+
+/** Why this node's postmaster is gone, from the end of its log (the last 64 KiB): its last FATAL or PANIC line. */
+export function postmasterExitReason(ctx: NodeContext): string {
+  const file = nodePaths(ctx.config, ctx.node).pgLog;
+  try {
+    const text = readFileSync(file, 'utf8');
+    return lastFatalLine(text.slice(-65_536)) ?? `no FATAL line in ${file}`;
+  } catch {
+    return `${file} cannot be read`;
+  }
+}
+
 /** SQL on the local node as the postgres role, over its unix socket (peer auth through pg_ident). */
 export async function withLocalSql<T>(ctx: NodeContext, port: number, database: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ host: nodePaths(ctx.config, ctx.node).socketDir, port, user: 'postgres', database });

@@ -2,6 +2,7 @@ import { describe, it, expect } from '@jest/globals';
 import { INCLUDE_LINE, PGHA_CONF, hbaAddress, renderPassfile, renderPgHba, renderPgIdent, renderPostgresConf, withInclude } from '../../src/postgres/render.js';
 import { secretsOf } from '../../src/config/load.js';
 import { localConfig } from './helpers.js';
+import { lastFatalLine } from '../../src/postgres/actions.js';
 
 /** `key = value` settings of a postgresql.conf-style text (comments and blanks skipped). */
 function settings(text: string): Map<string, string> {
@@ -268,5 +269,20 @@ describe('renderPgIdent', () => {
     const map = /peer map=(\S+)/.exec(hba)![1];
     const rows = hbaRows(renderPgIdent(['postgres']));
     expect(rows.every((r) => r[0] === map)).toBe(true);
+  });
+});
+
+describe('lastFatalLine: why a postmaster exited, from its log', () => {
+  it('the last FATAL or PANIC line, trimmed; null when there is none', () => {
+    const log = [
+      '2026-12-01 05:00:00.000 UTC [10] LOG:  starting PostgreSQL 15',
+      '2026-12-01 05:00:01.000 UTC [11] FATAL:  the database system is starting up',
+      '2026-12-01 05:00:02.000 UTC [12] LOG:  redo done at 0/5000060',
+      '2026-12-01 05:00:02.100 UTC [12] FATAL:  recovery ended before configured recovery target was reached  ',
+      '2026-12-01 05:00:02.200 UTC [10] LOG:  startup process (PID 12) exited with exit code 1',
+    ].join('\n');
+    expect(lastFatalLine(log)).toBe('2026-12-01 05:00:02.100 UTC [12] FATAL:  recovery ended before configured recovery target was reached');
+    expect(lastFatalLine('x PANIC:  could not locate a valid checkpoint record\ny LOG:  aborted')).toBe('x PANIC:  could not locate a valid checkpoint record');
+    expect(lastFatalLine('LOG: all fine\nLOG: FATALITY is a word, FATAL without a colon is not a level')).toBeNull();
   });
 });
