@@ -120,11 +120,32 @@ describe('backup schedules', () => {
     const before = new Set(catalogue(tc.config()).map((b) => b.id));
     const job = await queue.add('barman-backup', { cluster: tc.config().cluster }, { jobId: `killed-mid-backup-${Date.now()}`, attempts: 5, backoff: { type: 'fixed', delay: 2000 } });
     // a scheduled backup may be the one running: the kill lands on whichever backup barman is taking
-    const started = await waitFor('a backup under way', async () => catalogue(tc.config()).find((b) => !before.has(b.id) && b.status === 'STARTED'), 120_000, 100);
-    // the worker and the barman it runs, at once: the attempt stays STARTED in barman's catalogue
+    // the worker and the barman it runs, frozen the moment a backup is STARTED, then killed: the
+    // attempt stays STARTED in barman's catalogue (a backup that finished before the freeze does
+    // not count: the next one is taken)
     const worker = readPidFile(join(tc.dir, 'pids', 'barman-worker.pid'))!;
-    const tree = [worker, ...(await pidtree(worker))];
-    for (const pid of tree) process.kill(pid, 'SIGKILL');
+    const signal = (pids: number[], sig: NodeJS.Signals) => {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, sig);
+        } catch {
+          /* ended meanwhile */
+        }
+      }
+    };
+    const started = await waitFor('a backup frozen while STARTED', async () => {
+      const b = catalogue(tc.config()).find((x) => !before.has(x.id) && x.status === 'STARTED');
+      if (!b) return undefined;
+      const tree = [worker, ...(await pidtree(worker))];
+      signal(tree, 'SIGSTOP');
+      if (catalogue(tc.config()).find((x) => x.id === b.id)?.status === 'STARTED') {
+        signal(tree, 'SIGKILL');
+        return b;
+      }
+      before.add(b.id);
+      signal(tree, 'SIGCONT');
+      return undefined;
+    }, 180_000, 50);
     const up = await cli(['local', 'up', ...tc.args]);
     expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
     const done = await waitFor('the backup job finished', async () => {

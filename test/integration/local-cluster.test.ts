@@ -135,7 +135,8 @@ describe('local up with 3 nodes', () => {
     const res = await cli(['status', '--json', '--dir', tc.dir]);
     expect(res.exitCode).toBe(0);
     const status = JSON.parse(res.stdout);
-    expect(Object.keys(status).sort()).toEqual(['barman', 'cluster', 'nodes']);
+    expect(Object.keys(status).sort()).toEqual(['automaticFailover', 'barman', 'cluster', 'nodes']);
+    expect(status.automaticFailover).toEqual({ paused: false, pausedOn: [], by: null, message: 'automatic failover on' });
     expect(status.cluster).toBe(config.cluster);
     // repmgr's own metadata: who is registered as what, following whom
     const c = await sqlTo(config, 'node1');
@@ -143,7 +144,8 @@ describe('local up with 3 nodes', () => {
     await c.end();
     expect(status.nodes.map((n: any) => [n.name, n.role, n.upstream])).toEqual(meta.rows.map((r) => [r.node_name, r.type, r.upstream]));
     for (const n of status.nodes) {
-      expect(Object.keys(n).sort()).toEqual(['host', 'lagBytes', 'lsn', 'name', 'pid', 'port', 'role', 'timeline', 'upstream']);
+      expect(Object.keys(n).sort()).toEqual(['host', 'lagBytes', 'lsn', 'name', 'pid', 'port', 'repmgrdPaused', 'role', 'timeline', 'upstream']);
+      expect(n.repmgrdPaused).toBe(false);
       expect(n.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
       expect(n.timeline).toBe(1);
       expect(n.pid).toBe(postmasterStatus(nodePaths(config, n.name).dataDir)!.pid);
