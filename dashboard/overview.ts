@@ -3,7 +3,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ClusterConfig } from '../src/config/schema.js';
-import { failoverState, readBackups, readFailoverState, readNodes, within, type BarmanStatus, type ClusterStatus, type NodeStatus } from '../src/status.js';
+import { readBackups, readFailoverState, readNodes, within, type BarmanStatus, type ClusterStatus, type NodeStatus } from '../src/status.js';
 import { recentFlowRecords, type FlowRecord } from '../src/flows/registry.js';
 import { flowState, readStepStates, type StepState } from '../src/flows/run.js';
 import { readEvents, type ClusterEvent } from '../src/events.js';
@@ -91,9 +91,7 @@ export class Overview {
 
   async status(): Promise<ClusterStatus> {
     const [nodes, barman] = await Promise.all([this.nodes.get(), this.barman.get()]);
-    const unknown = () => failoverState(nodes, null, null, false);
-    const automaticFailover = await within(readFailoverState(this.config, this.connection, this.queue, nodes).catch(unknown), 3000, unknown);
-    return { cluster: this.config.cluster, nodes, barman, automaticFailover };
+    return { cluster: this.config.cluster, nodes, barman, automaticFailover: await readFailoverState(this.config, this.connection, this.queue, nodes, 3000) };
   }
 
   async flow(record: FlowRecord): Promise<FlowSummary> {

@@ -15,8 +15,7 @@ import { startFlow } from '../src/flows/run.js';
 import { barmanQueueName, clusterTag } from '../src/queues.js';
 import { readFlowRecord } from '../src/flows/registry.js';
 import { redisConnection } from '../src/redis.js';
-import { readNodes } from '../src/status.js';
-import { hasMajority } from '../src/roles/quorum.js';
+import { majorityPrimary, readNodes } from '../src/status.js';
 
 /** barman steps whose presence in the queue means an operation on barman is under way. */
 const OPERATIONS = new Set(['barman-config', 'barman-first-backup', 'barman-switch-primary', 'barman-backup', 'barman-recover', 'barman-restore-plan', 'barman-ready']);
@@ -30,10 +29,8 @@ export default defineStep({
     const { serverConf } = barmanPaths(ctx.config);
     // a server file naming no node of this config (edited by hand) is repaired like one naming a standby
     const pointsAt = existsSync(serverConf) ? (serverConfPrimary(ctx.config, readFileSync(serverConf, 'utf8')) ?? 'an unknown host') : null;
-    const nodes = await readNodes(ctx.config);
-    const answered = nodes.filter((n) => n.role === 'primary' || n.role === 'standby' || n.timeline !== null).length;
-    const writable = nodes.filter((n) => n.role === 'primary');
-    const primary = writable.length === 1 && writable[0].timeline !== null && hasMajority(answered, nodes.length) ? { name: writable[0].name, timeline: writable[0].timeline } : null;
+    const writable = majorityPrimary(await readNodes(ctx.config));
+    const primary = writable && writable.timeline !== null ? { name: writable.name, timeline: writable.timeline } : null;
     const connection = redisConnection(ctx.config.redis);
     const queue = new Queue(barmanQueueName(ctx.config.cluster), { connection });
     try {

@@ -7,8 +7,7 @@ import { postmasterStatus } from '../src/postgres/actions.js';
 import { ensureFollows } from '../src/roles/node.js';
 import { buildRestartFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
-import { readNodes } from '../src/status.js';
-import { hasMajority } from '../src/roles/quorum.js';
+import { majorityPrimary, readNodes } from '../src/status.js';
 import { nodeContext } from './context.js';
 
 export default defineStep({
@@ -30,13 +29,11 @@ export default defineStep({
     }
     if (data.heal) {
       const nodes = await readNodes(ctx.config);
-      const writable = nodes.filter((n) => n.role === 'primary').map((n) => n.name);
-      const answered = nodes.filter((n) => n.repmgrdPaused !== undefined);
       const self = nodes.find((n) => n.name === nc.node.name)!;
+      const primary = majorityPrimary(nodes)?.name ?? null;
       const why =
-        writable.length !== 1 || writable[0] !== data.primary ? `the writable nodes are now ${writable.join(', ') || 'none'}, not ${data.primary} alone`
-        : !hasMajority(answered.length, nodes.length) ? `only ${answered.length} of ${nodes.length} nodes answer`
-        : answered.some((n) => n.repmgrdPaused) ? 'repmgrd is paused: an operation is in progress'
+        primary !== data.primary ? `the primary seen with a majority is now ${primary ?? 'none'}, not ${data.primary}`
+        : nodes.some((n) => n.repmgrdPaused) ? 'repmgrd is paused: an operation is in progress'
         : self.role !== 'standby' ? `${nc.node.name} is ${self.role}, not a standby`
         : null;
       if (why) {

@@ -11,6 +11,7 @@ import { flowState, readStepStates } from './flows/run.js';
 import { redisConnection } from './redis.js';
 import type { PeerView } from './roles/decide.js';
 import type { NodeSeen } from './roles/promotion.js';
+import { hasMajority } from './roles/quorum.js';
 import type { BackupInfo } from './barman/actions.js';
 import { nextBackupAt } from './barman/schedules.js';
 
@@ -84,8 +85,13 @@ export function failoverState(nodes: NodeStatus[], pause: FailoverPauseRecord | 
   return { paused: true, pausedOn, by, message: `${head} since ${pause.at} ${what}; no standby is promoted by itself meanwhile` };
 }
 
-/** failoverState read live: the pause record and its flow's steps from Redis. */
-export async function readFailoverState(config: ClusterConfig, connection: Redis, queue: (name: string) => Queue, nodes: NodeStatus[]): Promise<FailoverState> {
+/** failoverState read live: the pause record and its flow's steps from Redis; within timeoutMs, else (or when Redis fails) who paused is unknown. */
+export function readFailoverState(config: ClusterConfig, connection: Redis, queue: (name: string) => Queue, nodes: NodeStatus[], timeoutMs: number): Promise<FailoverState> {
+  const unknown = () => failoverState(nodes, null, null, false);
+  return within(readFailoverRecord(config, connection, queue, nodes).catch(unknown), timeoutMs, unknown);
+}
+
+async function readFailoverRecord(config: ClusterConfig, connection: Redis, queue: (name: string) => Queue, nodes: NodeStatus[]): Promise<FailoverState> {
   const pause = await readFailoverPause(connection, config.cluster);
   if (!pause || !nodes.some((n) => n.repmgrdPaused)) return failoverState(nodes, pause, null);
   const record = await readFlowRecord(connection, config.cluster, pause.flowId);
@@ -192,9 +198,18 @@ export function decideTopology(
  */
 export function nodesSeen(nodes: NodeStatus[]): NodeSeen[] {
   return nodes.map((n) => {
-    const answered = n.role === 'primary' || n.role === 'standby' || (n.role === 'unknown' && n.timeline !== null);
+    const answered = nodeAnswered(n);
     return { name: n.name, reachable: answered, writable: answered ? n.role !== 'standby' : undefined, timeline: n.timeline, lsn: lsnToBytes(n.lsn) };
   });
+}
+
+/** PostgreSQL on the node answered the probe (a node refused for two writable nodes answered too) (pure). */
+export const nodeAnswered = (n: NodeStatus): boolean => n.role === 'primary' || n.role === 'standby' || (n.role === 'unknown' && n.timeline !== null);
+
+/** The one writable node, when a majority of the cluster answered; null otherwise (pure). */
+export function majorityPrimary(nodes: NodeStatus[]): NodeStatus | null {
+  const writable = nodes.filter((n) => n.role === 'primary');
+  return writable.length === 1 && hasMajority(nodes.filter(nodeAnswered).length, nodes.length) ? writable[0] : null;
 }
 
 /** The restart decision's view of every other node (reachable or not, and what it says). */
@@ -283,9 +298,7 @@ export async function readStatus(config: ClusterConfig, opts: { barmanTimeoutMs?
   const queues = new Map<string, Queue>();
   const queue = (name: string) => queues.get(name) ?? queues.set(name, new Queue(name, { connection })).get(name)!;
   try {
-    const unknown = () => failoverState(nodes, null, null, false);
-    const automaticFailover = await within(readFailoverState(config, connection, queue, nodes).catch(unknown), 5000, unknown);
-    return { cluster: config.cluster, nodes, barman, automaticFailover };
+    return { cluster: config.cluster, nodes, barman, automaticFailover: await readFailoverState(config, connection, queue, nodes, 5000) };
   } finally {
     for (const q of queues.values()) await q.close();
     connection.disconnect();

@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { findNode } from '../src/config/paths.js';
-import { readNodes, type NodeStatus } from '../src/status.js';
+import { nodeAnswered as answered, readNodes, type NodeStatus } from '../src/status.js';
 import { authorized, dashboardToken } from '../src/auth.js';
 import type { Logger } from 'winston';
 import { hasMajority } from '../src/roles/quorum.js';
@@ -17,8 +17,6 @@ export function parseLag(text: string): number | null {
   return Number(m[1]) * unit;
 }
 
-/** PostgreSQL on the node answered the probe (a node refused for two writable nodes answered too). */
-const answered = (n: NodeStatus) => n.role === 'primary' || n.role === 'standby' || (n.role === 'unknown' && n.timeline !== null);
 
 export interface HealthAnswer {
   status: number;

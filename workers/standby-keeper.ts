@@ -9,8 +9,7 @@ import { buildStandbyHealFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 import { nodeQueueName } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
-import { readNodes } from '../src/status.js';
-import { hasMajority } from '../src/roles/quorum.js';
+import { majorityPrimary, nodeAnswered, readNodes } from '../src/status.js';
 import { HEAL_AFTER_MS, standbyHealStep, type HealState } from '../src/roles/heal.js';
 
 export const HEAL_CHECK_EVERY_MS = 5000;
@@ -25,16 +24,14 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
   const check = async () => {
     const nodes = await readNodes(config);
     const self = nodes.find((n) => n.name === me)!;
-    const answered = nodes.filter((n) => n.repmgrdPaused !== undefined);
-    const writable = nodes.filter((n) => n.role === 'primary');
     // steps running or about to (a retry's backoff included); not later steps waiting for their
     // children, which wait forever once a step before them failed for good
     const busySteps = self.role === 'standby' ? (await queue.getJobs(['active', 'waiting', 'delayed', 'prioritized'], 0, 50)).filter(Boolean).length : 0;
     const { state: next, decision } = standbyHealStep(state, {
       now: Date.now(),
-      self: self.repmgrdPaused === undefined ? null : { standby: self.role === 'standby', upstream: self.upstream },
-      primary: writable.length === 1 && hasMajority(answered.length, nodes.length) ? writable[0].name : null,
-      paused: answered.some((n) => n.repmgrdPaused),
+      self: nodeAnswered(self) ? { standby: self.role === 'standby', upstream: self.upstream } : null,
+      primary: majorityPrimary(nodes)?.name ?? null,
+      paused: nodes.some((n) => n.repmgrdPaused),
       busySteps,
     }, healAfterMs);
     state = next;

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { decideTopology, failoverState, formatStatusTable, lsnToBytes, nodesSeen, type NodeStatus, type Probe } from '../../src/status.js';
+import { decideTopology, failoverState, majorityPrimary, formatStatusTable, lsnToBytes, nodesSeen, type NodeStatus, type Probe } from '../../src/status.js';
 import { localConfig } from './helpers.js';
 
 type Answer = { probe?: Probe; error?: Error & { code?: string }; pid: number | null };
@@ -289,5 +289,15 @@ describe('failoverState: automatic failover paused is said loudly, with who and 
     const nodes = [node('node1', true)];
     expect(formatStatusTable({ cluster: 'pgha', nodes, barman: { backups: [] }, automaticFailover: paused })).toContain(paused.message);
     expect(formatStatusTable({ cluster: 'pgha', nodes, barman: { backups: [] }, automaticFailover: failoverState([node('node1', false)], null, null) })).not.toContain('automatic failover');
+  });
+});
+
+describe('majorityPrimary: the one writable node, while a majority answered', () => {
+  const n = (name: string, role: NodeStatus['role'], timeline: number | null = 1): NodeStatus => ({ name, host: '127.0.0.1', port: 5432, role, upstream: null, timeline, lagBytes: null, lsn: null, pid: null });
+  it('one primary and a majority answering: that node; a lone primary, none, or two writable (unknown): null', () => {
+    expect(majorityPrimary([n('node1', 'primary'), n('node2', 'standby'), n('node3', 'down', null)])?.name).toBe('node1');
+    expect(majorityPrimary([n('node1', 'primary'), n('node2', 'down', null), n('node3', 'down', null)])).toBeNull();
+    expect(majorityPrimary([n('node1', 'standby'), n('node2', 'standby'), n('node3', 'down', null)])).toBeNull();
+    expect(majorityPrimary([n('node1', 'unknown', 2), n('node2', 'unknown', 3), n('node3', 'standby')])).toBeNull();
   });
 });
