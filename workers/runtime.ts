@@ -1,5 +1,6 @@
 // What every worker process shares: load the config, consume one queue, dispatch each job to its
 // step with a parsed payload, a logging command runner and the job's AbortSignal; stop on SIGTERM.
+import { readFileSync, rmSync } from 'node:fs';
 import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { z } from 'zod';
 import { loadConfig, secretsOf } from '../src/config/load.js';
@@ -22,9 +23,33 @@ export function stepProgress(percent: number, label: string): { progress: number
   return { progress: Math.max(0, Math.min(100, Math.round(percent))), label };
 }
 
+/**
+ * Fault injection for the crash-safety suite (bench/chaos/steps.ts), off unless PGHA_CRASH_POINT_FILE
+ * is set: when that file holds {"jobId": J, "logLine": N}, the worker removes the file and kills itself
+ * (SIGKILL: no clean-up, no lock released) right after job J's N-th log line of an attempt (line 1 is
+ * "step … attempt …"; a command logs "$ …" before it runs and "→ exit …" after). Log lines are where a
+ * step's effects begin and end, so every N is a distinct point between two effects.
+ */
+export function crashPoint(file = process.env.PGHA_CRASH_POINT_FILE): (jobId: string, line: number) => void {
+  if (!file) return () => {};
+  return (jobId, line) => {
+    let point: { jobId?: string; logLine?: number };
+    try {
+      point = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      return;
+    }
+    if (point.jobId !== jobId || point.logLine !== line) return;
+    rmSync(file, { force: true });
+    process.kill(process.pid, 'SIGKILL');
+  };
+}
+
 export function makeProcessor(config: ClusterConfig, steps: Map<string, Step<any>>) {
   const runner = new Runner(secretsOf(config));
+  const crash = crashPoint();
   return async (job: Job, _token?: string, signal?: AbortSignal) => {
+    let lines = 0;
     const step = steps.get(job.name);
     if (!step) throw new UnrecoverableError(`no step named "${job.name}" on this worker; is the worker older than the flow?`);
     const parsed = step.schema.safeParse(job.data);
@@ -34,6 +59,7 @@ export function makeProcessor(config: ClusterConfig, steps: Map<string, Step<any
     }
     const log = async (line: string) => {
       await job.log(runner.redact(line));
+      crash(job.id ?? '', ++lines);
     };
     const ctx: StepContext = {
       config,
@@ -46,6 +72,7 @@ export function makeProcessor(config: ClusterConfig, steps: Map<string, Step<any
       },
       signal: signal ?? new AbortController().signal,
       jobId: job.id ?? '',
+      finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
       previous: () => job.getChildrenValues(),
     };
     await log(`step ${job.name} attempt ${job.attemptsMade + 1} on pid ${process.pid}`);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { divergence, interleavedAcks, lostAcks, perNemesis, prng, type Ack } from '../../bench/chaos/check.js';
+import { workerOfQueue } from '../../bench/chaos/steps.js';
+import { barmanQueueName, controlQueueName, nodeQueueName } from '../../src/queues.js';
 
 const ack = (key: number, node: string, at: number, client = 'c'): Ack => ({ key, node, at, client });
 
@@ -39,5 +41,14 @@ describe('nemesis suite checkers', () => {
       { nemesis: 'kill', runs: 3, healed: 3, medianHealMs: 2000, maxHealMs: 3000 },
       { nemesis: 'pause', runs: 1, healed: 0, medianHealMs: null, maxHealMs: null },
     ]);
+  });
+});
+
+describe('crash-safety suite: which worker runs a queue', () => {
+  it('a node queue is that node worker, barman and control their own', () => {
+    expect(workerOfQueue(nodeQueueName('pgha', 'node2'))).toBe('node2-worker');
+    expect(workerOfQueue(barmanQueueName('pgha'))).toBe('barman-worker');
+    expect(workerOfQueue(controlQueueName('pgha'))).toBe('control-worker');
+    expect(() => workerOfQueue('something-else')).toThrow('not a pgha queue');
   });
 });
