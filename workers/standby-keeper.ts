@@ -18,6 +18,7 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
   let state: HealState = { wrongSince: null };
   let busy = false;
   let lastReason = '';
+  let lastError = '';
   const connection = redisConnection(config.redis);
   const queue = new Queue(nodeQueueName(config.cluster, me), { connection });
 
@@ -50,7 +51,12 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
     if (busy) return;
     busy = true;
     check()
-      .catch((err: Error) => logger.warn(`standby keeper: ${err.message}`))
+      .then(() => (lastError = ''))
+      .catch((err: Error) => {
+        // said once while it lasts (Redis down fails every turn), and again when it changes
+        if (err.message !== lastError) logger.warn(`standby keeper: ${err.message}`);
+        lastError = err.message;
+      })
       .finally(() => (busy = false));
   }, HEAL_CHECK_EVERY_MS);
   logger.info(`standby keeper on: a standby not streaming from the primary for ${healAfterMs / 1000} s follows it`);
