@@ -5,9 +5,14 @@ import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman } from '../src/barman/actions.js';
 import { failedChecks } from './barman-check.js';
+import { sleep } from './context.js';
 
 /** Checks that a new backup cures or that do not stop one from being taken. */
 const NOT_BLOCKING = /^(minimum redundancy requirements|backup maximum age|backup minimum size|failed backups|retention policy settings)\b/i;
+
+/** Checks of WAL streaming, which `barman cron` restores by starting receive-wal (the primary restarted, or just changed). */
+const STREAMING = /^(receive-wal running|PostgreSQL streaming|replication slot|WAL archive)\b/i;
+const STREAMING_WAIT_MS = 60_000;
 
 /** The failed checks that stop a backup (pure). */
 export function blockingChecks(output: string): string[] {
@@ -18,12 +23,20 @@ export default defineStep({
   name: 'barman-ready',
   schema: z.object({ cluster: z.string() }),
   async run(ctx) {
-    const { server } = barmanPaths(ctx.config);
-    await ctx.progress(10, 'barman check');
-    const res = await barman(ctx, ['check', server], { allowFail: true, timeoutMs: 120_000 });
-    const blocking = blockingChecks(res.stdout);
-    if (blocking.length) {
-      throw new Error(`barman check on ${server} failed: ${blocking.join('; ')}. Fix it on the barman host (barman check ${server} shows the details), then retry this step`);
+    const { server, cronOut } = barmanPaths(ctx.config);
+    // WAL streaming stops whenever the primary restarts; barman cron starts receive-wal again (the
+    // scheduled one runs every barman.cronEveryMs): run it now and look again, for a bounded time
+    const deadline = Date.now() + STREAMING_WAIT_MS;
+    for (let turn = 1; ; turn++) {
+      await ctx.progress(10, turn === 1 ? 'barman check' : `barman check (again: ${turn})`);
+      const res = await barman(ctx, ['check', server], { allowFail: true, timeoutMs: 120_000 });
+      const blocking = blockingChecks(res.stdout);
+      if (!blocking.length) break;
+      if (!blocking.every((c) => STREAMING.test(c)) || Date.now() > deadline) {
+        throw new Error(`barman check on ${server} failed: ${blocking.join('; ')}. Fix it on the barman host (barman check ${server} shows the details), then retry this step`);
+      }
+      await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
+      await sleep(2000, ctx.signal);
     }
     await ctx.progress(100, 'barman ready');
     return { ok: true };
