@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
-import type { Runner } from '../exec/runner.js';
+import { CommandError, type Runner } from '../exec/runner.js';
 import { ensureDir, isAlive, writeFileAtomic } from '../fsutil.js';
 import { PGHA_CONF, renderPassfile, renderPgHba, renderPgIdent, renderPostgresConf, renderSynchronousConf, SYNC_CONF, withInclude } from './render.js';
 
@@ -143,7 +143,13 @@ export async function startPostgres(ctx: NodeContext, port: number): Promise<voi
   const args = ['-D', p.dataDir, '-l', p.pgLog, '-w', '-t', '120'];
   if (port !== ctx.config.postgres.port) args.push('-o', `-p ${port}`);
   args.push('start');
-  await ctx.run.run(pgBin(ctx.config, 'pg_ctl'), args, { user: ctx.config.osUsers.postgres, timeoutMs: 150_000 });
+  try {
+    await ctx.run.run(pgBin(ctx.config, 'pg_ctl'), args, { user: ctx.config.osUsers.postgres, timeoutMs: 150_000 });
+  } catch (err) {
+    // pg_ctl only says "could not start server, examine the log": the log's last FATAL line says why
+    if (err instanceof CommandError && !postmasterStatus(p.dataDir)) throw new Error(`${err.message.split('\n')[0]}; PostgreSQL exited: ${postmasterExitReason(ctx)}`);
+    throw err;
+  }
 }
 
 /** pg_ctl stop: fast (clean, the default) or immediate (fencing: every backend ends at once; crash recovery on the next start). */
@@ -172,10 +178,19 @@ export async function ensureRunningOn(ctx: NodeContext, port: number, restart = 
   return running ? 'restarted' : 'started';
 }
 
-/** The last FATAL or PANIC line of a PostgreSQL log's text, trimmed; null when there is none (pure). */
+/** FATALs of one client's connection (refused while starting or recovering, ended, not allowed): never why the server stopped. */
+const CONNECTION_FATAL = /FATAL:\s+(the database system is (starting up|in recovery mode|shutting down|not yet accepting connections|not accepting connections)|terminating connection|canceling|password authentication failed|no pg_hba\.conf entry|role ".*" does not exist|database ".*" does not exist)/;
+
+/**
+ * Why the server stopped, from a PostgreSQL log's text (pure): its last FATAL or PANIC line that is not
+ * a client connection's own (a connection refused during recovery logs "FATAL: the database system is
+ * in recovery mode" after the startup process's real reason); else the last FATAL at all; null for none.
+ */
 export function lastFatalLine(log: string): string | null {
   const lines = log.split('\n').filter((l) => /\b(FATAL|PANIC):/.test(l));
-  return lines.length ? lines[lines.length - 1].trim() : null;
+  const server = lines.filter((l) => !CONNECTION_FATAL.test(l));
+  const pick = server.length ? server : lines;
+  return pick.length ? pick[pick.length - 1].trim() : null;
 }
 
 /** Why this node's postmaster is gone, from the end of its log (the last 64 KiB): its last FATAL or PANIC line. */

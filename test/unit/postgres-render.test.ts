@@ -285,4 +285,16 @@ describe('lastFatalLine: why a postmaster exited, from its log', () => {
     expect(lastFatalLine('x PANIC:  could not locate a valid checkpoint record\ny LOG:  aborted')).toBe('x PANIC:  could not locate a valid checkpoint record');
     expect(lastFatalLine('LOG: all fine\nLOG: FATALITY is a word, FATAL without a colon is not a level')).toBeNull();
   });
+
+  it("a client's connection refused after the server's own FATAL does not hide it (seen: the watchdog connecting during recovery)", () => {
+    const log = [
+      '2026-12-01 11:14:15.400 UTC [31120] FATAL:  recovery ended before configured recovery target was reached',
+      '2026-12-01 11:14:15.410 UTC [31100] LOG:  startup process (PID 31120) exited with exit code 1',
+      '2026-12-01 11:14:15.510 UTC [31132] FATAL:  the database system is in recovery mode',
+      '2026-12-01 11:14:15.520 UTC [31133] FATAL:  terminating connection due to administrator command',
+    ].join('\n');
+    expect(lastFatalLine(log)).toBe('2026-12-01 11:14:15.400 UTC [31120] FATAL:  recovery ended before configured recovery target was reached');
+    // only connection FATALs: the last of them, rather than nothing
+    expect(lastFatalLine('a FATAL:  the database system is starting up\nb FATAL:  the database system is shutting down')).toBe('b FATAL:  the database system is shutting down');
+  });
 });
