@@ -48,9 +48,12 @@ CMD ["worker", "node"]
 
 # --- barman ------------------------------------------------------------------------------------
 FROM runtime AS barman
+# postgresql-15 for pg_waldump: a restore's pre-check reads the last transaction of the WAL it would replay
 RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql-common \
+ && sed -ri 's/^#?\s*create_main_cluster\s*=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      barman postgresql-client-15 ca-certificates \
+      barman postgresql-client-15 postgresql-15 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /home/barman/data && chown -R barman:barman /home/barman
 COPY --from=build /app/package.json ./package.json

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ClusterConfig } from './config/schema.js';
 import { masterNode } from './config/paths.js';
-import { planRestore, type RestoreTarget } from './barman/restore.js';
+import { planRestore, type RestoreReach, type RestoreTarget } from './barman/restore.js';
 import type { BackupInfo } from './barman/actions.js';
 import { buildFirstStartFlow } from './flows/first-start.js';
 import { buildBackupFlow, buildPlannedRestartFlow, buildRestoreFlow, buildRoleChangeFlow } from './flows/operations.js';
@@ -160,8 +160,12 @@ export async function planScenario(config: ClusterConfig, body: unknown, stamp =
   }
   const into = checked.node ?? primaries[0]?.name ?? masterNode(config).name;
   const { backup, target } = checked.restore!;
-  const plan = await runBarmanJob<{ backups: BackupInfo[]; lastWalTime: string | null }>(config, 'barman-restore-plan', 120_000, { switchWal: target.kind === 'latest' || target.kind === 'time' });
-  const restorable = planRestore({ backups: plan.backups, lastWalTime: plan.lastWalTime, backupId: backup, target });
+  const plan = await runBarmanJob<{ backups: BackupInfo[]; lastWalTime: string | null; reach: RestoreReach | null }>(config, 'barman-restore-plan', 180_000, {
+    switchWal: target.kind !== 'immediate',
+    backup,
+    reach: true,
+  });
+  const restorable = planRestore({ backups: plan.backups, lastWalTime: plan.lastWalTime, backupId: backup, target, reach: plan.reach });
   if (!restorable.ok) return refuse(409, [{ path: 'params', message: `restore refused, nothing was stopped: ${restorable.problem}` }]);
   const flow = buildRestoreFlow(config, {
     target: into,

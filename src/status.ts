@@ -1,4 +1,5 @@
 // The cluster's topology, read live from the nodes (never from a copy in Redis), and barman's backups.
+import { lsnToBytes } from './postgres/lsn.js';
 import { Queue, QueueEvents } from 'bullmq';
 import type pg from 'pg';
 import type { ClusterConfig } from './config/schema.js';
@@ -101,13 +102,7 @@ async function readFailoverRecord(config: ClusterConfig, connection: Redis, queu
   return failoverState(nodes, pause, { state: flowState(states), step: at?.step ?? null });
 }
 
-/** "16/B374D848" -> bytes (pure). */
-export function lsnToBytes(lsn: string | null | undefined): bigint | null {
-  if (!lsn) return null;
-  const m = /^([0-9A-Fa-f]+)\/([0-9A-Fa-f]+)$/.exec(lsn);
-  if (!m) return null;
-  return (BigInt('0x' + m[1]) << 32n) + BigInt('0x' + m[2]);
-}
+export { lsnToBytes };
 
 export interface Probe {
   recovery: boolean;

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
+import { lsnToBytes } from '../postgres/lsn.js';
 
 export type RestoreTarget = { kind: 'latest' } | { kind: 'immediate' } | { kind: 'time'; time: string } | { kind: 'lsn'; lsn: string };
 
@@ -12,12 +13,28 @@ export interface RestorableBackup {
   endTime: string | null;
 }
 
+/** What a recovery from one backup can reach, read from barman's archive (jobs/barman-restore-plan.ts). */
+export interface RestoreReach {
+  backupId: string;
+  /** The timeline recovery ends on. */
+  timeline?: number;
+  /** The last commit or abort in the WAL it replays (ISO 8601); null: none after the backup. */
+  lastXactTime?: string | null;
+  /** Where that WAL ends, and where the backup becomes consistent (LSNs). */
+  endLsn?: string | null;
+  backupEndLsn?: string | null;
+  /** Why no recovery from this backup can succeed. */
+  problem?: string;
+}
+
 export interface RestorePlanInput {
   backups: RestorableBackup[];
   /** When barman archived its newest WAL file (null: none). */
   lastWalTime: string | null;
   backupId: string;
   target: RestoreTarget;
+  /** What the chosen backup's recovery reaches; without it the time target is checked against archive times only. */
+  reach?: RestoreReach | null;
 }
 
 export type RestorePlan = { ok: true; backupId: string } | { ok: false; problem: string };
@@ -27,17 +44,28 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
   if (!done.length) return { ok: false, problem: 'barman holds no DONE backup: take one first (pgha backup)' };
   const backup = input.backupId === 'latest' ? done[done.length - 1] : done.find((b) => b.id === input.backupId);
   if (!backup) return { ok: false, problem: `--backup ${input.backupId}: no DONE backup with that id; DONE backups: ${done.map((b) => b.id).join(', ')}` };
+  const reach = input.reach?.backupId === backup.id ? input.reach : null;
+  if (reach?.problem) return { ok: false, problem: `backup ${backup.id} cannot be restored: ${reach.problem}` };
   if (input.target.kind === 'time') {
     const t = Date.parse(input.target.time);
     if (Number.isNaN(t)) return { ok: false, problem: `--target-time ${input.target.time}: not an ISO 8601 time (like 2026-11-26T13:05:00Z)` };
     const from = backup.endTime ? Date.parse(backup.endTime) : NaN;
-    const to = input.lastWalTime ? Date.parse(input.lastWalTime) : NaN;
-    const range = `valid range for backup ${backup.id}: ${backup.endTime ?? '?'} to ${input.lastWalTime ?? '?'}`;
+    // PostgreSQL stops at the first transaction end past the target: the target must not lie after the last one
+    const last = reach ? reach.lastXactTime ?? null : input.lastWalTime;
+    const to = last ? Date.parse(last) : NaN;
+    const range = `valid range for backup ${backup.id}: ${backup.endTime ?? '?'} to ${last ?? '?'}${reach ? ` (its last transaction in barman's WAL, timeline ${reach.timeline})` : ''}`;
     if (!Number.isNaN(from) && t < from) return { ok: false, problem: `--target-time ${input.target.time} is before the end of backup ${backup.id}; ${range}` };
-    if (Number.isNaN(to) || t > to) return { ok: false, problem: `--target-time ${input.target.time} is after the last archived WAL; ${range}` };
+    if (reach && !last) return { ok: false, problem: `--target-time ${input.target.time}: barman's WAL holds no transaction after backup ${backup.id}, so PostgreSQL could not reach any time target; restore it with --target immediate, or with no target` };
+    if (Number.isNaN(to) || t > to) return { ok: false, problem: `--target-time ${input.target.time} is after the ${reach ? 'last transaction recovery from that backup can replay' : 'last archived WAL'}; ${range}` };
   }
-  if (input.target.kind === 'lsn' && !/^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/.test(input.target.lsn)) {
-    return { ok: false, problem: `--target-lsn ${input.target.lsn}: not an LSN (like 0/5000028)` };
+  if (input.target.kind === 'lsn') {
+    const l = lsnToBytes(input.target.lsn);
+    if (l === null) return { ok: false, problem: `--target-lsn ${input.target.lsn}: not an LSN (like 0/5000028)` };
+    const lo = reach?.backupEndLsn ? lsnToBytes(reach.backupEndLsn) : null;
+    const hi = reach?.endLsn ? lsnToBytes(reach.endLsn) : null;
+    const range = `valid range for backup ${backup.id}: ${reach?.backupEndLsn ?? '?'} to ${reach?.endLsn ?? '?'}`;
+    if (lo !== null && l < lo) return { ok: false, problem: `--target-lsn ${input.target.lsn} is before backup ${backup.id} is consistent; ${range}` };
+    if (hi !== null && l > hi) return { ok: false, problem: `--target-lsn ${input.target.lsn} is after the end of the WAL recovery from that backup can replay; ${range}` };
   }
   return { ok: true, backupId: backup.id };
 }
