@@ -8,6 +8,8 @@ import { barmanPaths, findNode } from '../src/config/paths.js';
 import { barman } from '../src/barman/actions.js';
 import { recoverTargetArgs, restoreDestination, type RestoreTarget } from '../src/barman/restore.js';
 import { ensureDir } from '../src/fsutil.js';
+import { UnrecoverableError } from 'bullmq';
+import { restartEveryNode } from './context.js';
 
 export default defineStep({
   name: 'barman-recover',
@@ -31,7 +33,15 @@ export default defineStep({
     await ctx.progress(10, `barman recover ${data.backupId}`);
     // WAL is copied into the restored folder (barman_wal/) so PostgreSQL needs no barman on its host
     const remote = dest.sshCommand ? ['--remote-ssh-command', dest.sshCommand] : [];
-    await barman(ctx, ['recover', ...remote, ...recoverTargetArgs(data.target as RestoreTarget), server, data.backupId, dest.path], { timeoutMs: 3_600_000 });
+    try {
+      await barman(ctx, ['recover', ...remote, ...recoverTargetArgs(data.target as RestoreTarget), server, data.backupId, dest.path], { timeoutMs: 3_600_000 });
+    } catch (err) {
+      // the nodes were stopped for this restore and nothing of theirs was touched yet: when no retry
+      // follows, they start again on their own data rather than stay down
+      if (!ctx.finalAttempt) throw err;
+      await restartEveryNode(ctx, data.flowId);
+      throw new UnrecoverableError(`${(err as Error).message}\nbarman recover failed on its last attempt: every node restarts on the data it had; fix the cause above, then run the restore again`);
+    }
     return { staging: dest.path };
   },
 });

@@ -6,10 +6,10 @@ import { execa } from 'execa';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
 import { UnrecoverableError } from 'bullmq';
-import { ensureRunningOn, postmasterExitReason, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, writeSynchronousConf } from '../src/postgres/actions.js';
+import { type NodeContext, ensureRunningOn, postmasterExitReason, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, writeSynchronousConf } from '../src/postgres/actions.js';
 import { moveAside } from '../src/roles/node.js';
 import { restoreDestination } from '../src/barman/restore.js';
-import { nodeContext, sleep } from './context.js';
+import { nodeContext, restartEveryNode, sleep } from './context.js';
 
 /** What barman recover may write into postgresql.auto.conf. */
 export const RECOVERY_SETTINGS = [
@@ -25,6 +25,23 @@ export const RECOVERY_SETTINGS = [
   'recovery_target_timeline',
 ];
 
+/**
+ * The way back of a failed install: PostgreSQL stopped, the restored folder moved aside (kept for a
+ * look at why), the data directory from before the restore put back. Returns what was done, in words.
+ */
+async function putBackOldData(nc: NodeContext, asideFile: string, flowId: string): Promise<string> {
+  const p = nodePaths(nc.config, nc.node);
+  const aside = existsSync(asideFile) ? readFileSync(asideFile, 'utf8').trim() : null;
+  if (!aside || !existsSync(aside)) return `No data directory from before the restore was found to put back.`;
+  if (postmasterStatus(p.dataDir)) await stopPostgres(nc);
+  const failed = `${p.dataDir}.failed-restore-${flowId}`;
+  if (existsSync(p.dataDir)) renameSync(p.dataDir, failed);
+  renameSync(aside, p.dataDir);
+  rmSync(asideFile, { force: true });
+  await nc.log(`the data directory from before the restore is back at ${p.dataDir}; the restored one is kept at ${failed} (delete it once you do not need it)`);
+  return `The data directory from before the restore is back in place (the restored one is kept at ${failed}).`;
+}
+
 export default defineStep({
   name: 'install-restored',
   schema: StepDataBase,
@@ -33,6 +50,10 @@ export default defineStep({
     const p = nodePaths(ctx.config, nc.node);
     const staging = restoreDestination(ctx.config, nc.node, data.flowId).path;
     const asideFile = join(p.stateDir, `restore-aside-${data.flowId}`);
+    // this restore already went back (a re-run after a crash right after): the folder here is the old
+    // data, which must not pass for the restored one
+    const wentBack = join(p.stateDir, `restore-went-back-${data.flowId}`);
+    if (existsSync(wentBack)) throw new UnrecoverableError(readFileSync(wentBack, 'utf8'));
     if (existsSync(staging)) {
       if (postmasterStatus(p.dataDir)) await stopPostgres(nc);
       const aside = await moveAside(nc, `restore ${data.flowId}`);
@@ -48,7 +69,11 @@ export default defineStep({
       // asynchronous until the quorum keeper sees them stream
       writeSynchronousConf(nc, '');
       await ctx.progress(40, 'recovery to the target');
-      await ensureRunningOn(nc, ctx.config.postgres.port);
+      await ensureRunningOn(nc, ctx.config.postgres.port).catch((err: Error) => {
+        // recovery can end (a target the WAL does not reach) before pg_ctl sees the server up
+        if (!postmasterStatus(p.dataDir)) throw new UnrecoverableError(`PostgreSQL on ${nc.node.name} exited during recovery: ${postmasterExitReason(nc)}`);
+        throw err;
+      });
       const deadline = Date.now() + 10 * 60_000;
       for (;;) {
         const inRecovery = await withLocalSql(nc, ctx.config.postgres.port, 'postgres', async (c) => (await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r as boolean).catch(() => true);
@@ -69,12 +94,17 @@ export default defineStep({
       await ctx.log(`${nc.node.name} recovered and promoted; recovery settings reset`);
       return { restored: true };
     } catch (err) {
-      const aside = existsSync(asideFile) ? readFileSync(asideFile, 'utf8') : null;
+      const retried = !(err instanceof UnrecoverableError) && !ctx.finalAttempt;
+      if (retried) throw new Error(`${(err as Error).message}; see ${p.pgLog}`);
+      // no retry will finish this restore: the data from before it goes back in place and every node
+      // the flow stopped starts again, instead of the cluster staying down
+      const back = await putBackOldData(nc, asideFile, data.flowId);
       const message =
-        `${(err as Error).message}; see ${p.pgLog}.` +
-        (aside ? ` The data directory from before the restore is kept at ${aside}: to go back, stop PostgreSQL, move ${p.dataDir} away, move ${aside} to ${p.dataDir}, then pgha local start ${nc.node.name}` : '');
-      // what no retry can help stays so (the step is not run again for nothing)
-      throw err instanceof UnrecoverableError ? new UnrecoverableError(message) : new Error(message);
+        `${(err as Error).message}; see ${p.pgLog}. ${back} Every node restarts in its former role; ` +
+        'to restore, run the restore again with a target the backup reaches (a refused one names the valid range).';
+      writeFileSync(wentBack, message);
+      await restartEveryNode(ctx, data.flowId);
+      throw new UnrecoverableError(message);
     }
   },
 });

@@ -19,6 +19,8 @@ export interface StepContext {
   progress(percent: number, label: string): Promise<void>;
   signal: AbortSignal;
   jobId: string;
+  /** No attempt follows this one if it fails (its last attempt): a step undoes what no retry will finish. */
+  finalAttempt: boolean;
   /** Return values of the steps this one depends on (the previous step of a chain), by job key. */
   previous(): Promise<Record<string, any>>;
 }

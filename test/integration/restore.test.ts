@@ -1,6 +1,10 @@
 // Destructive: restore from barman, full (latest, immediate) and point in time, on a 2-node cluster.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildRestoreFlow } from '../../src/flows/operations.js';
+import { startFlow, watchFlows } from '../../src/flows/run.js';
+import { redisConnection } from '../../src/redis.js';
 import { nodePaths } from '../../src/config/paths.js';
 import { postmasterStatus } from '../../src/postgres/actions.js';
 import { cli, sqlTo, testCluster, waitFor, type TestCluster } from './harness.js';
@@ -55,8 +59,57 @@ describe('restore', () => {
     expect(early.stdout).toMatch(/restore refused, nothing was stopped: --target-time 2020-01-01T00:00:00Z is before the end of backup \d{8}T\d{6}; valid range for backup \d{8}T\d{6}: \S+ to \S+/);
     const late = await cli(['restore', '--yes', '--target-time', '2099-01-01T00:00:00Z', '--dir', tc.dir]);
     expect(late.exitCode).toBe(2);
-    expect(late.stdout).toMatch(/is after the last archived WAL; valid range/);
+    expect(late.stdout).toMatch(/is after the last transaction recovery from that backup can replay; valid range/);
     expect(cfg().nodes.map((n) => postmasterStatus(nodePaths(cfg(), n).dataDir)?.pid)).toEqual(pids);
+  });
+
+  it('failing input 5: a target time after the last commit barman holds (but before its newest archived WAL) is refused before anything stops', async () => {
+    const pids = cfg().nodes.map((n) => postmasterStatus(nodePaths(cfg(), n).dataDir)!.pid);
+    // the last transaction: an xid assigned and committed (no row changed); its commit record is the newest in the WAL
+    const [{ t: lastCommit }] = await sql('node1', 'SELECT pg_current_xact_id()::text AS x, clock_timestamp() AS t');
+    // a second after it: the restore's own WAL switch archives a segment later than that, which the
+    // archive-time check accepted and PostgreSQL then could not reach
+    const target = new Date((lastCommit as Date).getTime() + 1000).toISOString();
+    const r = await cli(['restore', '--yes', '--target-time', target, '--dir', tc.dir]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toContain(`restore refused, nothing was stopped: --target-time ${target} is after the last transaction recovery from that backup can replay`);
+    expect(r.stdout).toMatch(/valid range for backup \d{8}T\d{6}: \S+ to \S+ \(its last transaction in barman's WAL, timeline 1\)/);
+    expect(cfg().nodes.map((n) => postmasterStatus(nodePaths(cfg(), n).dataDir)?.pid)).toEqual(pids);
+  });
+
+  it('a restore that fails in PostgreSQL (a target its WAL cannot reach, past the pre-check) goes back: old data in place, every node restarted', async () => {
+    const before = await sql('node1', 'SELECT count(*)::int AS n FROM rows');
+    const pids = cfg().nodes.map((n) => postmasterStatus(nodePaths(cfg(), n).dataDir)!.pid);
+    const latest = (await backups()).filter((b) => b.status === 'DONE').pop()!.id;
+    // the flow as the pre-check would never plan it: a time no WAL reaches
+    const flowId = `pgha-restore-unreachable-${Date.now()}`;
+    const flow = buildRestoreFlow(cfg(), { target: 'node1', backupId: latest, recoveryTarget: { kind: 'time', time: '2099-01-01T00:00:00Z' }, flowId, pauseVia: 'node1' });
+    await startFlow(cfg().redis, flow, 'restore');
+    const connection = redisConnection(cfg().redis);
+    try {
+      const result = await watchFlows(connection, [flow], { timeoutMs: 300_000 });
+      expect(result.ok).toBe(false);
+      expect(result.failed!.step).toBe('install-restored');
+      // fails as soon as PostgreSQL exits, quoting it, and says what was done about it
+      expect(result.failed!.failedReason).toMatch(/exited during recovery: .*recovery ended before configured recovery target was reached/);
+      expect(result.failed!.failedReason).toContain('The data directory from before the restore is back in place');
+      expect(result.failed!.failedReason).not.toContain('local start');
+    } finally {
+      connection.disconnect();
+    }
+    // every node restarted by itself, in its former role, with the data it had
+    const host = cfg().nodes[0].host;
+    await waitFor('node1 primary again and node2 streaming from it', async () => {
+      const one = await sql('node1', 'SELECT pg_is_in_recovery() AS r');
+      const two = await sql('node2', `SELECT (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS h`);
+      return one[0].r === false && two[0].h === host;
+    }, 180_000);
+    expect(cfg().nodes.map((n) => postmasterStatus(nodePaths(cfg(), n).dataDir)?.pid).every((pid, i) => pid !== undefined && pid !== pids[i])).toBe(true);
+    expect(await sql('node1', 'SELECT count(*)::int AS n FROM rows')).toEqual(before);
+    // the failed attempt's folder is kept for a look, and named so
+    const failed = readdirSync(cfg().postgres.dataDir).filter((d) => d.includes(`.failed-restore-${flowId}`));
+    expect(failed).toEqual([`node1.failed-restore-${flowId}`]);
+    for (const d of failed) rmSync(join(cfg().postgres.dataDir, d), { recursive: true, force: true });
   });
 
   let backupOf1000 = '';
