@@ -140,3 +140,26 @@ export async function startRedisServer(dir: string): Promise<{ url: string; stop
 }
 
 export { writablePrimaries, splitBrainSampler, insertStream } from '../../bench/stream.js';
+
+/**
+ * Run a nemesis program of bench/chaos (built, under dist/) as a user would, and print its report.
+ * The program takes its cluster down itself; when it was cut short (its time limit), the cluster it
+ * named in "state in DIR" is taken down and removed here.
+ */
+export async function runChaosProgram(script: string, args: string[], timeoutMs = 1_200_000): Promise<{ exitCode: number | undefined; all: string }> {
+  let stateDir: string | undefined;
+  const run = execa(process.execPath, [join(repoRoot, 'dist', 'bench', 'chaos', script), ...args], { reject: false, all: true, timeout: timeoutMs, cwd: repoRoot });
+  run.all!.on('data', (d: Buffer) => {
+    stateDir ??= /state in (\/tmp\/pgha-[a-z]+-\S+?)[,;\s]/.exec(d.toString())?.[1];
+  });
+  try {
+    const r = await run;
+    console.log(r.all);
+    return { exitCode: r.exitCode, all: r.all ?? '' };
+  } finally {
+    if (stateDir && existsSync(join(stateDir, 'pgha.yaml')) && run.exitCode === null) {
+      await cli(['local', 'down', '--dir', stateDir], { timeoutMs: 120_000 });
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }
+}
