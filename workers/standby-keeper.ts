@@ -4,6 +4,9 @@
 // demoted node or from nothing is brought back without anyone noticing it first.
 import type { Logger } from 'winston';
 import { Queue } from 'bullmq';
+import pg from 'pg';
+import { BARMAN_SLOT } from '../src/barman/render.js';
+import { findNode, nodePaths } from '../src/config/paths.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { buildStandbyHealFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
@@ -22,9 +25,32 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
   const connection = redisConnection(config.redis);
   const queue = new Queue(nodeQueueName(config.cluster, me), { connection });
 
+  /**
+   * A standby holds no barman slot. One left from a time this node was the primary keeps every WAL
+   * segment since then (slots hold WAL on a standby too) and, when the node is promoted again, points
+   * barman behind its timeline's start. Looked for once each time the node becomes a standby.
+   */
+  let slotChecked = false;
+  const dropBarmanSlot = async () => {
+    const c = new pg.Client({ host: nodePaths(config, findNode(config, me)).socketDir, port: config.postgres.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
+    c.on('error', () => {});
+    await c.connect();
+    try {
+      const r = await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [BARMAN_SLOT]);
+      if (r.rowCount) logger.info(`standby keeper: dropped replication slot ${BARMAN_SLOT}, left from when ${me} was the primary (it held WAL since then)`);
+    } finally {
+      await c.end().catch(() => {});
+    }
+  };
+
   const check = async () => {
     const nodes = await readNodes(config);
     const self = nodes.find((n) => n.name === me)!;
+    if (self.role !== 'standby') slotChecked = false;
+    else if (!slotChecked) {
+      await dropBarmanSlot();
+      slotChecked = true;
+    }
     // steps running or about to (a retry's backoff included); not later steps waiting for their
     // children, which wait forever once a step before them failed for good
     const busySteps = self.role === 'standby' ? (await queue.getJobs(['active', 'waiting', 'delayed', 'prioritized'], 0, 50)).filter(Boolean).length : 0;

@@ -2,6 +2,9 @@
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { barmanPaths } from '../config/paths.js';
 
+/** barman's replication slot on the primary it streams from. */
+export const BARMAN_SLOT = 'barman';
+
 export function renderBarmanMainConf(config: ClusterConfig, osUser: string): string {
   const p = barmanPaths(config);
   return [
@@ -31,7 +34,7 @@ export function renderBarmanServerConf(config: ClusterConfig, primary: NodeConfi
     // a backup asked for now starts now, not at the next spread checkpoint (up to checkpoint_timeout)
     'immediate_checkpoint = true',
     'streaming_archiver = on',
-    'slot_name = barman',
+    `slot_name = ${BARMAN_SLOT}`,
     'create_slot = auto',
     `path_prefix = ${config.postgres.binDir}`,
     `retention_policy = ${config.barman.retentionPolicy}`,

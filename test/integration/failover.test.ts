@@ -166,7 +166,16 @@ describe('automatic failover and the old primary\'s return', () => {
     expect(tl.rows[0].received_tli).toBeGreaterThanOrEqual(2);
   });
 
-  it('switchover to node1 and back: every row committed before is on the new primary', async () => {
+  it('switchover to node1 and back: every row committed before is on the new primary; barman streams from it on a fresh slot, and the demoted node keeps no barman slot', async () => {
+    const b = barmanPaths(cfg());
+    const slotsOn = async (node: string) => {
+      const c = await sqlTo(cfg(), node);
+      try {
+        return (await c.query(`SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'barman'`)).rows.length;
+      } finally {
+        await c.end();
+      }
+    };
     for (const target of ['node1', newPrimary]) {
       const from = (await writablePrimaries(cfg()))[0];
       const c = await sqlTo(cfg(), from);
@@ -183,6 +192,13 @@ describe('automatic failover and the old primary\'s return', () => {
       for (const other of cfg().nodes.map((x) => x.name).filter((x) => x !== target)) {
         expect(await waitFor(`${other} follows ${target}`, async () => (await streamsFrom(other)) === target, 30_000)).toBe(true);
       }
+      // the switchover ended with WAL from the new timeline archived: barman streams from the target
+      // (back to a node that was the primary before: a slot left there pointed behind its timeline)
+      const check = await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'check', b.server], { reject: false });
+      expect(check.stdout).toMatch(/receive-wal running: OK/);
+      expect(check.stdout).toMatch(/replication slot: OK/);
+      // the old primary, a standby now, holds no barman slot (it would keep every WAL segment since)
+      await waitFor(`no barman slot on ${from}`, async () => (await slotsOn(from)) === 0, 30_000);
     }
   });
 });
