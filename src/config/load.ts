@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ClusterConfigSchema, crossChecks, DashboardSchema, FencingSchema, PostgresSchema, RedisSchema, RepmgrSchema, type NodeConfig, SECRET_PATHS, SEED_PASSWORDS, type ClusterConfig } from './schema.js';
 
-/** PGHA_* variables that are not cluster config: which file and node, the local folder, process knobs (log level, shutdown grace). */
+/** PGHA_* variables that are not cluster config: which file and node, the local folder, process knobs (log level, shutdown grace), the crash-safety suite's crash point. */
 export const NON_CONFIG_ENV = new Set(['PGHA_CONFIG', 'PGHA_NODE', 'PGHA_LOCAL_DIR', 'PGHA_LOG_LEVEL', 'PGHA_SHUTDOWN_GRACE_MS', 'PGHA_CRASH_POINT_FILE']);
 
 export class ConfigError extends Error {

@@ -198,7 +198,7 @@ describe('environment overrides', () => {
   });
 
   it('PGHA_CONFIG, PGHA_NODE, PGHA_LOCAL_DIR and the process knobs are not config values and are ignored', () => {
-    expect([...NON_CONFIG_ENV].sort()).toEqual(['PGHA_CONFIG', 'PGHA_LOCAL_DIR', 'PGHA_LOG_LEVEL', 'PGHA_NODE', 'PGHA_SHUTDOWN_GRACE_MS']);
+    expect([...NON_CONFIG_ENV].sort()).toEqual(['PGHA_CONFIG', 'PGHA_CRASH_POINT_FILE', 'PGHA_LOCAL_DIR', 'PGHA_LOG_LEVEL', 'PGHA_NODE', 'PGHA_SHUTDOWN_GRACE_MS']);
     const plain = resolveConfig(localRaw()).config;
     const { config } = resolveConfig(localRaw(), {
       PGHA_CONFIG: '/etc/pgha.yaml',
@@ -206,6 +206,7 @@ describe('environment overrides', () => {
       PGHA_LOCAL_DIR: '/tmp/x',
       PGHA_LOG_LEVEL: 'debug',
       PGHA_SHUTDOWN_GRACE_MS: '1000',
+      PGHA_CRASH_POINT_FILE: '/tmp/x/crash-point.json',
     });
     expect(config).toEqual(plain);
   });
