@@ -119,7 +119,7 @@ function newClusterDir(baseIp: string, port: number): string {
   return dir;
 }
 
-/** Per step, the longest duration (ms) and log (lines of one attempt) seen so far in this run. */
+/** Per step, the longest duration (ms) seen so far in this run, and the lines its latest attempt logged. */
 const durations = new Map<string, number>();
 const logLines = new Map<string, number>();
 const DEFAULT_STEP_MS = 1500;
@@ -133,7 +133,8 @@ async function learn(connection: Redis, states: StepState[]) {
     try {
       const { logs } = await queue.getJobLogs(s.jobId, 0, -1);
       const from = logs.map((l) => l.startsWith(`step ${s.step} attempt`)).lastIndexOf(true);
-      if (from >= 0) logLines.set(s.step, Math.max(logLines.get(s.step) ?? 0, logs.length - from));
+      // the latest attempt's count: a step logs more on one path than another (a switch vs no change)
+      if (from >= 0) logLines.set(s.step, logs.length - from);
     } finally {
       await queue.close();
     }
@@ -515,7 +516,8 @@ async function main() {
       });
       const [a, b, c2] = o.baseIp.split('.');
       for (const [fi, si] of targets) {
-        const d = newClusterDir(`${a}.${b}.${Number(c2) + 1}.11`, port + 1);
+        // addresses and ports of their own, away from the main run and the CI test (127.0.43.x)
+        const d = newClusterDir(`${a}.${b}.${(Number(c2) + 50) % 250}.11`, port + 100);
         extraDirs.push(d);
         log(`round: first-start, flow of node${fi + 1}, step ${si + 1}`);
         try {
