@@ -25,11 +25,15 @@ export function stepProgress(percent: number, label: string): { progress: number
 
 /**
  * Fault injection for the crash-safety suite (bench/chaos/steps.ts), off unless PGHA_CRASH_POINT_FILE
- * is set: when that file holds {"jobId": J, "logLine": N}, the worker removes the file and kills itself
+ * is set: when that file holds {"jobId": J, "logLine": N} (J may hold `*` wildcards), the worker removes the file and kills itself
  * (SIGKILL: no clean-up, no lock released) right after job J's N-th log line of an attempt (line 1 is
  * "step … attempt …"; a command logs "$ …" before it runs and "→ exit …" after). Log lines are where a
  * step's effects begin and end, so every N is a distinct point between two effects.
  */
+/** A crash point's job id: exact, or with `*` for any text (a flow a worker starts by itself has an id made when it starts). */
+const jobIdMatches = (pattern: string, jobId: string) =>
+  pattern.includes('*') ? new RegExp(`^${pattern.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(jobId) : pattern === jobId;
+
 export function crashPoint(file = process.env.PGHA_CRASH_POINT_FILE): (jobId: string, line: number) => void {
   if (!file) return () => {};
   return (jobId, line) => {
@@ -39,7 +43,7 @@ export function crashPoint(file = process.env.PGHA_CRASH_POINT_FILE): (jobId: st
     } catch {
       return;
     }
-    if (point.jobId !== jobId || point.logLine !== line) return;
+    if (!point.jobId || !jobIdMatches(point.jobId, jobId) || point.logLine !== line) return;
     rmSync(file, { force: true });
     process.kill(process.pid, 'SIGKILL');
   };

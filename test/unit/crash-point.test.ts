@@ -39,6 +39,22 @@ describe('crash points', () => {
     }
   });
 
+  it('a pattern with * names a job of a flow whose id is made when the cluster starts it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-crash-'));
+    try {
+      const file = join(dir, 'point.json');
+      writeFileSync(file, JSON.stringify({ jobId: 'job-*', logLine: 2 }));
+      const r = await execa(process.execPath, ['--input-type=module', '-e', script(file)], { reject: false });
+      expect(r.signal).toBe('SIGKILL');
+      expect(r.stdout.split('\n')).toEqual(['other-job:3', 'job-1:1']);
+      // no match: a dot in the pattern is a dot, not any character
+      writeFileSync(file, JSON.stringify({ jobId: 'job.*', logLine: 2 }));
+      expect((await execa(process.execPath, ['--input-type=module', '-e', script(file)], { reject: false })).exitCode).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the worker dies by SIGKILL right after that job line, and the point is used once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgha-crash-'));
     try {
