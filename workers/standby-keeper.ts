@@ -4,7 +4,7 @@
 // demoted node or from nothing is brought back without anyone noticing it first.
 import type { Logger } from 'winston';
 import { Queue } from 'bullmq';
-import pg from 'pg';
+import { openClient } from '../src/postgres/actions.js';
 import { BARMAN_SLOT } from '../src/barman/render.js';
 import { findNode, nodePaths } from '../src/config/paths.js';
 import type { ClusterConfig } from '../src/config/schema.js';
@@ -32,9 +32,7 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
    */
   let slotChecked = false;
   const dropBarmanSlot = async () => {
-    const c = new pg.Client({ host: nodePaths(config, findNode(config, me)).socketDir, port: config.postgres.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
-    c.on('error', () => {});
-    await c.connect();
+    const c = await openClient({ host: nodePaths(config, findNode(config, me)).socketDir, port: config.postgres.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
     try {
       const r = await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [BARMAN_SLOT]);
       if (r.rowCount) logger.info(`standby keeper: dropped replication slot ${BARMAN_SLOT}, left from when ${me} was the primary (it held WAL since then)`);

@@ -18,58 +18,54 @@ const script = (file: string) => `
     console.log(job + ':' + line);
   }`;
 
+/** A crash point file's path in a temporary folder, removed after `fn`. */
+async function withPoint(fn: (file: string) => Promise<void>) {
+  const dir = mkdtempSync(join(tmpdir(), 'pgha-crash-'));
+  try {
+    await fn(join(dir, 'point.json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const run = (file: string) => execa(process.execPath, ['--input-type=module', '-e', script(file)], { reject: false });
+
 describe('crash points', () => {
   it('unset: the hook does nothing and reads nothing', () => {
     expect(() => crashPoint(undefined)('job-1', 1)).not.toThrow();
   });
 
-  it('a point for another job or line leaves the process running', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgha-crash-'));
-    try {
-      const file = join(dir, 'point.json');
+  it('a point for another job or line leaves the process running', () =>
+    withPoint(async (file) => {
       writeFileSync(file, JSON.stringify({ jobId: 'job-9', logLine: 1 }));
       const crash = crashPoint(file);
       crash('job-1', 1);
       crash('job-9', 2);
       expect(existsSync(file)).toBe(true);
       // no file: nothing to do
-      crashPoint(join(dir, 'none.json'))('job-9', 1);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      crashPoint(`${file}.none`)('job-9', 1);
+    }));
 
-  it('a pattern with * names a job of a flow whose id is made when the cluster starts it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgha-crash-'));
-    try {
-      const file = join(dir, 'point.json');
+  it('a pattern with * names a job of a flow whose id is made when the cluster starts it', () =>
+    withPoint(async (file) => {
       writeFileSync(file, JSON.stringify({ jobId: 'job-*', logLine: 2 }));
-      const r = await execa(process.execPath, ['--input-type=module', '-e', script(file)], { reject: false });
+      const r = await run(file);
       expect(r.signal).toBe('SIGKILL');
       expect(r.stdout.split('\n')).toEqual(['other-job:3', 'job-1:1']);
       // no match: a dot in the pattern is a dot, not any character
       writeFileSync(file, JSON.stringify({ jobId: 'job.*', logLine: 2 }));
-      expect((await execa(process.execPath, ['--input-type=module', '-e', script(file)], { reject: false })).exitCode).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      expect((await run(file)).exitCode).toBe(0);
+    }));
 
-  it('the worker dies by SIGKILL right after that job line, and the point is used once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgha-crash-'));
-    try {
-      const file = join(dir, 'point.json');
+  it('the worker dies by SIGKILL right after that job line, and the point is used once', () =>
+    withPoint(async (file) => {
       writeFileSync(file, JSON.stringify({ jobId: 'job-1', logLine: 3 }));
-      const r = await execa(process.execPath, ['--input-type=module', '-e', script(file)], { reject: false });
+      const r = await run(file);
       expect(r.signal).toBe('SIGKILL');
       expect(r.stdout.split('\n')).toEqual(['other-job:3', 'job-1:1', 'job-1:2']);
       // removed before dying: the restarted worker runs the step through
       expect(existsSync(file)).toBe(false);
-      const again = await execa(process.execPath, ['--input-type=module', '-e', script(file)], { reject: false });
+      const again = await run(file);
       expect(again.exitCode).toBe(0);
       expect(again.stdout.split('\n')).toHaveLength(5);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
