@@ -8,19 +8,16 @@ import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { catalogue, deleteFailedBackups } from '../src/barman/actions.js';
-import { decideBarmanRepair, walTimeline } from '../src/barman/reconcile.js';
+import { decideBarmanRepair, repairRetryAfterMs, walTimeline } from '../src/barman/reconcile.js';
 import { serverConfPrimary } from '../src/barman/render.js';
 import { buildBarmanRepairFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 import { barmanQueueName, clusterTag } from '../src/queues.js';
-import { readFlowRecord } from '../src/flows/registry.js';
 import { redisConnection } from '../src/redis.js';
 import { majorityPrimary, readNodes } from '../src/status.js';
 
 /** barman steps whose presence in the queue means an operation on barman is under way. */
 const OPERATIONS = new Set(['barman-config', 'barman-first-backup', 'barman-switch-primary', 'barman-backup', 'barman-recover', 'barman-restore-plan', 'barman-ready']);
-/** One repair per primary, timeline and this many ms (a repair that keeps failing is not restarted every run); each is due on two runs in a row. */
-const REPAIR_WINDOW_MS = 10 * 60_000;
 
 export default defineStep({
   name: 'barman-reconcile',
@@ -67,12 +64,16 @@ export default defineStep({
         await ctx.log(`repairs on the next run if it still sees this (a follow-up flow may be on its way)`);
         return { repair, waiting: true };
       }
-      const window = Math.floor(Date.now() / REPAIR_WINDOW_MS);
-      const flowId = `${ctx.config.cluster}-barman-repair-${repair.primary}-tl${primary!.timeline}-${window}`;
-      if (await readFlowRecord(connection, ctx.config.cluster, flowId)) {
-        await ctx.log(`repair flow ${flowId} already ran in this window: the next one tries again`);
-        return { repair, flowId, again: false };
+      // repairs of one primary and timeline are numbered; the next waits repairRetryAfterMs after the last
+      const repairsKey = `pgha:${clusterTag(ctx.config.cluster)}:barman-repairs:${repair.primary}-tl${primary!.timeline}`;
+      const last = JSON.parse((await connection.get(repairsKey)) ?? 'null') as { n: number; at: number } | null;
+      if (last && Date.now() - last.at < repairRetryAfterMs(last.n)) {
+        await ctx.log(`repair ${last.n} of ${repair.primary} on timeline ${primary!.timeline} started ${Math.round((Date.now() - last.at) / 1000)} s ago and did not end it: the next one starts ${Math.round(repairRetryAfterMs(last.n) / 1000)} s after it (see that flow in Bull Board)`);
+        return { repair, again: false };
       }
+      const n = (last?.n ?? 0) + 1;
+      const flowId = `${ctx.config.cluster}-barman-repair-${repair.primary}-tl${primary!.timeline}-${n}`;
+      await connection.set(repairsKey, JSON.stringify({ n, at: Date.now() }), 'EX', 86_400);
       await startFlow(ctx.config.redis, buildBarmanRepairFlow(ctx.config, repair.primary, flowId, { switchFirst: repair.action === 'switch', reset: repair.action === 'switch' && repair.reset }), 'barman-repair');
       await connection.del(seenKey);
       await ctx.log(`started flow ${flowId}: ${repair.action === 'switch' ? `barman streams from ${repair.primary}, then a backup` : 'a backup'}`);

@@ -43,3 +43,15 @@ export function decideBarmanRepair(v: BarmanView): BarmanRepair {
   }
   return { action: 'none', reason: `barman streams from ${p.name} and holds a backup on its timeline ${p.timeline}` };
 }
+
+/** The first repair of a primary and timeline waits for no one; a later one this long after the one before (ms). */
+export const REPAIR_FIRST_RETRY_MS = 60_000;
+export const REPAIR_MAX_RETRY_MS = 10 * 60_000;
+
+/**
+ * How long after repair number `n` (1 = the first) of the same primary and timeline the next may start
+ * (pure): 1 min, then doubling, at most 10 min. A repair whose backup was skipped or failed (the new
+ * primary not streaming yet, a backup of another flow running) is tried again soon; one that keeps
+ * failing does not start a flow every 30 s.
+ */
+export const repairRetryAfterMs = (n: number): number => Math.min(REPAIR_FIRST_RETRY_MS * 2 ** Math.max(0, n - 1), REPAIR_MAX_RETRY_MS);

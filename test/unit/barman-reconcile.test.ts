@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
-import { decideBarmanRepair, walTimeline, type BarmanView } from '../../src/barman/reconcile.js';
+import { decideBarmanRepair, repairRetryAfterMs, walTimeline, type BarmanView } from '../../src/barman/reconcile.js';
 import { renderBarmanServerConf, serverConfPrimary } from '../../src/barman/render.js';
 import { barmanSchedules, SCHEDULERS } from '../../src/barman/schedules.js';
 import { buildBarmanRepairFlow } from '../../src/flows/operations.js';
@@ -95,5 +95,11 @@ describe('barman reconcile: its inputs and its flow', () => {
     expect(steps(buildBarmanRepairFlow(config, 'node2', 'c-repair', { switchFirst: true, reset: true }))).toEqual([['barman-switch-primary', 'node2', true], ['barman-backup', 'node2', undefined]]);
     expect(steps(buildBarmanRepairFlow(config, 'node2', 'c-repair', { switchFirst: true, reset: false }))).toEqual([['barman-switch-primary', 'node2', false], ['barman-backup', 'node2', undefined]]);
     expect(steps(buildBarmanRepairFlow(config, 'node2', 'c-repair', { switchFirst: false, reset: false }))).toEqual([['barman-backup', 'node2', undefined]]);
+  });
+});
+
+describe('repairRetryAfterMs: a repair that did not end the need is followed by another, sooner first', () => {
+  it('1 min after the first, then doubling, never more than 10 min', () => {
+    expect([1, 2, 3, 4, 5, 6, 50].map(repairRetryAfterMs)).toEqual([60_000, 120_000, 240_000, 480_000, 600_000, 600_000, 600_000]);
   });
 });
