@@ -14,7 +14,8 @@ import { buildBarmanRepairFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 import { barmanQueueName, clusterTag } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
-import { majorityPrimary, readNodes } from '../src/status.js';
+import { readClusterView } from '../src/status.js';
+import { majorityPrimary } from '../src/roles/view.js';
 
 /** barman steps whose presence in the queue means an operation on barman is under way. */
 const OPERATIONS = new Set(['barman-config', 'barman-first-backup', 'barman-switch-primary', 'barman-backup', 'barman-recover', 'barman-restore-plan', 'barman-ready']);
@@ -26,8 +27,8 @@ export default defineStep({
     const { serverConf } = barmanPaths(ctx.config);
     // a server file naming no node of this config (edited by hand) is repaired like one naming a standby
     const pointsAt = existsSync(serverConf) ? (serverConfPrimary(ctx.config, readFileSync(serverConf, 'utf8')) ?? 'an unknown host') : null;
-    const writable = majorityPrimary(await readNodes(ctx.config));
-    const primary = writable && writable.timeline !== null ? { name: writable.name, timeline: writable.timeline } : null;
+    const writable = majorityPrimary(await readClusterView(ctx.config));
+    const primary = writable && writable.timeline != null ? { name: writable.name, timeline: writable.timeline } : null;
     const connection = redisConnection(ctx.config.redis);
     const queue = new Queue(barmanQueueName(ctx.config.cluster), { connection });
     try {

@@ -11,7 +11,8 @@ import { writeRepmgrConf } from '../src/repmgr/actions.js';
 import { decideRole } from '../src/roles/decide.js';
 import { clonePartialMarker, ensureFollows, rejoin, resumeReclone, startAsStandby, streamingFrom, waitStreaming } from '../src/roles/node.js';
 import { findNode } from '../src/config/paths.js';
-import { currentPrimary, peerViews } from '../src/status.js';
+import { currentPrimary, readClusterView } from '../src/status.js';
+import { answered } from '../src/roles/view.js';
 import { nodeContext } from './context.js';
 
 export default defineStep({
@@ -39,15 +40,15 @@ export default defineStep({
     }
     await ctx.progress(10, 'ask the peers');
     const self = { name: nc.node.name, wasStandby: existsSync(join(p.dataDir, 'standby.signal')), timeline: (await readControlData(nc)).timeline };
-    const peers = await peerViews(ctx.config, nc.node.name);
-    for (const peer of peers) {
+    const view = await readClusterView(ctx.config);
+    for (const peer of view.nodes.filter((n) => n.name !== nc.node.name)) {
       await ctx.log(
-        peer.reachable
-          ? `peer ${peer.name}: ${peer.inRecovery ? 'standby' : 'PRIMARY'}, timeline ${peer.timeline}, repmgr primary ${peer.repmgrPrimaries?.join(',') || '-'}`
+        answered(peer)
+          ? `peer ${peer.name}: ${peer.writable ? 'PRIMARY' : 'standby'}, timeline ${peer.timeline}, repmgr primary ${peer.repmgrPrimaries?.join(',') || '-'}`
           : `peer ${peer.name}: unreachable (${peer.error})`,
       );
     }
-    const decision = decideRole(self, peers);
+    const decision = decideRole(self, view);
     await ctx.log(`decision: ${decision.action}: ${decision.reason}`);
     switch (decision.action) {
       case 'refuse':

@@ -7,7 +7,8 @@ import { postmasterStatus } from '../src/postgres/actions.js';
 import { ensureFollows } from '../src/roles/node.js';
 import { buildRestartFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
-import { majorityPrimary, readNodes } from '../src/status.js';
+import { readClusterView } from '../src/status.js';
+import { answered, majorityPrimary, roleOf } from '../src/roles/view.js';
 import { nodeContext } from './context.js';
 
 export default defineStep({
@@ -28,13 +29,13 @@ export default defineStep({
       return { result: 'down', restartFlow: flowId };
     }
     if (data.heal) {
-      const nodes = await readNodes(ctx.config);
-      const self = nodes.find((n) => n.name === nc.node.name)!;
-      const primary = majorityPrimary(nodes)?.name ?? null;
+      const view = await readClusterView(ctx.config);
+      const primary = majorityPrimary(view)?.name ?? null;
+      const role = roleOf(view, nc.node.name);
       const why =
         primary !== data.primary ? `the primary seen with a majority is now ${primary ?? 'none'}, not ${data.primary}`
-        : nodes.some((n) => n.repmgrdPaused) ? 'repmgrd is paused: an operation is in progress'
-        : self.role !== 'standby' ? `${nc.node.name} is ${self.role}, not a standby`
+        : view.nodes.some((n) => answered(n) && n.repmgrdPaused) ? 'repmgrd is paused: an operation is in progress'
+        : role !== 'standby' ? `${nc.node.name} is ${role}, not a standby`
         : null;
       if (why) {
         await ctx.log(`heal of ${nc.node.name} skipped: ${why} (the standby keeper looks again)`);

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { connectAs, withLocalSql } from '../src/postgres/actions.js';
 import { repmgr } from '../src/repmgr/actions.js';
-import { lsnToBytes, nodesSeen, readNodes } from '../src/status.js';
+import { lsnToBytes, readClusterView } from '../src/status.js';
+import { writableNodes } from '../src/roles/view.js';
 import { checkPromotion } from '../src/repmgr/validate.js';
 import { findNode } from '../src/config/paths.js';
 import { nodeContext, sleep } from './context.js';
@@ -24,7 +25,7 @@ export default defineStep({
     const previous = Object.values(await ctx.previous()).find((v) => v && typeof v === 'object' && 'checkpointLsn' in v) as { checkpointLsn: string } | undefined;
     if (previous) {
       // switchover: the old primary stopped cleanly at checkpointLsn, which this node replays below; only a writable node stops it
-      const writable = nodesSeen(await readNodes(ctx.config)).filter((n) => n.name !== nc.node.name && n.writable);
+      const writable = writableNodes(await readClusterView(ctx.config)).filter((n) => n.name !== nc.node.name);
       if (writable.length) throw new UnrecoverableError(`${writable.map((n) => n.name).join(', ')} accepts writes: stop it first, then retry this step`);
     } else {
       // failover: the rule again, now (the cluster may have moved since the request was checked); the

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { buildAfterPromotionFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
-import { peerViews } from '../src/status.js';
+import { readClusterView } from '../src/status.js';
+import { answered } from '../src/roles/view.js';
 
 /** repmgr events after which the cluster has a new primary. */
 export const PROMOTION_EVENTS = ['repmgrd_failover_promote'];
@@ -17,7 +18,7 @@ export default defineStep({
     await ctx.log(`repmgr event ${data.event} on ${node}: ${data.success ? 'success' : 'FAILURE'} at ${data.at}`);
     if (!data.success || !PROMOTION_EVENTS.includes(data.event)) return { node, event: data.event };
     // the standbys that answer now; a node that is down follows through its own restart decision
-    const followers = (await peerViews(ctx.config, node)).filter((p) => p.reachable && p.inRecovery).map((p) => p.name);
+    const followers = (await readClusterView(ctx.config)).nodes.filter((p) => p.name !== node && answered(p) && !p.writable).map((p) => p.name);
     const flow = buildAfterPromotionFlow(ctx.config, node, `${ctx.config.cluster}-promoted-${node}-${data.at.replace(/[^0-9]/g, '')}`, followers);
     await startFlow(ctx.config.redis, flow, 'after-promotion');
     await ctx.log(`follow-up flow ${flow.flowId}: standbys follow ${node}, barman streams from it and takes a backup`);

@@ -3,7 +3,7 @@ import { defineStep, StepDataBase } from '../src/step.js';
 import { UnrecoverableError } from 'bullmq';
 import { ensureNodeDirs, ensureRunningOn, initdbIfNeeded, isInitialised, postmasterStatus, renderNodeFiles } from '../src/postgres/actions.js';
 import { firstStartProblem } from '../src/roles/decide.js';
-import { peerViews } from '../src/status.js';
+import { readClusterView } from '../src/status.js';
 import { nodePaths } from '../src/config/paths.js';
 import { nodeContext } from './context.js';
 
@@ -21,7 +21,7 @@ export default defineStep({
     }
     ensureNodeDirs(nc);
     if (!isInitialised(nodePaths(ctx.config, nc.node).dataDir)) {
-      const problem = firstStartProblem(nc.node.name, await peerViews(ctx.config, nc.node.name));
+      const problem = firstStartProblem(nc.node.name, await readClusterView(ctx.config));
       if (problem) throw new UnrecoverableError(`first start of ${nc.node.name} refused, nothing was created: ${problem}`);
     }
     await ctx.progress(20, 'initdb');

@@ -10,7 +10,7 @@ import type { BackupInfo } from './barman/actions.js';
 import { buildFirstStartFlow } from './flows/first-start.js';
 import { buildBackupFlow, buildPlannedRestartFlow, buildRestoreFlow, buildRoleChangeFlow } from './flows/operations.js';
 import type { FlowJob } from 'bullmq';
-import { nodesSeen, readNodes, type NodeStatus } from './status.js';
+import { nodeStatuses, readClusterView, type NodeStatus } from './status.js';
 import { decidePromotion } from './roles/promotion.js';
 import { runBarmanJob } from './backups.js';
 
@@ -128,7 +128,9 @@ export async function planScenario(config: ClusterConfig, body: unknown, stamp =
   if (scenario === 'restart') {
     return { ok: true, scenario, ...buildPlannedRestartFlow(config, node, id(`restart-${node}`)), summary: `planned restart of ${node}` };
   }
-  const nodes = await readNodes(config);
+  // one read for the checks and the promotion rule
+  const view = await readClusterView(config);
+  const nodes = nodeStatuses(config, view);
   const primaries = nodes.filter((n) => n.role === 'primary');
   const standbys = nodes.filter((n) => n.role === 'standby');
   if (scenario === 'backup') {
@@ -140,7 +142,7 @@ export async function planScenario(config: ClusterConfig, body: unknown, stamp =
     if (target.role !== 'standby') return refuse(409, [{ path: 'node', message: `${node} is ${target.role}, not a running standby; pick one of: ${names(standbys)}` }]);
     let promotion: string | undefined;
     if (scenario === 'failover') {
-      const d = decidePromotion(config.nodes.length, node, nodesSeen(nodes), { force: checked.force });
+      const d = decidePromotion(node, view, { force: checked.force });
       if (!d.ok) {
         const how = d.forceable ? `; to promote ${node} anyway, losing that, use --force (API: params.force: true)` : '';
         return refuse(409, [{ path: 'node', message: `failover to ${node} refused: ${d.reason}${how}` }]);

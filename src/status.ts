@@ -10,14 +10,13 @@ import type { Redis } from 'ioredis';
 import { readFailoverPause, readFlowRecord, type FailoverPauseRecord } from './flows/registry.js';
 import { flowState, readStepStates } from './flows/run.js';
 import { redisConnection } from './redis.js';
-import type { PeerView } from './roles/decide.js';
-import type { NodeSeen } from './roles/promotion.js';
-import { hasMajority } from './roles/quorum.js';
+import { answered, lagBytesOf, roleOf, type ClusterView, type NodeView, type Role } from './roles/view.js';
 import type { BackupInfo } from './barman/actions.js';
 import { nextBackupAt } from './barman/schedules.js';
 
-export type Role = 'primary' | 'standby' | 'down' | 'unknown';
+export type { Role };
 
+/** One row of the status table, the API and the page: a node as the cluster view says, with its address and postmaster pid. */
 export interface NodeStatus {
   name: string;
   host: string;
@@ -160,83 +159,83 @@ export async function probe(config: ClusterConfig, node: ClusterConfig['nodes'][
   }
 }
 
-/** Assemble node statuses from what each node answered (pure). */
-export function decideTopology(
-  config: ClusterConfig,
-  answers: Map<string, { probe?: Probe; error?: Error & { code?: string }; pid: number | null }>,
-): NodeStatus[] {
-  const primaries = config.nodes.filter((n) => answers.get(n.name)?.probe && !answers.get(n.name)!.probe!.recovery);
-  const primaryLsn = primaries.length === 1 ? lsnToBytes(answers.get(primaries[0].name)!.probe!.lsn) : null;
-  return config.nodes.map((n) => {
-    const a = answers.get(n.name)!;
-    const base = { name: n.name, host: n.host, port: config.postgres.port, pid: a.pid, ...(a.probe ? { repmgrdPaused: a.probe.repmgrdPaused } : {}) };
-    if (!a.probe) {
-      const refused = ['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ETIMEDOUT', '57P03'].includes(a.error?.code ?? '') || /timeout|terminated/i.test(a.error?.message ?? '');
-      return { ...base, role: refused ? 'down' : 'unknown', upstream: null, timeline: null, lagBytes: null, lsn: null, error: a.error?.message };
-    }
-    const p = a.probe;
-    if (!p.recovery) {
-      // two nodes out of recovery: neither can be trusted as "the" primary
-      const role: Role = primaries.length === 1 ? 'primary' : 'unknown';
-      return { ...base, role, upstream: null, timeline: p.timeline, lagBytes: role === 'primary' ? 0 : null, lsn: p.receivedLsn, ...(role === 'unknown' ? { error: `${primaries.length} nodes accept writes` } : {}) };
-    }
-    const upstream = config.nodes.find((u) => u.host === p.senderHost)?.name ?? null;
-    const lsn = lsnToBytes(p.lsn);
-    const lag = primaryLsn !== null && lsn !== null ? primaryLsn - lsn : null;
-    return { ...base, role: 'standby', upstream, timeline: p.timeline, lagBytes: lag === null ? null : Number(lag < 0n ? 0n : lag), lsn: p.receivedLsn };
-  });
+/** What a probe says of a node, or why it did not answer (a connection error, a timeout). */
+export type Answer = { probe: Probe; error?: undefined } | { probe?: undefined; error: Error & { code?: string } };
+
+/** Errors that mean nothing answers there (down, starting, or the network gave up), rather than a failure of another kind. */
+const DOWN_CODES = ['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ETIMEDOUT', '57P03'];
+
+/** One node's answer, probed at `sentAt`, as the cluster view has it (pure). The upstream is named from the walreceiver's sender host among `nodes`. */
+export function nodeViewOf(nodes: readonly { name: string; host: string }[], name: string, a: Answer, sentAt: number): NodeView {
+  if (!a.probe) {
+    const down = DOWN_CODES.includes(a.error.code ?? '') || /timeout|terminated/i.test(a.error.message);
+    return { name, answeredAt: null, error: a.error.message, down };
+  }
+  const p = a.probe;
+  return {
+    name,
+    answeredAt: sentAt,
+    writable: !p.recovery,
+    timeline: p.timeline,
+    lsn: lsnToBytes(p.receivedLsn),
+    replayLsn: lsnToBytes(p.lsn),
+    upstream: p.recovery ? (nodes.find((u) => u.host === p.senderHost)?.name ?? null) : null,
+    repmgrPrimaries: p.repmgrPrimaries,
+    repmgrdPaused: p.repmgrdPaused,
+    startedAt: p.startedAt,
+  };
 }
 
-/**
- * The promotion rule's view of the cluster (src/roles/promotion.ts), from node statuses (pure). A node
- * whose role is unknown but that answered (two writable nodes) counts as writable: never promote beside it.
- */
-export function nodesSeen(nodes: NodeStatus[]): NodeSeen[] {
-  return nodes.map((n) => {
-    const answered = nodeAnswered(n);
-    return { name: n.name, reachable: answered, writable: answered ? n.role !== 'standby' : undefined, timeline: n.timeline, lsn: lsnToBytes(n.lsn) };
-  });
+/** The cluster view from every node's answer, all probed at `sentAt` (pure). */
+export function clusterViewOf(config: ClusterConfig, answers: Map<string, Answer>, sentAt: number): ClusterView {
+  return { nodes: config.nodes.map((n) => nodeViewOf(config.nodes, n.name, answers.get(n.name)!, sentAt)) };
 }
 
-/** PostgreSQL on the node answered the probe (a node refused for two writable nodes answered too) (pure). */
-export const nodeAnswered = (n: NodeStatus): boolean => n.role === 'primary' || n.role === 'standby' || (n.role === 'unknown' && n.timeline !== null);
-
-/** The one writable node, when a majority of the cluster answered; null otherwise (pure). */
-export function majorityPrimary(nodes: NodeStatus[]): NodeStatus | null {
-  const writable = nodes.filter((n) => n.role === 'primary');
-  return writable.length === 1 && hasMajority(nodes.filter(nodeAnswered).length, nodes.length) ? writable[0] : null;
-}
-
-/** The restart decision's view of every other node (reachable or not, and what it says). */
-export async function peerViews(config: ClusterConfig, self: string): Promise<PeerView[]> {
-  return Promise.all(
-    config.nodes
-      .filter((n) => n.name !== self)
-      .map(async (n): Promise<PeerView> => {
-        try {
-          const p = await probe(config, n);
-          return { name: n.name, reachable: true, inRecovery: p.recovery, timeline: p.timeline, repmgrPrimaries: p.repmgrPrimaries };
-        } catch (err) {
-          return { name: n.name, reachable: false, error: (err as Error).message };
-        }
-      }),
-  );
-}
-
-export async function readNodes(config: ClusterConfig): Promise<NodeStatus[]> {
-  const answers = new Map<string, { probe?: Probe; error?: Error & { code?: string }; pid: number | null }>();
+/** Every node of the cluster, probed at once (2 s each at most); one read per decision. Never throws for a node that does not answer. */
+export async function readClusterView(config: ClusterConfig): Promise<ClusterView> {
+  const sentAt = Date.now();
+  const answers = new Map<string, Answer>();
   await Promise.all(
     config.nodes.map(async (n) => {
-      // the postmaster's pid is only known where its data directory is readable (local mode, the node's own host)
-      const pid = postmasterStatus(nodePaths(config, n).dataDir)?.pid ?? null;
       try {
-        answers.set(n.name, { probe: await probe(config, n), pid });
+        answers.set(n.name, { probe: await probe(config, n) });
       } catch (err) {
-        answers.set(n.name, { error: err as Error, pid });
+        answers.set(n.name, { error: err as Error });
       }
     }),
   );
-  return decideTopology(config, answers);
+  return clusterViewOf(config, answers, sentAt);
+}
+
+/** "16/B374D848" from bytes (pure). */
+const lsnText = (b: bigint | null | undefined): string | null => (b == null ? null : `${(b >> 32n).toString(16).toUpperCase()}/${(b & 0xffffffffn).toString(16).toUpperCase()}`);
+
+/** The table's rows from the cluster view (pure); `pids`: each postmaster's pid where this host can read it. */
+export function nodeStatuses(config: ClusterConfig, view: ClusterView, pids: Map<string, number | null> = new Map()): NodeStatus[] {
+  const writers = view.nodes.filter((n) => answered(n) && n.writable).length;
+  return config.nodes.map((c) => {
+    const n = view.nodes.find((x) => x.name === c.name)!;
+    const role = roleOf(view, n.name);
+    return {
+      name: n.name,
+      host: c.host,
+      port: config.postgres.port,
+      role,
+      upstream: answered(n) ? (n.upstream ?? null) : null,
+      timeline: answered(n) ? (n.timeline ?? null) : null,
+      lagBytes: lagBytesOf(view, n.name),
+      lsn: answered(n) ? lsnText(n.lsn) : null,
+      pid: pids.get(n.name) ?? null,
+      ...(answered(n) ? { repmgrdPaused: n.repmgrdPaused ?? false } : {}),
+      ...(n.error ? { error: n.error } : role === 'unknown' ? { error: `${writers} nodes accept writes` } : {}),
+    };
+  });
+}
+
+/** The status table's rows, read now (the postmaster's pid only where its data directory is readable: local mode, the node's own host). */
+export async function readNodes(config: ClusterConfig): Promise<NodeStatus[]> {
+  const view = await readClusterView(config);
+  return nodeStatuses(config, view, new Map(config.nodes.map((n) => [n.name, postmasterStatus(nodePaths(config, n).dataDir)?.pid ?? null])));
 }
 
 /** The one node that takes writes now, or null (none, or more than one answers as writable). */

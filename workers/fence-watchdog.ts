@@ -10,7 +10,7 @@ import { secretsOf } from '../src/config/load.js';
 import { Runner } from '../src/exec/runner.js';
 import { connectAs, stopPostgres, type NodeContext } from '../src/postgres/actions.js';
 import { stopRepmgrd } from '../src/repmgr/actions.js';
-import { readProbe, type Probe } from '../src/status.js';
+import { nodeViewOf, readProbe, type Probe } from '../src/status.js';
 import { initialWatchdogState, promotionWindowMs, watchdogStep, type Observation, type WatchdogAction } from '../src/roles/fence.js';
 import { recordClusterEvent } from '../src/events.js';
 import { buildRestartFlow } from '../src/flows/operations.js';
@@ -94,7 +94,7 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
   const self = new NodeLink(config, node, stuckMs);
   const peers = config.nodes.filter((n) => n.name !== me).map((n) => new NodeLink(config, n, stuckMs));
   const window = promotionWindowMs(config.repmgr);
-  const settings = { afterMs, checkEveryMs, clusterSize: config.nodes.length, settleMs: window.latestMs, earliestPromotionMs: window.earliestMs };
+  const settings = { afterMs, checkEveryMs, settleMs: window.latestMs, earliestPromotionMs: window.earliestMs };
   const nc: NodeContext = { config, node, run: new Runner(secretsOf(config), (l) => logger.info(l)), log: (l) => void logger.info(l) };
   let state = initialWatchdogState();
   let lastTick = Date.now();
@@ -144,8 +144,14 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
     const o: Observation = {
       now,
       steadySince,
-      self: self.ok && self.last ? { writable: !self.last.recovery, timeline: self.last.timeline, paused: self.last.repmgrdPaused, startedAt: self.last.startedAt, answeredAt: self.answeredAt! } : null,
-      peers: peers.map((p) => ({ name: p.node.name, answeredAt: p.answeredAt, writable: p.last ? !p.last.recovery : undefined, timeline: p.last?.timeline })),
+      self: me,
+      // the running view: each node's latest answer; this node's own only while its latest probe got one
+      view: {
+        nodes: [self, ...peers].map((l) => {
+          if (l === self) return self.ok && self.last ? nodeViewOf(config.nodes, me, { probe: self.last }, self.answeredAt!) : { name: me, answeredAt: null };
+          return l.last ? nodeViewOf(config.nodes, l.node.name, { probe: l.last }, l.answeredAt!) : { name: l.node.name, answeredAt: l.answeredAt };
+        }),
+      },
     };
     const { state: next, decision } = watchdogStep(state, o, settings);
     state = next;

@@ -1,7 +1,9 @@
 // The standby keeper in each node worker: every 5 s, when this node is a standby, it reads the
 // cluster, asks standbyHealStep (src/roles/heal.ts) and, when told, starts the heal flow
 // (ensure-follows on this node's queue, visible in Bull Board). A standby left streaming from a
-// demoted node or from nothing is brought back without anyone noticing it first.
+// demoted node or from nothing is brought back without anyone noticing it first. It also ends
+// repmgrd's waits on a frozen node (src/repmgr/unstick.ts), on every node whatever its role.
+import { lookup } from 'node:dns/promises';
 import type { Logger } from 'winston';
 import { Queue } from 'bullmq';
 import { openClient } from '../src/postgres/actions.js';
@@ -12,8 +14,14 @@ import { buildStandbyHealFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 import { nodeQueueName } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
-import { majorityPrimary, nodeAnswered, readNodes } from '../src/status.js';
+import { readClusterView } from '../src/status.js';
+import { answered, roleOf, type ClusterView } from '../src/roles/view.js';
 import { HEAL_AFTER_MS, standbyHealStep, type HealState } from '../src/roles/heal.js';
+import { destroyRepmgrdConnections } from '../src/repmgr/actions.js';
+import { silenceStep, type SilenceState } from '../src/repmgr/unstick.js';
+import { secretsOf } from '../src/config/load.js';
+import { Runner } from '../src/exec/runner.js';
+import type { NodeContext } from '../src/postgres/actions.js';
 
 export const HEAL_CHECK_EVERY_MS = 5000;
 
@@ -24,6 +32,29 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
   let lastError = '';
   const connection = redisConnection(config.redis);
   const queue = new Queue(nodeQueueName(config.cluster, me), { connection });
+  // ss's command lines are not logged every 5 s: the keeper says what it destroyed
+  const nc: NodeContext = { config, node: findNode(config, me), run: new Runner(secretsOf(config)), log: (l) => void logger.info(l) };
+  let silence: SilenceState = {};
+  let unstickError = '';
+
+  /** repmgrd's connections to nodes silent for UNSTICK_AFTER_MS are destroyed: a query it sent to a frozen node never returns. */
+  const unstick = async (view: ClusterView, sentAt: number) => {
+    const peers = view.nodes.filter((n) => n.name !== me);
+    const step = silenceStep(silence, Object.fromEntries(peers.map((n) => [n.name, answered(n)])), sentAt, Date.now());
+    silence = step.state;
+    for (const name of step.silent) {
+      const peer = findNode(config, name);
+      try {
+        const destroyed = await destroyRepmgrdConnections(nc, (await lookup(peer.host)).address, config.postgres.port);
+        if (destroyed) logger.warn(`standby keeper: ${name} has not answered for ${Date.now() - step.state[name]!} ms: destroyed ${destroyed} of repmgrd's connections to it (a query sent to a frozen node never returns; repmgrd now sees it as failed)`);
+        unstickError = '';
+      } catch (err) {
+        const msg = `repmgrd's connections to ${name}, silent, not destroyed: ${(err as Error).message} (ss -K needs root or CAP_NET_ADMIN); a repmgrd waiting on a frozen node may not fail over until it resumes`;
+        if (msg !== unstickError) logger.warn(`standby keeper: ${msg}`);
+        unstickError = msg;
+      }
+    }
+  };
 
   /**
    * A standby holds no barman slot. One left from a time this node was the primary keeps every WAL
@@ -42,23 +73,19 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
   };
 
   const check = async () => {
-    const nodes = await readNodes(config);
-    const self = nodes.find((n) => n.name === me)!;
-    if (self.role !== 'standby') slotChecked = false;
+    const sentAt = Date.now();
+    const view = await readClusterView(config);
+    await unstick(view, sentAt);
+    const standby = roleOf(view, me) === 'standby';
+    if (!standby) slotChecked = false;
     else if (!slotChecked) {
       await dropBarmanSlot();
       slotChecked = true;
     }
     // steps running or about to (a retry's backoff included); not later steps waiting for their
     // children, which wait forever once a step before them failed for good
-    const busySteps = self.role === 'standby' ? (await queue.getJobs(['active', 'waiting', 'delayed', 'prioritized'], 0, 50)).filter(Boolean).length : 0;
-    const { state: next, decision } = standbyHealStep(state, {
-      now: Date.now(),
-      self: nodeAnswered(self) ? { standby: self.role === 'standby', upstream: self.upstream } : null,
-      primary: majorityPrimary(nodes)?.name ?? null,
-      paused: nodes.some((n) => n.repmgrdPaused),
-      busySteps,
-    }, healAfterMs);
+    const busySteps = standby ? (await queue.getJobs(['active', 'waiting', 'delayed', 'prioritized'], 0, 50)).filter(Boolean).length : 0;
+    const { state: next, decision } = standbyHealStep(state, { now: Date.now(), self: me, view, busySteps }, healAfterMs);
     state = next;
     // said when it changes (the elapsed time aside)
     const key = decision.reason.replace(/\d+ ms/g, 'N ms');

@@ -5,6 +5,7 @@ import type { CommandResult, RunOptions } from '../exec/runner.js';
 import type { NodeContext } from '../postgres/actions.js';
 import { renderRepmgrConf, type RepmgrHooks } from './render.js';
 import { cliCommandLine } from '../cli-entry.js';
+import { socketsOfPid } from './unstick.js';
 
 /** repmgr's hooks: events go to the control queue through the CLI; fencing stops this node's PostgreSQL. */
 export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
@@ -93,4 +94,21 @@ export async function restartRepmgrd(ctx: NodeContext): Promise<number> {
 export async function setRepmgrdPaused(ctx: NodeContext, paused: boolean): Promise<void> {
   const res = await repmgr(ctx, ['service', paused ? 'pause' : 'unpause'], { allowFail: true, timeoutMs: 30_000 });
   if (res.exitCode !== 0) await ctx.log(`repmgr service ${paused ? 'pause' : 'unpause'} reached only some nodes (exit ${res.exitCode}); see above`);
+}
+
+/**
+ * Destroy repmgrd's established TCP connections to `host:port` (`ss -K`, iproute2; needs root or
+ * CAP_NET_ADMIN), so that a query it sent to a frozen node fails instead of waiting for the freeze to
+ * end (src/repmgr/unstick.ts says why). Returns how many were destroyed: 0 when repmgrd does not run
+ * or holds none. Throws CommandError when `ss` fails (not permitted, not installed): retrying does not
+ * help until the worker has the capability.
+ */
+export async function destroyRepmgrdConnections(ctx: NodeContext, host: string, port: number): Promise<number> {
+  const pid = repmgrdPid(ctx);
+  if (!pid) return 0;
+  const to = ['dst', host, 'dport', '=', String(port)];
+  const listed = await ctx.run.run('ss', ['-tnpH', 'state', 'established', ...to], { timeoutMs: 5000 });
+  const ports = socketsOfPid(listed.stdout, pid);
+  for (const sport of ports) await ctx.run.run('ss', ['-K', '-tnH', 'state', 'established', ...to, 'sport', '=', String(sport)], { timeoutMs: 5000 });
+  return ports.length;
 }

@@ -13,8 +13,9 @@
 import pg from 'pg';
 import pgPass from 'pgpass';
 import { openClient } from '../postgres/actions.js';
-import { lsnToBytes, readProbe } from '../status.js';
-import { decidePromotion, type NodeSeen, type PromotionDecision } from '../roles/promotion.js';
+import { nodeViewOf, readProbe } from '../status.js';
+import { decidePromotion, type PromotionDecision } from '../roles/promotion.js';
+import { answered, type ClusterView, type NodeView } from '../roles/view.js';
 
 export interface NodeAddress {
   name: string;
@@ -52,17 +53,19 @@ async function withNode<T>(connect: Connect, n: NodeAddress, fn: (c: pg.Client) 
 }
 
 /** Every node as the promotion rule sees it, read in parallel; a node that fails to answer is unreachable. */
-export async function readNodesSeen(nodes: NodeAddress[], connect: Connect): Promise<NodeSeen[]> {
-  return Promise.all(
-    nodes.map(async (n): Promise<NodeSeen> => {
-      try {
-        const p = await withNode(connect, n, readProbe);
-        return { name: n.name, reachable: true, writable: !p.recovery, timeline: p.timeline, lsn: lsnToBytes(p.receivedLsn) };
-      } catch {
-        return { name: n.name, reachable: false };
-      }
-    }),
-  );
+export async function readView(nodes: NodeAddress[], connect: Connect): Promise<ClusterView> {
+  const sentAt = Date.now();
+  return {
+    nodes: await Promise.all(
+      nodes.map(async (n): Promise<NodeView> => {
+        try {
+          return nodeViewOf(nodes, n.name, { probe: await withNode(connect, n, readProbe) }, sentAt);
+        } catch (err) {
+          return nodeViewOf(nodes, n.name, { error: err as Error }, sentAt);
+        }
+      }),
+    ),
+  };
 }
 
 /**
@@ -99,10 +102,13 @@ export interface PromotionCheck {
  * returned decision's reason names the detached nodes. Never throws for a node that does not answer.
  */
 export async function checkPromotion(o: PromotionCheck): Promise<PromotionDecision> {
-  const size = o.nodes.length;
-  const first = decidePromotion(size, o.candidate, await readNodesSeen(o.nodes, o.connect), { force: o.force });
+  const seen = await readView(o.nodes, o.connect);
+  const first = decidePromotion(o.candidate, seen, { force: o.force });
   if (!first.ok) return first;
-  const siblings = o.nodes.filter((n) => n.name !== o.candidate);
+  // only siblings that answered as standbys: one that did not answer (a frozen node takes the whole
+  // timeout again) counts as unreachable below whatever it says then
+  const answeredStandby = new Set(seen.nodes.filter((s) => answered(s) && !s.writable).map((s) => s.name));
+  const siblings = o.nodes.filter((n) => n.name !== o.candidate && answeredStandby.has(n.name));
   const detached = new Set<string>();
   await Promise.all(
     siblings.map(async (n) => {
@@ -118,11 +124,13 @@ export async function checkPromotion(o: PromotionCheck): Promise<PromotionDecisi
       }
     }),
   );
-  const after = (await readNodesSeen(o.nodes, o.connect)).map((s) =>
-    // a sibling that answers but was not detached may still confirm the old primary's commits: it does not count
-    s.name === o.candidate || detached.has(s.name) || s.writable ? s : { name: s.name, reachable: false },
-  );
-  const second = decidePromotion(size, o.candidate, after, { force: o.force });
+  const after: ClusterView = {
+    nodes: (await readView(o.nodes, o.connect)).nodes.map((s) =>
+      // a sibling that answers but was not detached may still confirm the old primary's commits: it does not count
+      s.name === o.candidate || detached.has(s.name) || s.writable ? s : { name: s.name, answeredAt: null, error: 'not detached from its upstream' },
+    ),
+  };
+  const second = decidePromotion(o.candidate, after, { force: o.force });
   const note = detached.size ? `; detached from their upstream: ${[...detached].join(', ')}` : '';
   return { ...second, reason: second.reason + note };
 }

@@ -1,6 +1,6 @@
 // The restart decision: what a node with a data directory may start as, from what it and its peers
 // say. Pure, and the one place that keeps "never two writable primaries" on a restart.
-import { hasMajority } from './quorum.js';
+import { answered, hasMajority, type ClusterView, type NodeView } from './view.js';
 
 export interface SelfView {
   name: string;
@@ -10,28 +10,23 @@ export interface SelfView {
   timeline: number;
 }
 
-export interface PeerView {
-  name: string;
-  reachable: boolean;
-  inRecovery?: boolean;
-  timeline?: number | null;
-  /** Names of the nodes this peer's repmgr metadata has as active primary. */
-  repmgrPrimaries?: string[];
-  error?: string;
-}
-
 export type RoleDecision =
   | { action: 'start-primary'; reason: string }
   | { action: 'start-standby'; upstream: string | null; reason: string }
   | { action: 'rejoin'; primary: string; reason: string }
   | { action: 'refuse'; reason: string };
 
-const names = (ps: PeerView[]) => ps.map((p) => p.name).join(', ');
+const names = (ps: NodeView[]) => ps.map((p) => p.name).join(', ');
 
-export function decideRole(self: SelfView, peers: PeerView[]): RoleDecision {
-  const reachable = peers.filter((p) => p.reachable);
-  const primaries = reachable.filter((p) => p.inRecovery === false);
-  const unreachable = peers.filter((p) => !p.reachable);
+/**
+ * What node `self` (its PostgreSQL stopped; its data directory says `self`) may start as, from
+ * `view`: every node of the cluster as read now, `self` included (its own entry is not read).
+ */
+export function decideRole(self: SelfView, view: ClusterView): RoleDecision {
+  const peers = view.nodes.filter((p) => p.name !== self.name);
+  const reachable = peers.filter(answered);
+  const primaries = reachable.filter((p) => p.writable === true);
+  const unreachable = peers.filter((p) => !answered(p));
   if (primaries.length > 1) {
     return {
       action: 'refuse',
@@ -68,8 +63,7 @@ export function decideRole(self: SelfView, peers: PeerView[]): RoleDecision {
       reason: `was the primary, but repmgr's metadata disagrees (${otherPrimary.join('; ')}) and that node is not reachable as a primary; check pgha status and repmgr cluster show, then retry`,
     };
   }
-  const clusterSize = peers.length + 1;
-  if (!hasMajority(reachable.length + 1, clusterSize)) {
+  if (!hasMajority(view, (n) => n.name === self.name || answered(n))) {
     return {
       action: 'refuse',
       reason:
@@ -88,8 +82,9 @@ export function decideRole(self: SelfView, peers: PeerView[]): RoleDecision {
  * writes and no node's repmgr metadata names a primary: otherwise the cluster exists and an empty
  * primary would accept writes beside it. Returns the reason to refuse, or null (pure).
  */
-export function firstStartProblem(self: string, peers: PeerView[]): string | null {
-  const writable = peers.filter((p) => p.reachable && p.inRecovery === false).map((p) => p.name);
+export function firstStartProblem(self: string, view: ClusterView): string | null {
+  const peers = view.nodes.filter((p) => p.name !== self && answered(p));
+  const writable = peers.filter((p) => p.writable === true).map((p) => p.name);
   if (writable.length) {
     return `${writable.join(', ')} already accepts writes: the cluster exists, and a first start of ${self} would initdb an empty primary beside it; ${self} must join as a standby (its worker's restart flow clones it once it has run before), or remove its data from pgha's state folder only if you mean to start a new cluster`;
   }

@@ -1,7 +1,7 @@
 // The fencing watchdog's decisions (pure): a writable primary that has not heard from a majority of
 // the cluster for `afterMs` stops, before any standby can have been promoted; once fenced, it asks
 // to rejoin when it sees a majority again. The node worker (workers/fence-watchdog.ts) observes and acts.
-import { majorityOf } from './quorum.js';
+import { majorityOf, nodeOf, type ClusterView, type NodeView } from './view.js';
 
 /** Time allowed for `pg_ctl stop -m immediate` to end every backend, in the timing budget. */
 export const FENCE_STOP_MS = 500;
@@ -47,27 +47,6 @@ export function fenceBudgetProblem(f: FenceTimings, r: RepmgrTimings): string | 
   );
 }
 
-/** What this node's PostgreSQL says of itself; null when it does not answer. */
-export interface SelfSeen {
-  writable: boolean;
-  timeline: number | null;
-  /** repmgrd paused (`repmgr service pause`): no standby promotes by itself meanwhile. */
-  paused: boolean;
-  /** pg_postmaster_start_time(), ms: arming holds for one run of PostgreSQL. */
-  startedAt: number;
-  /** When the probe that this answer came from was sent (ms): a slow answer means this machine is busy. */
-  answeredAt: number;
-}
-
-export interface PeerSeen {
-  name: string;
-  /** When the last probe that this peer answered was sent (ms); null: never. */
-  answeredAt: number | null;
-  /** From that answer. */
-  writable?: boolean;
-  timeline?: number | null;
-}
-
 export interface WatchdogState {
   /** The PostgreSQL run (its start time) during which a majority was seen: only then can losing it mean a cut. */
   armedFor: number | null;
@@ -80,8 +59,6 @@ export interface WatchdogState {
 export const initialWatchdogState = (): WatchdogState => ({ armedFor: null, fencedAt: null, majoritySince: null });
 
 export interface WatchdogSettings extends FenceTimings {
-  /** Nodes in the cluster, this one included. */
-  clusterSize: number;
   /** While fenced with no primary in sight: how long a majority must be seen before rejoining (the standbys' election window). */
   settleMs: number;
   /**
@@ -93,8 +70,14 @@ export interface WatchdogSettings extends FenceTimings {
 
 export interface Observation {
   now: number;
-  self: SelfSeen | null;
-  peers: PeerSeen[];
+  /** The node this watchdog runs for. */
+  self: string;
+  /**
+   * The running view: each peer's latest answer, however old (answeredAt null: never); this node's own
+   * entry answeredAt null when its latest probe got no answer. For this node, `repmgrdPaused` and
+   * `startedAt` are read too (arming holds for one run of PostgreSQL).
+   */
+  view: ClusterView;
   /** Since when the watchdog's checks have run on time: a stalled process has not looked, and must not fence on stale answers. */
   steadySince: number;
 }
@@ -113,9 +96,13 @@ export const ownAnswerWithinMs = (f: FenceTimings) => f.checkEveryMs + f.afterMs
  */
 export const busyHoldEndsMs = (s: FenceTimings & { earliestPromotionMs: number }) => Math.max(s.afterMs, s.earliestPromotionMs - s.checkEveryMs - FENCE_STOP_MS);
 
-/** When this node last saw a majority (itself + enough peers); null when it never did (pure). */
-export function majoritySeenAt(peers: PeerSeen[], clusterSize: number): number | null {
-  const needed = majorityOf(clusterSize) - 1; // peers needed beside itself
+/**
+ * When node `self` last saw a majority of `view`'s cluster (itself + enough peers, each counted at its
+ * latest answer); null when it never did (pure). The running-view form of view.ts's hasMajority.
+ */
+export function majoritySeenAt(view: ClusterView, self: string): number | null {
+  const peers = view.nodes.filter((n) => n.name !== self);
+  const needed = majorityOf(view.nodes.length) - 1; // peers needed beside itself
   if (needed === 0) return Number.POSITIVE_INFINITY;
   const times = peers.map((p) => p.answeredAt).filter((t): t is number => t !== null).sort((a, b) => b - a);
   return times.length >= needed ? times[needed - 1] : null;
@@ -124,15 +111,18 @@ export function majoritySeenAt(peers: PeerSeen[], clusterSize: number): number |
 /** One check of the watchdog: the next state and what to do (pure). */
 export function watchdogStep(state: WatchdogState, o: Observation, s: WatchdogSettings): { state: WatchdogState; decision: WatchdogAction } {
   const fresh = (t: number | null) => t !== null && o.now - t <= s.afterMs;
-  const seenAt = majoritySeenAt(o.peers, s.clusterSize);
+  const me = nodeOf(o.view, o.self);
+  const self: (NodeView & { answeredAt: number }) | null = me.answeredAt !== null ? { ...me, answeredAt: me.answeredAt } : null;
+  const peers = o.view.nodes.filter((n) => n.name !== o.self);
+  const seenAt = majoritySeenAt(o.view, o.self);
   const majority = fresh(seenAt);
-  const seen = o.peers.filter((p) => fresh(p.answeredAt));
-  const newerPrimary = seen.find((p) => p.writable && (p.timeline ?? 0) > (o.self?.timeline ?? Number.POSITIVE_INFINITY));
+  const seen = peers.filter((p) => fresh(p.answeredAt));
+  const newerPrimary = seen.find((p) => p.writable && (p.timeline ?? 0) > (self?.timeline ?? Number.POSITIVE_INFINITY));
   const none = (reason: string, next: Partial<WatchdogState> = {}) => ({ state: { ...state, ...next }, decision: { action: 'none' as const, reason } });
 
   if (state.fencedAt !== null) {
-    if (o.self?.writable) return none('fenced, yet PostgreSQL accepts writes (started again by hand, or the stop failed): watching it as a primary again', { fencedAt: null, majoritySince: null });
-    if (!majority) return none(`fenced; sees ${seen.length} of ${o.peers.length} peers, no majority: stays down`, { majoritySince: null });
+    if (self?.writable) return none('fenced, yet PostgreSQL accepts writes (started again by hand, or the stop failed): watching it as a primary again', { fencedAt: null, majoritySince: null });
+    if (!majority) return none(`fenced; sees ${seen.length} of ${peers.length} peers, no majority: stays down`, { majoritySince: null });
     const since = state.majoritySince ?? o.now;
     const primary = seen.find((p) => p.writable);
     if (primary) return { state: { ...state, fencedAt: null, majoritySince: null }, decision: { action: 'rejoin', reason: `fenced; sees a majority again and ${primary.name} is the primary: rejoin as its standby` } };
@@ -142,15 +132,14 @@ export function watchdogStep(state: WatchdogState, o: Observation, s: WatchdogSe
     return none(`fenced; sees a majority, no primary yet: waits ${s.settleMs} ms for the standbys' election before the restart decision`, { majoritySince: since });
   }
 
-  if (!o.self || !o.self.writable) return none(o.self ? 'a standby: nothing to fence' : 'PostgreSQL does not answer: nothing to fence');
-  const self = o.self;
+  if (!self || !self.writable) return none(self ? 'a standby: nothing to fence' : 'PostgreSQL does not answer: nothing to fence');
   // a newer timeline that takes writes means a failover happened: this node is the stale one
   if (newerPrimary) {
     return { state: { ...state, fencedAt: o.now, majoritySince: null }, decision: { action: 'fence', reason: `${newerPrimary.name} accepts writes on timeline ${newerPrimary.timeline}, newer than this node's ${self.timeline}` } };
   }
-  if (majority) return none('sees a majority', { armedFor: self.startedAt });
-  if (state.armedFor !== self.startedAt) return none('not armed: no majority seen since PostgreSQL started (first start, restore, re-clone)');
-  if (self.paused) return none('repmgrd is paused: no standby promotes by itself, an operation is in progress');
+  if (majority) return none('sees a majority', { armedFor: self.startedAt ?? null });
+  if (state.armedFor !== (self.startedAt ?? null)) return none('not armed: no majority seen since PostgreSQL started (first start, restore, re-clone)');
+  if (self.repmgrdPaused) return none('repmgrd is paused: no standby promotes by itself, an operation is in progress');
   if (o.now - o.steadySince < s.afterMs) return none('checks were late (the process stalled): looking again before fencing');
   // Peers silent while this node's own PostgreSQL answers at once is a cut; peers silent while it
   // answers slowly too is more likely a busy machine (CPU starvation), which must not fence a healthy
@@ -164,6 +153,6 @@ export function watchdogStep(state: WatchdogState, o: Observation, s: WatchdogSe
   const lost = seenAt === null ? 'never' : `${o.now - seenAt} ms ago`;
   return {
     state: { ...state, fencedAt: o.now, majoritySince: null },
-    decision: { action: 'fence', reason: `writable, but last saw a majority of the ${s.clusterSize} nodes ${lost} (fencing.afterMs ${s.afterMs}); a standby may be promoted` },
+    decision: { action: 'fence', reason: `writable, but last saw a majority of the ${o.view.nodes.length} nodes ${lost} (fencing.afterMs ${s.afterMs}); a standby may be promoted` },
   };
 }

@@ -4,17 +4,17 @@
 // directory kept until the new one streams) once that has lasted healAfterMs. Never while an
 // operation is in progress (repmgrd paused, or a step of this node's flows queued or running).
 
+import { answered, majorityPrimary, nodeOf, type ClusterView } from './view.js';
+
 /** How long a standby may stream from elsewhere (or nothing) before it is healed: longer than repmgrd's own follow after a failover and the follow-up flow's. */
 export const HEAL_AFTER_MS = 30_000;
 
 export interface StandbyObservation {
   now: number;
-  /** This node as its PostgreSQL says; null when it does not answer. */
-  self: { standby: boolean; upstream: string | null } | null;
-  /** The one writable node, seen while a majority of the cluster answered; null otherwise. */
-  primary: string | null;
-  /** repmgrd is paused on a node that answered: an operation (switchover, restart, restore) is in progress. */
-  paused: boolean;
+  /** The node this keeper runs for. */
+  self: string;
+  /** The cluster as read now. */
+  view: ClusterView;
   /** Steps of this node's flows waiting or running. */
   busySteps: number;
 }
@@ -29,15 +29,19 @@ export type HealDecision = { action: 'none'; reason: string } | { action: 'heal'
 /** One check of the standby keeper: the next state and what to do. */
 export function standbyHealStep(state: HealState, o: StandbyObservation, healAfterMs = HEAL_AFTER_MS): { state: HealState; decision: HealDecision } {
   const none = (reason: string, wrongSince: number | null = null) => ({ state: { wrongSince }, decision: { action: 'none' as const, reason } });
-  if (!o.self) return none('PostgreSQL does not answer: its restart flow brings it back');
-  if (!o.self.standby) return none('not a standby');
-  if (!o.primary) return none('no single primary with a majority to follow: waits read-only');
-  if (o.self.upstream === o.primary) return none(`streams from the primary ${o.primary}`);
-  const where = o.self.upstream ? `streams from ${o.self.upstream}, not from the primary ${o.primary}` : `streams from nothing while ${o.primary} is the primary`;
-  // the operation under way may be what moves it: its full window starts once that ends
-  if (o.paused) return none(`${where}; repmgrd is paused (an operation is in progress): waits for it`);
+  const self = nodeOf(o.view, o.self);
+  if (!answered(self)) return none('PostgreSQL does not answer: its restart flow brings it back');
+  if (self.writable) return none('not a standby');
+  const primary = majorityPrimary(o.view)?.name ?? null;
+  if (!primary) return none('no single primary with a majority to follow: waits read-only');
+  const upstream = self.upstream ?? null;
+  if (upstream === primary) return none(`streams from the primary ${primary}`);
+  const where = upstream ? `streams from ${upstream}, not from the primary ${primary}` : `streams from nothing while ${primary} is the primary`;
+  // repmgrd paused on a node that answered: an operation (switchover, restart, restore) is under way,
+  // and it may be what moves this node: its full window starts once that ends
+  if (o.view.nodes.some((n) => answered(n) && n.repmgrdPaused)) return none(`${where}; repmgrd is paused (an operation is in progress): waits for it`);
   if (o.busySteps > 0) return none(`${where}; ${o.busySteps} step(s) of its flows are under way: waits for them`);
   const since = state.wrongSince ?? o.now;
   if (o.now - since < healAfterMs) return none(`${where} for ${o.now - since} ms: heals after ${healAfterMs} ms`, since);
-  return { state: { wrongSince: null }, decision: { action: 'heal', primary: o.primary, reason: `${where} for ${o.now - since} ms: follow it (rewind or re-clone when it cannot)` } };
+  return { state: { wrongSince: null }, decision: { action: 'heal', primary, reason: `${where} for ${o.now - since} ms: follow it (rewind or re-clone when it cannot)` } };
 }

@@ -3,19 +3,7 @@
 // (failover_validation_command). With quorum replication every acknowledged commit is on a majority
 // of the nodes; any majority shares a node with it, so the most advanced node of a reachable majority
 // holds every acknowledged commit. Promoting any other node, or with no majority in sight, can lose one.
-import { hasMajority, majorityOf } from './quorum.js';
-
-/** One node as read for this decision. */
-export interface NodeSeen {
-  name: string;
-  /** It answered. */
-  reachable: boolean;
-  /** It accepts writes (pg_is_in_recovery() false). */
-  writable?: boolean;
-  timeline?: number | null;
-  /** For a standby, the furthest WAL it has (received or replayed); for a primary, its current LSN; bytes. */
-  lsn?: bigint | null;
-}
+import { answered, hasMajority, majorityOf, writableNodes, type ClusterView, type NodeView } from './view.js';
 
 export type PromotionDecision =
   | { ok: true; reason: string; forced: boolean }
@@ -24,7 +12,7 @@ export type PromotionDecision =
 const fmt = (b: bigint | null) => (b === null ? 'more' : `${b}`);
 
 /** (timeline, lsn) order: a newer timeline is ahead whatever its LSN (it saw a promotion the other did not). */
-function aheadOf(a: NodeSeen, b: NodeSeen): boolean {
+function aheadOf(a: NodeView, b: NodeView): boolean {
   const ta = a.timeline ?? 0;
   const tb = b.timeline ?? 0;
   if (ta !== tb) return ta > tb;
@@ -32,19 +20,20 @@ function aheadOf(a: NodeSeen, b: NodeSeen): boolean {
 }
 
 /**
- * May `candidate` be promoted now? `nodes` lists every node of the cluster (the candidate included),
- * `clusterSize` is how many the cluster has. Refused, never forceable: the candidate is not a
- * reachable standby, or a node still accepts writes. Refused unless `force`: fewer than a majority
- * answer (it cannot know what it lacks), or a reachable node is ahead of it (the bytes it would lose
- * are named). With `force` the reason says what may be lost.
+ * May `candidate` be promoted now? `view` has every node of the cluster (the candidate included).
+ * Refused, never forceable: the candidate is not a reachable standby, or a node still accepts writes.
+ * Refused unless `force`: fewer than a majority answer (it cannot know what it lacks), or a reachable
+ * node is ahead of it (the bytes it would lose are named). With `force` the reason says what may be lost.
  */
-export function decidePromotion(clusterSize: number, candidate: string, nodes: NodeSeen[], opts: { force?: boolean } = {}): PromotionDecision {
+export function decidePromotion(candidate: string, view: ClusterView, opts: { force?: boolean } = {}): PromotionDecision {
+  const nodes = view.nodes;
+  const clusterSize = nodes.length;
   const me = nodes.find((n) => n.name === candidate);
   const refuse = (reason: string, forceable: boolean, ahead: { name: string; bytes: bigint | null; timeline: number | null }[] = []): PromotionDecision => ({ ok: false, reason, forceable, ahead });
-  if (!me || !me.reachable) return refuse(`${candidate} does not answer: only a running standby can be promoted`, false);
+  if (!me || !answered(me)) return refuse(`${candidate} does not answer: only a running standby can be promoted`, false);
   if (me.writable) return refuse(`${candidate} already accepts writes`, false);
-  const reachable = nodes.filter((n) => n.reachable);
-  const writable = reachable.filter((n) => n.writable);
+  const reachable = nodes.filter(answered);
+  const writable = writableNodes(view);
   if (writable.length) return refuse(`${writable.map((n) => n.name).join(', ')} still accepts writes: promoting ${candidate} would make two primaries (for a planned change use switchover)`, false);
 
   const problems: string[] = [];
@@ -62,8 +51,8 @@ export function decidePromotion(clusterSize: number, candidate: string, nodes: N
         .join('; ') + `: promoting ${candidate} would lose them (promote ${ahead[0].name} instead)`,
     );
   }
-  if (!hasMajority(reachable.length, clusterSize)) {
-    const down = nodes.filter((n) => !n.reachable).map((n) => n.name);
+  if (!hasMajority(view)) {
+    const down = nodes.filter((n) => !answered(n)).map((n) => n.name);
     problems.push(`only ${reachable.length} of ${clusterSize} nodes answer (${majorityOf(clusterSize)} needed; down: ${down.join(', ') || 'none'}): ${candidate} cannot know whether a node that does not answer holds acknowledged commits it lacks`);
   }
   if (!problems.length) {

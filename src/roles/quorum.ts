@@ -1,12 +1,7 @@
-// Majority and quorum-synchronous replication (pure): the one notion of "majority" pgha uses, and
-// the synchronous_standby_names each node keeps so that every commit a primary acknowledges is on a
-// majority of the cluster (the primary included).
-
-/** Nodes needed for a majority of a cluster of `clusterSize` nodes: more than half (2 of 3, 3 of 4, 3 of 5). */
-export const majorityOf = (clusterSize: number): number => Math.floor(clusterSize / 2) + 1;
-
-/** True when `count` nodes (whoever counts them includes itself when it should) are a majority of the cluster. */
-export const hasMajority = (count: number, clusterSize: number): boolean => count >= majorityOf(clusterSize);
+// Quorum-synchronous replication (pure): the synchronous_standby_names each node keeps so that every
+// commit a primary acknowledges is on a majority of the cluster (the primary included; majorityOf is
+// view.ts's, the one notion of majority).
+import { majorityOf } from './view.js';
 
 /**
  * How many standbys must confirm a commit (flushed to their disk) before the primary acknowledges it,

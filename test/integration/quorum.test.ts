@@ -15,6 +15,7 @@ import { Queue } from 'bullmq';
 import { redisConnection } from '../../src/redis.js';
 import { barmanQueueName, nodeQueueName } from '../../src/queues.js';
 import { quorumStandbyNames } from '../../src/roles/quorum.js';
+import { socketsOfPid } from '../../src/repmgr/unstick.js';
 import { cli, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster } from './harness.js';
 
 let tc: TestCluster;
@@ -101,6 +102,7 @@ describe('quorum synchronous replication', () => {
     const refusedAfterResume: string[] = [];
     let stop = false;
     let resumedAt = 0;
+    let held: number[] = [];
     const writer = (async () => {
       let c: pg.Client | undefined;
       for (let k = 1; !stop; k++) {
@@ -122,6 +124,30 @@ describe('quorum synchronous replication', () => {
     })();
     try {
       await waitFor('inserts acknowledged by node1', async () => acked.length >= 50, 30_000, 50);
+      // The worst moment to freeze: each standby's repmgrd has just sent its per-second query to the
+      // primary. Made certain by stopping first the backends that serve repmgrd's connections to node1,
+      // until each holds an unread query; the whole host freezes after that. A frozen node's kernel
+      // ACKs everything, so nothing in libpq ends those waits: without the node worker destroying
+      // repmgrd's connections to the silent node, no standby ever notices and nothing is promoted.
+      const primaryHost = findNode(cfg(), 'node1').host;
+      const portsOf = await Promise.all(['node2', 'node3'].map(async (n) => {
+        const listed = await execa('ss', ['-tnpH', 'state', 'established', 'dst', primaryHost, 'dport', '=', String(cfg().postgres.port)]);
+        return socketsOfPid(listed.stdout, readPidFile(nodePaths(cfg(), n).repmgrdPid)!);
+      }));
+      const served = await clientTo('node1');
+      // repmgrd's kept connections (a ping's connection may be gone already)
+      const backends = (await served.query('SELECT pid, client_port FROM pg_stat_activity WHERE client_port = ANY($1::int[])', [portsOf.flat()])).rows.map((r) => ({ pid: Number(r.pid), port: Number(r.client_port) }));
+      await served.end();
+      const kept = portsOf.map((ports) => ports.filter((p) => backends.some((b) => b.port === p)));
+      expect(kept.map((k) => k.length > 0)).toEqual([true, true]);
+      held = backends.map((b) => b.pid);
+      for (const pid of held) process.kill(pid, 'SIGSTOP');
+      const unreadOn = async () => {
+        const lines = (await execa('ss', ['-tnH', 'state', 'established', 'src', `${primaryHost}:${cfg().postgres.port}`])).stdout.split('\n').map((l) => l.trim().split(/\s+/));
+        const waiting = lines.filter((f) => Number(f[0]) > 0).map((f) => Number(f[3]?.split(':').pop()));
+        return kept.filter((ports) => ports.some((p) => waiting.includes(p))).length;
+      };
+      await waitFor('a query from each standby\'s repmgrd waiting, unread, on node1', async () => (await unreadOn()) === 2, 30_000, 100);
       const pause = await cli(['local', 'pause', 'node1', '--dir', tc.dir]);
       expect({ code: pause.exitCode, out: pause.all }).toMatchObject({ code: 0 });
       const frozenAt = Date.now();
@@ -154,6 +180,13 @@ describe('quorum synchronous replication', () => {
     } finally {
       stop = true;
       await cli(['local', 'resume', 'node1', '--dir', tc.dir]);
+      for (const pid of held) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          // gone with node1's fence
+        }
+      }
       await writer;
     }
   });
@@ -276,7 +309,22 @@ describe('heals by itself, from what is read', () => {
     const back = Date.now();
     const b = barmanPaths(cfg());
     await waitFor(`barman's server file points at ${promoted}`, async () => serverConfPrimary(cfg(), readFileSync(b.serverConf, 'utf8')) === promoted, 180_000, 1000);
-    await waitFor(`a DONE backup on timeline ${timeline}`, async () => catalogue(cfg()).some((x) => x.status === 'DONE' && (walTimeline(x.beginWal) ?? 0) >= timeline), 300_000, 2000);
+    try {
+      await waitFor(`a DONE backup on timeline ${timeline}`, async () => catalogue(cfg()).some((x) => x.status === 'DONE' && (walTimeline(x.beginWal) ?? 0) >= timeline), 300_000, 2000);
+    } catch (err) {
+      // for the post-mortem: what the reconcile decided and what became of its repair flows
+      const connection = redisConnection(cfg().redis);
+      const queue = new Queue(barmanQueueName(cfg().cluster), { connection });
+      const jobs = await queue.getJobs(['completed', 'failed', 'active', 'waiting', 'delayed'], 0, 500);
+      console.log([
+        ...jobs.filter((j) => j?.name === 'barman-reconcile').sort((a, b) => (a.finishedOn ?? 0) - (b.finishedOn ?? 0)).slice(-6).map((j) => `reconcile ${new Date(j.finishedOn ?? 0).toISOString()}: ${JSON.stringify(j.returnvalue)}`),
+        ...jobs.filter((j) => j && String(j.id).includes('-barman-repair-')).map((j) => `${j.id}: ${j.finishedOn ? new Date(j.finishedOn).toISOString() : 'not finished'} ${JSON.stringify(j.returnvalue)} ${j.failedReason ?? ''}`),
+        ...catalogue(cfg()).map((b) => `backup ${b.id} ${b.status} ${b.beginWal}`),
+      ].join('\n'));
+      await queue.close();
+      connection.disconnect();
+      throw err;
+    }
     console.log(`barman reconcile: streams from ${promoted} and holds a backup on timeline ${timeline} ${((Date.now() - back) / 1000).toFixed(1)} s after Redis was back`);
     // no event reached pgha, so no follow-up flow ran: the reconcile's repair flow did it
     const connection = redisConnection(cfg().redis);

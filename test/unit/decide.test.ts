@@ -1,32 +1,38 @@
 import { describe, it, expect } from '@jest/globals';
 // the nemesis suite's seeded PRNG (mulberry32): a failure is reproducible
 import { prng } from '../../bench/chaos/check.js';
-import { decideRole, firstStartProblem, type PeerView, type RoleDecision, type SelfView } from '../../src/roles/decide.js';
+import { decideRole as decideRoleIn, firstStartProblem as firstStartProblemIn, type RoleDecision, type SelfView } from '../../src/roles/decide.js';
+import type { ClusterView, NodeView } from '../../src/roles/view.js';
+
+/** The cluster view a deciding node reads: itself (its PostgreSQL stopped, so not answering) and its peers. */
+const viewOf = (self: string, peers: NodeView[]): ClusterView => ({ nodes: [{ name: self, answeredAt: null }, ...peers] });
+const decideRole = (self: SelfView, peers: NodeView[]) => decideRoleIn(self, viewOf(self.name, peers));
+const firstStartProblem = (self: string, peers: NodeView[]) => firstStartProblemIn(self, viewOf(self, peers));
 
 // ---- fixtures -------------------------------------------------------------------------------
 
 const wasPrimary = (timeline = 2, name = 'node1'): SelfView => ({ name, wasStandby: false, timeline });
 const wasStandby = (timeline = 2, name = 'node1'): SelfView => ({ name, wasStandby: true, timeline });
 
-const primaryPeer = (name: string, timeline = 2, extra: Partial<PeerView> = {}): PeerView => ({
+const primaryPeer = (name: string, timeline = 2, extra: Partial<NodeView> = {}): NodeView => ({
   name,
-  reachable: true,
-  inRecovery: false,
+  answeredAt: 1,
+  writable: true,
   timeline,
   repmgrPrimaries: [name],
   ...extra,
 });
-const standbyPeer = (name: string, timeline = 2, extra: Partial<PeerView> = {}): PeerView => ({
+const standbyPeer = (name: string, timeline = 2, extra: Partial<NodeView> = {}): NodeView => ({
   name,
-  reachable: true,
-  inRecovery: true,
+  answeredAt: 1,
+  writable: false,
   timeline,
   repmgrPrimaries: [],
   ...extra,
 });
-const downPeer = (name: string, extra: Partial<PeerView> = {}): PeerView => ({
+const downPeer = (name: string, extra: Partial<NodeView> = {}): NodeView => ({
   name,
-  reachable: false,
+  answeredAt: null,
   error: 'connect ECONNREFUSED',
   ...extra,
 });
@@ -79,7 +85,7 @@ describe('decideRole: the node was a standby', () => {
   });
 
   it('a down peer that last said it was primary is not an upstream', () => {
-    const d = expectAction(decideRole(wasStandby(), [downPeer('node2', { inRecovery: false, timeline: 9 }), standbyPeer('node3')]), 'start-standby');
+    const d = expectAction(decideRole(wasStandby(), [downPeer('node2', { writable: true, timeline: 9 }), standbyPeer('node3')]), 'start-standby');
     expect(d.upstream).toBeNull();
     expect(d.reason).toContain('unreachable: node2');
   });
@@ -187,7 +193,7 @@ describe('decideRole: the node was the primary, no primary is reachable', () => 
   });
 
   it('a down peer that last said it accepted writes is not a primary', () => {
-    const d = decideRole(wasPrimary(2), [standbyPeer('node2', 2), downPeer('node3', { inRecovery: false })]);
+    const d = decideRole(wasPrimary(2), [standbyPeer('node2', 2), downPeer('node3', { writable: true })]);
     expect(d.action).toBe('start-primary');
   });
 });
@@ -267,17 +273,17 @@ describe('decideRole: random peer states (property check)', () => {
     const self: SelfView = { name: 'self', wasStandby: rnd() < 0.5, timeline: selfTimeline };
     const size = 1 + int(7); // clusters of 1..7 nodes
     const names = Array.from({ length: size - 1 }, (_, i) => `p${i + 1}`);
-    const peers: PeerView[] = names.map((name) => {
-      const peer: PeerView = {
+    const peers: NodeView[] = names.map((name) => {
+      const peer: NodeView = {
         name,
-        reachable: rnd() < 0.65,
+        answeredAt: rnd() < 0.65 ? 1 : null,
         // primaries are rare, so the "no primary" branches get exercised
-        inRecovery: pick([true, true, true, true, false, undefined]),
+        writable: pick([false, false, false, false, true, undefined]),
         timeline: pick([selfTimeline - 1, selfTimeline, selfTimeline, selfTimeline, selfTimeline + 1, null, undefined]),
       };
       const meta = pick<string[] | undefined>([undefined, [], [], ['self'], ['self'], [pick(['self', ...names, 'ghost'])]]);
       if (meta !== undefined) peer.repmgrPrimaries = meta;
-      if (!peer.reachable) peer.error = 'down';
+      if (peer.answeredAt === null) peer.error = 'down';
       return peer;
     });
     return { self, peers };
@@ -293,8 +299,8 @@ describe('decideRole: random peer states (property check)', () => {
       seen.set(tag, (seen.get(tag) ?? 0) + 1);
       const ctx = JSON.stringify({ case: i, self, peers, d });
 
-      const reachable = peers.filter((p) => p.reachable);
-      const primaries = reachable.filter((p) => p.inRecovery === false);
+      const reachable = peers.filter((p) => p.answeredAt !== null);
+      const primaries = reachable.filter((p) => p.writable === true);
       const newer = reachable.filter((p) => typeof p.timeline === 'number' && p.timeline > self.timeline);
       const metaOther = reachable.some((p) => (p.repmgrPrimaries ?? []).some((n) => n !== self.name));
       const majority = (reachable.length + 1) * 2 > peers.length + 1;

@@ -11,41 +11,43 @@ import {
   promotionWindowMs,
   watchdogStep,
   type Observation,
-  type PeerSeen,
-  type SelfSeen,
   type WatchdogState,
 } from '../../src/roles/fence.js';
+import type { NodeView } from '../../src/roles/view.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { localRaw, problemsOf } from './helpers.js';
 
 // ---- fixtures: a 3-node cluster, node1 looking; times in ms -------------------------------------
 
-const settings = { afterMs: 1000, checkEveryMs: 250, clusterSize: 3, settleMs: 17_000, earliestPromotionMs: 2000 };
+const settings = { afterMs: 1000, checkEveryMs: 250, settleMs: 17_000, earliestPromotionMs: 2000 };
 const STARTED = 1_000;
 const T = 100_000;
 // its own PostgreSQL answered the previous check's probe (checkEveryMs ago), as on a machine that is not busy
-const primary = (extra: Partial<SelfSeen> = {}): SelfSeen => ({ writable: true, timeline: 2, paused: false, startedAt: STARTED, answeredAt: T - 250, ...extra });
-const standby = (): SelfSeen => ({ writable: false, timeline: 2, paused: false, startedAt: STARTED, answeredAt: T - 250 });
-const peer = (name: string, answeredAt: number | null, extra: Partial<PeerSeen> = {}): PeerSeen => ({ name, answeredAt, writable: false, timeline: 2, ...extra });
+const primary = (extra: Partial<NodeView> = {}): NodeView => ({ name: 'node1', writable: true, timeline: 2, repmgrdPaused: false, startedAt: STARTED, answeredAt: T - 250, ...extra });
+const standby = (): NodeView => ({ name: 'node1', writable: false, timeline: 2, repmgrdPaused: false, startedAt: STARTED, answeredAt: T - 250 });
+const peer = (name: string, answeredAt: number | null, extra: Partial<NodeView> = {}): NodeView => ({ name, answeredAt, writable: false, timeline: 2, ...extra });
 const armed = (extra: Partial<WatchdogState> = {}): WatchdogState => ({ ...initialWatchdogState(), armedFor: STARTED, ...extra });
-const obs = (self: SelfSeen | null, peers: PeerSeen[], extra: Partial<Observation> = {}): Observation => ({ now: T, self, peers, steadySince: 0, ...extra });
+/** node1's running view: its own latest answer (null: its latest probe got none) and its peers' latest answers. */
+const obs = (self: NodeView | null, peers: NodeView[], extra: Partial<Observation> = {}): Observation => ({ now: T, self: 'node1', view: { nodes: [self ?? { name: 'node1', answeredAt: null }, ...peers] }, steadySince: 0, ...extra });
+/** When node1 last saw a majority of itself and these peers. */
+const seenAt = (peers: NodeView[]) => majoritySeenAt({ nodes: [{ name: 'node1', answeredAt: null }, ...peers] }, 'node1');
 const step = (state: WatchdogState, o: Observation) => watchdogStep(state, o, settings);
 
 describe('majoritySeenAt: when this node last saw itself + enough peers', () => {
   it('3 nodes: the newest answer of either peer (one peer makes a majority)', () => {
-    expect(majoritySeenAt([peer('node2', 500), peer('node3', 900)], 3)).toBe(900);
-    expect(majoritySeenAt([peer('node2', null), peer('node3', 900)], 3)).toBe(900);
+    expect(seenAt([peer('node2', 500), peer('node3', 900)])).toBe(900);
+    expect(seenAt([peer('node2', null), peer('node3', 900)])).toBe(900);
   });
   it('5 nodes: the second newest (two peers needed)', () => {
-    expect(majoritySeenAt([peer('a', 100), peer('b', 400), peer('c', 300), peer('d', null)], 5)).toBe(300);
+    expect(seenAt([peer('a', 100), peer('b', 400), peer('c', 300), peer('d', null)])).toBe(300);
   });
   it('never answered enough peers: null', () => {
-    expect(majoritySeenAt([peer('a', null), peer('b', null)], 3)).toBeNull();
-    expect(majoritySeenAt([peer('a', 10), peer('b', null), peer('c', null), peer('d', null)], 5)).toBeNull();
+    expect(seenAt([peer('a', null), peer('b', null)])).toBeNull();
+    expect(seenAt([peer('a', 10), peer('b', null), peer('c', null), peer('d', null)])).toBeNull();
   });
   it('2 nodes: the one peer is needed; 1 node: always a majority', () => {
-    expect(majoritySeenAt([peer('node2', 700)], 2)).toBe(700);
-    expect(majoritySeenAt([], 1)).toBe(Number.POSITIVE_INFINITY);
+    expect(seenAt([peer('node2', 700)])).toBe(700);
+    expect(seenAt([])).toBe(Number.POSITIVE_INFINITY);
   });
 });
 
@@ -72,11 +74,10 @@ describe('watchdogStep on a writable primary', () => {
   });
 
   it('5 nodes: one answering peer is not enough', () => {
-    const five = { ...settings, clusterSize: 5 };
     const peers = [peer('a', T - 100), peer('b', T - 5000), peer('c', null), peer('d', null)];
-    expect(watchdogStep(armed(), obs(primary(), peers), five).decision.action).toBe('fence');
+    expect(step(armed(), obs(primary(), peers)).decision.action).toBe('fence');
     peers[1] = peer('b', T - 300);
-    expect(watchdogStep(armed(), obs(primary(), peers), five).decision.action).toBe('none');
+    expect(step(armed(), obs(primary(), peers)).decision.action).toBe('none');
   });
 
   it('not armed (no majority seen since this PostgreSQL started: first start, restore, re-clone): no fence', () => {
@@ -87,7 +88,7 @@ describe('watchdogStep on a writable primary', () => {
   });
 
   it('repmgrd paused (an operation in progress, no automatic promotion): no fence', () => {
-    const r = step(armed(), obs(primary({ paused: true }), [peer('node2', T - 5000), peer('node3', T - 5000)]));
+    const r = step(armed(), obs(primary({ repmgrdPaused: true }), [peer('node2', T - 5000), peer('node3', T - 5000)]));
     expect(r.decision).toEqual({ action: 'none', reason: expect.stringMatching(/repmgrd is paused/) });
   });
 
@@ -119,12 +120,12 @@ describe('watchdogStep on a writable primary', () => {
   it('property: a slow own answer holds only within the busy hold; otherwise silent peers always fence, and a cut-off primary is stopped before the earliest promotion (3 to 6 nodes)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 3, max: 6 }), fc.array(fc.option(fc.integer({ min: 0, max: 20_000 }), { nil: null }), { minLength: 5, maxLength: 5 }), fc.integer({ min: 0, max: 20_000 }), fc.integer({ min: 1000, max: 20_000 }), (size, ages, ownAge, earliestPromotionMs) => {
-        const s = { ...settings, clusterSize: size, earliestPromotionMs };
+        const s = { ...settings, earliestPromotionMs };
         const peers = ages.slice(0, size - 1).map((age, i) => peer(`p${i}`, age === null ? null : T - age));
         const d = watchdogStep(armed(), obs(primary({ answeredAt: T - ownAge }), peers), s).decision;
-        const seenAt = majoritySeenAt(peers, size);
-        const majorityLost = seenAt === null || T - seenAt > s.afterMs;
-        const held = ownAge > ownAnswerWithinMs(s) && seenAt !== null && T - seenAt < busyHoldEndsMs(s);
+        const seen = seenAt(peers);
+        const majorityLost = seen === null || T - seen > s.afterMs;
+        const held = ownAge > ownAnswerWithinMs(s) && seen !== null && T - seen < busyHoldEndsMs(s);
         expect(d.action).toBe(majorityLost && !held ? 'fence' : 'none');
         // fenced at the first check after the hold, stopped within FENCE_STOP_MS: before a standby can be promoted
         if (earliestPromotionMs > s.afterMs + s.checkEveryMs + FENCE_STOP_MS) expect(busyHoldEndsMs(s) + s.checkEveryMs + FENCE_STOP_MS).toBeLessThanOrEqual(earliestPromotionMs);
@@ -135,7 +136,7 @@ describe('watchdogStep on a writable primary', () => {
   it('a peer accepts writes on a newer timeline: fence at once, armed or not, paused or not', () => {
     const newer = [peer('node2', T - 100, { writable: true, timeline: 3 }), peer('node3', T - 100)];
     for (const state of [armed(), initialWatchdogState()]) {
-      for (const self of [primary(), primary({ paused: true })]) {
+      for (const self of [primary(), primary({ repmgrdPaused: true })]) {
         const r = step(state, obs(self, newer));
         expect(r.decision).toEqual({ action: 'fence', reason: 'node2 accepts writes on timeline 3, newer than this node\'s 2' });
       }

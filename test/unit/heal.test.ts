@@ -1,20 +1,26 @@
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { HEAL_AFTER_MS, standbyHealStep, type StandbyObservation } from '../../src/roles/heal.js';
+import { answered, majorityPrimary, type ClusterView, type NodeView } from '../../src/roles/view.js';
 import { buildStandbyHealFlow } from '../../src/flows/operations.js';
 import { flowSteps } from '../../src/flows/chain.js';
 import { nodeQueueName } from '../../src/queues.js';
 import { localConfig } from './helpers.js';
 
 const T = 1_000_000;
-const obs = (extra: Partial<StandbyObservation> = {}): StandbyObservation => ({
-  now: T,
-  self: { standby: true, upstream: 'node2' },
-  primary: 'node1',
-  paused: false,
-  busySteps: 0,
-  ...extra,
-});
+/** node3's keeper reads: itself (a standby of `upstream`, null: down), `primary` writable (null: none), node2 a standby; repmgrd paused on node1 or not. */
+interface Seen {
+  self?: { standby: boolean; upstream: string | null } | null;
+  primary?: string | null;
+  paused?: boolean;
+  busySteps?: number;
+  now?: number;
+}
+const obs = ({ self = { standby: true, upstream: 'node2' }, primary = 'node1', paused = false, busySteps = 0, now = T }: Seen = {}): StandbyObservation => {
+  const node = (name: string): NodeView => ({ name, answeredAt: T - 100, writable: name === primary, timeline: 2, upstream: name === primary ? null : primary, repmgrdPaused: paused && name === 'node1' });
+  const me: NodeView = self ? { name: 'node3', answeredAt: T - 100, writable: !self.standby, timeline: 2, upstream: self.upstream, repmgrdPaused: false } : { name: 'node3', answeredAt: null, down: true };
+  return { now, self: 'node3', view: { nodes: [node('node1'), node('node2'), me] }, busySteps };
+};
 
 describe('standbyHealStep: a standby that does not stream from the primary follows it', () => {
   it('streams from a demoted node (failing input 4): waits HEAL_AFTER_MS, then heals toward the primary, once', () => {
@@ -50,28 +56,38 @@ describe('standbyHealStep: a standby that does not stream from the primary follo
     expect(busy.state.wrongSince).toBeNull();
   });
 
-  it('property: heals only a standby, only toward the one primary, only when nothing is under way and the window has passed', () => {
-    const node = fc.constantFrom('node1', 'node2', 'node3');
+  it('property: heals only a standby, only toward the one primary seen with a majority, only when nothing is under way and the window has passed', () => {
+    const name = fc.constantFrom('node1', 'node2', 'node3', 'node4');
+    const nodeView = (n: string) =>
+      fc.record({ answered: fc.boolean(), writable: fc.boolean(), upstream: fc.option(name, { nil: null }), paused: fc.constantFrom(false, false, false, true) }).map(
+        (x): NodeView => (x.answered ? { name: n, answeredAt: T - 100, writable: x.writable, upstream: x.upstream, repmgrdPaused: x.paused } : { name: n, answeredAt: null }),
+      );
+    let heals = 0;
     fc.assert(
       fc.property(
         fc.option(fc.integer({ min: 0, max: 3 * HEAL_AFTER_MS }), { nil: null }),
-        fc.option(fc.record({ standby: fc.boolean(), upstream: fc.option(node, { nil: null }) }), { nil: null }),
-        fc.option(node, { nil: null }),
-        fc.boolean(),
+        fc.integer({ min: 2, max: 4 }).chain((size) => fc.tuple(...['node1', 'node2', 'node3', 'node4'].slice(0, size).map(nodeView))),
         fc.integer({ min: 0, max: 2 }),
-        (age, self, primary, paused, busySteps) => {
-          const r = standbyHealStep({ wrongSince: age === null ? null : T - age }, { now: T, self, primary, paused, busySteps });
-          if (r.decision.action === 'heal') {
-            expect(self?.standby).toBe(true);
-            expect(self?.upstream).not.toBe(primary);
-            expect(r.decision.primary).toBe(primary);
-            expect(paused || busySteps > 0).toBe(false);
-            expect(age).not.toBeNull();
-            expect(age!).toBeGreaterThanOrEqual(HEAL_AFTER_MS);
-          }
+        (age, nodes, busySteps) => {
+          const view: ClusterView = { nodes };
+          const r = standbyHealStep({ wrongSince: age === null ? null : T - age }, { now: T, self: 'node2', view, busySteps });
+          if (r.decision.action !== 'heal') return;
+          heals++;
+          const self = nodes[1];
+          const primary = majorityPrimary(view);
+          expect(answered(self) && self.writable === false).toBe(true);
+          expect(primary).not.toBeNull();
+          expect(r.decision.primary).toBe(primary!.name);
+          expect(self.upstream).not.toBe(primary!.name);
+          expect(nodes.some((n) => answered(n) && n.repmgrdPaused) || busySteps > 0).toBe(false);
+          expect(age).not.toBeNull();
+          expect(age!).toBeGreaterThanOrEqual(HEAL_AFTER_MS);
         },
       ),
+      { numRuns: 3000 },
     );
+    // the generator reaches the heal branch, so the property was exercised
+    expect(heals).toBeGreaterThan(10);
   });
 
   it('the heal flow: ensure-follows on the node\'s own queue, toward the primary', () => {

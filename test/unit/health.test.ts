@@ -1,13 +1,16 @@
 import { describe, it, expect } from '@jest/globals';
-import { healthAnswer, parseLag } from '../../workers/health.js';
-import type { NodeStatus } from '../../src/status.js';
+import { healthAnswer, parseLag } from '../../src/roles/health.js';
+import type { ClusterView, NodeView } from '../../src/roles/view.js';
 
-const node = (name: string, role: NodeStatus['role'], extra: Partial<NodeStatus> = {}): NodeStatus => ({
-  name, host: `127.0.0.${name.slice(-1)}`, port: 5432, role, upstream: null, timeline: role === 'down' ? null : 1, lagBytes: role === 'primary' ? 0 : null, lsn: null, pid: null, ...extra,
-});
+// the primary has written up to P; a standby's lag is P less what it replayed
+const P = 100_000n;
+const primary = (name: string): NodeView => ({ name, answeredAt: 1, writable: true, timeline: 1, lsn: P, replayLsn: P, upstream: null });
+const standby = (name: string, upstream: string | null, lag = 0): NodeView => ({ name, answeredAt: 1, writable: false, timeline: 1, lsn: P - BigInt(lag), replayLsn: P - BigInt(lag), upstream });
+const down = (name: string): NodeView => ({ name, answeredAt: null, down: true, error: 'connect ECONNREFUSED' });
+const view = (...nodes: NodeView[]): ClusterView => ({ nodes });
 const q = (s = '') => new URLSearchParams(s);
-const healthy = [node('node1', 'primary'), node('node2', 'standby', { upstream: 'node1', lagBytes: 100 }), node('node3', 'standby', { upstream: 'node1', lagBytes: 5000 })];
-const codes = (nodes: NodeStatus[], path: string, query = '') => nodes.map((n) => healthAnswer(path, q(query), n.name, nodes).status);
+const healthy = view(primary('node1'), standby('node2', 'node1', 100), standby('node3', 'node1', 5000));
+const codes = (v: ClusterView, path: string, query = '') => v.nodes.map((n) => healthAnswer(path, q(query), n.name, v).status);
 
 describe('health checks', () => {
   it('a healthy cluster: /primary only on the primary, /replica only on the standbys, /health on all', () => {
@@ -23,34 +26,30 @@ describe('health checks', () => {
     expect(codes(healthy, '/replica', 'lag=10000')).toEqual([503, 200, 200]);
     expect(healthAnswer('/replica', q('lag=1kB'), 'node3', healthy).body.reason).toBe('lag 5000 bytes is over 1024');
     expect(healthAnswer('/replica', q('lag=lots'), 'node2', healthy).status).toBe(400);
-    const noPrimary = [node('node1', 'down'), node('node2', 'standby', { upstream: 'node1', lagBytes: null }), node('node3', 'standby', { upstream: 'node1', lagBytes: null })];
+    const noPrimary = view(down('node1'), standby('node2', 'node1'), standby('node3', 'node1'));
     expect(codes(noPrimary, '/replica', 'lag=1MB')).toEqual([503, 503, 503]);
     expect(codes(noPrimary, '/replica')).toEqual([503, 200, 200]);
     expect(healthAnswer('/replica', q('lag=1MB'), 'node2', noPrimary).body.reason).toBe('lag unknown: no primary answers');
   });
 
   it('a standby that does not stream is no replica', () => {
-    const detached = [node('node1', 'primary'), node('node2', 'standby', { upstream: null }), node('node3', 'standby', { upstream: 'node1', lagBytes: 0 })];
+    const detached = view(primary('node1'), standby('node2', null), standby('node3', 'node1'));
     expect(codes(detached, '/replica')).toEqual([503, 503, 200]);
   });
 
   it('a primary that sees no majority gets no writes; a dead node answers 503 everywhere', () => {
-    const isolated = [node('node1', 'primary'), node('node2', 'down'), node('node3', 'down')];
+    const isolated = view(primary('node1'), down('node2'), down('node3'));
     expect(codes(isolated, '/primary')).toEqual([503, 503, 503]);
     expect(healthAnswer('/primary', q(), 'node1', isolated).body.reason).toBe('sees 1 of 3 nodes, not a majority');
     expect(codes(isolated, '/health')).toEqual([200, 503, 503]);
-    const oneDown = [node('node1', 'primary'), node('node2', 'standby', { upstream: 'node1', lagBytes: 0 }), node('node3', 'down')];
+    const oneDown = view(primary('node1'), standby('node2', 'node1'), down('node3'));
     expect(codes(oneDown, '/primary')).toEqual([200, 503, 503]);
-    const single = [node('node1', 'primary')];
+    const single = view(primary('node1'));
     expect(codes(single, '/primary')).toEqual([200]);
   });
 
   it('two writable nodes: neither is /primary', () => {
-    const split = [
-      node('node1', 'unknown', { error: '2 nodes accept writes' }),
-      node('node2', 'unknown', { error: '2 nodes accept writes' }),
-      node('node3', 'standby', { upstream: 'node1', lagBytes: null }),
-    ];
+    const split = view(primary('node1'), primary('node2'), standby('node3', 'node1'));
     expect(codes(split, '/primary')).toEqual([503, 503, 503]);
     expect(healthAnswer('/primary', q(), 'node1', split).body.reason).toBe('2 nodes accept writes');
     expect(codes(split, '/health')).toEqual([200, 200, 200]);

@@ -1,9 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { decideSynchronous, hasMajority, majorityOf, quorumStandbyNames, quorumStandbys } from '../../src/roles/quorum.js';
-import { decidePromotion, type NodeSeen } from '../../src/roles/promotion.js';
+import { decideSynchronous, quorumStandbyNames, quorumStandbys } from '../../src/roles/quorum.js';
+import { decidePromotion } from '../../src/roles/promotion.js';
+import { hasMajority, majorityOf, type ClusterView, type NodeView } from '../../src/roles/view.js';
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `node${i + 1}`);
+/** A cluster of `size` nodes of which the first `count` answered. */
+const answering = (count: number, size: number): ClusterView => ({ nodes: names(size).map((name, i) => ({ name, answeredAt: i < count ? 1 : null })) });
 
 describe('majority', () => {
   it.each([
@@ -16,8 +19,8 @@ describe('majority', () => {
     [7, 4],
   ])('a cluster of %i needs %i', (size, needed) => {
     expect(majorityOf(size)).toBe(needed);
-    expect(hasMajority(needed, size)).toBe(true);
-    expect(hasMajority(needed - 1, size)).toBe(false);
+    expect(hasMajority(answering(needed, size))).toBe(true);
+    expect(hasMajority(answering(needed - 1, size))).toBe(false);
   });
 
   it('two majorities of one cluster always share a node (odd and even sizes)', () => {
@@ -47,7 +50,7 @@ describe('quorum synchronous_standby_names', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 15 }), (size) => {
         const k = quorumStandbys(size);
-        expect(hasMajority(1 + k, size)).toBe(true);
+        expect(hasMajority(answering(1 + k, size))).toBe(true);
         expect(k).toBeLessThanOrEqual(size - 1);
       }),
     );
@@ -102,18 +105,18 @@ describe('decideSynchronous', () => {
 
 // ---- the promotion rule -----------------------------------------------------------------------
 
-const standby = (name: string, lsn: bigint, timeline = 3): NodeSeen => ({ name, reachable: true, writable: false, timeline, lsn });
-const primary = (name: string, lsn = 0n, timeline = 3): NodeSeen => ({ name, reachable: true, writable: true, timeline, lsn });
-const down = (name: string): NodeSeen => ({ name, reachable: false });
+const standby = (name: string, lsn: bigint, timeline = 3): NodeView => ({ name, answeredAt: 1, writable: false, timeline, lsn });
+const primary = (name: string, lsn = 0n, timeline = 3): NodeView => ({ name, answeredAt: 1, writable: true, timeline, lsn });
+const down = (name: string): NodeView => ({ name, answeredAt: null, down: true });
 
 describe('decidePromotion: cases', () => {
   it('the most advanced standby of a reachable majority may be promoted', () => {
-    const d = decidePromotion(3, 'node3', [down('node1'), standby('node2', 100n), standby('node3', 200n)]);
+    const d = decidePromotion('node3', { nodes: [down('node1'), standby('node2', 100n), standby('node3', 200n)] });
     expect(d).toMatchObject({ ok: true, forced: false });
   });
 
   it('a standby behind a reachable sibling is refused, naming the sibling and the bytes (failing input: failover --to a lagging standby)', () => {
-    const d = decidePromotion(3, 'node2', [down('node1'), standby('node2', 1000n), standby('node3', 1000n + 131_072n)]);
+    const d = decidePromotion('node2', { nodes: [down('node1'), standby('node2', 1000n), standby('node3', 1000n + 131_072n)] });
     expect(d.ok).toBe(false);
     if (d.ok) return;
     expect(d.forceable).toBe(true);
@@ -122,41 +125,41 @@ describe('decidePromotion: cases', () => {
   });
 
   it('--force promotes it anyway and says what is lost', () => {
-    const d = decidePromotion(3, 'node2', [down('node1'), standby('node2', 1000n), standby('node3', 5000n)], { force: true });
+    const d = decidePromotion('node2', { nodes: [down('node1'), standby('node2', 1000n), standby('node3', 5000n)] }, { force: true });
     expect(d).toMatchObject({ ok: true, forced: true });
     expect(d.reason).toContain('node3 has 4000 bytes');
   });
 
   it('a sibling on a newer timeline is ahead whatever its LSN', () => {
-    const d = decidePromotion(3, 'node2', [down('node1'), standby('node2', 9000n, 3), standby('node3', 10n, 4)]);
+    const d = decidePromotion('node2', { nodes: [down('node1'), standby('node2', 9000n, 3), standby('node3', 10n, 4)] });
     expect(d).toMatchObject({ ok: false, forceable: true, ahead: [{ name: 'node3', bytes: null, timeline: 4 }] });
   });
 
   it('no majority answering: refused unless forced', () => {
-    const d = decidePromotion(3, 'node2', [down('node1'), standby('node2', 100n), down('node3')]);
+    const d = decidePromotion('node2', { nodes: [down('node1'), standby('node2', 100n), down('node3')] });
     expect(d).toMatchObject({ ok: false, forceable: true });
     expect(d.reason).toContain('only 1 of 3 nodes answer');
-    expect(decidePromotion(3, 'node2', [down('node1'), standby('node2', 100n), down('node3')], { force: true })).toMatchObject({ ok: true, forced: true });
+    expect(decidePromotion('node2', { nodes: [down('node1'), standby('node2', 100n), down('node3')] }, { force: true })).toMatchObject({ ok: true, forced: true });
   });
 
   it('never while a node accepts writes, even forced', () => {
-    const d = decidePromotion(3, 'node2', [primary('node1'), standby('node2', 100n), standby('node3', 50n)], { force: true });
+    const d = decidePromotion('node2', { nodes: [primary('node1'), standby('node2', 100n), standby('node3', 50n)] }, { force: true });
     expect(d).toMatchObject({ ok: false, forceable: false });
     expect(d.reason).toContain('node1 still accepts writes');
   });
 
   it('never a node that is down or already a primary', () => {
-    expect(decidePromotion(3, 'node2', [down('node1'), down('node2'), standby('node3', 1n)], { force: true })).toMatchObject({ ok: false, forceable: false });
-    expect(decidePromotion(3, 'node2', [down('node1'), primary('node2'), standby('node3', 1n)], { force: true })).toMatchObject({ ok: false, forceable: false });
+    expect(decidePromotion('node2', { nodes: [down('node1'), down('node2'), standby('node3', 1n)] }, { force: true })).toMatchObject({ ok: false, forceable: false });
+    expect(decidePromotion('node2', { nodes: [down('node1'), primary('node2'), standby('node3', 1n)] }, { force: true })).toMatchObject({ ok: false, forceable: false });
   });
 
   it('a 2-node cluster never promotes by itself: the lone standby is no majority', () => {
-    expect(decidePromotion(2, 'node2', [down('node1'), standby('node2', 5n)])).toMatchObject({ ok: false, forceable: true });
+    expect(decidePromotion('node2', { nodes: [down('node1'), standby('node2', 5n)] })).toMatchObject({ ok: false, forceable: true });
   });
 
   it('4 nodes: 2 answering are no majority, 3 are', () => {
-    expect(decidePromotion(4, 'node2', [down('node1'), standby('node2', 5n), standby('node3', 5n), down('node4')]).ok).toBe(false);
-    expect(decidePromotion(4, 'node2', [down('node1'), standby('node2', 5n), standby('node3', 5n), standby('node4', 4n)]).ok).toBe(true);
+    expect(decidePromotion('node2', { nodes: [down('node1'), standby('node2', 5n), standby('node3', 5n), down('node4')] }).ok).toBe(false);
+    expect(decidePromotion('node2', { nodes: [down('node1'), standby('node2', 5n), standby('node3', 5n), standby('node4', 4n)] }).ok).toBe(true);
   });
 });
 
@@ -185,8 +188,8 @@ describe('decidePromotion: properties', () => {
         const sorted = [...lsns].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
         const k = majorityOf(size) - 1;
         const acked = k === 0 ? null : sorted[k - 1];
-        const nodes: NodeSeen[] = [down('node1'), ...lsns.map((l, i) => (reachable[i] ? standby(`node${i + 2}`, l) : down(`node${i + 2}`)))];
-        const d = decidePromotion(size, `node${candidate + 2}`, nodes);
+        const nodes: NodeView[] = [down('node1'), ...lsns.map((l, i) => (reachable[i] ? standby(`node${i + 2}`, l) : down(`node${i + 2}`)))];
+        const d = decidePromotion(`node${candidate + 2}`, { nodes: nodes });
         if (d.ok && acked !== null) expect(lsns[candidate]).toBeGreaterThanOrEqual(acked);
       }),
       { numRuns: 2000 },
@@ -196,12 +199,12 @@ describe('decidePromotion: properties', () => {
   it('with a majority answering, exactly the most advanced reachable standbys are allowed', () => {
     fc.assert(
       fc.property(cluster, ({ size, lsns, reachable, candidate }) => {
-        const nodes: NodeSeen[] = [down('node1'), ...lsns.map((l, i) => (reachable[i] ? standby(`node${i + 2}`, l) : down(`node${i + 2}`)))];
+        const nodes: NodeView[] = [down('node1'), ...lsns.map((l, i) => (reachable[i] ? standby(`node${i + 2}`, l) : down(`node${i + 2}`)))];
         const up = lsns.filter((_, i) => reachable[i]);
-        const d = decidePromotion(size, `node${candidate + 2}`, nodes);
+        const d = decidePromotion(`node${candidate + 2}`, { nodes: nodes });
         if (!reachable[candidate]) return expect(d.ok).toBe(false);
         const best = up.reduce((a, b) => (a > b ? a : b));
-        expect(d.ok).toBe(hasMajority(up.length, size) && lsns[candidate] === best);
+        expect(d.ok).toBe(hasMajority(answering(up.length, size)) && lsns[candidate] === best);
       }),
       { numRuns: 2000 },
     );
@@ -213,7 +216,7 @@ describe('decidePromotion: properties', () => {
         const writer = Math.min(w, size - 1);
         const nodes = names(size).map((n, i) => (i === writer ? primary(n) : standby(n, 5n)));
         const candidate = writer === 0 ? 'node2' : 'node1';
-        expect(decidePromotion(size, candidate, nodes, { force: true }).ok).toBe(false);
+        expect(decidePromotion(candidate, { nodes: nodes }, { force: true }).ok).toBe(false);
       }),
     );
   });

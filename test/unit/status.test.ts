@@ -1,8 +1,14 @@
 import { describe, it, expect } from '@jest/globals';
-import { decideTopology, failoverState, majorityPrimary, formatStatusTable, lsnToBytes, nodesSeen, type NodeStatus, type Probe } from '../../src/status.js';
+import { clusterViewOf, failoverState, formatStatusTable, lsnToBytes, nodeStatuses, type NodeStatus, type Probe } from '../../src/status.js';
+import { majorityPrimary, type NodeView } from '../../src/roles/view.js';
+import type { ClusterConfig } from '../../src/config/schema.js';
 import { localConfig } from './helpers.js';
 
 type Answer = { probe?: Probe; error?: Error & { code?: string }; pid: number | null };
+/** What each node answered, probed at 1000 ms, as the cluster view. */
+const viewOf = (config: ClusterConfig, answers: Map<string, Answer>) => clusterViewOf(config, new Map([...answers].map(([k, a]) => [k, a.probe ? { probe: a.probe } : { error: a.error! }])), 1000);
+/** The status rows of those answers, with each postmaster's pid. */
+const decideTopology = (config: ClusterConfig, answers: Map<string, Answer>) => nodeStatuses(config, viewOf(config, answers), new Map([...answers].map(([k, a]) => [k, a.pid])));
 
 const primaryProbe = (lsn: string, timeline = 1): Probe => ({ recovery: false, lsn, receivedLsn: lsn, timeline, senderHost: null, repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 });
 const standbyProbe = (lsn: string | null, senderHost: string | null, timeline = 1): Probe => ({
@@ -50,7 +56,7 @@ describe('lsnToBytes', () => {
   });
 });
 
-describe('decideTopology', () => {
+describe('nodeStatuses: the status rows from the cluster view', () => {
   const config = localConfig();
 
   it('one primary, two standbys: roles, upstreams, timelines and lags from the LSNs', () => {
@@ -228,25 +234,25 @@ describe('formatStatusTable', () => {
   });
 });
 
-describe('nodesSeen (the promotion rule\'s view)', () => {
+describe('clusterViewOf: what each node answered, as every rule reads it', () => {
   const config = localConfig();
-  it('standbys with their furthest LSN, a primary writable, a down node unreachable, two writable nodes both writable', () => {
+  it('standbys with their furthest and replayed LSN and upstream, a down node not answering, two writable nodes both writable', () => {
     const answers = new Map<string, Answer>([
       ['node1', { error: err('connect ECONNREFUSED', 'ECONNREFUSED'), pid: null }],
       ['node2', { probe: { ...standbyProbe('0/3000000', null, 2), receivedLsn: '0/3000100' }, pid: 2 }],
       ['node3', { probe: standbyProbe('0/2000000', '127.0.0.12', 2), pid: 3 }],
     ]);
-    expect(nodesSeen(decideTopology(config, answers))).toEqual([
-      { name: 'node1', reachable: false, writable: undefined, timeline: null, lsn: null },
-      { name: 'node2', reachable: true, writable: false, timeline: 2, lsn: 0x3000100n },
-      { name: 'node3', reachable: true, writable: false, timeline: 2, lsn: 0x2000000n },
+    expect(viewOf(config, answers).nodes).toEqual([
+      { name: 'node1', answeredAt: null, error: 'connect ECONNREFUSED', down: true },
+      { name: 'node2', answeredAt: 1000, writable: false, timeline: 2, lsn: 0x3000100n, replayLsn: 0x3000000n, upstream: null, repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 },
+      { name: 'node3', answeredAt: 1000, writable: false, timeline: 2, lsn: 0x2000000n, replayLsn: 0x2000000n, upstream: 'node2', repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 },
     ]);
     const split = new Map<string, Answer>([
       ['node1', { probe: primaryProbe('0/5000000', 2), pid: 1 }],
       ['node2', { probe: primaryProbe('0/5000000', 3), pid: 2 }],
       ['node3', { probe: standbyProbe('0/2000000', null, 2), pid: 3 }],
     ]);
-    expect(nodesSeen(decideTopology(config, split)).map((n) => [n.name, n.reachable, n.writable])).toEqual([
+    expect(viewOf(config, split).nodes.map((n) => [n.name, n.answeredAt !== null, n.writable])).toEqual([
       ['node1', true, true],
       ['node2', true, true],
       ['node3', true, false],
@@ -293,11 +299,14 @@ describe('failoverState: automatic failover paused is said loudly, with who and 
 });
 
 describe('majorityPrimary: the one writable node, while a majority answered', () => {
-  const n = (name: string, role: NodeStatus['role'], timeline: number | null = 1): NodeStatus => ({ name, host: '127.0.0.1', port: 5432, role, upstream: null, timeline, lagBytes: null, lsn: null, pid: null });
-  it('one primary and a majority answering: that node; a lone primary, none, or two writable (unknown): null', () => {
-    expect(majorityPrimary([n('node1', 'primary'), n('node2', 'standby'), n('node3', 'down', null)])?.name).toBe('node1');
-    expect(majorityPrimary([n('node1', 'primary'), n('node2', 'down', null), n('node3', 'down', null)])).toBeNull();
-    expect(majorityPrimary([n('node1', 'standby'), n('node2', 'standby'), n('node3', 'down', null)])).toBeNull();
-    expect(majorityPrimary([n('node1', 'unknown', 2), n('node2', 'unknown', 3), n('node3', 'standby')])).toBeNull();
+  const n = (name: string, role: 'primary' | 'standby' | 'down'): NodeView => (role === 'down' ? { name, answeredAt: null, down: true } : { name, answeredAt: 1, writable: role === 'primary', timeline: 1 });
+  const v = (...nodes: NodeView[]) => ({ nodes });
+  it('one primary and a majority answering: that node; a lone primary, none, or two writable: null', () => {
+    expect(majorityPrimary(v(n('node1', 'primary'), n('node2', 'standby'), n('node3', 'down')))?.name).toBe('node1');
+    expect(majorityPrimary(v(n('node1', 'primary'), n('node2', 'down'), n('node3', 'down')))).toBeNull();
+    expect(majorityPrimary(v(n('node1', 'standby'), n('node2', 'standby'), n('node3', 'down')))).toBeNull();
+    expect(majorityPrimary(v(n('node1', 'primary'), n('node2', 'primary'), n('node3', 'standby')))).toBeNull();
+    // 4 nodes: 2 answering are no majority
+    expect(majorityPrimary(v(n('node1', 'primary'), n('node2', 'standby'), n('node3', 'down'), n('node4', 'down')))).toBeNull();
   });
 });

@@ -1,0 +1,99 @@
+import { describe, it, expect } from '@jest/globals';
+import fc from 'fast-check';
+import { silenceStep, socketsOfPid, UNSTICK_AFTER_MS, type SilenceState } from '../../src/repmgr/unstick.js';
+import { REPMGR_CONNECT_TIMEOUT_SECS } from '../../src/roles/fence.js';
+import { checkPromotion, type Connect } from '../../src/repmgr/validate.js';
+import type pg from 'pg';
+
+describe('silenceStep: which nodes have left the probes unanswered long enough', () => {
+  it('counted from the sending of the first unanswered probe: a probe that waited out its 2 s timeout names the node at once, and every round after while it lasts', () => {
+    const a = silenceStep({}, { node1: false, node3: true }, 1000, 1000 + UNSTICK_AFTER_MS);
+    expect(a).toEqual({ state: { node1: 1000, node3: null }, silent: ['node1'] });
+    expect(silenceStep(a.state, { node1: false, node3: true }, 6000, 6010).silent).toEqual(['node1']);
+  });
+
+  it('a quick failure (a refused connection) is not silence yet; the next round counts from the first', () => {
+    const a = silenceStep({}, { node1: false }, 1000, 1005);
+    expect(a).toEqual({ state: { node1: 1000 }, silent: [] });
+    expect(silenceStep(a.state, { node1: false }, 1000 + UNSTICK_AFTER_MS - 10, 1000 + UNSTICK_AFTER_MS - 1).silent).toEqual([]);
+    expect(silenceStep(a.state, { node1: false }, 6000, 6005).silent).toEqual(['node1']);
+  });
+
+  it('one answer starts the count again', () => {
+    const a = silenceStep({ node1: 0 }, { node1: true }, 10_000, 10_001);
+    expect(a).toEqual({ state: { node1: null }, silent: [] });
+    expect(silenceStep(a.state, { node1: false }, 10_001, 10_002).silent).toEqual([]);
+  });
+
+  it('gives a node as long as repmgrd\'s own ping does (connect_timeout)', () => {
+    expect(UNSTICK_AFTER_MS).toBe(REPMGR_CONNECT_TIMEOUT_SECS * 1000);
+  });
+
+  it('property: a node is named exactly when every round since at least afterMs ago failed', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 2500 }), fc.boolean()), { minLength: 1, maxLength: 30 }), (rounds) => {
+        let state: SilenceState = {};
+        let now = 0;
+        const history: { at: number; ok: boolean }[] = [];
+        for (const [gap, took, ok] of rounds) {
+          const sentAt = now + gap;
+          now = sentAt + took;
+          history.push({ at: sentAt, ok });
+          const r = silenceStep(state, { node1: ok }, sentAt, now);
+          state = r.state;
+          // the first failed round of the current run of failures
+          let i = history.length;
+          while (i > 0 && !history[i - 1].ok) i--;
+          const since = i < history.length ? history[i].at : null;
+          expect(r.silent.includes('node1')).toBe(since !== null && now - since >= UNSTICK_AFTER_MS);
+        }
+      }),
+    );
+  });
+});
+
+describe('socketsOfPid: the local ports of one process in ss -tnpH output', () => {
+  const out = [
+    '0      0      127.0.0.1:58444 127.0.61.12:5432 users:(("repmgrd",pid=21399,fd=7)) ',
+    '0      0      127.0.0.1:58500 127.0.61.12:5432 users:(("repmgrd",pid=21399,fd=6)) ',
+    '0      0      127.0.0.1:58510 127.0.61.12:5432 users:(("repmgrd",pid=213990,fd=6)) ',
+    '0      0      [::1]:40000 [::1]:5432 users:(("node",pid=7,fd=3),("repmgrd",pid=21399,fd=9)) ',
+    '',
+  ].join('\n');
+
+  it('takes its lines only (another pid that starts with the same digits is not it), IPv6 too', () => {
+    expect(socketsOfPid(out, 21399)).toEqual([58444, 58500, 40000]);
+    expect(socketsOfPid(out, 7)).toEqual([40000]);
+    expect(socketsOfPid(out, 1)).toEqual([]);
+    expect(socketsOfPid('', 21399)).toEqual([]);
+  });
+});
+
+describe('checkPromotion with a frozen old primary', () => {
+  // a fake node: `frozen` never answers a connection (it fails after the timeout); others answer readProbe and detach
+  const fake = (recovery: Record<string, boolean>, frozen: Set<string>, queries: string[]): Connect => async (n) => {
+    queries.push(`${n.name}: connect`);
+    if (frozen.has(n.name)) throw new Error('timeout expired');
+    return {
+      async query(sql: string) {
+        queries.push(`${n.name}: ${sql.trim().split(/\s+/).slice(0, 4).join(' ')}`);
+        if (/pg_is_in_recovery\(\) AS r$/.test(sql.trim())) return { rows: [{ r: recovery[n.name] }] };
+        if (/pg_stat_wal_receiver WHERE pid/.test(sql)) return { rows: [{ n: 0 }] };
+        if (/ALTER SYSTEM|pg_reload_conf/.test(sql)) return { rows: [] };
+        return { rows: [{ recovery: recovery[n.name], lsn: '0/3000000', received_lsn: '0/3000000', timeline: 1, sender_host: null, repmgr_primaries: ['node1'], repmgrd_paused: false, started_at: '0' }] };
+      },
+      async end() {},
+    } as unknown as pg.Client;
+  };
+
+  it('detaches only the siblings that answered as standbys; the frozen one is not tried for a detach (another timeout) and counts as unreachable', async () => {
+    const queries: string[] = [];
+    const nodes = ['node1', 'node2', 'node3'].map((name, i) => ({ name, host: `127.0.0.${11 + i}`, port: 5432 }));
+    const d = await checkPromotion({ candidate: 'node2', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), queries) });
+    expect(d).toMatchObject({ ok: true, forced: false });
+    expect(d.reason).toMatch(/2 of 3 nodes that answer.*detached from their upstream: node3$/);
+    expect(queries.filter((q) => q.includes('ALTER SYSTEM'))).toEqual(['node3: ALTER SYSTEM SET primary_conninfo']);
+    // read before and after the detach, never tried for a detach (each try waits out its timeout)
+    expect(queries.filter((q) => q.startsWith('node1'))).toEqual(['node1: connect', 'node1: connect']);
+  });
+});
