@@ -30,12 +30,13 @@ ENTRYPOINT ["node", "/app/bin/pgha.js"]
 
 # --- node: PostgreSQL 15 + repmgr --------------------------------------------------------------
 FROM runtime AS node
-# No default "main" cluster: pgha creates each node's data directory itself.
+# No default "main" cluster: pgha creates each node's data directory itself. iproute2: ss, with which
+# the node worker ends repmgrd's waits on a frozen node (src/repmgr/unstick.ts; needs NET_ADMIN).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql-common \
  && sed -ri 's/^#?\s*create_main_cluster\s*=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      postgresql-15 postgresql-15-repmgr ca-certificates \
+      postgresql-15 postgresql-15-repmgr iproute2 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /var/run/postgresql && chown postgres:postgres /var/lib/postgresql /var/run/postgresql
 COPY --from=build /app/package.json ./package.json
