@@ -74,7 +74,8 @@ export default defineStep({
       }
       const n = (last?.n ?? 0) + 1;
       const flowId = `${ctx.config.cluster}-barman-repair-${repair.primary}-tl${primary!.timeline}-${n}`;
-      await connection.set(repairsKey, JSON.stringify({ n, at: Date.now() }), 'EX', 86_400);
+      // kept (a few bytes per primary and timeline): numbering must never start over, a flow id that exists is not run again
+      await connection.set(repairsKey, JSON.stringify({ n, at: Date.now() }));
       await startFlow(ctx.config.redis, buildBarmanRepairFlow(ctx.config, repair.primary, flowId, { switchFirst: repair.action === 'switch', reset: repair.action === 'switch' && repair.reset }), 'barman-repair');
       await connection.del(seenKey);
       await ctx.log(`started flow ${flowId}: ${repair.action === 'switch' ? `barman streams from ${repair.primary}, then a backup` : 'a backup'}`);

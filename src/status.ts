@@ -151,11 +151,13 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
 
 /** What one node says of itself, over its consumer port as the repmgr role. */
 export async function probe(config: ClusterConfig, node: ClusterConfig['nodes'][number]): Promise<Probe> {
-  const client = await connectAs(config, node, { user: 'repmgr', timeoutMs: 2000 });
+  // bounded end to end: a node that froze after the connection was made answers neither the query nor the goodbye
+  const client = await connectAs(config, node, { user: 'repmgr', timeoutMs: 2000, queryTimeoutMs: 2000 });
   try {
     return await readProbe(client);
   } finally {
-    await client.end().catch(() => {});
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    client.end().catch(() => {});
   }
 }
 
@@ -191,7 +193,7 @@ export function clusterViewOf(config: ClusterConfig, answers: Map<string, Answer
   return { nodes: config.nodes.map((n) => nodeViewOf(config.nodes, n.name, answers.get(n.name)!, sentAt)) };
 }
 
-/** Every node of the cluster, probed at once (2 s each at most); one read per decision. Never throws for a node that does not answer. */
+/** Every node of the cluster, probed at once (each at most 2 s to connect and 2 s to answer); one read per decision. Never throws for a node that does not answer. */
 export async function readClusterView(config: ClusterConfig): Promise<ClusterView> {
   const sentAt = Date.now();
   const answers = new Map<string, Answer>();

@@ -40,12 +40,14 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
   /** repmgrd's connections to nodes silent for UNSTICK_AFTER_MS are destroyed: a query it sent to a frozen node never returns. */
   const unstick = async (view: ClusterView, sentAt: number) => {
     const peers = view.nodes.filter((n) => n.name !== me);
-    const step = silenceStep(silence, Object.fromEntries(peers.map((n) => [n.name, answered(n)])), sentAt, Date.now());
+    // only "no answer" (timed out, refused) is silence: a node that answers with an error (authentication, starting up) is not frozen
+    const step = silenceStep(silence, Object.fromEntries(peers.map((n) => [n.name, answered(n) || !n.down])), sentAt, Date.now());
     silence = step.state;
     for (const name of step.silent) {
       const peer = findNode(config, name);
       try {
-        const destroyed = await destroyRepmgrdConnections(nc, (await lookup(peer.host)).address, config.postgres.port);
+        let destroyed = 0;
+        for (const { address } of await lookup(peer.host, { all: true })) destroyed += await destroyRepmgrdConnections(nc, address, config.postgres.port);
         if (destroyed) logger.warn(`standby keeper: ${name} has not answered for ${Date.now() - step.state[name]!} ms: destroyed ${destroyed} of repmgrd's connections to it (a query sent to a frozen node never returns; repmgrd now sees it as failed)`);
         unstickError = '';
       } catch (err) {

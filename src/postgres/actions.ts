@@ -232,7 +232,7 @@ export async function openClient(params: pg.ClientConfig): Promise<pg.Client> {
 export async function connectAs(
   config: ClusterConfig,
   node: NodeConfig,
-  opts: { user: 'repmgr' | 'postgres'; database?: string; port?: number; timeoutMs?: number },
+  opts: { user: 'repmgr' | 'postgres'; database?: string; port?: number; timeoutMs?: number; queryTimeoutMs?: number },
 ): Promise<pg.Client> {
   const password = opts.user === 'repmgr' ? config.repmgr.password : config.postgres.rootPassword;
   return openClient({
@@ -242,5 +242,6 @@ export async function connectAs(
     password,
     database: opts.database ?? (opts.user === 'repmgr' ? 'repmgr' : 'postgres'),
     connectionTimeoutMillis: opts.timeoutMs ?? 3000,
+    ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
   });
 }

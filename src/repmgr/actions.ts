@@ -98,10 +98,11 @@ export async function setRepmgrdPaused(ctx: NodeContext, paused: boolean): Promi
 
 /**
  * Destroy repmgrd's established TCP connections to `host:port` (`ss -K`, iproute2; needs root or
- * CAP_NET_ADMIN), so that a query it sent to a frozen node fails instead of waiting for the freeze to
- * end (src/repmgr/unstick.ts says why). Returns how many were destroyed: 0 when repmgrd does not run
- * or holds none. Throws CommandError when `ss` fails (not permitted, not installed): retrying does not
- * help until the worker has the capability.
+ * CAP_NET_ADMIN, and a kernel with SOCK_DESTROY), so that a query it sent to a frozen node fails
+ * instead of waiting for the freeze to end (src/repmgr/unstick.ts says why). Returns how many were
+ * destroyed: 0 when repmgrd does not run or holds none. Throws when `ss` fails or destroyed none of
+ * those it listed (`ss -K` exits 0 even when not permitted: what it destroyed is what it prints):
+ * retrying does not help until the worker has the capability.
  */
 export async function destroyRepmgrdConnections(ctx: NodeContext, host: string, port: number): Promise<number> {
   const pid = repmgrdPid(ctx);
@@ -109,6 +110,14 @@ export async function destroyRepmgrdConnections(ctx: NodeContext, host: string, 
   const to = ['dst', host, 'dport', '=', String(port)];
   const listed = await ctx.run.run('ss', ['-tnpH', 'state', 'established', ...to], { timeoutMs: 5000 });
   const ports = socketsOfPid(listed.stdout, pid);
-  for (const sport of ports) await ctx.run.run('ss', ['-K', '-tnH', 'state', 'established', ...to, 'sport', '=', String(sport)], { timeoutMs: 5000 });
-  return ports.length;
+  let destroyed = 0;
+  let refused = '';
+  for (const sport of ports) {
+    const r = await ctx.run.run('ss', ['-K', '-tnH', 'state', 'established', ...to, 'sport', '=', String(sport)], { timeoutMs: 5000 });
+    destroyed += r.stdout.split('\n').filter((l) => l.trim()).length;
+    if (/SOCK_DESTROY/.test(r.stderr)) refused = r.stderr.trim().split('\n')[0];
+  }
+  // a connection may have closed by itself between the listing and the kill: only none destroyed is a failure
+  if (ports.length && !destroyed) throw new Error(`ss -K destroyed none of repmgrd's ${ports.length} connection(s) to ${host}:${port}${refused ? ` (${refused})` : ''}`);
+  return destroyed;
 }

@@ -137,8 +137,10 @@ export function watchdogStep(state: WatchdogState, o: Observation, s: WatchdogSe
   if (newerPrimary) {
     return { state: { ...state, fencedAt: o.now, majoritySince: null }, decision: { action: 'fence', reason: `${newerPrimary.name} accepts writes on timeline ${newerPrimary.timeline}, newer than this node's ${self.timeline}` } };
   }
-  if (majority) return none('sees a majority', { armedFor: self.startedAt ?? null });
-  if (state.armedFor !== (self.startedAt ?? null)) return none('not armed: no majority seen since PostgreSQL started (first start, restore, re-clone)');
+  // arming holds for one run of PostgreSQL: without its start time there is nothing to arm for
+  if (self.startedAt === undefined) return none('its PostgreSQL start time is unknown: not armed');
+  if (majority) return none('sees a majority', { armedFor: self.startedAt });
+  if (state.armedFor !== self.startedAt) return none('not armed: no majority seen since PostgreSQL started (first start, restore, re-clone)');
   if (self.repmgrdPaused) return none('repmgrd is paused: no standby promotes by itself, an operation is in progress');
   if (o.now - o.steadySince < s.afterMs) return none('checks were late (the process stalled): looking again before fencing');
   // Peers silent while this node's own PostgreSQL answers at once is a cut; peers silent while it

@@ -87,6 +87,12 @@ describe('watchdogStep on a writable primary', () => {
     expect(step(armed(), obs(primary({ startedAt: STARTED + 1 }), [peer('node2', T - 5000), peer('node3', null)])).decision.action).toBe('none');
   });
 
+  it('its PostgreSQL start time unknown: never armed, so never fenced for silent peers (arming holds for one run of PostgreSQL)', () => {
+    const r = step(armed({ armedFor: null }), obs(primary({ startedAt: undefined }), [peer('node2', T - 5000), peer('node3', null)]));
+    expect(r.decision).toEqual({ action: 'none', reason: 'its PostgreSQL start time is unknown: not armed' });
+    expect(r.state.armedFor).toBeNull();
+  });
+
   it('repmgrd paused (an operation in progress, no automatic promotion): no fence', () => {
     const r = step(armed(), obs(primary({ repmgrdPaused: true }), [peer('node2', T - 5000), peer('node3', T - 5000)]));
     expect(r.decision).toEqual({ action: 'none', reason: expect.stringMatching(/repmgrd is paused/) });

@@ -4,6 +4,14 @@ import { silenceStep, socketsOfPid, UNSTICK_AFTER_MS, type SilenceState } from '
 import { REPMGR_CONNECT_TIMEOUT_SECS } from '../../src/roles/fence.js';
 import { checkPromotion, type Connect } from '../../src/repmgr/validate.js';
 import type pg from 'pg';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { destroyRepmgrdConnections } from '../../src/repmgr/actions.js';
+import { nodePaths } from '../../src/config/paths.js';
+import type { NodeContext } from '../../src/postgres/actions.js';
+import type { Runner } from '../../src/exec/runner.js';
+import { localConfig } from './helpers.js';
 
 describe('silenceStep: which nodes have left the probes unanswered long enough', () => {
   it('counted from the sending of the first unanswered probe: a probe that waited out its 2 s timeout names the node at once, and every round after while it lasts', () => {
@@ -95,5 +103,45 @@ describe('checkPromotion with a frozen old primary', () => {
     expect(queries.filter((q) => q.includes('ALTER SYSTEM'))).toEqual(['node3: ALTER SYSTEM SET primary_conninfo']);
     // read before and after the detach, never tried for a detach (each try waits out its timeout)
     expect(queries.filter((q) => q.startsWith('node1'))).toEqual(['node1: connect', 'node1: connect']);
+  });
+});
+
+describe('destroyRepmgrdConnections: what ss -K destroyed, not what it was asked to', () => {
+  // repmgrd's pid file names this test process (alive); ss is a stand-in answering as iproute2 6.1 does
+  const setup = (kill: { stdout: string; stderr: string }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-unstick-'));
+    const config = localConfig({ stateDir: dir });
+    const node = config.nodes[1];
+    mkdirSync(dirname(nodePaths(config, node).repmgrdPid), { recursive: true });
+    writeFileSync(nodePaths(config, node).repmgrdPid, `${process.pid}\n`);
+    const calls: string[][] = [];
+    const run = {
+      async run(cmd: string, args: string[]) {
+        calls.push([cmd, ...args]);
+        if (args[0] === '-K') return { command: cmd, exitCode: 0, durationMs: 1, ...kill };
+        return { command: cmd, exitCode: 0, durationMs: 1, stderr: '', stdout: `0 0 127.0.0.1:58444 127.0.0.11:5432 users:(("repmgrd",pid=${process.pid},fd=7))\n0 0 127.0.0.1:58450 127.0.0.11:5432 users:(("node",pid=1,fd=9))\n` };
+      },
+    } as unknown as Runner;
+    return { nc: { config, node, run, log: () => {} } as NodeContext, calls, done: () => rmSync(dir, { recursive: true, force: true }) };
+  };
+
+  it('destroys repmgrd\'s own connection only, and counts what ss printed', async () => {
+    const t = setup({ stdout: '0 0 127.0.0.1:58444 127.0.0.11:5432\n', stderr: '' });
+    try {
+      expect(await destroyRepmgrdConnections(t.nc, '127.0.0.11', 5432)).toBe(1);
+      expect(t.calls[1]).toEqual(['ss', '-K', '-tnH', 'state', 'established', 'dst', '127.0.0.11', 'dport', '=', '5432', 'sport', '=', '58444']);
+      expect(t.calls).toHaveLength(2);
+    } finally {
+      t.done();
+    }
+  });
+
+  it('not permitted (ss -K still exits 0): throws with ss\'s own words instead of claiming success', async () => {
+    const t = setup({ stdout: '', stderr: 'SOCK_DESTROY answers: Operation not permitted' });
+    try {
+      await expect(destroyRepmgrdConnections(t.nc, '127.0.0.11', 5432)).rejects.toThrow(/destroyed none of repmgrd's 1 connection\(s\) to 127\.0\.0\.11:5432 \(SOCK_DESTROY answers: Operation not permitted\)/);
+    } finally {
+      t.done();
+    }
   });
 });
