@@ -8,6 +8,7 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync,
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { NetnsBed } from '../bed/netns.js';
+import { twoWritableMoments, writeSampler } from '../bed/samplers.js';
 import { readCompose, startOrder, interpolate, type ComposeService } from '../bed/compose.js';
 import { buildImages, type Image } from '../image/build.js';
 import { cliPath, repoRoot, waitFor } from './harness.js';
@@ -77,67 +78,6 @@ async function sql(node: string, text: string): Promise<{ ok: boolean; out: stri
 
 const roles = (s: any) => Object.fromEntries(s.nodes.map((n: any) => [n.name, `${n.role}${n.upstream ? `<-${n.upstream}` : ''}`]));
 const fencing = FencingSchema.parse({ afterMs: Number(svc('pg1').environment.PGHA_FENCING_AFTER_MS) });
-
-// Runs inside a node's namespace: every 200 ms an INSERT into split_probe on that node's own
-// PostgreSQL (kept connection, reopened after an error), one JSON line per try.
-const SAMPLER = `
-const pg = require('pg');
-const { NODE, PGPASSWORD } = process.env;
-let client;
-const open = async () => {
-  const c = new pg.Client({ host: NODE, port: 5432, user: 'repmgr', password: PGPASSWORD, database: 'repmgr', connectionTimeoutMillis: 150, query_timeout: 150 });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-};
-(async () => {
-  for (;;) {
-    const t = Date.now();
-    try {
-      client ??= await open();
-      await client.query('INSERT INTO split_probe (node) VALUES ($1)', [NODE]);
-      console.log(JSON.stringify({ t, ok: true }));
-    } catch (err) {
-      console.log(JSON.stringify({ t, ok: false, why: err.code ?? err.message }));
-      client?.end().catch(() => {});
-      client = undefined;
-    }
-    await new Promise((r) => setTimeout(r, Math.max(0, 200 - (Date.now() - t))));
-  }
-})();
-`;
-
-interface Sample {
-  t: number;
-  ok: boolean;
-  why?: string;
-}
-
-/** A write sampler inside `node`'s namespace (killed by stop(), or with the namespace by bed.down). */
-function writeSampler(node: string) {
-  const samples: Sample[] = [];
-  const proc = bed.exec(node, process.execPath, ['-e', SAMPLER], { cwd: repoRoot, env: { NODE: node, PGPASSWORD: dotEnv.REPMGR_PASSWORD, PATH: process.env.PATH! }, extendEnv: false, reject: false, buffer: false });
-  let rest = '';
-  proc.stdout!.on('data', (chunk: Buffer) => {
-    const lines = (rest + chunk.toString()).split('\n');
-    rest = lines.pop()!;
-    for (const line of lines) if (line.trim()) samples.push(JSON.parse(line));
-  });
-  return { node, samples, stop: () => proc.kill('SIGKILL') };
-}
-
-/** Moments when two nodes took writes: a node counts as writable from a write it acknowledged until its next failed try. */
-function twoWritableMoments(samplers: { node: string; samples: Sample[] }[]): { t: number; nodes: string[] }[] {
-  const all = samplers.flatMap((x) => x.samples.map((s) => ({ ...s, node: x.node }))).sort((a, b) => a.t - b.t);
-  const writable = new Map<string, boolean>();
-  const out: { t: number; nodes: string[] }[] = [];
-  for (const s of all) {
-    writable.set(s.node, s.ok);
-    const now = [...writable].filter(([, w]) => w).map(([n]) => n);
-    if (now.length > 1) out.push({ t: s.t, nodes: now });
-  }
-  return out;
-}
 
 beforeAll(async () => {
   // the images, built from the Dockerfile without a Docker engine (test/image/build.ts)
@@ -270,7 +210,7 @@ describe('the compose file on the namespace test bed', () => {
     expect(standbys.map((n) => before[n])).toEqual(standbys.map(() => `standby<-${old}`));
     expect((await sql(old, 'CREATE TABLE split_probe (node text, at timestamptz DEFAULT clock_timestamp())')).ok).toBe(true);
     for (const n of standbys) await waitFor(`split_probe on ${n}`, async () => (await sql(n, 'SELECT count(*) FROM split_probe')).ok, 20_000, 200);
-    const samplers = nodes.map((n) => writeSampler(n));
+    const samplers = nodes.map((n) => writeSampler(bed, n, dotEnv.REPMGR_PASSWORD, repoRoot));
     let healed = false;
     try {
       await waitFor('every sampler running', async () => samplers.every((x) => x.samples.length >= 5), 20_000, 100);
