@@ -1,5 +1,5 @@
 // The cluster's topology, read live from the nodes (never from a copy in Redis), and barman's backups.
-import { lsnToBytes } from './postgres/lsn.js';
+import { bytesToLsn, lsnToBytes } from './postgres/lsn.js';
 import { Queue, QueueEvents } from 'bullmq';
 import type pg from 'pg';
 import type { ClusterConfig } from './config/schema.js';
@@ -209,8 +209,6 @@ export async function readClusterView(config: ClusterConfig): Promise<ClusterVie
   return clusterViewOf(config, answers, sentAt);
 }
 
-/** "16/B374D848" from bytes (pure). */
-const lsnText = (b: bigint | null | undefined): string | null => (b == null ? null : `${(b >> 32n).toString(16).toUpperCase()}/${(b & 0xffffffffn).toString(16).toUpperCase()}`);
 
 /** The table's rows from the cluster view (pure); `pids`: each postmaster's pid where this host can read it. */
 export function nodeStatuses(config: ClusterConfig, view: ClusterView, pids: Map<string, number | null> = new Map()): NodeStatus[] {
@@ -226,7 +224,7 @@ export function nodeStatuses(config: ClusterConfig, view: ClusterView, pids: Map
       upstream: answered(n) ? (n.upstream ?? null) : null,
       timeline: answered(n) ? (n.timeline ?? null) : null,
       lagBytes: lagBytesOf(view, n.name),
-      lsn: answered(n) ? lsnText(n.lsn) : null,
+      lsn: answered(n) && n.lsn != null ? bytesToLsn(n.lsn) : null,
       pid: pids.get(n.name) ?? null,
       ...(answered(n) ? { repmgrdPaused: n.repmgrdPaused ?? false } : {}),
       ...(n.error ? { error: n.error } : role === 'unknown' ? { error: `${writers} nodes accept writes` } : {}),

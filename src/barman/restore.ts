@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
-import { lsnToBytes } from '../postgres/lsn.js';
+import { bytesToLsn, lsnToBytes } from '../postgres/lsn.js';
 
 export type RestoreTarget = { kind: 'latest' } | { kind: 'immediate' } | { kind: 'time'; time: string } | { kind: 'lsn'; lsn: string };
 
@@ -63,7 +63,8 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
     if (l === null) return { ok: false, problem: `--target-lsn ${input.target.lsn}: not an LSN (like 0/5000028)` };
     const lo = reach?.backupEndLsn ? lsnToBytes(reach.backupEndLsn) : null;
     const hi = reach?.endLsn ? lsnToBytes(reach.endLsn) : null;
-    const range = `valid range for backup ${backup.id}: ${reach?.backupEndLsn ?? '?'} to ${reach?.endLsn ?? '?'}`;
+    // one form for both ends (pg_waldump pads, backup.info does not)
+    const range = `valid range for backup ${backup.id}: ${lo === null ? '?' : bytesToLsn(lo)} to ${hi === null ? '?' : bytesToLsn(hi)}`;
     if (lo !== null && l < lo) return { ok: false, problem: `--target-lsn ${input.target.lsn} is before backup ${backup.id} is consistent; ${range}` };
     if (hi !== null && l > hi) return { ok: false, problem: `--target-lsn ${input.target.lsn} is after the end of the WAL recovery from that backup can replay; ${range}` };
   }

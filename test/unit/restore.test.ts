@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { lastWalTime, planRestore, recoverTargetArgs, type RestoreReach } from '../../src/barman/restore.js';
 import { parseHistory, parseWalName, recoveryPath, segmentsToReplay, summarizeWalDump } from '../../src/barman/wal.js';
 import { parseTarget } from '../../src/scenarios.js';
+import { bytesToLsn, lsnToBytes } from '../../src/postgres/lsn.js';
 
 const backups = [
   { id: '20261126T100000', status: 'DONE', endTime: '2026-11-26T10:00:05.000Z' },
@@ -123,6 +124,12 @@ describe('what a restore can reach (failing input 5: a target time past the last
     expect(plan({ kind: 'lsn', lsn: '0/8000000' })).toMatchObject({ ok: true });
     expect(plan({ kind: 'lsn', lsn: '0/6000000' })).toMatchObject({ ok: false, problem: expect.stringContaining('before backup 20261126T120000 is consistent; valid range for backup 20261126T120000: 0/7000100 to 0/9000100') });
     expect(plan({ kind: 'lsn', lsn: '0/A000000' })).toMatchObject({ ok: false, problem: expect.stringContaining('after the end of the WAL') });
+  });
+
+  it('both ends of the LSN range in one form, as PostgreSQL prints an LSN (pg_waldump pads its LSNs, backup.info does not)', () => {
+    const padded = { ...reach, backupEndLsn: '0/7000100', endLsn: '0/0C000100' };
+    expect(plan({ kind: 'lsn', lsn: '0/D000000' }, padded)).toMatchObject({ ok: false, problem: expect.stringContaining('valid range for backup 20261126T120000: 0/7000100 to 0/C000100') });
+    expect([bytesToLsn(0n), bytesToLsn(0x16b374d848n), bytesToLsn(lsnToBytes('0/0C000100')!)]).toEqual(['0/0', '16/B374D848', '0/C000100']);
   });
 
   it('a backup no recovery can restore is refused whatever the target; a reach of another backup is ignored', () => {
