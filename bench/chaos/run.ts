@@ -16,14 +16,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
-import type { ClusterConfig } from '../../src/config/schema.js';
 import { LOCAL_DEFAULTS, layout, localConfig } from '../../src/local/cluster.js';
 import { localFreeze, localKill } from '../../src/local/hosts.js';
 import { readPidFile } from '../../src/fsutil.js';
 import { writablePrimaries } from '../stream.js';
 import { repoRoot } from '../lib.js';
-import { divergence, interleavedAcks, lostAcks, perNemesis, prng, type Ack, type NemesisEvent } from './check.js';
-import { log, query, sleep, until, wholeCluster, writer } from './workload.js';
+import { perNemesis, prng, type NemesisEvent } from './check.js';
+import { finalChecks, log, sleep, startWorkload, until, wholeCluster } from './workload.js';
 
 const NEMESES = ['kill-primary', 'pause-primary', 'kill-standby', 'kill-worker', 'redis-down', 'cpu-starve', 'kill-all'] as const;
 type Nemesis = (typeof NEMESES)[number];
@@ -83,14 +82,8 @@ async function main() {
     if (up.exitCode !== 0) throw new Error(`local up failed:\n${up.all}`);
     const config = loadConfigFile(join(dir, 'pgha.yaml')).config;
     const first = (await writablePrimaries(config))[0];
-    await query(config, first, 'CREATE TABLE chaos_acked (k bigint PRIMARY KEY, client text)');
-    await query(config, first, 'CREATE TABLE chaos_bank (id int PRIMARY KEY, balance bigint)');
-    await query(config, first, 'INSERT INTO chaos_bank SELECT g, 1000 FROM generate_series(1, 10) g');
-    const acked: Ack[] = [];
-    let key = 0;
-    const next = () => ++key;
-    const bank = { transfers: 0 };
-    const writers = [writer(config, 'follower', null, next, acked), writer(config, 'pinned-node1', 'node1', next, acked), writer(config, 'bank', null, next, acked, bank)];
+    const workload = await startWorkload(config, first);
+    const { acked, bank } = workload;
     const heal = async (what: string) => {
       const t0 = Date.now();
       try {
@@ -165,34 +158,20 @@ async function main() {
       if (healedMs === null) break;
       await sleep(2000 + rnd() * 3000);
     }
-    for (const w of writers) await w.stop();
+    await workload.stop();
 
     // ---- checks ----------------------------------------------------------------------------
     const problems: string[] = [];
     const primary = await until('a whole cluster for the final checks', () => wholeCluster(config), o.healSeconds * 1000, 500).catch(() => undefined);
     if (!primary) problems.push('the cluster did not heal for the final checks');
     else {
-      const present = new Set((await query<{ k: string }>(config, primary, 'SELECT k FROM chaos_acked')).map((r) => Number(r.k)));
-      const lost = lostAcks(acked, present);
+      const { lost, bankTotal: total, interleaved, divergence: d } = await finalChecks(config, primary, acked);
       log(`acknowledged inserts: ${acked.length}, lost: ${lost.length}${lost.length ? ` (${[...new Set(lost.map((l) => l.node))].join(', ')}; first keys ${lost.slice(0, 10).map((l) => l.key).join(', ')})` : ''}; bank transfers ${bank.transfers}`);
       if (o.synchronous === 'quorum' && lost.length) problems.push(`${lost.length} acknowledged inserts lost`);
-      const total = Number((await query<{ t: string }>(config, primary, 'SELECT sum(balance) AS t FROM chaos_bank'))[0].t);
       if (total !== 10_000) problems.push(`bank total ${total}, expected 10000`);
-      const interleaved = interleavedAcks(acked);
       log(`moments with two nodes acknowledging writes: ${interleaved.length}`);
       // asynchronous replication (off) admits both: a resumed primary acknowledges alone until it is fenced
       if (o.synchronous === 'quorum' && interleaved.length) problems.push(`${interleaved.length} moments with two nodes acknowledging writes (first at ${new Date(interleaved[0].at).toISOString()}: ${interleaved[0].nodes.join(' and ')})`);
-      // every node replays up to the primary's position, then the same data everywhere
-      const lsn = (await query<{ l: string }>(config, primary, 'SELECT pg_current_wal_lsn()::text AS l'))[0].l;
-      const sums: Record<string, Record<string, string | null>> = {};
-      for (const n of config.nodes) {
-        await until(`${n.name} replays up to ${lsn}`, async () => n.name === primary || (await query<{ ok: boolean }>(config, n.name, `SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn AS ok`))[0].ok, 60_000).catch(() => undefined);
-        sums[n.name] = {};
-        for (const t of ['chaos_acked', 'chaos_bank']) {
-          sums[n.name][t] = await query<{ s: string }>(config, n.name, `SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) AS s FROM ${t} t`).then((r) => r[0].s, () => null);
-        }
-      }
-      const d = divergence(sums);
       if (d) problems.push(`nodes differ: ${d}`);
       // barman streams from the final primary, whatever events were lost on the way (its reconcile: two runs 30 s apart)
       const pointsAt = () => serverConfPrimary(config, readFileSync(barmanPaths(config).serverConf, 'utf8'));

@@ -4,7 +4,7 @@
 import pg from 'pg';
 import type { ClusterConfig } from '../../src/config/schema.js';
 import { writablePrimaries } from '../stream.js';
-import type { Ack } from './check.js';
+import { divergence, interleavedAcks, lostAcks, type Ack } from './check.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -101,3 +101,40 @@ export async function wholeCluster(config: ClusterConfig): Promise<string | unde
   return config.nodes.every((n) => n.name === w[0] || streaming.has(n.name)) ? w[0] : undefined;
 }
 
+
+/**
+ * The recorded workload on a cluster whose primary is `primary`: its tables (chaos_acked, chaos_bank
+ * with 10 accounts of 1000), then a client following the primary, one pinned to the first node's
+ * address and one doing bank transfers. Every acknowledged insert lands in `acked`.
+ */
+export async function startWorkload(config: ClusterConfig, primary: string) {
+  await query(config, primary, 'CREATE TABLE IF NOT EXISTS chaos_acked (k bigint PRIMARY KEY, client text)');
+  await query(config, primary, 'CREATE TABLE IF NOT EXISTS chaos_bank (id int PRIMARY KEY, balance bigint)');
+  await query(config, primary, 'INSERT INTO chaos_bank SELECT g, 1000 FROM generate_series(1, 10) g ON CONFLICT DO NOTHING');
+  const acked: Ack[] = [];
+  let key = 0;
+  const next = () => ++key;
+  const bank = { transfers: 0 };
+  const pinned = config.nodes[0].name;
+  const writers = [writer(config, 'follower', null, next, acked), writer(config, `pinned-${pinned}`, pinned, next, acked), writer(config, 'bank', null, next, acked, bank)];
+  return { acked, bank, stop: async () => { for (const x of writers) await x.stop(); } };
+}
+
+/**
+ * What the nemesis runs check at the end, on the whole cluster whose primary is `primary`: the
+ * acknowledged inserts missing there, the bank's total, moments two nodes acknowledged in turn, and
+ * (once every node replayed up to the primary's position, 60 s at most each) whether the nodes differ.
+ */
+export async function finalChecks(config: ClusterConfig, primary: string, acked: Ack[]) {
+  const present = new Set((await query<{ k: string }>(config, primary, 'SELECT k FROM chaos_acked')).map((r) => Number(r.k)));
+  const lost = lostAcks(acked, present);
+  const bankTotal = Number((await query<{ t: string }>(config, primary, 'SELECT sum(balance) AS t FROM chaos_bank'))[0].t);
+  const lsn = (await query<{ l: string }>(config, primary, 'SELECT pg_current_wal_lsn()::text AS l'))[0].l;
+  const sums: Record<string, Record<string, string | null>> = {};
+  for (const n of config.nodes) {
+    await until(`${n.name} replays up to ${lsn}`, async () => n.name === primary || (await query<{ ok: boolean }>(config, n.name, `SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn AS ok`))[0].ok, 60_000).catch(() => undefined);
+    sums[n.name] = {};
+    for (const t of ['chaos_acked', 'chaos_bank']) sums[n.name][t] = await query<{ s: string }>(config, n.name, `SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) AS s FROM ${t} t`).then((r) => r[0].s, () => null);
+  }
+  return { lost, bankTotal, interleaved: interleavedAcks(acked), divergence: divergence(sums) };
+}
