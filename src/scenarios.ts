@@ -11,6 +11,7 @@ import { buildFirstStartFlow } from './flows/first-start.js';
 import { buildBackupFlow, buildPlannedRestartFlow, buildRestoreFlow, buildRoleChangeFlow } from './flows/operations.js';
 import type { FlowJob } from 'bullmq';
 import { nodeStatuses, readClusterView, type NodeStatus } from './status.js';
+import { lsnToBytes } from './postgres/lsn.js';
 import { decidePromotion } from './roles/promotion.js';
 import { runBarmanJob } from './backups.js';
 
@@ -71,8 +72,15 @@ export function parseTarget(o: { targetTime?: string; targetLsn?: string; target
   if (given.length > 1) return { path: `params.${given[1]}`, message: 'give one of targetTime (--target-time), targetLsn (--target-lsn), target "immediate" (--target immediate)' };
   if (o.target !== undefined && o.target !== 'immediate') return { path: 'params.target', message: `the only named target is "immediate" (got ${o.target})` };
   if (o.target === 'immediate') return { kind: 'immediate' };
-  if (o.targetTime !== undefined) return { kind: 'time', time: o.targetTime };
-  if (o.targetLsn !== undefined) return { kind: 'lsn', lsn: o.targetLsn };
+  // the form is checked here, before any backup is looked at (that takes barman seconds)
+  if (o.targetTime !== undefined) {
+    if (Number.isNaN(Date.parse(o.targetTime))) return { path: 'params.targetTime', message: `--target-time ${o.targetTime}: not an ISO 8601 time (like 2026-11-26T13:05:00Z)` };
+    return { kind: 'time', time: o.targetTime };
+  }
+  if (o.targetLsn !== undefined) {
+    if (lsnToBytes(o.targetLsn) === null) return { path: 'params.targetLsn', message: `--target-lsn ${o.targetLsn}: not an LSN (like 0/5000028)` };
+    return { kind: 'lsn', lsn: o.targetLsn };
+  }
   return { kind: 'latest' };
 }
 

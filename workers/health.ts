@@ -1,5 +1,5 @@
-// Health checks for load balancers, served by each node worker on one read of the cluster view; the
-// answers are src/roles/health.ts's.
+// Health checks for load balancers, served by each node worker from the latest read of the cluster
+// view (viewCache below); the answers are src/roles/health.ts's.
 import { createServer, type Server } from 'node:http';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { findNode } from '../src/config/paths.js';
@@ -7,11 +7,49 @@ import { readClusterView } from '../src/status.js';
 import { authorized, dashboardToken } from '../src/auth.js';
 import type { Logger } from 'winston';
 import { healthAnswer, type HealthAnswer } from '../src/roles/health.js';
+import type { ClusterView } from '../src/roles/view.js';
+
+/** A read answers health checks for this long after it started (ms); a new read starts once the latest is refreshMs old. */
+export const HEALTH_VIEW_FRESH_MS = 5000;
+export const HEALTH_VIEW_REFRESH_MS = 500;
+
+/**
+ * The cluster view the health checks answer from. A load balancer asks every second or so, and one
+ * read waits out the probe of a frozen or cut-off peer (up to 2 s): were each answer to wait for its
+ * own read, every check would take 2 s while any node is frozen, past a load balancer's usual check
+ * timeout, and it would mark even the healthy new primary down. So an answer comes from the latest
+ * read begun at most freshMs ago, and a read older than refreshMs starts the next in the background;
+ * only when none is fresh (the first check, or none for freshMs) does the answer wait for a read.
+ * One read at a time. A failed read fails only the answers waiting for it.
+ */
+export function viewCache(read: () => Promise<ClusterView>, freshMs = HEALTH_VIEW_FRESH_MS, refreshMs = HEALTH_VIEW_REFRESH_MS, now: () => number = Date.now) {
+  let latest: { view: ClusterView; at: number } | null = null;
+  let reading: Promise<ClusterView> | null = null;
+  const refresh = (): Promise<ClusterView> =>
+    (reading ??= (async () => {
+      const at = now();
+      try {
+        const view = await read();
+        latest = { view, at };
+        return view;
+      } finally {
+        reading = null;
+      }
+    })());
+  return async (): Promise<ClusterView> => {
+    if (latest && now() - latest.at <= freshMs) {
+      if (now() - latest.at > refreshMs) refresh().catch(() => {});
+      return latest.view;
+    }
+    return refresh();
+  };
+}
 
 /** Serve the health checks of node `me` on health.port (default: the node's own address). */
 export function startHealthServer(config: ClusterConfig, me: string, logger: Logger): Server {
   const node = findNode(config, me);
   const token = config.health.open ? null : dashboardToken(config);
+  const currentView = viewCache(() => readClusterView(config));
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://health');
     const send = (a: HealthAnswer) => {
@@ -20,7 +58,7 @@ export function startHealthServer(config: ClusterConfig, me: string, logger: Log
     };
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') return send({ status: 405, body: { reason: 'GET only' } });
     if (token && !authorized(req.headers.authorization, token)) return send({ status: 401, body: { reason: 'health.open is false: send the dashboard token' } });
-    readClusterView(config)
+    currentView()
       .then((view) => send(healthAnswer(url.pathname, url.searchParams, me, view)))
       .catch((err) => send({ status: 503, body: { node: me, reason: `health check failed: ${(err as Error).message}` } }));
   });

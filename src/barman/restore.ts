@@ -54,7 +54,12 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
     const last = reach ? reach.lastXactTime ?? null : input.lastWalTime;
     const to = last ? Date.parse(last) : NaN;
     const range = `valid range for backup ${backup.id}: ${backup.endTime ?? '?'} to ${last ?? '?'}${reach ? ` (its last transaction in barman's WAL, timeline ${reach.timeline})` : ''}`;
-    if (!Number.isNaN(from) && t < from) return { ok: false, problem: `--target-time ${input.target.time} is before the end of backup ${backup.id}; ${range}` };
+    if (!Number.isNaN(from) && t < from) {
+      // an older backup may reach it: the newest that ended by then
+      const older = done.filter((b) => b.endTime && Date.parse(b.endTime) <= t).at(-1);
+      const hint = older ? `; backup ${older.id} (ended ${older.endTime}) may reach it: add --backup ${older.id}` : '; no older backup ended by then';
+      return { ok: false, problem: `--target-time ${input.target.time} is before the end of backup ${backup.id}; ${range}${hint}` };
+    }
     if (reach && !last) return { ok: false, problem: `--target-time ${input.target.time}: barman's WAL holds no transaction after backup ${backup.id}, so PostgreSQL could not reach any time target; restore it with --target immediate, or with no target` };
     if (Number.isNaN(to) || t > to) return { ok: false, problem: `--target-time ${input.target.time} is after the ${reach ? 'last transaction recovery from that backup can replay' : 'last archived WAL'}; ${range}` };
   }

@@ -30,7 +30,7 @@ export type HealDecision = { action: 'none'; reason: string } | { action: 'heal'
 export function standbyHealStep(state: HealState, o: StandbyObservation, healAfterMs = HEAL_AFTER_MS): { state: HealState; decision: HealDecision } {
   const none = (reason: string, wrongSince: number | null = null) => ({ state: { wrongSince }, decision: { action: 'none' as const, reason } });
   const self = nodeOf(o.view, o.self);
-  if (!answered(self)) return none('PostgreSQL does not answer: its restart flow brings it back');
+  if (!answered(self)) return none('PostgreSQL does not answer (stopped, starting, being cloned or fenced): nothing to heal here; its own flows and the fencing watchdog start it');
   if (self.writable) return none('not a standby');
   const primary = majorityPrimary(o.view)?.name ?? null;
   if (!primary) return none('no single primary with a majority to follow: waits read-only');

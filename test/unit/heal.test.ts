@@ -59,7 +59,8 @@ describe('standbyHealStep: a standby that does not stream from the primary follo
   it('property: heals only a standby, only toward the one primary seen with a majority, only when nothing is under way and the window has passed', () => {
     const name = fc.constantFrom('node1', 'node2', 'node3', 'node4');
     const nodeView = (n: string) =>
-      fc.record({ answered: fc.boolean(), writable: fc.boolean(), upstream: fc.option(name, { nil: null }), paused: fc.constantFrom(false, false, false, true) }).map(
+      // weighted toward clusters that answer, with one primary and nothing paused: the heal branch is reached often
+      fc.record({ answered: fc.constantFrom(true, true, true, false), writable: fc.constantFrom(false, false, true), upstream: fc.option(name, { nil: null }), paused: fc.constantFrom(false, false, false, false, false, true) }).map(
         (x): NodeView => (x.answered ? { name: n, answeredAt: T - 100, writable: x.writable, upstream: x.upstream, repmgrdPaused: x.paused } : { name: n, answeredAt: null }),
       );
     let heals = 0;
@@ -84,10 +85,11 @@ describe('standbyHealStep: a standby that does not stream from the primary follo
           expect(age!).toBeGreaterThanOrEqual(HEAL_AFTER_MS);
         },
       ),
-      { numRuns: 3000 },
+      // seeded: the count below must not depend on the draw
+      { numRuns: 3000, seed: 20261201 },
     );
     // the generator reaches the heal branch, so the property was exercised
-    expect(heals).toBeGreaterThan(10);
+    expect(heals).toBeGreaterThan(20);
   });
 
   it('the heal flow: ensure-follows on the node\'s own queue, toward the primary', () => {

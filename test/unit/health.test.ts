@@ -1,5 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { healthAnswer, parseLag } from '../../src/roles/health.js';
+import { viewCache } from '../../workers/health.js';
 import type { ClusterView, NodeView } from '../../src/roles/view.js';
 
 // the primary has written up to P; a standby's lag is P less what it replayed
@@ -58,5 +59,59 @@ describe('health checks', () => {
   it('unknown paths are 404; lag units', () => {
     expect(healthAnswer('/leader', q(), 'node1', healthy).status).toBe(404);
     expect([parseLag('0'), parseLag('512'), parseLag('16kB'), parseLag('1MB'), parseLag('2GB'), parseLag('1.5MB'), parseLag('-1'), parseLag('x')]).toEqual([0, 512, 16384, 1048576, 2147483648, null, null, null]);
+  });
+});
+
+describe('viewCache: health checks answer from the latest read, never waiting on a frozen peer once one read is done', () => {
+  // a read that takes 2 s (a frozen peer's probe timeout) on a fake clock
+  const setup = () => {
+    let t = 0;
+    const reads: { at: number; done: (v: ClusterView) => void }[] = [];
+    const read = () => new Promise<ClusterView>((done) => reads.push({ at: t, done }));
+    const get = viewCache(read, 5000, 500, () => t);
+    return { get, reads, tick: (ms: number) => (t += ms), finish: async (i: number, v: ClusterView) => { reads[i].done(v); await new Promise((r) => setImmediate(r)); } };
+  };
+  const v1 = view(primary('node1'));
+  const v2 = view(primary('node2'));
+
+  it('the first check waits for a read; later ones get the latest at once and start the next in the background, one at a time', async () => {
+    const c = setup();
+    const first = c.get();
+    expect(c.reads).toHaveLength(1);
+    c.tick(2000);
+    await c.finish(0, v1);
+    expect(await first).toBe(v1);
+    // 2 s old: answered at once, a new read starts
+    expect(await c.get()).toBe(v1);
+    expect(c.reads).toHaveLength(2);
+    // while it runs, no other starts
+    c.tick(1000);
+    expect(await c.get()).toBe(v1);
+    expect(c.reads).toHaveLength(2);
+    c.tick(1000);
+    await c.finish(1, v2);
+    expect(await c.get()).toBe(v2);
+  });
+
+  it('a read begun more than freshMs ago answers no more: the check waits for a new one', async () => {
+    const c = setup();
+    const first = c.get();
+    await c.finish(0, v1);
+    await first;
+    c.tick(5001);
+    const late = c.get();
+    expect(c.reads).toHaveLength(2);
+    await c.finish(1, v2);
+    expect(await late).toBe(v2);
+  });
+
+  it('a fresh read under refreshMs starts nothing', async () => {
+    const c = setup();
+    const first = c.get();
+    await c.finish(0, v1);
+    await first;
+    c.tick(400);
+    expect(await c.get()).toBe(v1);
+    expect(c.reads).toHaveLength(1);
   });
 });

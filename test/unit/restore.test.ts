@@ -30,8 +30,12 @@ describe('planRestore', () => {
     expect(plan('2026-11-26T13:00:00Z')).toEqual({ ok: true, backupId: '20261126T120000' });
     expect(plan('2026-11-26T11:00:00Z')).toEqual({
       ok: false,
-      problem: '--target-time 2026-11-26T11:00:00Z is before the end of backup 20261126T120000; valid range for backup 20261126T120000: 2026-11-26T12:00:05.000Z to 2026-11-26T13:00:00.000Z',
+      problem:
+        '--target-time 2026-11-26T11:00:00Z is before the end of backup 20261126T120000; valid range for backup 20261126T120000: 2026-11-26T12:00:05.000Z to 2026-11-26T13:00:00.000Z; ' +
+        'backup 20261126T100000 (ended 2026-11-26T10:00:05.000Z) may reach it: add --backup 20261126T100000',
     });
+    // before every backup: nothing older to offer
+    expect(plan('2026-11-26T09:00:00Z')).toMatchObject({ ok: false, problem: expect.stringMatching(/; no older backup ended by then$/) });
     expect(plan('2026-11-26T11:00:00Z', '20261126T100000')).toEqual({ ok: true, backupId: '20261126T100000' });
     expect(plan('2026-11-26T13:00:01Z')).toMatchObject({ ok: false, problem: expect.stringContaining('is after the last archived WAL; valid range for backup 20261126T120000') });
     expect(plan('yesterday')).toMatchObject({ ok: false, problem: expect.stringContaining('not an ISO 8601 time') });
@@ -69,6 +73,9 @@ describe('parseTarget', () => {
     expect(parseTarget({ target: 'immediate' })).toEqual({ kind: 'immediate' });
     expect(parseTarget({ targetTime: '2026-11-26T12:00:00Z' })).toEqual({ kind: 'time', time: '2026-11-26T12:00:00Z' });
     expect(parseTarget({ targetLsn: '0/1' })).toEqual({ kind: 'lsn', lsn: '0/1' });
+    // the form is refused before any backup is looked at
+    expect(parseTarget({ targetTime: 'notadate' })).toEqual({ path: 'params.targetTime', message: '--target-time notadate: not an ISO 8601 time (like 2026-11-26T13:05:00Z)' });
+    expect(parseTarget({ targetLsn: '5000028' })).toEqual({ path: 'params.targetLsn', message: '--target-lsn 5000028: not an LSN (like 0/5000028)' });
     expect(parseTarget({ target: 'latest' })).toEqual({ path: 'params.target', message: 'the only named target is "immediate" (got latest)' });
     expect(parseTarget({ target: 'immediate', targetLsn: '0/1' })).toEqual({
       path: 'params.target',
