@@ -1,13 +1,13 @@
-// Health checks for load balancers, served by each node worker from the latest read of the cluster
-// view (viewCache below); the answers are src/roles/health.ts's.
+// Health checks for load balancers, served by each node worker: this node read live, its peers from
+// the latest read of the cluster view (viewCache below); the answers are src/roles/health.ts's.
 import { createServer, type Server } from 'node:http';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { findNode } from '../src/config/paths.js';
-import { readClusterView } from '../src/status.js';
+import { nodeViewOf, probe, readClusterView } from '../src/status.js';
 import { authorized, dashboardToken } from '../src/auth.js';
 import type { Logger } from 'winston';
 import { healthAnswer, type HealthAnswer } from '../src/roles/health.js';
-import type { ClusterView } from '../src/roles/view.js';
+import type { ClusterView, NodeView } from '../src/roles/view.js';
 
 /** A read answers health checks for this long after it started (ms); a new read starts once the latest is refreshMs old. */
 export const HEALTH_VIEW_FRESH_MS = 5000;
@@ -45,11 +45,22 @@ export function viewCache(read: () => Promise<ClusterView>, freshMs = HEALTH_VIE
   };
 }
 
+/** The view a check answers from (pure): the peers as last read, this node as read just now (its own state is what the check is about, and it answers fast unless it is the one frozen). */
+export const withSelf = (view: ClusterView, self: NodeView): ClusterView => ({ nodes: view.nodes.map((n) => (n.name === self.name ? self : n)) });
+
 /** Serve the health checks of node `me` on health.port (default: the node's own address). */
 export function startHealthServer(config: ClusterConfig, me: string, logger: Logger): Server {
   const node = findNode(config, me);
   const token = config.health.open ? null : dashboardToken(config);
   const currentView = viewCache(() => readClusterView(config));
+  const readSelf = async (): Promise<NodeView> => {
+    const sentAt = Date.now();
+    try {
+      return nodeViewOf(config.nodes, me, { probe: await probe(config, node) }, sentAt);
+    } catch (err) {
+      return nodeViewOf(config.nodes, me, { error: err as Error }, sentAt);
+    }
+  };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://health');
     const send = (a: HealthAnswer) => {
@@ -58,8 +69,8 @@ export function startHealthServer(config: ClusterConfig, me: string, logger: Log
     };
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') return send({ status: 405, body: { reason: 'GET only' } });
     if (token && !authorized(req.headers.authorization, token)) return send({ status: 401, body: { reason: 'health.open is false: send the dashboard token' } });
-    currentView()
-      .then((view) => send(healthAnswer(url.pathname, url.searchParams, me, view)))
+    Promise.all([currentView(), readSelf()])
+      .then(([view, self]) => send(healthAnswer(url.pathname, url.searchParams, me, withSelf(view, self))))
       .catch((err) => send({ status: 503, body: { node: me, reason: `health check failed: ${(err as Error).message}` } }));
   });
   const host = config.health.host ?? node.host;

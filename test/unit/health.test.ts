@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { healthAnswer, parseLag } from '../../src/roles/health.js';
-import { viewCache } from '../../workers/health.js';
+import { viewCache, withSelf } from '../../workers/health.js';
 import type { ClusterView, NodeView } from '../../src/roles/view.js';
 
 // the primary has written up to P; a standby's lag is P less what it replayed
@@ -113,5 +113,18 @@ describe('viewCache: health checks answer from the latest read, never waiting on
     c.tick(400);
     expect(await c.get()).toBe(v1);
     expect(c.reads).toHaveLength(1);
+  });
+});
+
+describe('withSelf: a check is about its own node, read live; the peers come from the latest read', () => {
+  it('its own PostgreSQL frozen since the last read: 503, whatever the cached view said', () => {
+    const cached = view(primary('node1'), standby('node2', 'node1'), standby('node3', 'node1'));
+    const frozen: NodeView = { name: 'node1', answeredAt: null, down: true, error: 'timeout expired' };
+    const v = withSelf(cached, frozen);
+    expect(v.nodes.map((n) => n.name)).toEqual(['node1', 'node2', 'node3']);
+    expect(healthAnswer('/health', q(), 'node1', v)).toMatchObject({ status: 503, body: { reason: 'PostgreSQL does not answer: timeout expired' } });
+    expect(healthAnswer('/primary', q(), 'node1', v).status).toBe(503);
+    // the cached peers still count for the majority of a live primary
+    expect(healthAnswer('/primary', q(), 'node1', withSelf(cached, primary('node1'))).status).toBe(200);
   });
 });
