@@ -15,6 +15,7 @@ import { enqueueFlow, retryFailedSteps, watchFlows, type StepState } from '../fl
 import { postmasterStatus } from '../postgres/actions.js';
 import { describeRedis, redisConnection } from '../redis.js';
 import { isAlive, readPidFile } from '../fsutil.js';
+import { repmgrdPidOf } from '../repmgr/actions.js';
 import { CLI_ENTRY } from '../cli-entry.js';
 import { markedPids, runningPid, sleep, startDaemon, stopPid } from './processes.js';
 
@@ -273,9 +274,8 @@ export async function localDown(dir: string, say: (s: string) => void = console.
     }
   }
   for (const n of config.nodes) {
-    const p = nodePaths(config, n);
-    const repmgrd = readPidFile(p.repmgrdPid);
-    if (isAlive(repmgrd)) {
+    const repmgrd = repmgrdPidOf(config, n);
+    if (repmgrd) {
       await stopPid(repmgrd);
       say(`stopped repmgrd of ${n.name} (pid ${repmgrd})`);
     }

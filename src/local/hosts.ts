@@ -5,6 +5,7 @@ import { watchFlows } from '../flows/run.js';
 import { postmasterStatus } from '../postgres/actions.js';
 import { redisConnection } from '../redis.js';
 import { isAlive, readPidFile } from '../fsutil.js';
+import { repmgrdPidOf } from '../repmgr/actions.js';
 import { bootFlow, bootFlowId, loadLocal, startLocalProcesses } from './cluster.js';
 import { sleep } from './processes.js';
 import pidtree from 'pidtree';
@@ -15,7 +16,7 @@ function hostProcesses(dir: string, node: string): [string, number | undefined][
   const p = nodePaths(config, findNode(config, node));
   return [
     ['postgres', postmasterStatus(p.dataDir)?.pid],
-    ['repmgrd', readPidFile(p.repmgrdPid)],
+    ['repmgrd', repmgrdPidOf(config, findNode(config, node))],
     ['node worker', readPidFile(join(l.pidDir, `${node}-worker.pid`))],
   ];
 }

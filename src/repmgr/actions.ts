@@ -1,5 +1,7 @@
 // Typed actions around repmgr and repmgrd.
 import { nodePaths } from '../config/paths.js';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { isAlive, readPidFile, writeFileAtomic } from '../fsutil.js';
 import type { CommandResult, RunOptions } from '../exec/runner.js';
 import type { NodeContext } from '../postgres/actions.js';
@@ -48,10 +50,27 @@ export function repmgr(ctx: NodeContext, args: string[], opts: RunOptions & { co
   });
 }
 
-export function repmgrdPid(ctx: NodeContext): number | undefined {
-  const pid = readPidFile(nodePaths(ctx.config, ctx.node).repmgrdPid);
-  return isAlive(pid) ? pid : undefined;
+/**
+ * The pid of node `node`'s repmgrd, or undefined. The pid file's process must be alive and be repmgrd
+ * run with this node's config: after a kill -9 the file stays, and its pid is soon another process's
+ * (pid_max is 32768 on many machines), which must never be taken for repmgrd (nor killed, frozen or
+ * have its connections destroyed as repmgrd's). Where /proc cannot be read, alive is enough.
+ */
+export function repmgrdPidOf(config: ClusterConfig, node: NodeConfig): number | undefined {
+  const p = nodePaths(config, node);
+  const pid = readPidFile(p.repmgrdPid);
+  if (!isAlive(pid)) return undefined;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return pid;
+  }
+  const args = cmdline.split('\0');
+  return args.some((a) => a.endsWith('repmgrd')) && args.includes(p.repmgrConf) ? pid : undefined;
 }
+
+export const repmgrdPid = (ctx: NodeContext): number | undefined => repmgrdPidOf(ctx.config, ctx.node);
 
 export async function startRepmgrd(ctx: NodeContext): Promise<number> {
   const running = repmgrdPid(ctx);
@@ -60,6 +79,12 @@ export async function startRepmgrd(ctx: NodeContext): Promise<number> {
     return running;
   }
   const p = nodePaths(ctx.config, ctx.node);
+  // a pid file left by a repmgrd killed -9: repmgrd itself refuses to start while the pid in it is
+  // alive, and by now that pid may be any other process's
+  if (existsSync(p.repmgrdPid)) {
+    rmSync(p.repmgrdPid, { force: true });
+    await ctx.log(`removed ${p.repmgrdPid}, left by a repmgrd that no longer runs`);
+  }
   await ctx.run.run('repmgrd', ['-f', p.repmgrConf, '--daemonize'], {
     user: ctx.config.osUsers.postgres,
     env: { PGPASSFILE: p.passfile },

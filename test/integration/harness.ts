@@ -12,6 +12,7 @@ import { findNode, nodePaths } from '../../src/config/paths.js';
 import { postmasterStatus } from '../../src/postgres/actions.js';
 import { markedPids, stopPid } from '../../src/local/processes.js';
 import { isAlive, readPidFile } from '../../src/fsutil.js';
+import { repmgrdPidOf } from '../../src/repmgr/actions.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 export const cliPath = join(repoRoot, 'bin', 'pgha.js');
@@ -79,8 +80,9 @@ export async function testCluster(name: string, baseIp: string, opts: { nodes?: 
         for (const n of config.nodes) {
           const pm = postmasterStatus(nodePaths(config, n).dataDir);
           if (pm) out.add(pm.pid);
-          const rd = readPidFile(nodePaths(config, n).repmgrdPid);
-          if (rd && isAlive(rd)) out.add(rd);
+          // only a live repmgrd of this node: a pid file left by a kill -9 may name another process now
+          const rd = repmgrdPidOf(config, n);
+          if (rd) out.add(rd);
         }
       }
       return [...out];

@@ -16,6 +16,7 @@ import { redisConnection } from '../../src/redis.js';
 import { barmanQueueName, nodeQueueName } from '../../src/queues.js';
 import { quorumStandbyNames } from '../../src/roles/quorum.js';
 import { socketsOfPid } from '../../src/repmgr/unstick.js';
+import { repmgrdPidOf } from '../../src/repmgr/actions.js';
 import { cli, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster } from './harness.js';
 
 let tc: TestCluster;
@@ -132,7 +133,7 @@ describe('quorum synchronous replication', () => {
       const primaryHost = findNode(cfg(), 'node1').host;
       const portsOf = await Promise.all(['node2', 'node3'].map(async (n) => {
         const listed = await execa('ss', ['-tnpH', 'state', 'established', 'dst', primaryHost, 'dport', '=', String(cfg().postgres.port)]);
-        return socketsOfPid(listed.stdout, readPidFile(nodePaths(cfg(), n).repmgrdPid)!);
+        return socketsOfPid(listed.stdout, repmgrdPidOf(cfg(), findNode(cfg(), n))!);
       }));
       const served = await clientTo('node1');
       // repmgrd's kept connections (a ping's connection may be gone already)

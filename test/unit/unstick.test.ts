@@ -4,10 +4,11 @@ import { silenceStep, socketsOfPid, UNSTICK_AFTER_MS, type SilenceState } from '
 import { REPMGR_CONNECT_TIMEOUT_SECS } from '../../src/roles/fence.js';
 import { checkPromotion, type Connect } from '../../src/repmgr/validate.js';
 import type pg from 'pg';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { destroyRepmgrdConnections } from '../../src/repmgr/actions.js';
+import { destroyRepmgrdConnections, repmgrdPidOf, startRepmgrd } from '../../src/repmgr/actions.js';
 import { nodePaths } from '../../src/config/paths.js';
 import type { NodeContext } from '../../src/postgres/actions.js';
 import type { Runner } from '../../src/exec/runner.js';
@@ -106,27 +107,90 @@ describe('checkPromotion with a frozen old primary', () => {
   });
 });
 
+/** A stand-in repmgrd: a process whose command line is repmgrd's with this node's config (sh keeps its arguments). */
+async function fakeRepmgrd(conf: string) {
+  const child = spawn('sh', ['-c', 'sleep 60; :', '/usr/lib/postgresql/15/bin/repmgrd', '-f', conf], { stdio: 'ignore' });
+  // until the child has exec'd (before that, /proc shows this process's command line)
+  const deadline = Date.now() + 5000;
+  while (!readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').includes('repmgrd')) {
+    if (Date.now() > deadline) throw new Error('the stand-in repmgrd did not start');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { pid: child.pid!, stop: () => child.kill('SIGKILL') };
+}
+
+/** A node of a temporary state folder, its repmgrd pid file naming `pid`. */
+function nodeWithPidFile(pid: number | null) {
+  const dir = mkdtempSync(join(tmpdir(), 'pgha-unstick-'));
+  const config = localConfig({ stateDir: dir });
+  const node = config.nodes[1];
+  mkdirSync(dirname(nodePaths(config, node).repmgrdPid), { recursive: true });
+  if (pid !== null) writeFileSync(nodePaths(config, node).repmgrdPid, `${pid}\n`);
+  return { config, node, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+describe('repmgrdPidOf: only a live repmgrd of this node counts', () => {
+  it('the pid file\'s process must be repmgrd with this node\'s config: a pid reused by another process after a kill -9 is not', async () => {
+    const n = nodeWithPidFile(null);
+    const r = await fakeRepmgrd(nodePaths(n.config, n.node).repmgrConf);
+    const other = await fakeRepmgrd('/elsewhere/repmgr.conf');
+    try {
+      writeFileSync(nodePaths(n.config, n.node).repmgrdPid, `${r.pid}\n`);
+      expect(repmgrdPidOf(n.config, n.node)).toBe(r.pid);
+      writeFileSync(nodePaths(n.config, n.node).repmgrdPid, `${process.pid}\n`);
+      expect(repmgrdPidOf(n.config, n.node)).toBeUndefined();
+      writeFileSync(nodePaths(n.config, n.node).repmgrdPid, `${other.pid}\n`);
+      expect(repmgrdPidOf(n.config, n.node)).toBeUndefined();
+    } finally {
+      r.stop();
+      other.stop();
+      n.done();
+    }
+  });
+
+  it('startRepmgrd removes a stale pid file first (repmgrd refuses to start while the pid in it is alive), then returns the new repmgrd', async () => {
+    const n = nodeWithPidFile(process.pid);
+    const conf = nodePaths(n.config, n.node).repmgrConf;
+    let started: Awaited<ReturnType<typeof fakeRepmgrd>> | undefined;
+    const seen: boolean[] = [];
+    const run = {
+      async run(cmd: string) {
+        seen.push(existsSync(nodePaths(n.config, n.node).repmgrdPid));
+        started = await fakeRepmgrd(conf);
+        writeFileSync(nodePaths(n.config, n.node).repmgrdPid, String(started.pid));
+        return { command: cmd, exitCode: 0, durationMs: 1, stdout: '', stderr: '' };
+      },
+    } as unknown as Runner;
+    try {
+      const pid = await startRepmgrd({ config: n.config, node: n.node, run, log: () => {} });
+      expect(seen).toEqual([false]);
+      expect(pid).toBe(started!.pid);
+    } finally {
+      started?.stop();
+      n.done();
+    }
+  });
+});
+
 describe('destroyRepmgrdConnections: what ss -K destroyed, not what it was asked to', () => {
-  // repmgrd's pid file names this test process (alive); ss is a stand-in answering as iproute2 6.1 does
-  const setup = (kill: { stdout: string; stderr: string }) => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgha-unstick-'));
-    const config = localConfig({ stateDir: dir });
-    const node = config.nodes[1];
-    mkdirSync(dirname(nodePaths(config, node).repmgrdPid), { recursive: true });
-    writeFileSync(nodePaths(config, node).repmgrdPid, `${process.pid}\n`);
+  // repmgrd is a stand-in process; ss is a stand-in answering as iproute2 6.1 does
+  const setup = async (kill: { stdout: string; stderr: string }) => {
+    const n = nodeWithPidFile(null);
+    const repmgrd = await fakeRepmgrd(nodePaths(n.config, n.node).repmgrConf);
+    writeFileSync(nodePaths(n.config, n.node).repmgrdPid, `${repmgrd.pid}\n`);
     const calls: string[][] = [];
     const run = {
       async run(cmd: string, args: string[]) {
         calls.push([cmd, ...args]);
         if (args[0] === '-K') return { command: cmd, exitCode: 0, durationMs: 1, ...kill };
-        return { command: cmd, exitCode: 0, durationMs: 1, stderr: '', stdout: `0 0 127.0.0.1:58444 127.0.0.11:5432 users:(("repmgrd",pid=${process.pid},fd=7))\n0 0 127.0.0.1:58450 127.0.0.11:5432 users:(("node",pid=1,fd=9))\n` };
+        return { command: cmd, exitCode: 0, durationMs: 1, stderr: '', stdout: `0 0 127.0.0.1:58444 127.0.0.11:5432 users:(("repmgrd",pid=${repmgrd.pid},fd=7))\n0 0 127.0.0.1:58450 127.0.0.11:5432 users:(("node",pid=1,fd=9))\n` };
       },
     } as unknown as Runner;
-    return { nc: { config, node, run, log: () => {} } as NodeContext, calls, done: () => rmSync(dir, { recursive: true, force: true }) };
+    return { nc: { config: n.config, node: n.node, run, log: () => {} } as NodeContext, calls, done: () => { repmgrd.stop(); n.done(); } };
   };
 
   it('destroys repmgrd\'s own connection only, and counts what ss printed', async () => {
-    const t = setup({ stdout: '0 0 127.0.0.1:58444 127.0.0.11:5432\n', stderr: '' });
+    const t = await setup({ stdout: '0 0 127.0.0.1:58444 127.0.0.11:5432\n', stderr: '' });
     try {
       expect(await destroyRepmgrdConnections(t.nc, '127.0.0.11', 5432)).toBe(1);
       expect(t.calls[1]).toEqual(['ss', '-K', '-tnH', 'state', 'established', 'dst', '127.0.0.11', 'dport', '=', '5432', 'sport', '=', '58444']);
@@ -137,7 +201,7 @@ describe('destroyRepmgrdConnections: what ss -K destroyed, not what it was asked
   });
 
   it('not permitted (ss -K still exits 0): throws with ss\'s own words instead of claiming success', async () => {
-    const t = setup({ stdout: '', stderr: 'SOCK_DESTROY answers: Operation not permitted' });
+    const t = await setup({ stdout: '', stderr: 'SOCK_DESTROY answers: Operation not permitted' });
     try {
       await expect(destroyRepmgrdConnections(t.nc, '127.0.0.11', 5432)).rejects.toThrow(/destroyed none of repmgrd's 1 connection\(s\) to 127\.0\.0\.11:5432 \(SOCK_DESTROY answers: Operation not permitted\)/);
     } finally {
