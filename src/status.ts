@@ -4,7 +4,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type pg from 'pg';
 import type { ClusterConfig } from './config/schema.js';
 import { nodePaths } from './config/paths.js';
-import { connectAs, postmasterStatus } from './postgres/actions.js';
+import { connectAs, dropClient, postmasterStatus } from './postgres/actions.js';
 import { barmanQueueName } from './queues.js';
 import type { Redis } from 'ioredis';
 import { readFailoverPause, readFlowRecord, type FailoverPauseRecord } from './flows/registry.js';
@@ -156,8 +156,7 @@ export async function probe(config: ClusterConfig, node: ClusterConfig['nodes'][
   try {
     return await readProbe(client);
   } finally {
-    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-    client.end().catch(() => {});
+    dropClient(client);
   }
 }
 

@@ -8,7 +8,7 @@ import type { ClusterConfig, NodeConfig } from '../src/config/schema.js';
 import { findNode, repmgrNodeId } from '../src/config/paths.js';
 import { secretsOf } from '../src/config/load.js';
 import { Runner } from '../src/exec/runner.js';
-import { connectAs, stopPostgres, type NodeContext } from '../src/postgres/actions.js';
+import { connectAs, dropClient, stopPostgres, type NodeContext } from '../src/postgres/actions.js';
 import { stopRepmgrd } from '../src/repmgr/actions.js';
 import { nodeViewOf, readProbe, type Probe } from '../src/status.js';
 import { initialWatchdogState, promotionWindowMs, watchdogStep, type Observation, type WatchdogAction } from '../src/roles/fence.js';
@@ -70,10 +70,8 @@ class NodeLink {
   close(): void {
     const c = this.client;
     this.client = undefined;
-    if (!c) return;
     // a cut link never answers end(): drop the socket
-    (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-    c.end().catch(() => {});
+    dropClient(c);
   }
 }
 

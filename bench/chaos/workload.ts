@@ -3,6 +3,7 @@
 // healed cluster is (one primary, every other node streaming from it).
 import pg from 'pg';
 import type { ClusterConfig } from '../../src/config/schema.js';
+import { dropClient } from '../../src/postgres/actions.js';
 import { writablePrimaries } from '../stream.js';
 import { divergence, interleavedAcks, lostAcks, type Ack } from './check.js';
 
@@ -47,10 +48,6 @@ export async function bounded(c: pg.Client, sql: string, params: unknown[], ms =
   }
 }
 
-export const drop = (c: pg.Client | undefined) => {
-  (c as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
-  c?.end().catch(() => {});
-};
 
 /** A client writing in a loop; `pinned`: only ever to that node's address, else to whichever node is writable. */
 export function writer(config: ClusterConfig, name: string, pinned: string | null, nextKey: () => number, acked: Ack[], bank?: { transfers: number }) {
@@ -81,13 +78,13 @@ export function writer(config: ClusterConfig, name: string, pinned: string | nul
           acked.push({ key, node, at: Date.now(), client: name });
         }
       } catch {
-        drop(c);
+        dropClient(c);
         c = undefined;
         await sleep(100);
       }
       await sleep(20);
     }
-    drop(c);
+    dropClient(c);
   })();
   return { stop: async () => { stop = true; await loop; } };
 }

@@ -216,6 +216,12 @@ export async function withLocalSql<T>(ctx: NodeContext, port: number, database: 
 }
 
 /** A connected pg client (its error events swallowed: a dropped peer must not crash the worker); throws when it cannot connect, leaving nothing open. */
+/** Close a client without waiting for the server: its socket is dropped (a frozen or cut-off node answers neither a query nor the goodbye). */
+export function dropClient(c: pg.Client | undefined): void {
+  (c as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
+  c?.end().catch(() => {});
+}
+
 export async function openClient(params: pg.ClientConfig): Promise<pg.Client> {
   const client = new pg.Client(params);
   client.on('error', () => {});
