@@ -51,14 +51,20 @@ let images: Map<string, Image>;
 /** Start a service from its image, as `docker compose up` would (redis: the machine's redis-server, the bed's stand-in for redis:7). */
 const up = (s: ComposeService) => bed.start(s, dir, s.buildTarget ? images.get(s.buildTarget) : undefined);
 
-/** The processes of a service: pid, uid, command line, and the root folder they see. */
+/** The processes of a service: pid, uid, command line, and the root folder they see (one that exits while listed, such as a health check's, is left out). */
 async function processesOf(service: string): Promise<{ pid: number; uid: number; cmd: string[]; root: string }[]> {
-  return (await bed.pids(service)).map((pid) => ({
-    pid,
-    uid: Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]),
-    cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean),
-    root: readlinkSync(`/proc/${pid}/root`),
-  }));
+  return (await bed.pids(service)).flatMap((pid) => {
+    try {
+      return [{
+        pid,
+        uid: Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]),
+        cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean),
+        root: readlinkSync(`/proc/${pid}/root`),
+      }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** A command inside a service's namespace with that service's environment (as `docker compose exec`). */
