@@ -6,8 +6,8 @@ import { defineStep, StepDataBase } from '../src/step.js';
 import { connectAs, withLocalSql } from '../src/postgres/actions.js';
 import { repmgr } from '../src/repmgr/actions.js';
 import { lsnToBytes, readClusterView } from '../src/status.js';
-import { writableNodes } from '../src/roles/view.js';
-import { checkPromotion } from '../src/repmgr/validate.js';
+import { answered, writableNodes } from '../src/roles/view.js';
+import { checkPromotion, reserveTimeline, type Connect } from '../src/repmgr/validate.js';
 import { findNode } from '../src/config/paths.js';
 import { nodeContext, sleep } from './context.js';
 
@@ -22,18 +22,24 @@ export default defineStep({
       await ctx.log(`${nc.node.name} is already the primary`);
       return { promoted: false };
     }
+    const connect: Connect = (n) => connectAs(ctx.config, findNode(ctx.config, n.name), { user: 'repmgr', timeoutMs: 2000 });
     const previous = Object.values(await ctx.previous()).find((v) => v && typeof v === 'object' && 'checkpointLsn' in v) as { checkpointLsn: string } | undefined;
     if (previous) {
       // switchover: the old primary stopped cleanly at checkpointLsn, which this node replays below; only a writable node stops it
-      const writable = writableNodes(await readClusterView(ctx.config)).filter((n) => n.name !== nc.node.name);
+      const view = await readClusterView(ctx.config);
+      const writable = writableNodes(view).filter((n) => n.name !== nc.node.name);
       if (writable.length) throw new UnrecoverableError(`${writable.map((n) => n.name).join(', ')} accepts writes: stop it first, then retry this step`);
+      // a number no other history has (src/roles/timeline.ts), recorded on every node that answers: the
+      // old primary is stopped cleanly and rejoins, so a switchover does not wait for a majority here
+      const r = await reserveTimeline({ candidate: nc.node.name, nodes: ctx.config.nodes, connect, log: (l) => void ctx.log(l) }, view, view.nodes.filter(answered).map((n) => n.name));
+      await ctx.log(r.said);
     } else {
       // failover: the rule again, now (the cluster may have moved since the request was checked); the
       // siblings are detached from the old primary, which may only be frozen
       const d = await checkPromotion({
         candidate: nc.node.name,
         nodes: ctx.config.nodes,
-        connect: (n) => connectAs(ctx.config, findNode(ctx.config, n.name), { user: 'repmgr', timeoutMs: 2000 }),
+        connect,
         force: data.force,
         log: (l) => void ctx.log(l),
       });

@@ -109,6 +109,8 @@ export interface Probe {
   /** The furthest WAL this node has: on a standby the greater of received and replayed, on a primary its current LSN. */
   receivedLsn: string | null;
   timeline: number | null;
+  /** The highest timeline number among its history files and its reservation (pgha.reserved_timeline). */
+  timelineTaken: number | null;
   senderHost: string | null;
   /** Who repmgr's metadata on this node has as active primary. */
   repmgrPrimaries: string[];
@@ -132,6 +134,10 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
                               (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'),
                               (SELECT timeline_id FROM pg_control_checkpoint()))
                 ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
+           -- numbers taken by other histories: its history files, and the reservation a promotion recorded
+           -- on it (pg_file_settings reads the files now: no reload needed after a direct write)
+           greatest((SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{8}\.history$'),
+                    (SELECT max(setting::int) FROM pg_file_settings WHERE name = 'pgha.reserved_timeline' AND setting ~ '^[0-9]+$')) AS timeline_taken,
            (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS sender_host,
            (SELECT coalesce(array_agg(node_name::text ORDER BY node_id), '{}') FROM repmgr.nodes WHERE type = 'primary' AND active) AS repmgr_primaries,
            repmgr.repmgrd_is_paused() AS repmgrd_paused,
@@ -142,6 +148,7 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
     lsn: row.lsn,
     receivedLsn: row.received_lsn,
     timeline: row.timeline === null ? null : Number(row.timeline),
+    timelineTaken: row.timeline_taken === null ? null : Number(row.timeline_taken),
     senderHost: row.sender_host,
     repmgrPrimaries: row.repmgr_primaries ?? [],
     repmgrdPaused: row.repmgrd_paused === true,
@@ -178,6 +185,7 @@ export function nodeViewOf(nodes: readonly { name: string; host: string }[], nam
     answeredAt: sentAt,
     writable: !p.recovery,
     timeline: p.timeline,
+    timelineTaken: p.timelineTaken,
     lsn: lsnToBytes(p.receivedLsn),
     replayLsn: lsnToBytes(p.lsn),
     upstream: p.recovery ? (nodes.find((u) => u.host === p.senderHost)?.name ?? null) : null,

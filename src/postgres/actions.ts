@@ -6,6 +6,7 @@ import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
 import { CommandError, type Runner } from '../exec/runner.js';
 import { ensureDir, isAlive, writeFileAtomic } from '../fsutil.js';
+import { danglingPlaceholders, reservedTimelineIn, withReservedTimeline } from '../roles/timeline.js';
 import { PGHA_CONF, renderPassfile, renderPgHba, renderPgIdent, renderPostgresConf, renderSynchronousConf, SYNC_CONF, withInclude } from './render.js';
 
 export interface NodeContext {
@@ -140,6 +141,7 @@ export async function removeStaleLockFile(ctx: NodeContext): Promise<void> {
 export async function startPostgres(ctx: NodeContext, port: number): Promise<void> {
   const p = nodePaths(ctx.config, ctx.node);
   await removeStaleLockFile(ctx);
+  await removeDanglingPlaceholders(ctx);
   const args = ['-D', p.dataDir, '-l', p.pgLog, '-w', '-t', '120'];
   if (port !== ctx.config.postgres.port) args.push('-o', `-p ${port}`);
   args.push('start');
@@ -150,6 +152,50 @@ export async function startPostgres(ctx: NodeContext, port: number): Promise<voi
     if (err instanceof CommandError && !postmasterStatus(p.dataDir)) throw new Error(`${err.message.split('\n')[0]}; PostgreSQL exited: ${postmasterExitReason(ctx)}`);
     throw err;
   }
+}
+
+/**
+ * Remove the placeholder history files of a promotion that did not happen (src/roles/timeline.ts,
+ * danglingPlaceholders): with one as the newest history file, PostgreSQL would refuse to start as a
+ * standby. Placeholders below a real history file stay (they keep their numbers taken).
+ */
+export async function removeDanglingPlaceholders(ctx: NodeContext): Promise<void> {
+  const wal = join(nodePaths(ctx.config, ctx.node).dataDir, 'pg_wal');
+  if (!existsSync(wal)) return;
+  const files = new Map<number, string>();
+  for (const f of readdirSync(wal)) {
+    const m = /^([0-9A-F]{8})\.history$/.exec(f);
+    if (m) files.set(parseInt(m[1], 16), readFileSync(join(wal, f), 'utf8'));
+  }
+  for (const t of danglingPlaceholders(files)) {
+    const f = join(wal, `${t.toString(16).toUpperCase().padStart(8, '0')}.history`);
+    rmSync(f, { force: true });
+    await ctx.log(`removed ${f}: a placeholder of a promotion that did not happen (PostgreSQL would refuse it as its newest timeline)`);
+  }
+}
+
+/** The timeline reservation on disk of a data directory (its postgresql.auto.conf), or null. */
+export function reservedTimelineOnDisk(dataDir: string): number | null {
+  try {
+    return reservedTimelineIn(readFileSync(join(dataDir, 'postgresql.auto.conf'), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Keep a timeline reservation across what replaces postgresql.auto.conf (pg_rewind copies the source's,
+ * a clone brings the primary's): written back when the file now holds less than `reserved`. PostgreSQL
+ * need not reload: the probe reads the file through pg_file_settings.
+ */
+export async function keepReservedTimeline(ctx: NodeContext, reserved: number | null): Promise<void> {
+  const dataDir = nodePaths(ctx.config, ctx.node).dataDir;
+  const now = reservedTimelineOnDisk(dataDir);
+  if (reserved === null || (now !== null && now >= reserved) || !isInitialised(dataDir)) return;
+  const file = join(dataDir, 'postgresql.auto.conf');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  writeFileAtomic(file, withReservedTimeline(text, reserved), { owner: ctx.config.osUsers.postgres, mode: 0o600 });
+  await ctx.log(`kept this node's timeline reservation ${reserved} in postgresql.auto.conf (it had ${now ?? 'none'})`);
 }
 
 /** pg_ctl stop: fast (clean, the default) or immediate (fencing: every backend ends at once; crash recovery on the next start). */

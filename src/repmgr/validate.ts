@@ -16,6 +16,7 @@ import { openClient } from '../postgres/actions.js';
 import { nodeViewOf, readProbe } from '../status.js';
 import { decidePromotion, type PromotionDecision } from '../roles/promotion.js';
 import { answered, type ClusterView, type NodeView } from '../roles/view.js';
+import { placeholderHistory, planTimeline, reservationHolds, RESERVED_TIMELINE_SETTING, type TimelinePlan } from '../roles/timeline.js';
 
 export interface NodeAddress {
   name: string;
@@ -132,5 +133,69 @@ export async function checkPromotion(o: PromotionCheck): Promise<PromotionDecisi
   };
   const second = decidePromotion(o.candidate, after, { force: o.force });
   const note = detached.size ? `; detached from their upstream: ${[...detached].join(', ')}` : '';
-  return { ...second, reason: second.reason + note };
+  if (!second.ok) return { ...second, reason: second.reason + note };
+  const r = await reserveTimeline(o, after, [o.candidate, ...detached]);
+  if (!r.holds && !o.force) {
+    return { ok: false, forceable: true, ahead: [], reason: `timeline ${r.plan.timeline} could be reserved only on ${[...r.recordedOn].join(', ') || 'no node'}, not on a majority: a later promotion might take the same number${note}` };
+  }
+  return { ...second, reason: `${second.reason}${note}; ${r.said}` };
+}
+
+/** A reservation made for a promotion: the plan, where it was recorded, whether that is a majority, and a line for the log. */
+export interface Reservation {
+  plan: TimelinePlan;
+  recordedOn: Set<string>;
+  holds: boolean;
+  said: string;
+}
+
+const historyFile = (t: number) => `pg_wal/${t.toString(16).toUpperCase().padStart(8, '0')}.history`;
+
+/**
+ * Reserve the timeline the promotion of `o.candidate` takes (src/roles/timeline.ts): the number is
+ * planned from `view`, recorded (ALTER SYSTEM SET pgha.reserved_timeline; postgresql.auto.conf) on
+ * every node of `on` that answers (the candidate and the siblings it counts on), and the candidate gets
+ * placeholder history files for the numbers between its timeline and the reserved one, where it has
+ * none, so that PostgreSQL's own count lands on it. Never throws for a node that does not answer (it
+ * is left out of recordedOn); throws only when the candidate's placeholders cannot be written (the
+ * promotion must not go on then; a retry can help).
+ */
+export async function reserveTimeline(o: { candidate: string; nodes: NodeAddress[]; connect: Connect; log?: (line: string) => void }, view: ClusterView, on: string[]): Promise<Reservation> {
+  const plan = planTimeline(o.candidate, view);
+  const recordedOn = new Set<string>();
+  await Promise.all(
+    o.nodes
+      .filter((n) => on.includes(n.name))
+      .map(async (n) => {
+        try {
+          // ALTER SYSTEM takes no parameters (the value is an integer computed here), and knows a custom
+          // setting only once this session has it (PostgreSQL 15: "unrecognized configuration parameter")
+          await withNode(o.connect, n, async (c) => {
+            await c.query(`SET ${RESERVED_TIMELINE_SETTING} = '${plan.timeline}'`);
+            await c.query(`ALTER SYSTEM SET ${RESERVED_TIMELINE_SETTING} = '${plan.timeline}'`);
+          });
+          recordedOn.add(n.name);
+        } catch (err) {
+          o.log?.(`timeline ${plan.timeline} not reserved on ${n.name}: ${(err as Error).message}`);
+        }
+      }),
+  );
+  const me = o.nodes.find((n) => n.name === o.candidate)!;
+  if (plan.placeholders.length) {
+    await withNode(o.connect, me, async (c) => {
+      // COPY writes to an absolute path only
+      const dataDir = (await c.query(`SELECT current_setting('data_directory') AS d`)).rows[0].d as string;
+      for (const t of plan.placeholders) {
+        const exists = (await c.query(`SELECT pg_stat_file($1, true) IS NOT NULL AS e`, [historyFile(t)])).rows[0].e;
+        if (exists) continue;
+        // COPY's text format writes each row as its columns joined by tabs: the history file's format
+        const [tli, lsn, reason] = placeholderHistory(t).trimEnd().split('\t');
+        await c.query(`COPY (SELECT ${Number(tli)}, ${c.escapeLiteral(lsn)}, ${c.escapeLiteral(reason)}) TO ${c.escapeLiteral(`${dataDir}/${historyFile(t)}`)}`);
+      }
+    });
+  }
+  const holds = reservationHolds(view, recordedOn);
+  const why = plan.because ? ` (${plan.because} knows timeline ${plan.timeline - 1})` : '';
+  const said = `timeline ${plan.timeline} reserved on ${[...recordedOn].join(', ')}${holds ? ', a majority' : ', NOT a majority'}${why}${plan.placeholders.length ? `; placeholder history files for ${plan.placeholders.join(', ')}` : ''}`;
+  return { plan, recordedOn, holds, said };
 }

@@ -1,10 +1,10 @@
 // What a node does to take a role: clone, start as standby, follow, rejoin (pg_rewind), register.
 import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import type { NodeConfig } from '../config/schema.js';
 import { findNode, nodePaths, repmgrNodeId } from '../config/paths.js';
-import { ensureRunningOn, isInitialised, pgBin, postmasterStatus, removeStaleLockFile, renderNodeFiles, stopPostgres, withLocalSql, type NodeContext } from '../postgres/actions.js';
+import { ensureRunningOn, isInitialised, keepReservedTimeline, pgBin, reservedTimelineOnDisk, postmasterStatus, removeStaleLockFile, renderNodeFiles, stopPostgres, withLocalSql, type NodeContext } from '../postgres/actions.js';
 import { CLEAN_STATES, readControlData } from '../postgres/controldata.js';
 import { repmgr } from '../repmgr/actions.js';
 import { ensureDir } from '../fsutil.js';
@@ -33,10 +33,22 @@ export const clonePartialMarker = (ctx: NodeContext) => join(nodePaths(ctx.confi
  */
 export async function cloneFrom(ctx: NodeContext, primary: NodeConfig): Promise<void> {
   const partial = clonePartialMarker(ctx);
+  // a timeline reservation this node holds (src/roles/timeline.ts) outlives its data directory
+  const reserved = reservationOfEarlierData(ctx);
   writeFileSync(partial, `clone from ${primary.name} started at ${new Date().toISOString()}\n`);
   await repmgr(ctx, ['-h', primary.host, '-p', String(ctx.config.postgres.port), '-U', 'repmgr', '-d', 'repmgr', 'standby', 'clone', '--fast-checkpoint']);
+  await keepReservedTimeline(ctx, reserved);
   writeFileSync(join(nodePaths(ctx.config, ctx.node).stateDir, 'clone.done'), `cloned from ${primary.name} at ${new Date().toISOString()}\n`);
   rmSync(partial, { force: true });
+}
+
+/** The highest timeline reservation in this node's data directory and the folders moved aside from it; null for none. */
+function reservationOfEarlierData(ctx: NodeContext): number | null {
+  const dataDir = nodePaths(ctx.config, ctx.node).dataDir;
+  const parent = dirname(dataDir);
+  const dirs = [dataDir, ...(existsSync(parent) ? readdirSync(parent).filter((f) => f.startsWith(`${basename(dataDir)}.aside-`)).map((f) => join(parent, f)) : [])];
+  const found = dirs.map(reservedTimelineOnDisk).filter((t): t is number => t !== null);
+  return found.length ? Math.max(...found) : null;
 }
 
 /**
@@ -161,6 +173,8 @@ export async function rejoin(ctx: NodeContext, primaryName: string): Promise<'al
   }
   await ensureCleanShutdown(ctx);
   ensureDir(join(p.stateDir, 'config-archive'), { owner: ctx.config.osUsers.postgres, mode: 0o700 });
+  // pg_rewind copies the source's postgresql.auto.conf: this node's timeline reservation is written back after
+  const reserved = reservedTimelineOnDisk(p.dataDir);
   // --no-wait: whether it streams is checked here, in 30 s, not by repmgr's 60 s wait (node_rejoin_timeout)
   const res = await repmgr(
     ctx,
@@ -169,6 +183,7 @@ export async function rejoin(ctx: NodeContext, primaryName: string): Promise<'al
   );
   let why = `pg_rewind through repmgr node rejoin failed (exit ${res.exitCode})`;
   if (res.exitCode === 0 && isInitialised(p.dataDir) && existsSync(join(p.dataDir, 'standby.signal'))) {
+    await keepReservedTimeline(ctx, reserved);
     renderNodeFiles(ctx, { replication: true });
     if (!postmasterStatus(p.dataDir)) await ensureRunningOn(ctx, ctx.config.postgres.port);
     if (await streamsIn(ctx, primary.name, (err) => (why = `repmgr node rejoin succeeded but ${err.message}`))) {

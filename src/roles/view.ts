@@ -2,7 +2,8 @@
 // node of the cluster answered to a probe of its PostgreSQL (src/status.ts reads it, once per
 // decision; the fencing watchdog keeps a running one, each node's latest answer). The restart
 // decision (decide.ts), the first start's guard, the promotion rule (promotion.ts), the fencing
-// watchdog (fence.ts), the standby keeper (heal.ts), the barman reconcile, the health checks and the
+// watchdog and repmgrd's backstop (fence.ts), the timeline a promotion takes (timeline.ts), the standby
+// keeper (heal.ts), the barman reconcile, the health checks and the
 // status table all read it, and count a majority one way: hasMajority below.
 
 /** One node of the cluster as read for a decision. Everything but `name` and `answeredAt` is known only when it answered. */
@@ -17,6 +18,11 @@ export interface NodeView {
   writable?: boolean;
   /** On a primary the timeline it writes; on a standby the newest it holds WAL of. */
   timeline?: number | null;
+  /**
+   * The highest timeline number it knows besides its own (a history file in its pg_wal, a reservation
+   * recorded on it by a promotion: src/roles/timeline.ts); null when none.
+   */
+  timelineTaken?: number | null;
   /** The furthest WAL it has (bytes): received or replayed on a standby, the current position on a primary. */
   lsn?: bigint | null;
   /** How far it replayed (bytes): a standby's lag is counted from here. */

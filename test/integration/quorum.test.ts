@@ -344,3 +344,58 @@ describe('heals by itself, from what is read', () => {
     await healed(180_000);
   });
 });
+
+describe('no two histories share a timeline number (failing input 8)', () => {
+  const timelineOf = async (node: string) =>
+    (await one<{ t: number }>(node, `SELECT CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver) ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS t`)).t;
+  const reservationOf = async (node: string) =>
+    (await one<{ r: number | null }>(node, `SELECT max(setting::int) AS r FROM pg_file_settings WHERE name = 'pgha.reserved_timeline'`)).r;
+  const historyOf = async (node: string, t: number) =>
+    (await one<{ h: string | null }>(node, `SELECT pg_read_file($1::text, 0, 65536, true) AS h`, [`pg_wal/${t.toString(16).toUpperCase().padStart(8, '0')}.history`])).h;
+
+  it('a promotion takes a number above the reservation a sibling holds (left by a promoted node that died before anyone followed it); the sibling keeps the new reservation through its follow', async () => {
+    // the node the last test killed comes back first
+    const up = await cli(['local', 'up', ...tc.args]);
+    expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
+    const primary = await healed(180_000);
+    const [candidate, sibling] = cfg().nodes.map((n) => n.name).filter((n) => n !== primary);
+    const tl = await timelineOf(primary);
+    // the sibling took part in a promotion to tl + 1 whose node then died before anyone streamed from
+    // it (input 8's node2): all the surviving majority has of it is the reservation that promotion
+    // recorded on the sibling. Two numbers up, so that a placeholder is needed in between.
+    const earlier = tl + 2;
+    const s = await sqlTo(cfg(), sibling);
+    try {
+      await s.query(`SET pgha.reserved_timeline = '${earlier}'`);
+      await s.query(`ALTER SYSTEM SET pgha.reserved_timeline = '${earlier}'`);
+    } finally {
+      await s.end();
+    }
+    expect(await reservationOf(sibling)).toBe(earlier);
+    expect((await repmgrService(primary, 'pause')).exitCode).toBe(0);
+    try {
+      expect((await cli(['local', 'kill', primary, '--dir', tc.dir])).exitCode).toBe(0);
+      const ok = await cli(['failover', '--to', candidate, '--dir', tc.dir]);
+      if (ok.exitCode !== 0) console.log(ok.all);
+      expect(ok.exitCode).toBe(0);
+      expect(await writablePrimaries(cfg())).toEqual([candidate]);
+      // PostgreSQL counted up through the placeholders: not tl + 1 (the number the sibling's earlier promotion took)
+      expect(await timelineOf(candidate)).toBe(earlier + 1);
+      // the new timeline's history names its real parent, never a placeholder
+      const history = (await historyOf(candidate, earlier + 1))!.trimEnd().split('\n');
+      expect(history[history.length - 1]).toMatch(new RegExp(`^${tl}\\t`));
+      expect(await historyOf(candidate, tl + 1)).toContain('reserved by pgha');
+      // recorded on the majority it counted on (itself and the sibling), kept through the sibling's follow
+      expect(await reservationOf(candidate)).toBe(earlier + 1);
+      await waitFor(`${sibling} follows ${candidate}`, async () => (await streamsFrom(sibling)) === candidate, 60_000, 500);
+      expect(await reservationOf(sibling)).toBe(earlier + 1);
+    } finally {
+      await repmgrService(candidate, 'unpause');
+    }
+    // the old primary comes back as a standby of the new timeline (rewound: it fetches the placeholder and the real history)
+    const back = await cli(['local', 'start', primary, '--dir', tc.dir]);
+    expect({ code: back.exitCode, out: back.all }).toMatchObject({ code: 0 });
+    expect(await healed(180_000)).toBe(candidate);
+    expect(await timelineOf(primary)).toBe(earlier + 1);
+  });
+});

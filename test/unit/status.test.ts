@@ -10,12 +10,13 @@ const viewOf = (config: ClusterConfig, answers: Map<string, Answer>) => clusterV
 /** The status rows of those answers, with each postmaster's pid. */
 const decideTopology = (config: ClusterConfig, answers: Map<string, Answer>) => nodeStatuses(config, viewOf(config, answers), new Map([...answers].map(([k, a]) => [k, a.pid])));
 
-const primaryProbe = (lsn: string, timeline = 1): Probe => ({ recovery: false, lsn, receivedLsn: lsn, timeline, senderHost: null, repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 });
+const primaryProbe = (lsn: string, timeline = 1): Probe => ({ recovery: false, lsn, receivedLsn: lsn, timeline, timelineTaken: null, senderHost: null, repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 });
 const standbyProbe = (lsn: string | null, senderHost: string | null, timeline = 1): Probe => ({
   recovery: true,
   lsn,
   receivedLsn: lsn,
   timeline,
+  timelineTaken: null,
   senderHost,
   repmgrPrimaries: ['node1'],
   repmgrdPaused: false,
@@ -244,8 +245,8 @@ describe('clusterViewOf: what each node answered, as every rule reads it', () =>
     ]);
     expect(viewOf(config, answers).nodes).toEqual([
       { name: 'node1', answeredAt: null, error: 'connect ECONNREFUSED', down: true },
-      { name: 'node2', answeredAt: 1000, writable: false, timeline: 2, lsn: 0x3000100n, replayLsn: 0x3000000n, upstream: null, repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 },
-      { name: 'node3', answeredAt: 1000, writable: false, timeline: 2, lsn: 0x2000000n, replayLsn: 0x2000000n, upstream: 'node2', repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 },
+      { name: 'node2', answeredAt: 1000, writable: false, timeline: 2, timelineTaken: null, lsn: 0x3000100n, replayLsn: 0x3000000n, upstream: null, repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 },
+      { name: 'node3', answeredAt: 1000, writable: false, timeline: 2, timelineTaken: null, lsn: 0x2000000n, replayLsn: 0x2000000n, upstream: 'node2', repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 },
     ]);
     const split = new Map<string, Answer>([
       ['node1', { probe: primaryProbe('0/5000000', 2), pid: 1 }],

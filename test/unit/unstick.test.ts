@@ -80,17 +80,23 @@ describe('socketsOfPid: the local ports of one process in ss -tnpH output', () =
 
 describe('checkPromotion with a frozen old primary', () => {
   // a fake node: `frozen` never answers a connection (it fails after the timeout); others answer readProbe and detach
-  const fake = (recovery: Record<string, boolean>, frozen: Set<string>, queries: string[]): Connect => async (n) => {
+  // `taken`: a node's timeline_taken (history files, reservation); `refuseReservation`: its ALTER SYSTEM of the reservation fails;
+  // `existing`: history files the candidate has
+  const fake = (recovery: Record<string, boolean>, frozen: Set<string>, queries: string[], o: { taken?: Record<string, number>; refuseReservation?: Set<string>; existing?: Set<string> } = {}): Connect => async (n) => {
     queries.push(`${n.name}: connect`);
     if (frozen.has(n.name)) throw new Error('timeout expired');
     return {
-      async query(sql: string) {
+      async query(sql: string, params?: unknown[]) {
         queries.push(`${n.name}: ${sql.trim().split(/\s+/).slice(0, 4).join(' ')}`);
         if (/pg_is_in_recovery\(\) AS r$/.test(sql.trim())) return { rows: [{ r: recovery[n.name] }] };
         if (/pg_stat_wal_receiver WHERE pid/.test(sql)) return { rows: [{ n: 0 }] };
-        if (/ALTER SYSTEM|pg_reload_conf/.test(sql)) return { rows: [] };
-        return { rows: [{ recovery: recovery[n.name], lsn: '0/3000000', received_lsn: '0/3000000', timeline: 1, sender_host: null, repmgr_primaries: ['node1'], repmgrd_paused: false, started_at: '0' }] };
+        if (/^ALTER SYSTEM SET pgha\.reserved_timeline/.test(sql) && o.refuseReservation?.has(n.name)) throw new Error('connection lost');
+        if (/ALTER SYSTEM|pg_reload_conf|^COPY/.test(sql.trim())) return { rows: [] };
+        if (/data_directory/.test(sql)) return { rows: [{ d: '/data' }] };
+        if (/pg_stat_file/.test(sql)) return { rows: [{ e: o.existing?.has(String(params?.[0])) ?? false }] };
+        return { rows: [{ recovery: recovery[n.name], lsn: '0/3000000', received_lsn: '0/3000000', timeline: 1, timeline_taken: o.taken?.[n.name] ?? null, sender_host: null, repmgr_primaries: ['node1'], repmgrd_paused: false, started_at: '0' }] };
       },
+      escapeLiteral: (s: string) => `'${s.replace(/'/g, "''")}'`,
       async end() {},
     } as unknown as pg.Client;
   };
@@ -100,10 +106,32 @@ describe('checkPromotion with a frozen old primary', () => {
     const nodes = ['node1', 'node2', 'node3'].map((name, i) => ({ name, host: `127.0.0.${11 + i}`, port: 5432 }));
     const d = await checkPromotion({ candidate: 'node2', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), queries) });
     expect(d).toMatchObject({ ok: true, forced: false });
-    expect(d.reason).toMatch(/2 of 3 nodes that answer.*detached from their upstream: node3$/);
-    expect(queries.filter((q) => q.includes('ALTER SYSTEM'))).toEqual(['node3: ALTER SYSTEM SET primary_conninfo']);
-    // read before and after the detach, never tried for a detach (each try waits out its timeout)
+    expect(d.reason).toMatch(/2 of 3 nodes that answer.*detached from their upstream: node3; timeline 2 reserved on (node2, node3|node3, node2), a majority$/);
+    expect(queries.filter((q) => q.includes('ALTER SYSTEM')).sort()).toEqual([
+      'node2: ALTER SYSTEM SET pgha.reserved_timeline',
+      'node3: ALTER SYSTEM SET pgha.reserved_timeline',
+      'node3: ALTER SYSTEM SET primary_conninfo',
+    ]);
+    // read before and after the detach, never tried for a detach (each try waits out its timeout), nor for the reservation
     expect(queries.filter((q) => q.startsWith('node1'))).toEqual(['node1: connect', 'node1: connect']);
+  });
+
+  it('a sibling that knows a higher timeline (input 8): the number above it is reserved, and the candidate gets placeholders for those between that it lacks', async () => {
+    const queries: string[] = [];
+    const nodes = ['node1', 'node2', 'node3'].map((name, i) => ({ name, host: `127.0.0.${11 + i}`, port: 5432 }));
+    const d = await checkPromotion({ candidate: 'node2', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), queries, { taken: { node3: 4 }, existing: new Set(['pg_wal/00000003.history']) }) });
+    expect(d).toMatchObject({ ok: true });
+    expect(d.reason).toMatch(/timeline 5 reserved on .*, a majority \(node3 knows timeline 4\); placeholder history files for 2, 3, 4$/);
+    // only the candidate writes placeholders, and only those it lacks (3 exists)
+    expect(queries.filter((q) => q.includes('COPY'))).toEqual([`node2: COPY (SELECT 1, '0/0',`, `node2: COPY (SELECT 1, '0/0',`]);
+  });
+
+  it('a reservation that reaches no majority refuses the promotion (forceable); --force promotes anyway and says where it was recorded', async () => {
+    const nodes = ['node1', 'node2', 'node3'].map((name, i) => ({ name, host: `127.0.0.${11 + i}`, port: 5432 }));
+    const refused = await checkPromotion({ candidate: 'node2', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), [], { refuseReservation: new Set(['node3']) }) });
+    expect(refused).toMatchObject({ ok: false, forceable: true, reason: expect.stringMatching(/^timeline 2 could be reserved only on node2, not on a majority/) });
+    const forced = await checkPromotion({ candidate: 'node2', nodes, force: true, connect: fake({ node2: true, node3: true }, new Set(['node1']), [], { refuseReservation: new Set(['node3']) }) });
+    expect(forced).toMatchObject({ ok: true, reason: expect.stringMatching(/timeline 2 reserved on node2, NOT a majority$/) });
   });
 });
 

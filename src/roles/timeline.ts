@@ -1,0 +1,104 @@
+// Which timeline number a promotion takes (pure). Two histories must never share a number: pg_rewind,
+// repmgr and a standby's walreceiver decide by comparing timeline numbers and the history files named
+// by them, so a second "timeline 4" with another fork point makes a node that holds the first one
+// follow the second without a rewind (its data silently diverges), and puts two files of one name in
+// barman's archive.
+//
+// PostgreSQL numbers a promotion one above the newest timeline whose history file it finds (in pg_wal,
+// or through restore_command) counting up from its own (findNewestTimeLine; "The new timeline ID is
+// chosen as one greater than the largest timeline ID found", PostgreSQL docs, 26.3.5 Timelines). A
+// promoted node that died before anyone streamed from it leaves its number known to no other node, so
+// the next promotion would take it again. pgha therefore makes the number a quorum decision, as
+// consensus protocols do with ballot numbers: before promoting, the candidate reserves a number above
+// every number any node of a majority knows (its timeline, its history files, its reservations), and
+// records it on that majority; any later majority shares a node with it and so sees the reservation.
+// The candidate then gets placeholder history files for the numbers between, so that PostgreSQL
+// itself counts up to the reserved number.
+import { answered, hasMajority, nodeOf, type ClusterView, type NodeView } from './view.js';
+
+/** The custom setting (postgresql.auto.conf, by ALTER SYSTEM) that holds a node's reservation. */
+export const RESERVED_TIMELINE_SETTING = 'pgha.reserved_timeline';
+
+/** The highest timeline number `n` knows to be taken: its own, a history file it holds, a reservation recorded on it; 0 when unknown. */
+export const highestTimelineOf = (n: NodeView): number => Math.max(n.timeline ?? 0, n.timelineTaken ?? 0);
+
+export interface TimelinePlan {
+  /** The number the promotion will take. */
+  timeline: number;
+  /** Numbers between the candidate's timeline and `timeline` that need a placeholder history file on the candidate where it has none. */
+  placeholders: number[];
+  /** The node whose knowledge set the number (for the log), or null when it is the candidate's own timeline + 1. */
+  because: string | null;
+}
+
+/**
+ * The timeline a promotion of `candidate` takes: one above the highest number any node that answered
+ * knows (highestTimelineOf), the candidate included. Throws when the candidate did not answer or its
+ * timeline is unknown (a caller's mistake: the promotion rule refuses such a candidate first).
+ */
+export function planTimeline(candidate: string, view: ClusterView): TimelinePlan {
+  const me = nodeOf(view, candidate);
+  if (!answered(me) || me.timeline == null) throw new Error(`${candidate}: timeline unknown, no timeline can be planned`);
+  let top = me.timeline;
+  let because: string | null = null;
+  for (const n of view.nodes.filter(answered)) {
+    const h = highestTimelineOf(n);
+    if (h > top) {
+      top = h;
+      because = n.name;
+    }
+  }
+  const timeline = top + 1;
+  const placeholders: number[] = [];
+  for (let t = me.timeline + 1; t < timeline; t++) placeholders.push(t);
+  return { timeline, placeholders, because };
+}
+
+/**
+ * Is a reservation recorded on enough nodes? `recordedOn` holds the nodes where it was written (the
+ * candidate included). A majority is needed for a later majority to see it (the one majority test,
+ * hasMajority); a forced promotion goes on with fewer and says so.
+ */
+export function reservationHolds(view: ClusterView, recordedOn: ReadonlySet<string>): boolean {
+  return hasMajority(view, (n) => recordedOn.has(n.name));
+}
+
+/** Words every placeholder history file carries, so that pgha can tell its own placeholders from real history. */
+export const PLACEHOLDER_MARK = 'reserved by pgha';
+
+/**
+ * The content of a placeholder history file for timeline `placeholder`: one fork line off timeline 1
+ * at 0/0, so that it is never a history a standby can adopt. A standby in recovery that finds it
+ * (rescanLatestTimeLine) logs that it is not a child of its timeline, or forked before its recovery
+ * point, and keeps its target; at promotion only its existence counts (findNewestTimeLine), and the
+ * new timeline's history names the real parent. See danglingPlaceholders for the one case it harms.
+ */
+export function placeholderHistory(placeholder: number): string {
+  return `1\t0/0\tplaceholder: timeline ${placeholder} is ${PLACEHOLDER_MARK}, taken by another history\n`;
+}
+
+/**
+ * Placeholder history files no real history is above: left by a promotion that did not happen after
+ * all. PostgreSQL would start with the newest one as its recovery target (recovery_target_timeline
+ * latest) and refuse it ("requested timeline is not a child of this server's history"), so they are
+ * removed before PostgreSQL starts. `files` maps each history file's timeline to its content.
+ */
+export function danglingPlaceholders(files: ReadonlyMap<number, string>): number[] {
+  const real = [...files].filter(([, text]) => !text.includes(PLACEHOLDER_MARK)).map(([t]) => t);
+  const top = real.length ? Math.max(...real) : 0;
+  return [...files].filter(([t, text]) => t > top && text.includes(PLACEHOLDER_MARK)).map(([t]) => t).sort((a, b) => a - b);
+}
+
+/** The reservation in a postgresql.auto.conf text (the highest when written more than once), or null. */
+export function reservedTimelineIn(autoConf: string): number | null {
+  let top: number | null = null;
+  for (const m of autoConf.matchAll(/^\s*pgha\.reserved_timeline\s*=\s*'?(\d+)'?\s*$/gm)) top = Math.max(top ?? 0, Number(m[1]));
+  return top;
+}
+
+/** `autoConf` with its reservation set to `timeline` (replaced, or appended), in ALTER SYSTEM's format. */
+export function withReservedTimeline(autoConf: string, timeline: number): string {
+  const kept = autoConf.split('\n').filter((l) => !/^\s*pgha\.reserved_timeline\s*=/.test(l));
+  while (kept.length && kept[kept.length - 1] === '') kept.pop();
+  return [...kept, `${RESERVED_TIMELINE_SETTING} = '${timeline}'`].join('\n') + '\n';
+}
