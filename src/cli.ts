@@ -174,6 +174,31 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = d.ok ? 0 : 1;
     });
   program
+    .command('fence-backstop')
+    .description("repmgrd's child_nodes_disconnect_command (runs as postgres, in the background): stops this primary's PostgreSQL only when no majority of the cluster answers, or a node writes on a newer timeline; watches until a standby streams from it again")
+    .requiredOption('--node <name>', 'this node')
+    .requiredOption('--nodes <list>', 'every node of the cluster: NAME=HOST,NAME=HOST,…')
+    .requiredOption('--port <port>', "the nodes' PostgreSQL port", int('--port'))
+    .requiredOption('--passfile <file>', "libpq passfile holding the repmgr role's password")
+    .requiredOption('--data-dir <dir>', "this node's data directory")
+    .requiredOption('--pg-ctl <file>', 'pg_ctl to stop it with')
+    .requiredOption('--lock <file>', 'held while it runs: one backstop per node')
+    .option('--timeout-ms <ms>', 'how long one node may take to answer', int('--timeout-ms'), 1500)
+    .action(async (o) => {
+      const { runBackstop } = await import('./repmgr/backstop.js');
+      const { parseNodeList, passfileConnect } = await import('./repmgr/validate.js');
+      const { execa } = await import('execa');
+      const out = await runBackstop({
+        node: o.node,
+        nodes: parseNodeList(o.nodes),
+        connect: passfileConnect(o.port, o.passfile, o.timeoutMs),
+        stop: async () => void (await execa(o.pgCtl, ['-D', o.dataDir, '-m', 'fast', '-w', 'stop'])),
+        log: (l) => console.log(`${new Date().toISOString()} pgha fence backstop: ${l}`),
+        lockFile: o.lock,
+      });
+      process.exitCode = out === 'fenced' || out === 'done' || out === 'busy' ? 0 : 1;
+    });
+  program
     .command('events')
     .description('the cluster events repmgr reported (failover, follow, rejoin, …), newest first')
     .option('--dir <dir>', DIR_HELP)

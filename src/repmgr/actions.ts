@@ -1,6 +1,7 @@
 // Typed actions around repmgr and repmgrd.
 import { nodePaths } from '../config/paths.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { isAlive, readPidFile, writeFileAtomic } from '../fsutil.js';
 import type { CommandResult, RunOptions } from '../exec/runner.js';
@@ -9,26 +10,29 @@ import { renderRepmgrConf, type RepmgrHooks } from './render.js';
 import { cliCommandLine } from '../cli-entry.js';
 import { socketsOfPid } from './unstick.js';
 
-/** repmgr's hooks: events go to the control queue through the CLI; fencing stops this node's PostgreSQL. */
+/** repmgr's hooks: events go to the control queue through the CLI; the promotion rule and the fence backstop read the cluster through it too. */
 export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
   const p = nodePaths(ctx.config, ctx.node);
+  // how the hooks (run as postgres, without pgha.yaml) reach every node
+  const cluster = ['--node', ctx.node.name, '--nodes', ctx.config.nodes.map((n) => `${n.name}=${n.host}`).join(','), '--port', String(ctx.config.postgres.port), '--passfile', p.passfile];
   return {
     // in the background: repmgrd waits for this command, and some events (upstream disconnect) sit on
     // the failover's critical path
     eventCommand: `${cliCommandLine(['event', '--redis-file', p.redisFile, '--cluster', ctx.config.cluster, '--node-id', '%n', '--event', '%e', '--success', '%s'])} >/dev/null 2>&1 &`,
-    fenceCommand: `${ctx.config.postgres.binDir}/pg_ctl -D ${p.dataDir} -m fast -w stop`,
+    // in the background too: it watches (src/repmgr/backstop.ts) until the node has a standby again,
+    // is no longer writable, or is fenced
+    fenceCommand: `${cliCommandLine([
+      'fence-backstop',
+      ...cluster,
+      '--data-dir',
+      p.dataDir,
+      '--pg-ctl',
+      `${ctx.config.postgres.binDir}/pg_ctl`,
+      '--lock',
+      join(p.stateDir, 'fence-backstop.lock'),
+    ])} >>${join(p.stateDir, 'fence-backstop.log')} 2>&1 &`,
     // the promotion rule (src/roles/promotion.ts) before every automatic promotion
-    validationCommand: cliCommandLine([
-      'validate-promotion',
-      '--node',
-      ctx.node.name,
-      '--nodes',
-      ctx.config.nodes.map((n) => `${n.name}=${n.host}`).join(','),
-      '--port',
-      String(ctx.config.postgres.port),
-      '--passfile',
-      p.passfile,
-    ]),
+    validationCommand: cliCommandLine(['validate-promotion', ...cluster]),
   };
 }
 

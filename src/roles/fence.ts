@@ -1,7 +1,7 @@
 // The fencing watchdog's decisions (pure): a writable primary that has not heard from a majority of
 // the cluster for `afterMs` stops, before any standby can have been promoted; once fenced, it asks
 // to rejoin when it sees a majority again. The node worker (workers/fence-watchdog.ts) observes and acts.
-import { majorityOf, nodeOf, type ClusterView, type NodeView } from './view.js';
+import { answered, hasMajority, majorityOf, nodeOf, writableNodes, type ClusterView, type NodeView } from './view.js';
 
 /** Time allowed for `pg_ctl stop -m immediate` to end every backend, in the timing budget. */
 export const FENCE_STOP_MS = 500;
@@ -157,4 +157,41 @@ export function watchdogStep(state: WatchdogState, o: Observation, s: WatchdogSe
     state: { ...state, fencedAt: o.now, majoritySince: null },
     decision: { action: 'fence', reason: `writable, but last saw a majority of the ${o.view.nodes.length} nodes ${lost} (fencing.afterMs ${s.afterMs}); a standby may be promoted` },
   };
+}
+
+/**
+ * repmgrd's own fence (child_nodes_disconnect_command, the backstop for when the node worker and its
+ * watchdog are down) runs once a primary has had no streaming standby for repmgr.fenceAfterSecs, and
+ * not again until a standby reconnects (repmgr's docs, "Monitoring standby disconnections on the
+ * primary node"). No streaming standby is not isolation: standbys that answer but cannot follow yet
+ * (a timeline to rewind, failing input 8) leave a primary that a majority still sees, and stopping it
+ * leaves the cluster with no primary at all. So the backstop watches (`pgha fence-backstop`) and
+ * stops PostgreSQL only when no majority answers for BACKSTOP_MISSES_TO_FENCE reads in a row, or at
+ * once when a node writes on a newer timeline.
+ */
+export const BACKSTOP_MISSES_TO_FENCE = 3;
+
+export type BackstopAction = { action: 'fence' | 'watch' | 'done'; reason: string };
+
+/** One read of the backstop: `misses` is how many reads in a row saw no majority before this one (pure). */
+export function backstopStep(misses: number, self: string, view: ClusterView): { misses: number; decision: BackstopAction } {
+  const me = nodeOf(view, self);
+  const done = (reason: string) => ({ misses: 0, decision: { action: 'done' as const, reason } });
+  if (!answered(me)) {
+    if (me.down) return done(`PostgreSQL does not run: nothing to fence (${me.error ?? 'down'})`);
+    // slow or hung: it acknowledges nothing meanwhile; what the others say decides once it answers
+    return { misses, decision: { action: 'watch', reason: `its own PostgreSQL did not answer (${me.error ?? 'no answer'}): looking again` } };
+  }
+  if (!me.writable) return done('a standby now: nothing to fence');
+  const newer = writableNodes(view).find((n) => n.name !== self && (n.timeline ?? 0) > (me.timeline ?? Number.POSITIVE_INFINITY));
+  if (newer) return { misses: 0, decision: { action: 'fence', reason: `${newer.name} accepts writes on timeline ${newer.timeline}, newer than this node's ${me.timeline}` } };
+  const child = view.nodes.find((n) => n.name !== self && answered(n) && n.upstream === self);
+  if (child) return done(`${child.name} streams from it again: no fence`);
+  const seen = view.nodes.filter(answered).length;
+  if (hasMajority(view)) {
+    return { misses: 0, decision: { action: 'watch', reason: `no standby streams from it, but ${seen} of ${view.nodes.length} nodes answer, a majority: not fenced (a standby that cannot follow yet is brought back by its keeper)` } };
+  }
+  const m = misses + 1;
+  const reason = `only ${seen} of ${view.nodes.length} nodes answer (${majorityOf(view.nodes.length)} needed), ${m} read${m > 1 ? 's' : ''} in a row`;
+  return { misses: m, decision: m >= BACKSTOP_MISSES_TO_FENCE ? { action: 'fence', reason } : { action: 'watch', reason: `${reason}: looking again` } };
 }

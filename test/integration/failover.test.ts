@@ -11,6 +11,8 @@ import { nodePaths, barmanPaths } from '../../src/config/paths.js';
 import { barmanQueueName, nodeQueueName } from '../../src/queues.js';
 import { postmasterStatus } from '../../src/postgres/actions.js';
 import { fencedWithinMs } from '../../src/roles/fence.js';
+import { readPidFile } from '../../src/fsutil.js';
+import { layout } from '../../src/local/cluster.js';
 import { cli, insertStream, splitBrainSampler, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster } from './harness.js';
 
 let tc: TestCluster;
@@ -48,7 +50,8 @@ async function streamsFrom(node: string): Promise<string | null> {
 }
 
 beforeAll(async () => {
-  tc = await testCluster('failover', '127.0.8.11');
+  // repmgr's backstop fence after 5 s without a streaming standby (30 s by default), so that its test is short
+  tc = await testCluster('failover', '127.0.8.11', { config: (raw) => void (raw.repmgr = { ...raw.repmgr, fenceAfterSecs: 5 }) });
   const up = await cli(['local', 'up', ...tc.args]);
   expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
   redis = redisConnection(cfg().redis);
@@ -249,6 +252,71 @@ describe('manual operations', () => {
 
 describe('isolation and no clear answer', () => {
   let primary = '';
+
+  it("repmgr's backstop fence, with the node worker (and its watchdog) dead: never stops a primary a majority still sees, however long no standby streams; stops it once no majority answers (failing input 8)", async () => {
+    primary = (await writablePrimaries(cfg()))[0];
+    const standbys = cfg().nodes.map((n) => n.name).filter((n) => n !== primary);
+    const p = nodePaths(cfg(), primary);
+    const backstopLog = join(p.stateDir, 'fence-backstop.log');
+    const logText = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+    const worker = readPidFile(join(layout(tc.dir).pidDir, `${primary}-worker.pid`))!;
+    process.kill(worker, 'SIGKILL');
+    // both standbys answer but stream from nothing (as standbys that must be rewound before they can follow)
+    const conninfo = new Map<string, string>();
+    for (const s of standbys) {
+      const c = await sqlTo(cfg(), s);
+      try {
+        conninfo.set(s, (await c.query(`SELECT current_setting('primary_conninfo') AS v`)).rows[0].v);
+        await c.query(`ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=repmgr_streaming application_name=${s}'`);
+        await c.query('SELECT pg_reload_conf()');
+      } finally {
+        await c.end();
+      }
+    }
+    const restore = async () => {
+      for (const [s, v] of conninfo) {
+        const c = await sqlTo(cfg(), s);
+        try {
+          await c.query(`ALTER SYSTEM SET primary_conninfo = '${v.replace(/'/g, "''")}'`);
+          await c.query('SELECT pg_reload_conf()');
+        } finally {
+          await c.end();
+        }
+      }
+    };
+    try {
+      for (const s of standbys) await waitFor(`${s} streams from nothing`, async () => (await streamsFrom(s)) === null, 30_000, 200);
+      // repmgrd runs the backstop fenceAfterSecs later; it watches instead of stopping the primary
+      const watching = await waitFor('the backstop watching', async () => /watch: no standby streams from it, but 3 of 3 nodes answer, a majority: not fenced/.test(logText(backstopLog)), 60_000, 200);
+      expect(watching).toBe(true);
+      // repmgrd says every second that its command ran already; five such seconds later the primary still takes writes
+      const ranAlready = () => (logText(p.repmgrdLog).match(/"child_nodes_disconnect_command" was previously executed/g) ?? []).length;
+      const before = ranAlready();
+      await waitFor('five more seconds of repmgrd child-node checks', async () => ranAlready() >= before + 5, 60_000, 200);
+      expect(await writablePrimaries(cfg())).toEqual([primary]);
+      expect(logText(backstopLog)).not.toMatch(/FENCING/);
+    } finally {
+      await restore();
+    }
+    // a standby streams again: the backstop leaves
+    await waitFor('the backstop done', async () => /done: \S+ streams from it again: no fence/.test(logText(backstopLog)), 60_000, 200);
+    // no majority: both standbys die; repmgrd runs the backstop again and it stops the primary
+    for (const s of standbys) expect((await cli(['local', 'kill', s, '--dir', tc.dir])).exitCode).toBe(0);
+    const lostAt = Date.now();
+    await waitFor(`${primary} fenced by the backstop`, async () => !postmasterStatus(p.dataDir), 60_000, 100);
+    console.log(`backstop: ${primary} stopped ${Date.now() - lostAt} ms after losing both standbys (fenceAfterSecs ${cfg().repmgr.fenceAfterSecs} s, its worker dead)`);
+    expect(logText(backstopLog)).toMatch(new RegExp(`fence: only 1 of 3 nodes answer \\(2 needed\\), 3 reads in a row\n.*FENCING ${primary}`));
+    // everything back for the tests below
+    const up = await cli(['local', 'up', ...tc.args]);
+    expect({ code: up.exitCode, out: up.all }).toMatchObject({ code: 0 });
+    const back = await waitFor('one writable node', async () => {
+      const w = await writablePrimaries(cfg());
+      return w.length === 1 ? w[0] : undefined;
+    }, 120_000, 500);
+    for (const s of cfg().nodes.map((n) => n.name).filter((n) => n !== back)) {
+      await waitFor(`${s} streams from ${back}`, async () => (await streamsFrom(s)) === back, 120_000, 500);
+    }
+  });
 
   it('a primary that has lost every standby is fenced by the watchdog of its worker within the fence budget, not by the 30 s backstop of repmgr', async () => {
     primary = (await writablePrimaries(cfg()))[0];

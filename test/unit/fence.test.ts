@@ -10,10 +10,12 @@ import {
   busyHoldEndsMs,
   promotionWindowMs,
   watchdogStep,
+  backstopStep,
+  BACKSTOP_MISSES_TO_FENCE,
   type Observation,
   type WatchdogState,
 } from '../../src/roles/fence.js';
-import type { NodeView } from '../../src/roles/view.js';
+import { hasMajority, type ClusterView, type NodeView } from '../../src/roles/view.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { localRaw, problemsOf } from './helpers.js';
 
@@ -261,5 +263,67 @@ describe('the timing budget: fenced before any standby can be promoted', () => {
   it('fencing defaults and PGHA_FENCING_* variables', () => {
     expect(resolveConfig(localRaw()).config.fencing).toEqual({ enabled: true, afterMs: 1000, checkEveryMs: 250 });
     expect(resolveConfig(localRaw(), { PGHA_FENCING_ENABLED: 'false', PGHA_FENCING_AFTER_MS: '800' }).config.fencing).toEqual({ enabled: false, afterMs: 800, checkEveryMs: 250 });
+  });
+});
+
+describe("backstopStep: repmgrd's backstop fence never stops a primary that a majority still sees (failing input 8)", () => {
+  const up = (name: string, extra: Partial<NodeView> = {}): NodeView => ({ name, answeredAt: T, writable: false, timeline: 4, upstream: null, ...extra });
+  const gone = (name: string): NodeView => ({ name, answeredAt: null, down: true, error: 'connection refused' });
+  const me = up('node2', { writable: true });
+
+  it('input 8: no standby streams (node3 must be rewound first, node1 is down), node3 answers: watches, never fences', () => {
+    let misses = 0;
+    for (let i = 0; i < 10; i++) {
+      const r = backstopStep(misses, 'node2', { nodes: [gone('node1'), me, up('node3', { timeline: 3 })] });
+      expect(r.decision.action).toBe('watch');
+      expect(r.decision.reason).toMatch(/no standby streams from it, but 2 of 3 nodes answer, a majority: not fenced/);
+      misses = r.misses;
+    }
+  });
+
+  it('no majority answers: fences on the BACKSTOP_MISSES_TO_FENCE-th read in a row, and a majority seen between starts the count again', () => {
+    const alone: ClusterView = { nodes: [gone('node1'), me, gone('node3')] };
+    let misses = 0;
+    for (let i = 1; i < BACKSTOP_MISSES_TO_FENCE; i++) {
+      const r = backstopStep(misses, 'node2', alone);
+      expect(r.decision.action).toBe('watch');
+      misses = r.misses;
+      expect(misses).toBe(i);
+    }
+    expect(backstopStep(misses, 'node2', { nodes: [gone('node1'), me, up('node3')] }).misses).toBe(0);
+    const last = backstopStep(misses, 'node2', alone);
+    expect(last.decision).toEqual({ action: 'fence', reason: `only 1 of 3 nodes answer (2 needed), ${BACKSTOP_MISSES_TO_FENCE} reads in a row` });
+  });
+
+  it('a node writing on a newer timeline: fences at once, majority or not', () => {
+    expect(backstopStep(0, 'node2', { nodes: [up('node1', { writable: true, timeline: 5 }), me, up('node3')] }).decision).toEqual({ action: 'fence', reason: "node1 accepts writes on timeline 5, newer than this node's 4" });
+  });
+
+  it('done: a standby streams from it again, it is a standby now, or its PostgreSQL is down; a slow own answer only looks again', () => {
+    expect(backstopStep(2, 'node2', { nodes: [gone('node1'), me, up('node3', { upstream: 'node2' })] }).decision.action).toBe('done');
+    expect(backstopStep(2, 'node2', { nodes: [gone('node1'), up('node2'), gone('node3')] }).decision.action).toBe('done');
+    expect(backstopStep(2, 'node2', { nodes: [gone('node1'), gone('node2'), gone('node3')] }).decision.action).toBe('done');
+    const slow = backstopStep(2, 'node2', { nodes: [gone('node1'), { name: 'node2', answeredAt: null, error: 'timeout expired' }, gone('node3')] });
+    expect(slow).toEqual({ misses: 2, decision: { action: 'watch', reason: 'its own PostgreSQL did not answer (timeout expired): looking again' } });
+  });
+
+  it('property (1 to 7 nodes, any answers): never fences while a majority answers and no node writes on a newer timeline; always fences after enough reads without a majority', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 7 }).chain((n) => fc.tuple(fc.constant(n), fc.array(fc.record({ answers: fc.boolean(), writable: fc.boolean(), timeline: fc.integer({ min: 3, max: 5 }) }), { minLength: n, maxLength: n }))),
+        fc.integer({ min: 0, max: 5 }),
+        ([n, peers], misses) => {
+          const nodes: NodeView[] = peers.map((p, i) => (i === 0 ? up('node1', { writable: true }) : p.answers ? up(`node${i + 1}`, { writable: p.writable, timeline: p.timeline }) : gone(`node${i + 1}`)));
+          const view: ClusterView = { nodes };
+          const r = backstopStep(misses, 'node1', view);
+          const newer = nodes.some((x, i) => i > 0 && x.answeredAt !== null && x.writable && (x.timeline ?? 0) > 4);
+          if (hasMajority(view) && !newer) expect(r.decision.action).not.toBe('fence');
+          if (newer) expect(r.decision.action).toBe('fence');
+          if (!hasMajority(view) && !newer) expect(r.decision.action).toBe(misses + 1 >= BACKSTOP_MISSES_TO_FENCE ? 'fence' : 'watch');
+          expect(n).toBe(nodes.length);
+        },
+      ),
+      { numRuns: 1000, seed: 9 },
+    );
   });
 });
