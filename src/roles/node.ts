@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import type { NodeConfig } from '../config/schema.js';
 import { findNode, nodePaths, repmgrNodeId } from '../config/paths.js';
-import { ensureRunningOn, isInitialised, keepReservedTimeline, pgBin, reservedTimelineOnDisk, postmasterStatus, removeStaleLockFile, renderNodeFiles, stopPostgres, withLocalSql, type NodeContext } from '../postgres/actions.js';
+import { connectAs, ensureRunningOn, isInitialised, keepReservedTimeline, pgBin, reservedTimelineOnDisk, postmasterStatus, removeStaleLockFile, renderNodeFiles, stopPostgres, withLocalSql, type NodeContext } from '../postgres/actions.js';
 import { CLEAN_STATES, readControlData } from '../postgres/controldata.js';
 import { repmgr } from '../repmgr/actions.js';
 import { ensureDir } from '../fsutil.js';
@@ -87,10 +87,15 @@ export async function streamingFrom(ctx: NodeContext): Promise<{ recovery: boole
 export async function waitStreaming(ctx: NodeContext, from: string | null, timeoutMs = 30_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let last = { recovery: true, upstream: null as string | null };
+  // two reads in a row: a standby that cannot follow (its WAL forked off before the primary's
+  // timeline) shows a walreceiver "streaming" for a few ms every wal_retrieve_retry_interval
+  let seen: string | null = null;
   while (Date.now() < deadline) {
     last = await streamingFrom(ctx);
     if (!last.recovery) throw new UnrecoverableError(`${ctx.node.name} left recovery: it must not run as a primary here; stop it and check pgha status`);
-    if (last.upstream && (from === null || last.upstream === from)) return last.upstream;
+    const ok = last.upstream && (from === null || last.upstream === from) ? last.upstream : null;
+    if (ok && ok === seen) return ok;
+    seen = ok;
     await sleep(250);
   }
   throw new Error(`${ctx.node.name} does not stream from ${from ?? 'any node'} after ${timeoutMs / 1000} s (streams from: ${last.upstream ?? 'nothing'}); see ${nodePaths(ctx.config, ctx.node).pgLog}`);
@@ -157,6 +162,28 @@ export async function ensureCleanShutdown(ctx: NodeContext): Promise<void> {
 }
 
 /**
+ * CHECKPOINT on the rewind's source. pg_rewind takes the source's timeline from its last checkpoint:
+ * right after a promotion, before the end-of-recovery checkpoint, it sees the old timeline, says no
+ * rewind is needed and leaves the target's diverged WAL in place (the node then cannot follow:
+ * "new timeline forked off current database system timeline before current recovery point"). The
+ * PostgreSQL hackers' discussion and tests of pg_rewind issue a checkpoint after promotion for this.
+ * A source that does not answer is left to the rejoin to report.
+ */
+async function checkpointOn(ctx: NodeContext, source: NodeConfig): Promise<void> {
+  try {
+    const c = await connectAs(ctx.config, source, { user: 'repmgr', timeoutMs: 3000, queryTimeoutMs: 60_000 });
+    try {
+      await c.query('CHECKPOINT');
+    } finally {
+      await c.end().catch(() => {});
+    }
+    await ctx.log(`CHECKPOINT on ${source.name} (pg_rewind reads its timeline from the last checkpoint)`);
+  } catch (err) {
+    await ctx.log(`CHECKPOINT on ${source.name} failed (${(err as Error).message}); the rejoin goes on`);
+  }
+}
+
+/**
  * The old primary comes back as a standby of `primary`: pg_rewind through `repmgr node rejoin`;
  * a fresh clone only when the rewind fails, and the log says why.
  */
@@ -175,6 +202,7 @@ export async function rejoin(ctx: NodeContext, primaryName: string): Promise<'al
   ensureDir(join(p.stateDir, 'config-archive'), { owner: ctx.config.osUsers.postgres, mode: 0o700 });
   // pg_rewind copies the source's postgresql.auto.conf: this node's timeline reservation is written back after
   const reserved = reservedTimelineOnDisk(p.dataDir);
+  await checkpointOn(ctx, primary);
   // --no-wait: whether it streams is checked here, in 30 s, not by repmgr's 60 s wait (node_rejoin_timeout)
   const res = await repmgr(
     ctx,

@@ -27,10 +27,10 @@ const backups = async () => JSON.parse((await cli(['backup', 'list', '--json', '
 async function expectHealthyAfter(since: string) {
   expect(await sql('node1', 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: false }]);
   const host = cfg().nodes[0].host;
-  expect(await waitFor('node2 streams from node1', async () => {
+  await waitFor('node2 streams from node1', async () => {
     const r = await sql('node2', `SELECT pg_is_in_recovery() AS r, (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS h`);
     return r[0].r === true && r[0].h === host;
-  }, 30_000)).toBe(true);
+  }, 30_000);
   expect((await backups()).some((b) => b.status === 'DONE' && b.id > since)).toBe(true);
   expect(readdirSync(cfg().postgres.dataDir).filter((d) => d.includes('.aside-'))).toEqual([]);
 }
@@ -125,7 +125,7 @@ describe('restore', () => {
     expect({ code: r.exitCode, out: r.all }).toMatchObject({ code: 0 });
     expect(await sql('node1', 'SELECT count(*)::int AS n FROM rows')).toEqual([{ n: 2000 }]);
     await expectHealthyAfter(since);
-    expect(await waitFor('rows on node2', async () => (await sql('node2', 'SELECT count(*)::int AS n FROM rows'))[0].n === 2000, 10_000)).toBe(true);
+    await waitFor('rows on node2', async () => (await sql('node2', 'SELECT count(*)::int AS n FROM rows'))[0].n === 2000, 10_000);
   });
 
   it('--target immediate stops at the backup\'s consistent point (1,000 rows)', async () => {
