@@ -1,5 +1,6 @@
 // The cluster file (pgha.yaml): every parameter of the seed's table with the seed's default.
 import { z } from 'zod';
+import { CronExpressionParser } from 'cron-parser';
 import { fenceBudgetProblem, type FenceTimings, type RepmgrTimings } from '../roles/fence.js';
 
 /** Names end up in file names, queue names and command lines: keep them boring. */
@@ -107,7 +108,17 @@ export const BarmanSchema = z.strictObject({
   /** `barman cron` schedule, milliseconds. */
   cronEveryMs: z.number().int().min(1000).default(60_000),
   /** Full backups: a cron pattern in UTC (default daily at 00:00)… */
-  backupCron: z.string().min(9, 'must be a cron pattern like "0 0 * * *"').default('0 0 * * *'),
+  // checked by the parser BullMQ's job schedulers use, so what passes here is what runs
+  backupCron: z
+    .string()
+    .superRefine((v, ctx) => {
+      try {
+        CronExpressionParser.parse(v, { tz: 'UTC' });
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not a cron pattern (${(err as Error).message}); e.g. "0 0 * * *" is daily at 00:00 UTC` });
+      }
+    })
+    .default('0 0 * * *'),
   /** …or, when set, every this many milliseconds instead (tests, busy clusters). */
   backupEveryMs: z.number().int().min(5000).optional(),
   /** `barman check` schedule, milliseconds; its last result shows in status. */

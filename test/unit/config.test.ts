@@ -272,6 +272,22 @@ describe('validation problems: `path: what is wrong (got X)`', () => {
     expect(problems(raw)).toEqual([`nodes.0.name: ${why} (got ${JSON.stringify(name)})`]);
   });
 
+  it.each([
+    ['0 0 * *', 'Constraint error, got value 0 expected range 1-31'],
+    ['61 0 * * *', 'Constraint error, got value 61 expected range 0-59'],
+    ['0 0 * * * * *', 'Invalid cron expression, too many fields'],
+    ['daily', ''],
+  ])('barman.backupCron %j is checked by the cron parser BullMQ uses', (cron, why) => {
+    const lines = problems(localRaw({ barman: { backupCron: cron } }));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^barman\\.backupCron: not a cron pattern \\(.*\\); e\\.g\\. "0 0 \\* \\* \\*" is daily at 00:00 UTC \\(got ${JSON.stringify(cron).replace(/[*.]/g, '\\$&')}\\)$`));
+    expect(lines[0]).toContain(why);
+  });
+
+  it.each(['0 0 * * *', '*/15 * * * *', '30 2 * * 0', '@daily'])('barman.backupCron %j is accepted', (cron) => {
+    expect(resolveConfig(localRaw({ barman: { backupCron: cron } })).config.barman.backupCron).toBe(cron);
+  });
+
   it('empty node name', () => {
     const raw = localRaw();
     (raw.nodes as Record<string, unknown>[])[2].name = '';
