@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { readNodes } from '../src/status.js';
 import { sleep } from './context.js';
+import { nodeQueueName } from '../src/queues.js';
 
 export default defineStep({
   name: 'wait-primary',
@@ -30,7 +31,7 @@ export default defineStep({
       await sleep(250, ctx.signal);
     }
     throw new Error(
-      `no node took writes within ${data.timeoutSec} s (${seen}); at the first start check ${data.primary}'s first-start flow on queue ${ctx.config.cluster}.node.${data.primary}, then retry this step`,
+      `no node took writes within ${data.timeoutSec} s (${seen}); at the first start check ${data.primary}'s first-start flow on queue ${nodeQueueName(ctx.config.cluster, data.primary)}, then retry this step`,
     );
   },
 });
