@@ -109,8 +109,14 @@ export async function main(argv: string[]): Promise<void> {
     .option('--config <file>', 'pgha.yaml (instead of --dir)')
     .option('--json', 'machine-readable output (a stable interface)')
     .action(async (o) => {
-      const status = await readStatus(configFrom(o));
+      const config = configFrom(o);
+      const status = await readStatus(config);
       console.log(o.json ? JSON.stringify(status, null, 2) : formatStatusTable(status));
+      if (status.redis?.ok === false) {
+        const start = config.mode === 'local' ? `start the cluster with \`pgha local up${o.dir ? ` --dir ${o.dir}` : ''}\`, or ` : '';
+        console.error(`pgha status: ${status.redis.error}: ${start}check redis in ${o.config ?? 'pgha.yaml'} (the nodes above were read directly)`);
+        process.exit(1);
+      }
       // connections left retrying a Redis that is down must not keep the command alive
       process.exit(0);
     });

@@ -30,3 +30,29 @@ export function describeRedis(settings: RedisSettings): string {
   if (settings.url !== undefined) return settings.url.replace(/\/\/[^@/]*@/, '//****@');
   return `sentinel master "${settings.masterName}" via ${settings.sentinels!.map((s) => `${s.host}:${s.port}`).join(', ')}`;
 }
+
+/**
+ * Does Redis answer a PING within `timeoutMs`? null when it does, else why not (one line, no secret).
+ * One connection, no retries, closed before it returns: a caller that finds Redis down says so once
+ * instead of leaving connections to retry (and print) until it exits.
+ */
+export async function redisProblem(settings: RedisSettings | string, timeoutMs = 2000): Promise<string | null> {
+  const { url, ...options } = redisOptions(settings);
+  const probeOptions: RedisOptions = { ...options, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, sentinelRetryStrategy: () => null };
+  const r = url !== undefined ? new Redis(url, probeOptions) : new Redis(probeOptions);
+  // the first socket error says why (ECONNREFUSED, ENOTFOUND…); connect() itself only says "Connection is closed"
+  let first: (Error & { code?: string }) | undefined;
+  r.on('error', (err) => (first ??= err));
+  try {
+    await Promise.race([
+      r.connect().then(() => r.ping()),
+      new Promise((_, no) => setTimeout(() => no(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
+    ]);
+    return null;
+  } catch (err) {
+    const e = first ?? (err as Error & { code?: string });
+    return e.code ?? e.message.split('\n')[0];
+  } finally {
+    r.disconnect();
+  }
+}

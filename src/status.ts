@@ -9,7 +9,7 @@ import { barmanQueueName } from './queues.js';
 import type { Redis } from 'ioredis';
 import { readFailoverPause, readFlowRecord, type FailoverPauseRecord } from './flows/registry.js';
 import { flowState, readStepStates } from './flows/run.js';
-import { redisConnection } from './redis.js';
+import { describeRedis, redisConnection, redisProblem } from './redis.js';
 import { answered, lagBytesOf, roleOf, type ClusterView, type NodeView, type Role } from './roles/view.js';
 import type { BackupInfo } from './barman/actions.js';
 import { nextBackupAt } from './barman/schedules.js';
@@ -61,6 +61,8 @@ export interface ClusterStatus {
   nodes: NodeStatus[];
   barman: BarmanStatus;
   automaticFailover?: FailoverState;
+  /** Redis (the queues, barman's worker, the pause records) answered; when not, why. */
+  redis?: { ok: boolean; error?: string };
 }
 
 /**
@@ -291,6 +293,13 @@ export function within<T>(p: Promise<T>, ms: number, fallback: () => T): Promise
 
 export async function readStatus(config: ClusterConfig, opts: { barmanTimeoutMs?: number } = {}): Promise<ClusterStatus> {
   const timeout = opts.barmanTimeoutMs ?? 15_000;
+  const down = await redisProblem(config.redis);
+  if (down) {
+    // the nodes are read live all the same; nothing that lives in Redis is waited for
+    const nodes = await readNodes(config);
+    const error = `Redis at ${describeRedis(config.redis)} does not answer (${down})`;
+    return { cluster: config.cluster, nodes, barman: { backups: [], error }, automaticFailover: failoverState(nodes, null, null, false), redis: { ok: false, error } };
+  }
   const [nodes, barman] = await Promise.all([
     readNodes(config),
     within(readBackups(config, timeout), timeout + 2000, () => ({ backups: [], error: `no answer from Redis or the barman worker within ${timeout / 1000} s` })),
@@ -299,7 +308,7 @@ export async function readStatus(config: ClusterConfig, opts: { barmanTimeoutMs?
   const queues = new Map<string, Queue>();
   const queue = (name: string) => queues.get(name) ?? queues.set(name, new Queue(name, { connection })).get(name)!;
   try {
-    return { cluster: config.cluster, nodes, barman, automaticFailover: await readFailoverState(config, connection, queue, nodes, 5000) };
+    return { cluster: config.cluster, nodes, barman, automaticFailover: await readFailoverState(config, connection, queue, nodes, 5000), redis: { ok: true } };
   } finally {
     for (const q of queues.values()) await q.close();
     connection.disconnect();

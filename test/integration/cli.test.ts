@@ -107,3 +107,25 @@ describe('docker-compose.yml', () => {
     expect(help.stdout).toMatch(/^Usage: pgha (worker (node|barman)|dashboard)/m);
   });
 });
+
+describe('pgha status with no cluster running', () => {
+  it('says in one line that nothing answers at the Redis address and how to start the cluster, shows the nodes as read, exits 1, at once', async () => {
+    // a closed port for Redis and addresses where nothing listens for the nodes
+    const t = tmpFile(['mode: local', 'redis: {url: "redis://127.0.0.1:1"}', 'nodes:', '  - {name: node1, host: 127.0.97.11, master: true}', '  - {name: node2, host: 127.0.97.12}'].join('\n'));
+    try {
+      const started = Date.now();
+      const res = await cli(['status', '--config', t.file]);
+      const took = Date.now() - started;
+      expect(res.exitCode).toBe(1);
+      expect(res.stderr.trim().split('\n')).toEqual([
+        `pgha status: Redis at redis://127.0.0.1:1 does not answer (ECONNREFUSED): start the cluster with \`pgha local up\`, or check redis in ${t.file} (the nodes above were read directly)`,
+      ]);
+      expect(res.stdout).toMatch(/^node1 +127\.0\.97\.11 +5432 +down/m);
+      expect(res.stdout).not.toMatch(/ioredis|ECONNREFUSED 127|at TCPConnectWrap/);
+      // no 15 s wait for a barman worker behind a Redis that is not there (the CLI's own start-up included)
+      expect(took).toBeLessThan(10_000);
+    } finally {
+      t.done();
+    }
+  });
+});
