@@ -155,6 +155,7 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('--node-id <id>', 'repmgr node id (%n)', int('--node-id'))
     .requiredOption('--event <event>', 'event name (%e)')
     .requiredOption('--success <0|1>', 'success (%s)')
+    .option('--at <time>', "when it happened, repmgr's timestamp (%t); default: now")
     .action(async (o) => {
       const { recordEvent } = await import('./events.js');
       // repmgr runs this hook: never hang it on a Redis that is down

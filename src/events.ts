@@ -5,18 +5,37 @@ import { RedisSchema, type ClusterConfig, type RedisSettings } from './config/sc
 import { controlQueueName } from './queues.js';
 import { redisConnection } from './redis.js';
 
-export async function recordEvent(o: { redisFile: string; cluster: string; nodeId: number; event: string; success: string }): Promise<void> {
-  await recordClusterEvent(RedisSchema.parse(JSON.parse(readFileSync(o.redisFile, 'utf8'))), o.cluster, { nodeId: o.nodeId, event: o.event, success: o.success === '1' });
+/**
+ * repmgr's event time (%t: PostgreSQL's timestamptz text, "2026-12-01 17:39:58.123456+00", or repmgr's
+ * own "%Y-%m-%d %H:%M:%S%z" when the event was not written to a database) as an ISO string (pure);
+ * null when it is not one of those.
+ */
+export function repmgrEventTime(t: string): string | null {
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(Z|[+-]\d{2})(?::?(\d{2}))?$/.exec(t.trim());
+  if (!m) return null;
+  const zone = m[3] === 'Z' ? 'Z' : `${m[3]}:${m[4] ?? '00'}`;
+  const d = new Date(`${m[1]}T${m[2]}${zone}`);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-/** Record an event of a node (repmgr's, or pgha's own such as a fence) on the control queue. */
-export async function recordClusterEvent(redis: RedisSettings, cluster: string, e: { nodeId: number; event: string; success: boolean }): Promise<void> {
+/** The hook's event; `at` is repmgr's own time of it (%t), so that events sort as they happened, not as they reached Redis. */
+export async function recordEvent(o: { redisFile: string; cluster: string; nodeId: number; event: string; success: string; at?: string }): Promise<void> {
+  await recordClusterEvent(RedisSchema.parse(JSON.parse(readFileSync(o.redisFile, 'utf8'))), o.cluster, {
+    nodeId: o.nodeId,
+    event: o.event,
+    success: o.success === '1',
+    at: (o.at && repmgrEventTime(o.at)) || undefined,
+  });
+}
+
+/** Record an event of a node (repmgr's, or pgha's own such as a fence) on the control queue; `at` defaults to now. */
+export async function recordClusterEvent(redis: RedisSettings, cluster: string, e: { nodeId: number; event: string; success: boolean; at?: string }): Promise<void> {
   const connection = redisConnection(redis);
   const queue = new Queue(controlQueueName(cluster), { connection });
   try {
     await queue.add(
       'repmgr-event',
-      { cluster, nodeId: e.nodeId, event: e.event, success: e.success, at: new Date().toISOString() },
+      { cluster, nodeId: e.nodeId, event: e.event, success: e.success, at: e.at ?? new Date().toISOString() },
       { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 1000 },
     );
   } finally {

@@ -18,7 +18,8 @@ export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
   return {
     // in the background: repmgrd waits for this command, and some events (upstream disconnect) sit on
     // the failover's critical path
-    eventCommand: `${cliCommandLine(['event', '--redis-file', p.redisFile, '--cluster', ctx.config.cluster, '--node-id', '%n', '--event', '%e', '--success', '%s'])} >/dev/null 2>&1 &`,
+    // %t (repmgr's time of the event) holds a space: quoted here, after cliCommandLine's own quoting
+    eventCommand: `${cliCommandLine(['event', '--redis-file', p.redisFile, '--cluster', ctx.config.cluster, '--node-id', '%n', '--event', '%e', '--success', '%s', '--at'])} '%t' >/dev/null 2>&1 &`,
     // in the background too: it watches (src/repmgr/backstop.ts) until the node has a standby again,
     // is no longer writable, or is fenced
     fenceCommand: `${cliCommandLine([
