@@ -14,6 +14,8 @@ import { buildRestartFlow } from '../flows/operations.js';
 import { enqueueFlow, retryFailedSteps, watchFlows, type StepState } from '../flows/run.js';
 import { postmasterStatus } from '../postgres/actions.js';
 import { describeRedis, redisConnection } from '../redis.js';
+import { readClusterView } from '../status.js';
+import { writableNodes } from '../roles/view.js';
 import { isAlive, readPidFile } from '../fsutil.js';
 import { repmgrdPidOf } from '../repmgr/actions.js';
 import { CLI_ENTRY } from '../cli-entry.js';
@@ -248,11 +250,19 @@ export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number
       return 1;
     }
     say(`cluster ${config.cluster} is up: ${config.nodes.length} nodes, all flows completed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    say(await connectLine(config, l.configFile));
     say(`stop it with: npx pgha local down --dir ${o.dir}`);
     return 0;
   } finally {
     connection.disconnect();
   }
+}
+
+/** How to reach the primary with psql: its address now (read live), the user, and where its password is (never the password). */
+async function connectLine(config: ClusterConfig, configFile: string): Promise<string> {
+  const primary = writableNodes(await readClusterView(config))[0]?.name ?? config.nodes.find((n) => n.master)?.name ?? config.nodes[0].name;
+  const host = config.nodes.find((n) => n.name === primary)!.host;
+  return `connect: psql "host=${host} port=${config.postgres.port} user=postgres dbname=postgres" (${primary}, the primary; password: postgres.rootPassword in ${configFile})`;
 }
 
 /** Stop everything the local cluster started, by pid: workers, dashboard, repmgrd, PostgreSQL, barman's daemons, redis. */
