@@ -1,4 +1,5 @@
 // Local mode's host verbs: a node's host dies (`local kill`) or boots (`local start`).
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findNode, nodePaths } from '../config/paths.js';
 import { watchFlows } from '../flows/run.js';
@@ -62,13 +63,20 @@ export async function localKill(dir: string, node: string, say: (s: string) => v
 export async function localStart(dir: string, node: string, say: (s: string) => void = console.log, timeoutMs = 300_000): Promise<number> {
   const { l, config } = loadLocal(dir);
   const since = Date.now();
-  startLocalProcesses(l, config, say, [`${node}-worker`]);
+  const started = startLocalProcesses(l, config, say, [`${node}-worker`]);
   let flowId: string;
-  try {
-    flowId = await bootFlowId(config, node, since);
-  } catch (err) {
-    say(`${(err as Error).message}; see ${join(l.logDir, `${node}-worker.log`)}`);
-    return 1;
+  if (!started.length) {
+    // its worker runs already (local up restarted it, or it never stopped): follow the flow it booted with, no wait for a new one
+    say(`${node}'s worker already runs (pid ${readPidFile(join(l.pidDir, `${node}-worker.pid`))})`);
+    const file = nodePaths(config, node).bootFlowFile;
+    flowId = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  } else {
+    try {
+      flowId = await bootFlowId(config, node, since);
+    } catch (err) {
+      say(`${(err as Error).message}; see ${join(l.logDir, `${node}-worker.log`)}`);
+      return 1;
+    }
   }
   if (!flowId) {
     say(`${node} already runs`);

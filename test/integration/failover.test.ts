@@ -81,6 +81,13 @@ describe('restarts', () => {
     expect(await systemId('node3')).toBe(idBefore);
     expect(statSync(cloneMarker).mtimeMs).toBe(cloneTime);
     expect(asideDirs('node3')).toEqual([]);
+    // started again while it runs: answered at once from the flow it booted with (before: a 30 s wait, then "did not boot", exit 1)
+    const again = Date.now();
+    const twice = await cli(['local', 'start', 'node3', '--dir', tc.dir]);
+    expect({ code: twice.exitCode, out: twice.all }).toMatchObject({ code: 0 });
+    expect(twice.all).toMatch(/node3's worker already runs \(pid \d+\)/);
+    expect(twice.all).toMatch(/node3 runs: start-standby/);
+    expect(Date.now() - again).toBeLessThan(20_000);
   });
 
   it('a primary killed and started again before any failover (repmgrd paused) is the primary again, standbys stream from it', async () => {
@@ -134,10 +141,15 @@ describe('automatic failover and the old primary\'s return', () => {
 
     // the event is recorded and its follow-up flow ends with barman on the new primary and a DONE backup
     const promote = await waitFor('the promotion event and its follow-up flow', async () => {
-      const events = JSON.parse((await cli(['events', '--json', '--dir', tc.dir])).stdout) as { node: string; event: string; followUp?: string }[];
+      const events = JSON.parse((await cli(['events', '--json', '--dir', tc.dir])).stdout) as { at: string; node: string; event: string; followUp?: string }[];
       return events.find((e) => e.event === 'repmgrd_failover_promote' && e.node === newPrimary && e.followUp);
     }, 30_000, 500);
     expect(promote.followUp).toMatch(new RegExp(`-promoted-${newPrimary}-`));
+    // stamped with the time it happened (repmgr's own, as in its repmgr.events table), not when pgha recorded it
+    const ev = await sqlTo(cfg(), newPrimary);
+    const happened = (await ev.query(`SELECT event_timestamp AS t FROM repmgr.events WHERE event = 'repmgrd_failover_promote' ORDER BY event_timestamp DESC LIMIT 1`)).rows[0].t as Date;
+    await ev.end();
+    expect(promote.at).toBe(happened.toISOString());
     const q = new Queue(barmanQueueName(cfg().cluster), { connection: redis });
     const backup = await waitFor('the follow-up backup', async () => {
       const j = await q.getJob(`${promote!.followUp}-barman-backup`);
