@@ -1,14 +1,18 @@
 // The cluster page at `/`: one HTML document; its script polls /api/overview every 1.5 s and redraws
 // the topology, barman's state, the flows and the events. Every text goes in through textContent.
 
+/** The dashboard's title for a cluster (pure): "pgha · NAME", or "pgha" alone for the default cluster name (not "pgha · pgha"). */
+export const dashboardTitle = (cluster: string) => (cluster === 'pgha' ? 'pgha' : `pgha · ${cluster}`);
+
 /** The page (pure: the cluster name and whether writes are allowed are the only inputs). */
 export function clusterPage(o: { cluster: string; readOnly: boolean }): string {
   const cluster = o.cluster.replace(/[^A-Za-z0-9_-]/g, '');
+  const title = dashboardTitle(cluster);
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>pgha ${cluster}</title>
+<title>${title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0; background: #f5f6f8; color: #1d2330; }
@@ -42,7 +46,7 @@ export function clusterPage(o: { cluster: string; readOnly: boolean }): string {
 </style>
 </head>
 <body>
-<header><h1>pgha · <span id="cluster">${cluster}</span></h1>
+<header><h1>${title}</h1>
   <a href="queues">Bull Board (steps, logs, retry)</a><a href="api/status">API</a><a href="metrics">metrics</a>
   <span>${o.readOnly ? 'read-only' : ''}</span><span id="updated">loading…</span></header>
 <div id="failover-paused" class="banner" role="alert" hidden></div>
@@ -136,7 +140,9 @@ function drawEvents(events) {
 
 async function refresh() {
   try {
-    const res = await fetch('api/overview', { credentials: 'same-origin', cache: 'no-store' });
+    // resolved against the page's address without the user:token@ a user may have opened it with:
+    // fetch refuses a URL that carries credentials, and the browser keeps the login for the origin
+    const res = await fetch(new URL('api/overview', location.origin + location.pathname), { credentials: 'same-origin', cache: 'no-store' });
     if (!res.ok) throw new Error('HTTP ' + res.status);
     const o = await res.json();
     drawTopology(o.status.nodes); drawFailover(o.status.automaticFailover); drawBarman(o.status.barman, o.status.nodes); drawFlows(o.flows); drawEvents(o.events);

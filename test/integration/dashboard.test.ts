@@ -282,6 +282,23 @@ describe('metrics', () => {
 });
 
 describe('in the browser', () => {
+  it('the cluster page opened as http://user:token@host/ reads the cluster (its fetches leave the credentials out of the URL)', async () => {
+    const ctx = await browser.newContext();
+    try {
+      const p = await ctx.newPage();
+      const u = new URL(base);
+      u.username = 'dba';
+      u.password = tc.dashboard().token;
+      const res = await p.goto(u.toString());
+      expect(res!.status()).toBe(200);
+      await p.waitForSelector('#nodes g[data-node="node3"]', { timeout: 15_000 });
+      await expect(p.locator('#error').textContent()).resolves.toBe('');
+      await expect(p.locator('#updated').textContent()).resolves.toMatch(/^updated /);
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('the cluster page shows node1..3 with their roles, arrows to the upstream, barman and the flows', async () => {
     await page.goto(base);
     await page.waitForSelector('#nodes g[data-node="node3"]');
