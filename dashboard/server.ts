@@ -19,7 +19,7 @@ import type { BackupInfo } from '../src/barman/actions.js';
 import { authorized, dashboardToken } from '../src/auth.js';
 import { Overview, pageEvents } from './overview.js';
 import { createMetrics } from './metrics.js';
-import { clusterPage } from './page.js';
+import { clusterPage, dashboardTitle } from './page.js';
 
 /** The API's error body. */
 const fail = (res: Response, status: number, error: string, details: unknown[] = []) => res.status(status).json({ error, details });
@@ -42,7 +42,7 @@ export function createDashboard(config: ClusterConfig) {
   createBullBoard({
     queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: config.dashboard.readOnly })),
     serverAdapter: board,
-    options: { uiConfig: { boardTitle: `pgha ${config.cluster}` } },
+    options: { uiConfig: { boardTitle: dashboardTitle(config.cluster) } },
   });
 
   const app = express();

@@ -199,7 +199,9 @@ describe('small pieces', () => {
   it('the cluster page is one document that escapes the cluster name and carries no config value', () => {
     const html = clusterPage({ cluster: 'pg<script>', readOnly: true });
     expect(html).not.toContain('<script>alert');
-    expect(html).toContain('<title>pgha pgscript</title>');
+    expect(html).toContain('<title>pgha · pgscript</title>');
+    expect(clusterPage({ cluster: 'pgha', readOnly: false })).toContain('<title>pgha</title>');
+    expect(clusterPage({ cluster: 'pgha', readOnly: false })).not.toContain('pgha · pgha');
     expect(html).toContain('read-only');
     expect(html).toMatch(/setInterval\(refresh, 1500\)/); // refreshes by itself, under 2 s
   });
