@@ -18,7 +18,9 @@ export function barmanSchedules(config: ClusterConfig) {
   const keep = { removeOnComplete: false, removeOnFail: false };
   const b = config.barman;
   return [
-    { id: SCHEDULERS.cron, repeat: { every: b.cronEveryMs }, template: { name: 'barman-cron', data, opts: keep } },
+    // barman cron's completed runs (one a minute) are not kept: they buried the flows' steps in Bull
+    // Board; a failed one stays. Removing the job itself trims nothing else
+    { id: SCHEDULERS.cron, repeat: { every: b.cronEveryMs }, template: { name: 'barman-cron', data, opts: { removeOnComplete: true, removeOnFail: false } } },
     {
       id: SCHEDULERS.backup,
       repeat: b.backupEveryMs ? { every: b.backupEveryMs } : { pattern: b.backupCron, tz: 'UTC' },

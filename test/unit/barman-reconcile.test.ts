@@ -89,6 +89,12 @@ describe('barman reconcile: its inputs and its flow', () => {
     const quick = localConfig({ barman: { cronEveryMs: 5000 } });
     expect(barmanSchedules(quick).find((x) => x.id === SCHEDULERS.reconcile)!.repeat).toEqual({ every: 5000 });
   });
+  it("barman cron's completed runs are not kept either (one a minute buried the flows' steps in Bull Board); backups' and checks' are", () => {
+    const opts = (id: string) => barmanSchedules(config).find((x) => x.id === id)!.template.opts;
+    expect(opts(SCHEDULERS.cron)).toEqual({ removeOnComplete: true, removeOnFail: false });
+    expect(opts(SCHEDULERS.backup)).toEqual({ removeOnComplete: false, removeOnFail: false });
+    expect(opts(SCHEDULERS.check)).toEqual({ removeOnComplete: false, removeOnFail: false });
+  });
   it('the repair flow: switch (reset only when told), then a backup, in that order; or the backup alone', () => {
     const steps = (t: ReturnType<typeof buildBarmanRepairFlow>) => flowSteps(t.tree).map((j) => [j.name, j.data.node, j.data.reset]);
     // flowSteps lists the chain from its first step
