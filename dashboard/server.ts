@@ -24,6 +24,16 @@ import { clusterPage, dashboardTitle } from './page.js';
 /** The API's error body. */
 const fail = (res: Response, status: number, error: string, details: unknown[] = []) => res.status(status).json({ error, details });
 
+/** Bull Board's page without its web-font link (fonts.googleapis.com): database hosts often have no internet, and the page needs none. */
+export const stripWebFonts = (html: string) => html.replace(/<link[^>]*fonts\.googleapis\.com[^>]*>\s*/g, '');
+
+function withoutWebFonts(_req: Request, res: Response, next: NextFunction) {
+  const render = res.render.bind(res);
+  res.render = ((view: string, options?: object) =>
+    render(view, options ?? {}, (err: Error | null, html: string) => (err ? next(err) : res.send(stripWebFonts(html))))) as Response['render'];
+  next();
+}
+
 export function createDashboard(config: ClusterConfig) {
   const token = dashboardToken(config);
   const logger = createLogger('dashboard');
@@ -63,7 +73,7 @@ export function createDashboard(config: ClusterConfig) {
     if (config.dashboard.readOnly && req.method !== 'GET') return fail(res, 403, 'the dashboard is read-only (dashboard.readOnly: true)');
     return next();
   });
-  app.use('/queues', board.getRouter());
+  app.use('/queues', withoutWebFonts, board.getRouter());
 
   const api = express.Router();
   api.use(express.json({ limit: '64kb' }));

@@ -316,7 +316,12 @@ describe('in the browser', () => {
     for (const secret of [tc.dashboard().token, tc.config().repmgr.password, tc.config().postgres.rootPassword]) expect(html).not.toContain(secret);
   });
 
-  it('Bull Board lists every queue and the first-start flow, with its tree across queues', async () => {
+  it('Bull Board lists every queue and the first-start flow, with its tree across queues, asking nothing of the internet', async () => {
+    const outside: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (!r.url().startsWith(base)) outside.push(r.url());
+    };
+    page.on('request', onRequest);
     await page.goto(`${base}/queues/queue/${encodeURIComponent('{pgha}.node.node1')}?status=completed`);
     for (const q of ['{pgha}.node.node1', '{pgha}.node.node2', '{pgha}.node.node3', '{pgha}.barman', '{pgha}.control']) await page.getByText(q, { exact: true }).first().waitFor();
     await page.getByText('pgha-first-start-node1-start-repmgrd', { exact: true }).waitFor();
@@ -324,6 +329,9 @@ describe('in the browser', () => {
     await page.goto(`${base}/queues/queue/${encodeURIComponent('{pgha}.barman')}/pgha-first-start-node1-barman-first-backup`);
     await page.getByText('Job flow').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'bull-board-flow.png') });
+    page.off('request', onRequest);
+    // Bull Board's own page links web fonts at fonts.googleapis.com; pgha serves it without
+    expect(outside).toEqual([]);
   });
 
   it('a failed step, retried from Bull Board once the cause is fixed: the flow goes on from that step and completes', async () => {

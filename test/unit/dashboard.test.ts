@@ -8,6 +8,9 @@ import { flowRecord } from '../../src/flows/registry.js';
 import { flowState, type StepState } from '../../src/flows/run.js';
 import { chainFlow } from '../../src/flows/chain.js';
 import { pageEvents, summarizeFlow } from '../../dashboard/overview.js';
+import { stripWebFonts } from '../../dashboard/server.js';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { backupAgeSeconds } from '../../dashboard/metrics.js';
 import { clusterPage } from '../../dashboard/page.js';
 import { blockingChecks } from '../../jobs/barman-ready.js';
@@ -204,5 +207,17 @@ describe('small pieces', () => {
     expect(clusterPage({ cluster: 'pgha', readOnly: false })).not.toContain('pgha · pgha');
     expect(html).toContain('read-only');
     expect(html).toMatch(/setInterval\(refresh, 1500\)/); // refreshes by itself, under 2 s
+  });
+});
+
+describe("Bull Board's page without web fonts", () => {
+  it('the installed Bull Board template loses its fonts.googleapis.com link and nothing else', () => {
+    const template = readFileSync(createRequire(import.meta.url).resolve('@bull-board/ui/dist/index.ejs'), 'utf8');
+    expect(template).toContain('fonts.googleapis.com');
+    const out = stripWebFonts(template);
+    expect(out).not.toContain('googleapis');
+    expect(template.length - out.length).toBeLessThan(250);
+    expect(out).toContain('static/css/main.');
+    expect(out).toContain('<div id="root">');
   });
 });
