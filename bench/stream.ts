@@ -42,6 +42,10 @@ export function splitBrainSampler(config: ClusterConfig, everyMs = 200) {
     twoPrimaryMoments,
     /** How many samples saw each node writable. */
     seen,
+    /** How many samples were taken so far. */
+    get samples() {
+      return samples;
+    },
     async stop() {
       stopped = true;
       await loop;

@@ -169,7 +169,9 @@ describe('automatic failover and the old primary\'s return', () => {
     const start = await cli(['local', 'start', 'node1', '--dir', tc.dir]);
     expect({ code: start.exitCode, out: start.all }).toMatchObject({ code: 0 });
     await waitFor('node1 streams', async () => (await streamsFrom('node1')) === newPrimary, 30_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    // ten more samples of every node once it streams, not a fixed time
+    const taken = sampler.samples;
+    await waitFor('ten more samples', async () => sampler.samples >= taken + 10, 30_000, 50);
     await sampler.stop();
     expect(sampler.seen.node1 ?? 0).toBe(0);
     expect(sampler.twoPrimaryMoments).toEqual([]);

@@ -142,9 +142,13 @@ describe('restore', () => {
     await sql('node1', 'CREATE TABLE batches (batch int)');
     await sql('node1', 'INSERT INTO batches SELECT 1 FROM generate_series(1, 100)');
     await sql('node1', 'INSERT INTO batches SELECT 2 FROM generate_series(1, 100)');
-    await new Promise((r) => setTimeout(r, 1000));
+    // the target is passed in milliseconds (toISOString): it must lie after batch 2's commit and
+    // before batch 3's by more than that, so the server's clock is awaited past each
+    const clockPast = (what: string, t: Date) => waitFor(what, async () => ((await sql('node1', `SELECT clock_timestamp() > $1::timestamptz + interval '5 ms' AS ok`, [t]))[0].ok ? true : undefined), 10_000, 5);
+    const [{ c2 }] = await sql('node1', 'SELECT clock_timestamp() AS c2');
+    await clockPast('the clock past batch 2', c2 as Date);
     const [{ t }] = await sql('node1', 'SELECT now() AS t');
-    await new Promise((r) => setTimeout(r, 1000));
+    await clockPast('the clock past the target', t as Date);
     await sql('node1', 'INSERT INTO batches SELECT 3 FROM generate_series(1, 100)');
     const since = stamp();
     const r = await cli(['restore', '--yes', '--target-time', (t as Date).toISOString(), '--dir', tc.dir]);
