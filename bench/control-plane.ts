@@ -6,6 +6,7 @@
 // processor (zod parse, job log, progress). Baseline, same run, alternating: the same trees on bare
 // BullMQ workers whose processor does nothing else.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { sleep } from '../src/wait.js';
 import { execa } from 'execa';
 import { FlowProducer, Worker, type Job } from 'bullmq';
 import { z } from 'zod';
@@ -52,7 +53,7 @@ async function startRedis(port: number): Promise<{ url: string; stop(): Promise<
     } catch {
       /* not yet */
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   probe.disconnect();
   return {
@@ -123,10 +124,10 @@ async function runFlows(o: {
     await Promise.all(trees.map((t) => producer.add(t.tree)));
     await producer.close();
   }
-  while (stamps.size < expected) await new Promise((r) => setTimeout(r, 2));
+  while (stamps.size < expected) await sleep(2);
   const wallMs = performance.now() - t0;
   // the last step's completion is written just after its processor returns
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   const redisBytes = (await usedMemory(admin)) - memBefore;
   const hopsMs: number[] = [];
   for (const t of trees) for (let i = 1; i < o.length; i++) hopsMs.push(stamps.get(`${t.flowId}#${i}`)!.start - stamps.get(`${t.flowId}#${i - 1}`)!.end);

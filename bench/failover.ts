@@ -5,6 +5,7 @@
 // Switchover: write downtime (longest gap between acknowledged inserts) of `pgha switchover`,
 // against the raw floor: pg_ctl stop of the primary and pg_ctl promote of the standby by hand.
 import { readFileSync } from 'node:fs';
+import { sleep } from '../src/wait.js';
 import { execa } from 'execa';
 import { nodePaths } from '../src/config/paths.js';
 import { localKill } from '../src/local/hosts.js';
@@ -12,7 +13,6 @@ import { benchCluster, type BenchCluster } from './cluster.js';
 import { insertStream, splitBrainSampler, writablePrimaries } from './stream.js';
 import type { Figure } from './lib.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   while (!(await fn().catch(() => false))) {

@@ -3,6 +3,7 @@
 // dashboard), beside what the raw tools use on the same node in the same minutes (node1's PostgreSQL
 // postmaster for memory; node1's PostgreSQL processes and repmgrd for CPU).
 import { readdirSync, readFileSync } from 'node:fs';
+import { sleep } from '../src/wait.js';
 import { join } from 'node:path';
 import { nodePaths } from '../src/config/paths.js';
 import { postmasterStatus } from '../src/postgres/actions.js';
@@ -55,14 +56,14 @@ export async function benchFootprint(windows: number, windowSecs: number, settle
     const repmgrd = readPidFile(nodePaths(c.config, 'node1').repmgrdPid)!;
     const rawCpu = () => cpuSeconds(postmaster, true) + [...childrenOf(postmaster), repmgrd].reduce((s, p) => s + cpuSeconds(p), 0);
     log(`footprint: letting the cluster settle for ${settleSecs} s`);
-    await new Promise((r) => setTimeout(r, settleSecs * 1000));
+    await sleep(settleSecs * 1000);
     const rss: Record<string, number[]> = {};
     const cpu: Record<string, number[]> = {};
     const raw = { rss: [] as number[], cpu: [] as number[] };
     for (let w = 0; w < windows; w++) {
       const before = Object.fromEntries(Object.entries(ours).map(([k, p]) => [k, cpuSeconds(p)]));
       const rawBefore = rawCpu();
-      await new Promise((r) => setTimeout(r, windowSecs * 1000));
+      await sleep(windowSecs * 1000);
       const perMinute = 60 / windowSecs;
       for (const [k, p] of Object.entries(ours)) {
         (rss[k] ??= []).push(rssMiB(p));

@@ -1,6 +1,7 @@
 // Restore: a ≥ 1 GB database (pgbench scale 70) restored by `pgha restore` (until the restored primary
 // serves, and the whole flow with its fresh backup), against `barman recover` of the same backup by hand.
 import { mkdtempSync, rmSync, chownSync } from 'node:fs';
+import { sleep } from '../src/wait.js';
 import { execa } from 'execa';
 import { Queue } from 'bullmq';
 import { barmanPaths } from '../src/config/paths.js';
@@ -30,7 +31,7 @@ export async function benchRestore(trials: number, scale: number, log: (s: strin
       const backup = await c.pgha(['backup']);
       id = /backup (\d{8}T\d{6}) DONE/.exec(backup.all ?? '')?.[1];
       if (!id && tries >= 30) throw new Error(`pgha backup took no backup:\n${backup.all}`);
-      if (!id) await new Promise((r) => setTimeout(r, 2000));
+      if (!id) await sleep(2000);
     }
     const b = barmanPaths(c.config);
     const barmanUser = lookupUser(c.config.osUsers.barman);

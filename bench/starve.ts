@@ -6,6 +6,7 @@
 // PostgreSQL: it looked again instead of fencing) and the insert latency. Goal (the fault-proof
 // issue): 0 fences and 0 promotions under load. --nice -19 runs the load ahead of the cluster.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { sleep } from '../src/wait.js';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
@@ -26,7 +27,6 @@ interface Window {
   insertErrors: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const started = Date.now();
 const log = (s: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}`);
 

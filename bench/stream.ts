@@ -1,5 +1,6 @@
 // Client-side probes shared by benchmarks and tests: who accepts writes, and a steady insert stream.
 import pg from 'pg';
+import { sleep } from '../src/wait.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 
 /** The nodes that answer pg_is_in_recovery() = false (more than one is a split brain). */
@@ -35,7 +36,7 @@ export function splitBrainSampler(config: ClusterConfig, everyMs = 200) {
       samples++;
       for (const n of w) seen[n] = (seen[n] ?? 0) + 1;
       if (w.length > 1) twoPrimaryMoments.push({ at: Date.now(), nodes: w });
-      await new Promise((r) => setTimeout(r, everyMs));
+      await sleep(everyMs);
     }
   })();
   return {
@@ -97,7 +98,7 @@ export function insertStream(config: ClusterConfig) {
       try {
         client ??= await connect();
         if (!client) {
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
           continue;
         }
         k++;
@@ -106,7 +107,7 @@ export function insertStream(config: ClusterConfig) {
       } catch {
         await client?.end().catch(() => {});
         client = undefined;
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     }
     await client?.end().catch(() => {});

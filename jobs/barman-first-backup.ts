@@ -3,12 +3,15 @@ import { existsSync, readdirSync } from 'node:fs';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman, doneBackupIds } from '../src/barman/actions.js';
-import { sleep } from './context.js';
+import { pollUntil, sleep, WaitTimeout } from '../src/wait.js';
 
+/** receive-wal streams (a .partial file in its folder) within `timeoutMs`; false when not. */
 async function receiveWalStreaming(dir: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
   const streams = () => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial'));
-  for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(200, signal)) if (streams()) return true;
-  return streams();
+  return pollUntil('receive-wal streams', streams, { timeoutMs, everyMs: 200, signal }).catch((err) => {
+    if (err instanceof WaitTimeout) return false;
+    throw err;
+  });
 }
 
 export default defineStep({

@@ -5,7 +5,7 @@ import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman } from '../src/barman/actions.js';
 import { failedChecks } from './barman-check.js';
-import { sleep } from './context.js';
+import { sleep } from '../src/wait.js';
 
 /** Checks that a new backup cures or that do not stop one from being taken. */
 const NOT_BLOCKING = /^(minimum redundancy requirements|backup maximum age|backup minimum size|failed backups|retention policy settings)\b/i;

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { barmanPaths, findNode } from '../src/config/paths.js';
 import { barman, writeBarmanFiles } from '../src/barman/actions.js';
-import { sleep } from './context.js';
+import { sleep } from '../src/wait.js';
 
 export default defineStep({
   name: 'barman-switch-primary',

@@ -16,22 +16,6 @@ export function nodeContext(ctx: StepContext, nodeName: string): NodeContext {
   return { config: ctx.config, node, run: ctx.run, log: (l) => ctx.log(l) };
 }
 
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    // cancelled while the step was doing something else: a polling loop must stop at its next sleep
-    if (signal?.aborted) return reject(new Error('cancelled'));
-    const cancel = () => {
-      clearTimeout(t);
-      reject(new Error('cancelled'));
-    };
-    // removed when the sleep ends: a polling step would otherwise pile one listener per turn on its signal
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', cancel);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', cancel, { once: true });
-  });
-
 /**
  * A restore that no retry can finish goes back: every node gets its restart flow (decide-and-start on
  * the data directory it has), so the nodes the restore stopped run again in their former roles

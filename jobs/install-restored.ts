@@ -9,7 +9,8 @@ import { UnrecoverableError } from 'bullmq';
 import { type NodeContext, ensureRunningOn, postmasterExitReason, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, writeSynchronousConf } from '../src/postgres/actions.js';
 import { moveAside } from '../src/roles/node.js';
 import { restoreDestination } from '../src/barman/restore.js';
-import { nodeContext, restartEveryNode, sleep } from './context.js';
+import { nodeContext, restartEveryNode } from './context.js';
+import { sleep } from '../src/wait.js';
 
 /** What barman recover may write into postgresql.auto.conf. */
 export const RECOVERY_SETTINGS = [

@@ -9,7 +9,8 @@ import { lsnToBytes, readClusterView } from '../src/status.js';
 import { answered, writableNodes } from '../src/roles/view.js';
 import { checkPromotion, reserveTimeline, type Connect } from '../src/repmgr/validate.js';
 import { findNode } from '../src/config/paths.js';
-import { nodeContext, sleep } from './context.js';
+import { nodeContext } from './context.js';
+import { pollUntil } from '../src/wait.js';
 
 export default defineStep({
   name: 'promote',
@@ -51,17 +52,22 @@ export default defineStep({
       await ctx.log(`promotion rule: ${d.reason}`);
     }
     const target = previous ? lsnToBytes(previous.checkpointLsn) : null;
-    for (let i = 0; ; i++) {
-      const r = await sql<{ replay: string; receive: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS replay, pg_last_wal_receive_lsn()::text AS receive');
-      const replay = lsnToBytes(r.replay)!;
-      const goal = target ?? lsnToBytes(r.receive) ?? replay;
-      if (replay >= goal) {
-        await ctx.log(`replayed up to ${r.replay}${previous ? ` (old primary's shutdown checkpoint ${previous.checkpointLsn})` : ''}`);
-        break;
-      }
-      if (i > 600) throw new Error(`${nc.node.name} did not replay up to ${previous?.checkpointLsn ?? r.receive} within 60 s (at ${r.replay}); the old primary is stopped, repmgrd paused: retry this step or restart the old primary`);
-      await sleep(100, ctx.signal);
-    }
+    let r = { replay: '', receive: null as string | null };
+    await pollUntil(
+      `${nc.node.name} replayed what it received`,
+      async () => {
+        r = await sql<{ replay: string; receive: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS replay, pg_last_wal_receive_lsn()::text AS receive');
+        const replay = lsnToBytes(r.replay)!;
+        return replay >= (target ?? lsnToBytes(r.receive) ?? replay);
+      },
+      {
+        timeoutMs: 60_000,
+        everyMs: 100,
+        signal: ctx.signal,
+        onTimeout: () => new Error(`${nc.node.name} did not replay up to ${previous?.checkpointLsn ?? r.receive} within 60 s (at ${r.replay}); the old primary is stopped, repmgrd paused: retry this step or restart the old primary`),
+      },
+    );
+    await ctx.log(`replayed up to ${r.replay}${previous ? ` (old primary's shutdown checkpoint ${previous.checkpointLsn})` : ''}`);
     await ctx.progress(60, 'repmgr standby promote');
     await repmgr(nc, ['standby', 'promote']);
     return { promoted: true };

@@ -3,7 +3,8 @@ import { defineStep, StepDataBase } from '../src/step.js';
 import { withLocalSql } from '../src/postgres/actions.js';
 import { repmgrNodeId } from '../src/config/paths.js';
 import { repmgr, writeRepmgrConf } from '../src/repmgr/actions.js';
-import { nodeContext, sleep } from './context.js';
+import { nodeContext } from './context.js';
+import { pollUntil } from '../src/wait.js';
 
 export default defineStep({
   name: 'register-standby',
@@ -24,7 +25,12 @@ export default defineStep({
     await ctx.progress(40, 'repmgr standby register');
     await repmgr(nc, ['standby', 'register', '--force']);
     // the record is written on the primary; wait until it has replayed here
-    for (let i = 0; i < 40 && !(await registered()); i++) await sleep(250, ctx.signal);
+    await pollUntil(`${nc.node.name}'s standby record replayed here`, registered, {
+      timeoutMs: 30_000,
+      everyMs: 250,
+      signal: ctx.signal,
+      onTimeout: () => new Error(`repmgr registered ${nc.node.name} on the primary, but the record has not reached this standby within 30 s (does it stream? pgha status); the step tries again`),
+    });
     return { registered: true };
   },
 });

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
 import { readNodes } from '../src/status.js';
-import { sleep } from './context.js';
+import { sleep } from '../src/wait.js';
 import { nodeQueueName } from '../src/queues.js';
 
 export default defineStep({

@@ -2,23 +2,20 @@
 // inserts and bank transfers, every acknowledged write kept), clients with deadlines, and what a
 // healed cluster is (one primary, every other node streaming from it).
 import pg from 'pg';
+import { pollUntil } from '../../src/wait.js';
 import type { ClusterConfig } from '../../src/config/schema.js';
 import { dropClient } from '../../src/postgres/actions.js';
 import { writablePrimaries } from '../stream.js';
 import { divergence, interleavedAcks, lostAcks, type Ack } from './check.js';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../../src/wait.js';
+export { sleep };
 
 export const log = (s: string) => console.log(`[chaos ${new Date().toISOString().slice(11, 23)}] ${s}`);
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s: ${what}`);
-    await sleep(everyMs);
-  }
+/** pollUntil for the nemesis runs: a check that throws counts as not yet (nodes come and go under faults). */
+export function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
+  return pollUntil(what, () => fn().catch(() => undefined), { timeoutMs, everyMs, onTimeout: () => new Error(`timed out after ${timeoutMs / 1000} s: ${what}`) });
 }
 
 export function client(config: ClusterConfig, node: string): pg.Client {

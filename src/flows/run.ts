@@ -1,5 +1,6 @@
 // Enqueue flow trees and follow them until they finish (used by the CLI and local mode).
 import { FlowProducer, Queue, type FlowJob } from 'bullmq';
+import { sleep } from '../wait.js';
 import type { Redis } from 'ioredis';
 import { flowSteps } from './chain.js';
 import { flowRecord, recordFlow } from './registry.js';
@@ -139,7 +140,7 @@ export async function watchFlows(
         const pending = states.find((s) => s.state !== 'completed')!;
         return { ok: false, failed: { ...pending, failedReason: `still ${pending.state} after the time limit` }, states };
       }
-      await new Promise((r) => setTimeout(r, opts.pollMs ?? 300));
+      await sleep(opts.pollMs ?? 300);
     }
   } finally {
     await Promise.all([...queues.values()].map((q) => q.close()));

@@ -19,7 +19,8 @@ import { writableNodes } from '../roles/view.js';
 import { isAlive, readPidFile } from '../fsutil.js';
 import { repmgrdPidOf } from '../repmgr/actions.js';
 import { CLI_ENTRY } from '../cli-entry.js';
-import { markedPids, runningPid, sleep, startDaemon, stopPid } from './processes.js';
+import { markedPids, runningPid, startDaemon, stopPid } from './processes.js';
+import { pollUntil } from '../wait.js';
 
 
 export interface LocalOptions {
@@ -116,15 +117,11 @@ async function startRedis(l: LocalLayout, config: ClusterConfig, say: (s: string
   }
   const conn = redisConnection(config.redis);
   try {
-    for (let i = 0; i < 50; i++) {
-      try {
-        if ((await conn.ping()) === 'PONG') return;
-      } catch {
-        /* not yet */
-      }
-      await sleep(100);
-    }
-    throw new Error(`redis-server did not answer on ${describeRedis(config.redis)}; see ${join(l.redisDir, 'redis.log')}`);
+    await pollUntil('redis-server answers', () => conn.ping().then((p) => p === 'PONG', () => false), {
+      timeoutMs: 5000,
+      everyMs: 100,
+      onTimeout: () => new Error(`redis-server did not answer on ${describeRedis(config.redis)} within 5 s; see ${join(l.redisDir, 'redis.log')}`),
+    });
   } finally {
     conn.disconnect();
   }
@@ -168,16 +165,17 @@ export function startLocalProcesses(l: LocalLayout, config: ClusterConfig, say: 
 /** The flow a node worker enqueued when it booted after `since` (written to its boot-flow file), or '' for none. */
 export async function bootFlowId(config: ClusterConfig, node: string, since: number, timeoutMs = 30_000): Promise<string> {
   const file = nodePaths(config, node).bootFlowFile;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (statSync(file).mtimeMs >= since - 5) return readFileSync(file, 'utf8').trim();
-    } catch {
-      /* not written yet */
-    }
-    if (Date.now() > deadline) throw new Error(`the node worker of ${node} did not boot within ${timeoutMs / 1000} s`);
-    await sleep(100);
-  }
+  return pollUntil(
+    `the node worker of ${node} booted`,
+    () => {
+      try {
+        return statSync(file).mtimeMs >= since - 5 ? readFileSync(file, 'utf8').trim() : undefined;
+      } catch {
+        return undefined; // not written yet
+      }
+    },
+    { timeoutMs, everyMs: 100, onTimeout: () => new Error(`the node worker of ${node} did not boot within ${timeoutMs / 1000} s`) },
+  );
 }
 
 /** The flow tree behind a boot flow id (first start or restart), to follow it. */

@@ -8,7 +8,7 @@ import { redisConnection } from '../redis.js';
 import { isAlive, readPidFile } from '../fsutil.js';
 import { repmgrdPidOf } from '../repmgr/actions.js';
 import { bootFlow, bootFlowId, loadLocal, startLocalProcesses } from './cluster.js';
-import { sleep } from './processes.js';
+import { pollUntil } from '../wait.js';
 import pidtree from 'pidtree';
 
 /** The processes of a node's host in local mode: its postmaster, repmgrd and node worker (by pid files). */
@@ -55,7 +55,7 @@ export async function localKill(dir: string, node: string, say: (s: string) => v
       say(`killed ${what} of ${node} (pid ${pid})`);
     }
   }
-  for (const [, pid] of pids) for (let i = 0; i < 50 && pid && isAlive(pid); i++) await sleep(50);
+  for (const [, pid] of pids) if (pid) await pollUntil(`pid ${pid} ended`, () => !isAlive(pid), { timeoutMs: 2500, everyMs: 50 }).catch(() => {});
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // Processes of a local cluster: started detached with a pid file, stopped by pid, never by name.
 import { spawn } from 'node:child_process';
+import { pollUntil } from '../wait.js';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive, readPidFile } from '../fsutil.js';
@@ -44,7 +45,6 @@ export function startDaemon(spec: DaemonSpec): { pid: number; started: boolean }
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** SIGTERM (or the given signal), wait up to `graceMs`, then SIGKILL. True when the process is gone. */
 export async function stopPid(pid: number | undefined, signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<boolean> {
@@ -54,18 +54,14 @@ export async function stopPid(pid: number | undefined, signal: NodeJS.Signals = 
   } catch {
     return !isAlive(pid);
   }
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
-    await sleep(100);
-  }
+  const gone = (timeoutMs: number) => pollUntil(`pid ${pid} ended`, () => !isAlive(pid), { timeoutMs, everyMs: 100 }).then(() => true, () => false);
+  if (await gone(graceMs)) return true;
   try {
     process.kill(pid!, 'SIGKILL');
   } catch {
     /* gone meanwhile */
   }
-  for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
-  return !isAlive(pid);
+  return gone(5000);
 }
 
 /** Pids of live processes whose environment names this local folder (workers, repmgrd, barman, pg_receivewal). */

@@ -9,6 +9,7 @@ import type { NodeContext } from '../postgres/actions.js';
 import { renderRepmgrConf, type RepmgrHooks } from './render.js';
 import { cliCommandLine } from '../cli-entry.js';
 import { socketsOfPid } from './unstick.js';
+import { pollUntil } from '../wait.js';
 
 /** repmgr's hooks: events go to the control queue through the CLI; the promotion rule and the fence backstop read the cluster through it too. */
 export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
@@ -97,12 +98,11 @@ export async function startRepmgrd(ctx: NodeContext): Promise<number> {
     timeoutMs: 30_000,
   });
   // repmgrd writes its pid file once it has connected to the local node
-  for (let i = 0; i < 50; i++) {
-    const pid = repmgrdPid(ctx);
-    if (pid) return pid;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`repmgrd did not write ${p.repmgrdPid} within 10 s; see ${p.repmgrdLog}`);
+  return pollUntil('repmgrd wrote its pid file', () => repmgrdPid(ctx), {
+    timeoutMs: 10_000,
+    everyMs: 200,
+    onTimeout: () => new Error(`repmgrd did not write ${p.repmgrdPid} within 10 s; see ${p.repmgrdLog}`),
+  });
 }
 
 
@@ -110,7 +110,7 @@ export async function stopRepmgrd(ctx: NodeContext): Promise<void> {
   const pid = repmgrdPid(ctx);
   if (!pid) return;
   process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 50 && repmgrdPid(ctx); i++) await new Promise((r) => setTimeout(r, 100));
+  await pollUntil('repmgrd ended', () => !repmgrdPid(ctx), { timeoutMs: 5000, everyMs: 100 }).catch(() => {});
   await ctx.log(`repmgrd (pid ${pid}) stopped`);
 }
 

@@ -4,6 +4,7 @@
 // (src/roles/fence.ts, backstopStep) says so.
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { isAlive } from '../fsutil.js';
+import { sleep } from '../wait.js';
 import { backstopStep } from '../roles/fence.js';
 import { readView, type Connect, type NodeAddress } from './validate.js';
 
@@ -65,7 +66,7 @@ export async function runBackstop(o: BackstopRun): Promise<'fenced' | 'done' | '
         o.log(`fenced ${o.node}`);
         return 'fenced';
       }
-      await new Promise((ok) => setTimeout(ok, o.everyMs ?? 1000));
+      await sleep(o.everyMs ?? 1000);
     }
   } finally {
     rmSync(o.lockFile, { force: true });

@@ -13,6 +13,7 @@
 import pg from 'pg';
 import pgPass from 'pgpass';
 import { openClient } from '../postgres/actions.js';
+import { pollUntil } from '../wait.js';
 import { nodeViewOf, readProbe } from '../status.js';
 import { decidePromotion, type PromotionDecision } from '../roles/promotion.js';
 import { answered, type ClusterView, type NodeView } from '../roles/view.js';
@@ -78,13 +79,11 @@ export async function readView(nodes: NodeAddress[], connect: Connect): Promise<
 export async function detachStandby(c: pg.Client, timeoutMs = 5000): Promise<void> {
   await c.query(`ALTER SYSTEM SET primary_conninfo = ''`);
   await c.query('SELECT pg_reload_conf()');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await c.query('SELECT count(*)::int AS n FROM pg_stat_wal_receiver WHERE pid IS NOT NULL');
-    if (r.rows[0].n === 0) return;
-    if (Date.now() > deadline) throw new Error(`its walreceiver still runs ${timeoutMs} ms after primary_conninfo was emptied`);
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
+  await pollUntil('its walreceiver stopped', async () => (await c.query('SELECT count(*)::int AS n FROM pg_stat_wal_receiver WHERE pid IS NOT NULL')).rows[0].n === 0, {
+    timeoutMs,
+    everyMs: 50,
+    onTimeout: () => new Error(`its walreceiver still runs ${timeoutMs} ms after primary_conninfo was emptied`),
+  });
 }
 
 export interface PromotionCheck {

@@ -10,8 +10,8 @@ import { repmgr } from '../repmgr/actions.js';
 import { ensureDir } from '../fsutil.js';
 import { KEEP_ON_REWIND, repmgrConninfo } from '../repmgr/render.js';
 import { probe } from '../status.js';
+import { pollUntil } from '../wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Move a data directory aside (never delete it): the operator decides when it can go. */
 export async function moveAside(ctx: NodeContext, why: string): Promise<string | undefined> {
@@ -85,20 +85,26 @@ export async function streamingFrom(ctx: NodeContext): Promise<{ recovery: boole
 }
 
 export async function waitStreaming(ctx: NodeContext, from: string | null, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
   let last = { recovery: true, upstream: null as string | null };
   // two reads in a row: a standby that cannot follow (its WAL forked off before the primary's
   // timeline) shows a walreceiver "streaming" for a few ms every wal_retrieve_retry_interval
   let seen: string | null = null;
-  while (Date.now() < deadline) {
-    last = await streamingFrom(ctx);
-    if (!last.recovery) throw new UnrecoverableError(`${ctx.node.name} left recovery: it must not run as a primary here; stop it and check pgha status`);
-    const ok = last.upstream && (from === null || last.upstream === from) ? last.upstream : null;
-    if (ok && ok === seen) return ok;
-    seen = ok;
-    await sleep(250);
-  }
-  throw new Error(`${ctx.node.name} does not stream from ${from ?? 'any node'} after ${timeoutMs / 1000} s (streams from: ${last.upstream ?? 'nothing'}); see ${nodePaths(ctx.config, ctx.node).pgLog}`);
+  return pollUntil(
+    `${ctx.node.name} streams from ${from ?? 'any node'}`,
+    async () => {
+      last = await streamingFrom(ctx);
+      if (!last.recovery) throw new UnrecoverableError(`${ctx.node.name} left recovery: it must not run as a primary here; stop it and check pgha status`);
+      const ok = last.upstream && (from === null || last.upstream === from) ? last.upstream : null;
+      const twice = ok !== null && ok === seen;
+      seen = ok;
+      return twice ? ok : undefined;
+    },
+    {
+      timeoutMs,
+      everyMs: 250,
+      onTimeout: () => new Error(`${ctx.node.name} does not stream from ${from ?? 'any node'} after ${timeoutMs / 1000} s (streams from: ${last.upstream ?? 'nothing'}); see ${nodePaths(ctx.config, ctx.node).pgLog}`),
+    },
+  );
 }
 
 /** waitStreaming, answering false when it runs out instead of throwing (a node that left recovery still throws). */

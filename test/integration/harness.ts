@@ -1,5 +1,6 @@
 // What the integration tests share: a local cluster in a temporary folder, the CLI, clean-up by pid.
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { pollUntil } from '../../src/wait.js';
 import { stringify } from 'yaml';
 import { LOCAL_DEFAULTS, localConfig } from '../../src/local/cluster.js';
 import { createServer } from 'node:net';
@@ -107,19 +108,15 @@ export async function sqlTo(config: ClusterConfig, node: string): Promise<pg.Cli
   return client;
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+/** pollUntil for tests: a check that throws counts as not yet, and its last error is named when the wait runs out. */
+export function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
   let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
+  const check = () =>
+    fn().catch((err) => {
       last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+      return undefined;
+    });
+  return pollUntil(what, check, { timeoutMs, everyMs, onTimeout: () => new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`) });
 }
 
 /** A private redis-server for tests that need only Redis; stop() kills it by pid. */
