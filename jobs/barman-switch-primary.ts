@@ -1,12 +1,47 @@
 // After a promotion or switchover (barman host): stream WAL from the new primary: server file,
 // receive-wal restarted on a fresh slot, one WAL archived from the new timeline.
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep, StepDataBase, type StepContext } from '../src/step.js';
+import type { NodeConfig } from '../src/config/schema.js';
+import { connectAs } from '../src/postgres/actions.js';
+import { chownTo } from '../src/fsutil.js';
 import { barmanPaths, findNode } from '../src/config/paths.js';
 import { barman, writeBarmanFiles } from '../src/barman/actions.js';
 import { sleep } from '../src/wait.js';
+
+/**
+ * History files the new primary holds that barman's archive lacks — the placeholders of a promotion
+ * that took a number above a reserved one (src/roles/timeline.ts): receive-wal fetches only the history
+ * of the timeline it streams — put where receive-wal writes, for barman cron to archive. Without them a
+ * recovery from an earlier backup stops at the gap: PostgreSQL (and pgha's restore check) count
+ * history files upward one by one. A file of that name barman already holds is never replaced (a real
+ * history of a node that died keeps its place). Returns the names added.
+ */
+async function archiveMissingHistories(ctx: StepContext, primary: NodeConfig): Promise<string[]> {
+  const { server, streamingDir } = barmanPaths(ctx.config);
+  const serverDir = join(ctx.config.barman.backupDir, server);
+  const wals = join(serverDir, 'wals');
+  const c = await connectAs(ctx.config, primary, { user: 'repmgr', timeoutMs: 5000, queryTimeoutMs: 30_000 });
+  try {
+    const names = (await c.query(`SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{8}\\.history$' ORDER BY name`)).rows.map((r) => r.name as string);
+    const added: string[] = [];
+    for (const name of names) {
+      if ([join(wals, name), join(wals, `${name}.gz`), join(streamingDir, name)].some((f) => existsSync(f))) continue;
+      const text = (await c.query('SELECT pg_read_file($1::text) AS t', [`pg_wal/${name}`])).rows[0].t as string;
+      // written beside the streaming folder, then moved in whole: barman cron must never read half a file
+      const tmp = join(serverDir, `.${name}.pgha-tmp`);
+      writeFileSync(tmp, text, { mode: 0o600 });
+      chownTo(tmp, ctx.config.osUsers.barman);
+      renameSync(tmp, join(streamingDir, name));
+      added.push(name);
+    }
+    return added;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
 
 export default defineStep({
   name: 'barman-switch-primary',
@@ -31,6 +66,8 @@ export default defineStep({
       await barman(ctx, ['receive-wal', '--reset', server], { allowFail: true, timeoutMs: 60_000 });
     }
     rmSync(pending, { force: true });
+    const added = await archiveMissingHistories(ctx, primary);
+    if (added.length) await ctx.log(`history files barman lacked, from ${primary.name}, for barman cron to archive: ${added.join(', ')}`);
     for (let i = 0; i < 10; i++) {
       await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
       const res = await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 });

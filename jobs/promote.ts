@@ -24,6 +24,7 @@ export default defineStep({
       return { promoted: false };
     }
     const connect: Connect = (n) => connectAs(ctx.config, findNode(ctx.config, n.name), { user: 'repmgr', timeoutMs: 2000 });
+    let reserved: number | undefined;
     const previous = Object.values(await ctx.previous()).find((v) => v && typeof v === 'object' && 'checkpointLsn' in v) as { checkpointLsn: string } | undefined;
     if (previous) {
       // switchover: the old primary stopped cleanly at checkpointLsn, which this node replays below; only a writable node stops it
@@ -34,6 +35,7 @@ export default defineStep({
       // old primary is stopped cleanly and rejoins, so a switchover does not wait for a majority here
       const r = await reserveTimeline({ candidate: nc.node.name, nodes: ctx.config.nodes, connect, log: (l) => void ctx.log(l) }, view, view.nodes.filter(answered).map((n) => n.name));
       await ctx.log(r.said);
+      reserved = r.plan.timeline;
     } else {
       // failover: the rule again, now (the cluster may have moved since the request was checked); the
       // siblings are detached from the old primary, which may only be frozen
@@ -50,6 +52,7 @@ export default defineStep({
         );
       }
       await ctx.log(`promotion rule: ${d.reason}`);
+      reserved = d.timeline;
     }
     const target = previous ? lsnToBytes(previous.checkpointLsn) : null;
     let r = { replay: '', receive: null as string | null };
@@ -70,6 +73,12 @@ export default defineStep({
     await ctx.log(`replayed up to ${r.replay}${previous ? ` (old primary's shutdown checkpoint ${previous.checkpointLsn})` : ''}`);
     await ctx.progress(60, 'repmgr standby promote');
     await repmgr(nc, ['standby', 'promote']);
-    return { promoted: true };
+    // the number PostgreSQL took must be the one reserved (its placeholders gone meanwhile would let
+    // it take a lower one, which another history may hold): said loudly, it cannot be undone here
+    const timeline = (await sql<{ t: number }>(`SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS t`)).t;
+    if (reserved !== undefined && timeline !== reserved) {
+      await ctx.log(`WARNING: ${nc.node.name} took timeline ${timeline}, not the reserved ${reserved}: another history may hold that number; check pgha status and the nodes' timelines`);
+    }
+    return { promoted: true, timeline, reserved: reserved ?? null };
   },
 });

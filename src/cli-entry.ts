@@ -5,8 +5,10 @@ import { fileURLToPath } from 'node:url';
 /** bin/pgha.js of this checkout (this file runs from dist/src/). */
 export const CLI_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'pgha.js');
 
+/** One argument for a POSIX shell: as it is when it holds only safe characters, else single-quoted. */
+export const shellQuote = (a: string) => (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
 /** A shell command line running the pgha CLI (repmgr runs its hooks through a shell). */
 export function cliCommandLine(args: string[]): string {
-  const quote = (a: string) => (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  return [process.execPath, CLI_ENTRY, ...args].map(quote).join(' ');
+  return [process.execPath, CLI_ENTRY, ...args].map(shellQuote).join(' ');
 }

@@ -113,8 +113,10 @@ export async function main(argv: string[]): Promise<void> {
       const status = await readStatus(config);
       console.log(o.json ? JSON.stringify(status, null, 2) : formatStatusTable(status));
       if (status.redis?.ok === false) {
-        const start = config.mode === 'local' ? `start the cluster with \`pgha local up${o.dir ? ` --dir ${o.dir}` : ''}\`, or ` : '';
-        console.error(`pgha status: ${status.redis.error}: ${start}check redis in ${o.config ?? 'pgha.yaml'} (the nodes above were read directly)`);
+        const { shellQuote } = await import('./cli-entry.js');
+        const start = config.mode === 'local' ? `start the cluster with \`pgha local up${o.dir ? ` --dir ${shellQuote(o.dir)}` : ''}\`, or ` : '';
+        const file = o.config ?? (o.dir ? join(o.dir, 'pgha.yaml') : 'pgha.yaml');
+        console.error(`pgha status: ${status.redis.error}: ${start}check redis in ${file} (the nodes above were read directly)`);
         process.exit(1);
       }
       // connections left retrying a Redis that is down must not keep the command alive
@@ -195,11 +197,13 @@ export async function main(argv: string[]): Promise<void> {
       const { runBackstop } = await import('./repmgr/backstop.js');
       const { parseNodeList, passfileConnect } = await import('./repmgr/validate.js');
       const { execa } = await import('execa');
+      const { postmasterStatus } = await import('./postgres/actions.js');
       const out = await runBackstop({
         node: o.node,
         nodes: parseNodeList(o.nodes),
         connect: passfileConnect(o.port, o.passfile, o.timeoutMs),
-        stop: async () => void (await execa(o.pgCtl, ['-D', o.dataDir, '-m', 'fast', '-w', 'stop'])),
+        stop: async () => void (await execa(o.pgCtl, ['-D', o.dataDir, '-m', 'immediate', '-w', 'stop'])),
+        running: () => postmasterStatus(o.dataDir) !== undefined,
         log: (l) => console.log(`${new Date().toISOString()} pgha fence backstop: ${l}`),
         lockFile: o.lock,
       });

@@ -5,7 +5,8 @@ import { lookupUser } from './exec/runner.js';
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
-function chownTo(path: string, owner?: string) {
+/** As root, give `path` to the OS user `owner` (nothing when not root or no owner). */
+export function chownTo(path: string, owner?: string) {
   if (!owner || !isRoot()) return;
   const u = lookupUser(owner);
   chownSync(path, u.uid, u.gid);

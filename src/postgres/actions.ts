@@ -6,7 +6,7 @@ import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
 import { CommandError, type Runner } from '../exec/runner.js';
 import { ensureDir, isAlive, writeFileAtomic } from '../fsutil.js';
-import { danglingPlaceholders, reservedTimelineIn, withReservedTimeline } from '../roles/timeline.js';
+import { danglingPlaceholders, RESERVED_TIMELINE_SETTING, reservedTimelineIn, withReservedTimeline } from '../roles/timeline.js';
 import { PGHA_CONF, renderPassfile, renderPgHba, renderPgIdent, renderPostgresConf, renderSynchronousConf, SYNC_CONF, withInclude } from './render.js';
 
 export interface NodeContext {
@@ -192,10 +192,39 @@ export async function keepReservedTimeline(ctx: NodeContext, reserved: number | 
   const dataDir = nodePaths(ctx.config, ctx.node).dataDir;
   const now = reservedTimelineOnDisk(dataDir);
   if (reserved === null || (now !== null && now >= reserved) || !isInitialised(dataDir)) return;
-  const file = join(dataDir, 'postgresql.auto.conf');
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  writeFileAtomic(file, withReservedTimeline(text, reserved), { owner: ctx.config.osUsers.postgres, mode: 0o600 });
+  if (postmasterStatus(dataDir)) {
+    // running: through ALTER SYSTEM, which takes the file's lock (a concurrent detach's primary_conninfo stays)
+    await withLocalSql(ctx, ctx.config.postgres.port, 'postgres', (c) => raiseReservation(c, reserved));
+  } else {
+    const file = join(dataDir, 'postgresql.auto.conf');
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    writeFileAtomic(file, withReservedTimeline(text, reserved), { owner: ctx.config.osUsers.postgres, mode: 0o600 });
+  }
   await ctx.log(`kept this node's timeline reservation ${reserved} in postgresql.auto.conf (it had ${now ?? 'none'})`);
+}
+
+/** Key of the advisory lock that makes a reservation's read-and-raise one step on a node. */
+const RESERVATION_LOCK = 0x70676861; // "pgha"
+
+/**
+ * Raise a node's timeline reservation (src/roles/timeline.ts) to `timeline` on `c`: under an advisory
+ * lock (this session's), read what postgresql.auto.conf holds and write only a higher number, so that
+ * a reservation never goes down and two promotions reserving at once cannot both take one number on
+ * a node. True when written; else the number already held (equal or higher).
+ */
+export async function raiseReservation(c: pg.Client, timeline: number): Promise<true | number> {
+  await c.query('SELECT pg_advisory_lock($1)', [RESERVATION_LOCK]);
+  try {
+    const held = (await c.query(`SELECT max(setting::int) AS t FROM pg_file_settings WHERE name = '${RESERVED_TIMELINE_SETTING}' AND setting ~ '^[0-9]+$'`)).rows[0].t as number | null;
+    if (held !== null && held >= timeline) return held;
+    // ALTER SYSTEM takes no parameters (the value is an integer computed here), and knows a custom
+    // setting only once this session has it (PostgreSQL 15: "unrecognized configuration parameter")
+    await c.query(`SET ${RESERVED_TIMELINE_SETTING} = '${Number(timeline)}'`);
+    await c.query(`ALTER SYSTEM SET ${RESERVED_TIMELINE_SETTING} = '${Number(timeline)}'`);
+    return true;
+  } finally {
+    await c.query('SELECT pg_advisory_unlock($1)', [RESERVATION_LOCK]).catch(() => {});
+  }
 }
 
 /** pg_ctl stop: fast (clean, the default) or immediate (fencing: every backend ends at once; crash recovery on the next start). */

@@ -7,7 +7,7 @@ import { isAlive, readPidFile, writeFileAtomic } from '../fsutil.js';
 import type { CommandResult, RunOptions } from '../exec/runner.js';
 import type { NodeContext } from '../postgres/actions.js';
 import { renderRepmgrConf, type RepmgrHooks } from './render.js';
-import { cliCommandLine } from '../cli-entry.js';
+import { cliCommandLine, shellQuote } from '../cli-entry.js';
 import { socketsOfPid } from './unstick.js';
 import { pollUntil } from '../wait.js';
 
@@ -32,7 +32,7 @@ export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
       `${ctx.config.postgres.binDir}/pg_ctl`,
       '--lock',
       join(p.stateDir, 'fence-backstop.lock'),
-    ])} >>${join(p.stateDir, 'fence-backstop.log')} 2>&1 &`,
+    ])} >>${shellQuote(join(p.stateDir, 'fence-backstop.log'))} 2>&1 &`,
     // the promotion rule (src/roles/promotion.ts) before every automatic promotion
     validationCommand: cliCommandLine(['validate-promotion', ...cluster]),
   };

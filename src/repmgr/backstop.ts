@@ -5,7 +5,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { isAlive } from '../fsutil.js';
 import { sleep } from '../wait.js';
-import { backstopStep } from '../roles/fence.js';
+import { backstopStep, type BackstopState } from '../roles/fence.js';
 import { readView, type Connect, type NodeAddress } from './validate.js';
 
 export interface BackstopRun {
@@ -13,8 +13,10 @@ export interface BackstopRun {
   /** Every node of the cluster, this one included. */
   nodes: NodeAddress[];
   connect: Connect;
-  /** Stops this node's PostgreSQL (pg_ctl stop). */
+  /** Stops this node's PostgreSQL (pg_ctl stop -m immediate, as the watchdog's fence). */
   stop: () => Promise<void>;
+  /** Its postmaster is alive (read from its data directory: a slow probe answer proves nothing). */
+  running: () => boolean;
   log: (line: string) => void;
   /** Between reads (ms). */
   everyMs?: number;
@@ -22,17 +24,33 @@ export interface BackstopRun {
   lockFile: string;
 }
 
-/** Take `file` for this process; false when a live process holds it. A lock left by a dead one is taken over. */
-function takeLock(file: string): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
+/** The process `pid` is a fence backstop of `node` (its command line says so): a reused pid is not. */
+function isBackstopOf(pid: number, node: string): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.includes('fence-backstop') && args[args.indexOf('--node') + 1] === node;
+  } catch {
+    return false; // gone meanwhile
+  }
+}
+
+/** Take `file` for this process; false when a live backstop of `node` holds it. A lock left by a dead one, or by a pid since reused, is taken over. */
+function takeLock(file: string, node: string): boolean {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(file, 'wx');
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
       return true;
     } catch {
-      const holder = Number(readFileSync(file, 'utf8').trim());
-      if (holder && isAlive(holder)) return false;
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(file, 'utf8').trim());
+      } catch {
+        continue; // removed between the open and the read: try again
+      }
+      if (holder && isBackstopOf(holder, node)) return false;
       rmSync(file, { force: true });
     }
   }
@@ -45,16 +63,16 @@ function takeLock(file: string): boolean {
  * backstop of this node runs). Throws only when the stop itself fails.
  */
 export async function runBackstop(o: BackstopRun): Promise<'fenced' | 'done' | 'busy'> {
-  if (!takeLock(o.lockFile)) {
+  if (!takeLock(o.lockFile, o.node)) {
     o.log('another fence backstop of this node is running: leaving it to that one');
     return 'busy';
   }
   try {
-    let misses = 0;
+    let state: BackstopState = { misses: 0, childReads: 0 };
     let said = '';
     for (;;) {
-      const step = backstopStep(misses, o.node, await readView(o.nodes, o.connect));
-      misses = step.misses;
+      const step = backstopStep(state, o.node, await readView(o.nodes, o.connect), o.running());
+      state = step.state;
       const d = step.decision;
       // each reason once while it holds (a watch can last until the keeper has brought a standby back)
       if (d.reason !== said) o.log(`${d.action}: ${d.reason}`);

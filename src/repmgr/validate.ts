@@ -12,12 +12,12 @@
 // are fewer than its quorum needs: it cannot acknowledge another commit.
 import pg from 'pg';
 import pgPass from 'pgpass';
-import { openClient } from '../postgres/actions.js';
+import { openClient, raiseReservation } from '../postgres/actions.js';
 import { pollUntil } from '../wait.js';
 import { nodeViewOf, readProbe } from '../status.js';
 import { decidePromotion, type PromotionDecision } from '../roles/promotion.js';
 import { answered, type ClusterView, type NodeView } from '../roles/view.js';
-import { placeholderHistory, planTimeline, reservationHolds, RESERVED_TIMELINE_SETTING, type TimelinePlan } from '../roles/timeline.js';
+import { highestTimelineOf, placeholderHistory, planTimeline, reservationHolds, type TimelinePlan } from '../roles/timeline.js';
 
 export interface NodeAddress {
   name: string;
@@ -101,7 +101,7 @@ export interface PromotionCheck {
  * sibling that received more meanwhile makes it refuse (the election runs again and picks it). The
  * returned decision's reason names the detached nodes. Never throws for a node that does not answer.
  */
-export async function checkPromotion(o: PromotionCheck): Promise<PromotionDecision> {
+export async function checkPromotion(o: PromotionCheck): Promise<PromotionDecision & { timeline?: number }> {
   const seen = await readView(o.nodes, o.connect);
   const first = decidePromotion(o.candidate, seen, { force: o.force });
   if (!first.ok) return first;
@@ -133,11 +133,20 @@ export async function checkPromotion(o: PromotionCheck): Promise<PromotionDecisi
   const second = decidePromotion(o.candidate, after, { force: o.force });
   const note = detached.size ? `; detached from their upstream: ${[...detached].join(', ')}` : '';
   if (!second.ok) return { ...second, reason: second.reason + note };
-  const r = await reserveTimeline(o, after, [o.candidate, ...detached]);
+  // planned on what any read saw: a node that answered before the detach and not after still counts
+  const known: ClusterView = {
+    nodes: after.nodes.map((n) => {
+      const before = seen.nodes.find((x) => x.name === n.name);
+      return { ...n, timelineTaken: Math.max(n.timelineTaken ?? 0, before ? highestTimelineOf(before) : 0) || null };
+    }),
+  };
+  const r = await reserveTimeline({ ...o, placeholdersOnlyIfHolds: !o.force }, known, [o.candidate, ...detached]);
   if (!r.holds && !o.force) {
-    return { ok: false, forceable: true, ahead: [], reason: `timeline ${r.plan.timeline} could be reserved only on ${[...r.recordedOn].join(', ') || 'no node'}, not on a majority: a later promotion might take the same number${note}` };
+    // not forceable: this is no judgement on the candidate but a write that did not reach enough
+    // nodes (a lost connection, or another promotion reserving at the same moment); the election runs again
+    return { ok: false, forceable: false, ahead: [], reason: `timeline ${r.plan.timeline} could be reserved only on ${[...r.recordedOn].join(', ') || 'no node'}, not on a majority (${r.said}): a later promotion might take the same number; retry${note}` };
   }
-  return { ...second, reason: `${second.reason}${note}; ${r.said}` };
+  return { ...second, reason: `${second.reason}${note}; ${r.said}`, timeline: r.plan.timeline };
 }
 
 /** A reservation made for a promotion: the plan, where it was recorded, whether that is a majority, and a line for the log. */
@@ -159,28 +168,31 @@ const historyFile = (t: number) => `pg_wal/${t.toString(16).toUpperCase().padSta
  * is left out of recordedOn); throws only when the candidate's placeholders cannot be written (the
  * promotion must not go on then; a retry can help).
  */
-export async function reserveTimeline(o: { candidate: string; nodes: NodeAddress[]; connect: Connect; log?: (line: string) => void }, view: ClusterView, on: string[]): Promise<Reservation> {
+export async function reserveTimeline(
+  o: { candidate: string; nodes: NodeAddress[]; connect: Connect; log?: (line: string) => void; placeholdersOnlyIfHolds?: boolean },
+  view: ClusterView,
+  on: string[],
+): Promise<Reservation> {
   const plan = planTimeline(o.candidate, view);
   const recordedOn = new Set<string>();
+  const higher: string[] = [];
   await Promise.all(
     o.nodes
       .filter((n) => on.includes(n.name))
       .map(async (n) => {
         try {
-          // ALTER SYSTEM takes no parameters (the value is an integer computed here), and knows a custom
-          // setting only once this session has it (PostgreSQL 15: "unrecognized configuration parameter")
-          await withNode(o.connect, n, async (c) => {
-            await c.query(`SET ${RESERVED_TIMELINE_SETTING} = '${plan.timeline}'`);
-            await c.query(`ALTER SYSTEM SET ${RESERVED_TIMELINE_SETTING} = '${plan.timeline}'`);
-          });
-          recordedOn.add(n.name);
+          const raised = await withNode(o.connect, n, (c) => raiseReservation(c, plan.timeline));
+          if (raised === true) recordedOn.add(n.name);
+          else higher.push(`${n.name} holds ${raised}`);
         } catch (err) {
           o.log?.(`timeline ${plan.timeline} not reserved on ${n.name}: ${(err as Error).message}`);
         }
       }),
   );
+  const holdsNow = reservationHolds(view, recordedOn);
   const me = o.nodes.find((n) => n.name === o.candidate)!;
-  if (plan.placeholders.length) {
+  // placeholders only for a promotion that goes on: left by a refused one, they would outlive it
+  if (plan.placeholders.length && (holdsNow || !o.placeholdersOnlyIfHolds)) {
     await withNode(o.connect, me, async (c) => {
       // COPY writes to an absolute path only
       const dataDir = (await c.query(`SELECT current_setting('data_directory') AS d`)).rows[0].d as string;
@@ -193,8 +205,8 @@ export async function reserveTimeline(o: { candidate: string; nodes: NodeAddress
       }
     });
   }
-  const holds = reservationHolds(view, recordedOn);
+  const holds = holdsNow;
   const why = plan.because ? ` (${plan.because} knows timeline ${plan.timeline - 1})` : '';
-  const said = `timeline ${plan.timeline} reserved on ${[...recordedOn].join(', ')}${holds ? ', a majority' : ', NOT a majority'}${why}${plan.placeholders.length ? `; placeholder history files for ${plan.placeholders.join(', ')}` : ''}`;
+  const said = `timeline ${plan.timeline} reserved on ${[...recordedOn].join(', ') || 'no node'}${holds ? ', a majority' : ', NOT a majority'}${why}${higher.length ? ` (already higher: ${higher.join(', ')})` : ''}${plan.placeholders.length ? `; placeholder history files for ${plan.placeholders.join(', ')}` : ''}`;
   return { plan, recordedOn, holds, said };
 }

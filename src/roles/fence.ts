@@ -173,25 +173,41 @@ export const BACKSTOP_MISSES_TO_FENCE = 3;
 
 export type BackstopAction = { action: 'fence' | 'watch' | 'done'; reason: string };
 
-/** One read of the backstop: `misses` is how many reads in a row saw no majority before this one (pure). */
-export function backstopStep(misses: number, self: string, view: ClusterView): { misses: number; decision: BackstopAction } {
+/** What the backstop carries from one read to the next. */
+export interface BackstopState {
+  /** Reads in a row that saw no majority. */
+  misses: number;
+  /** Reads in a row that saw a standby streaming from this node. */
+  childReads: number;
+}
+
+/**
+ * One read of the backstop (pure). `running`: this node's postmaster is alive (from its data
+ * directory, not from the probe: a slow answer is no proof of a stopped server).
+ */
+export function backstopStep(state: BackstopState, self: string, view: ClusterView, running: boolean): { state: BackstopState; decision: BackstopAction } {
   const me = nodeOf(view, self);
-  const done = (reason: string) => ({ misses: 0, decision: { action: 'done' as const, reason } });
-  if (!answered(me)) {
-    if (me.down) return done(`PostgreSQL does not run: nothing to fence (${me.error ?? 'down'})`);
-    // slow or hung: it acknowledges nothing meanwhile; what the others say decides once it answers
-    return { misses, decision: { action: 'watch', reason: `its own PostgreSQL did not answer (${me.error ?? 'no answer'}): looking again` } };
-  }
+  const done = (reason: string) => ({ state: { misses: 0, childReads: 0 }, decision: { action: 'done' as const, reason } });
+  const watch = (next: BackstopState, reason: string) => ({ state: next, decision: { action: 'watch' as const, reason } });
+  if (!running) return done('PostgreSQL does not run: nothing to fence');
+  // slow or hung: it acknowledges nothing meanwhile; what the others say decides once it answers
+  if (!answered(me)) return watch(state, `its own PostgreSQL did not answer (${me.error ?? 'no answer'}): looking again`);
   if (!me.writable) return done('a standby now: nothing to fence');
-  const newer = writableNodes(view).find((n) => n.name !== self && (n.timeline ?? 0) > (me.timeline ?? Number.POSITIVE_INFINITY));
-  if (newer) return { misses: 0, decision: { action: 'fence', reason: `${newer.name} accepts writes on timeline ${newer.timeline}, newer than this node's ${me.timeline}` } };
+  // a node on a newer timeline that accepts writes or streams from someone: a promotion happened
+  // after this node's (a standby of the new primary may be all it reaches of that side). One that
+  // streams from no one may only hold stray WAL of a history that lost
+  const newer = view.nodes.find((n) => n.name !== self && answered(n) && (n.writable || n.upstream != null) && (n.timeline ?? 0) > (me.timeline ?? Number.POSITIVE_INFINITY));
+  if (newer) return { state: { misses: 0, childReads: 0 }, decision: { action: 'fence', reason: `${newer.name} is on timeline ${newer.timeline}, newer than this node's ${me.timeline}${newer.writable ? ' and accepts writes' : ''}` } };
   const child = view.nodes.find((n) => n.name !== self && answered(n) && n.upstream === self);
-  if (child) return done(`${child.name} streams from it again: no fence`);
+  // two reads in a row: a standby that cannot follow shows "streaming" for a few ms per retry
+  if (child && state.childReads + 1 >= 2) return done(`${child.name} streams from it again: no fence`);
+  const childReads = child ? state.childReads + 1 : 0;
   const seen = view.nodes.filter(answered).length;
   if (hasMajority(view)) {
-    return { misses: 0, decision: { action: 'watch', reason: `no standby streams from it, but ${seen} of ${view.nodes.length} nodes answer, a majority: not fenced (a standby that cannot follow yet is brought back by its keeper)` } };
+    return watch({ misses: 0, childReads }, `no standby streams from it, but ${seen} of ${view.nodes.length} nodes answer, a majority: not fenced (a standby that cannot follow yet is brought back by its keeper)`);
   }
-  const m = misses + 1;
+  const m = state.misses + 1;
   const reason = `only ${seen} of ${view.nodes.length} nodes answer (${majorityOf(view.nodes.length)} needed), ${m} read${m > 1 ? 's' : ''} in a row`;
-  return { misses: m, decision: m >= BACKSTOP_MISSES_TO_FENCE ? { action: 'fence', reason } : { action: 'watch', reason: `${reason}: looking again` } };
+  if (m >= BACKSTOP_MISSES_TO_FENCE) return { state: { misses: m, childReads }, decision: { action: 'fence', reason } };
+  return watch({ misses: m, childReads }, `${reason}: looking again`);
 }

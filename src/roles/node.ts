@@ -1,5 +1,5 @@
 // What a node does to take a role: clone, start as standby, follow, rejoin (pg_rewind), register.
-import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import type { NodeConfig } from '../config/schema.js';
@@ -7,7 +7,7 @@ import { findNode, nodePaths, repmgrNodeId } from '../config/paths.js';
 import { connectAs, ensureRunningOn, isInitialised, keepReservedTimeline, pgBin, reservedTimelineOnDisk, postmasterStatus, removeStaleLockFile, renderNodeFiles, stopPostgres, withLocalSql, type NodeContext } from '../postgres/actions.js';
 import { CLEAN_STATES, readControlData } from '../postgres/controldata.js';
 import { repmgr } from '../repmgr/actions.js';
-import { ensureDir } from '../fsutil.js';
+import { ensureDir, writeFileAtomic } from '../fsutil.js';
 import { KEEP_ON_REWIND, repmgrConninfo } from '../repmgr/render.js';
 import { probe } from '../status.js';
 import { pollUntil } from '../wait.js';
@@ -34,7 +34,7 @@ export const clonePartialMarker = (ctx: NodeContext) => join(nodePaths(ctx.confi
 export async function cloneFrom(ctx: NodeContext, primary: NodeConfig): Promise<void> {
   const partial = clonePartialMarker(ctx);
   // a timeline reservation this node holds (src/roles/timeline.ts) outlives its data directory
-  const reserved = reservationOfEarlierData(ctx);
+  const reserved = rememberReservation(ctx);
   writeFileSync(partial, `clone from ${primary.name} started at ${new Date().toISOString()}\n`);
   await repmgr(ctx, ['-h', primary.host, '-p', String(ctx.config.postgres.port), '-U', 'repmgr', '-d', 'repmgr', 'standby', 'clone', '--fast-checkpoint']);
   await keepReservedTimeline(ctx, reserved);
@@ -42,13 +42,23 @@ export async function cloneFrom(ctx: NodeContext, primary: NodeConfig): Promise<
   rmSync(partial, { force: true });
 }
 
-/** The highest timeline reservation in this node's data directory and the folders moved aside from it; null for none. */
-function reservationOfEarlierData(ctx: NodeContext): number | null {
-  const dataDir = nodePaths(ctx.config, ctx.node).dataDir;
-  const parent = dirname(dataDir);
-  const dirs = [dataDir, ...(existsSync(parent) ? readdirSync(parent).filter((f) => f.startsWith(`${basename(dataDir)}.aside-`)).map((f) => join(parent, f)) : [])];
-  const found = dirs.map(reservedTimelineOnDisk).filter((t): t is number => t !== null);
-  return found.length ? Math.max(...found) : null;
+/**
+ * This node's timeline reservation (src/roles/timeline.ts), remembered in its state folder before
+ * something replaces postgresql.auto.conf (pg_rewind copies the source's, a clone the primary's): the
+ * highest of the data directory's, the folders moved aside from it and the remembered one. A worker
+ * killed between the replacement and keepReservedTimeline finds it again on the step's re-run.
+ */
+function rememberReservation(ctx: NodeContext): number | null {
+  const p = nodePaths(ctx.config, ctx.node);
+  const parent = dirname(p.dataDir);
+  const file = join(p.stateDir, 'reserved-timeline');
+  const dirs = [p.dataDir, ...(existsSync(parent) ? readdirSync(parent).filter((f) => f.startsWith(`${basename(p.dataDir)}.aside-`)).map((f) => join(parent, f)) : [])];
+  const remembered = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) || null : null;
+  const found = [...dirs.map(reservedTimelineOnDisk), remembered].filter((t): t is number => t !== null);
+  if (!found.length) return null;
+  const top = Math.max(...found);
+  if (top !== remembered) writeFileAtomic(file, `${top}\n`);
+  return top;
 }
 
 /**
@@ -207,7 +217,7 @@ export async function rejoin(ctx: NodeContext, primaryName: string): Promise<'al
   await ensureCleanShutdown(ctx);
   ensureDir(join(p.stateDir, 'config-archive'), { owner: ctx.config.osUsers.postgres, mode: 0o700 });
   // pg_rewind copies the source's postgresql.auto.conf: this node's timeline reservation is written back after
-  const reserved = reservedTimelineOnDisk(p.dataDir);
+  const reserved = rememberReservation(ctx);
   await checkpointOn(ctx, primary);
   // --no-wait: whether it streams is checked here, in 30 s, not by repmgr's 60 s wait (node_rejoin_timeout)
   const res = await repmgr(

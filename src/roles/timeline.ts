@@ -67,14 +67,27 @@ export function reservationHolds(view: ClusterView, recordedOn: ReadonlySet<stri
 export const PLACEHOLDER_MARK = 'reserved by pgha';
 
 /**
- * The content of a placeholder history file for timeline `placeholder`: one fork line off timeline 1
- * at 0/0, so that it is never a history a standby can adopt. A standby in recovery that finds it
- * (rescanLatestTimeLine) logs that it is not a child of its timeline, or forked before its recovery
- * point, and keeps its target; at promotion only its existence counts (findNewestTimeLine), and the
- * new timeline's history names the real parent. See danglingPlaceholders for the one case it harms.
+ * The content of a placeholder history file for timeline `placeholder`: one fork line off the timeline
+ * below it at 0/0, so that it is never a history a standby can adopt: one in recovery that finds it
+ * (rescanLatestTimeLine) logs that it forked before its recovery point and keeps its target; at
+ * promotion only its existence counts (findNewestTimeLine), and the new timeline's history names the
+ * real parent. Off the timeline below, not off timeline 1: repmgr's follow and rejoin read the
+ * history of the node's timeline + 1 looking for its own timeline there, and give up without it
+ * (with it, rejoin's pg_rewind runs, which reads only real history). See danglingPlaceholders for
+ * the one case it harms.
  */
 export function placeholderHistory(placeholder: number): string {
-  return `1\t0/0\tplaceholder: timeline ${placeholder} is ${PLACEHOLDER_MARK}, taken by another history\n`;
+  return `${placeholder - 1}\t0/0\tplaceholder: timeline ${placeholder} is ${PLACEHOLDER_MARK}, taken by another history\n`;
+}
+
+/**
+ * A history file pgha wrote as a placeholder (pure): it carries the mark, or it is no real history —
+ * PostgreSQL writes history files whole (a temporary file renamed) and never with a fork at 0/0, so a
+ * file without one real fork line is a placeholder cut short by a crash.
+ */
+export function isPlaceholderHistory(text: string): boolean {
+  if (text.includes(PLACEHOLDER_MARK)) return true;
+  return !text.split('\n').some((l) => /^\s*\d+\s+[0-9A-Fa-f]+\/[0-9A-Fa-f]+/.test(l) && !/^\s*\d+\s+0+\/0+(\s|$)/.test(l));
 }
 
 /**
@@ -84,9 +97,9 @@ export function placeholderHistory(placeholder: number): string {
  * removed before PostgreSQL starts. `files` maps each history file's timeline to its content.
  */
 export function danglingPlaceholders(files: ReadonlyMap<number, string>): number[] {
-  const real = [...files].filter(([, text]) => !text.includes(PLACEHOLDER_MARK)).map(([t]) => t);
+  const real = [...files].filter(([, text]) => !isPlaceholderHistory(text)).map(([t]) => t);
   const top = real.length ? Math.max(...real) : 0;
-  return [...files].filter(([t, text]) => t > top && text.includes(PLACEHOLDER_MARK)).map(([t]) => t).sort((a, b) => a - b);
+  return [...files].filter(([t, text]) => t > top && isPlaceholderHistory(text)).map(([t]) => t).sort((a, b) => a - b);
 }
 
 /** The reservation in a postgresql.auto.conf text (the highest when written more than once), or null. */

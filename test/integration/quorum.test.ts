@@ -10,7 +10,8 @@ import { layout } from '../../src/local/cluster.js';
 import { catalogue } from '../../src/barman/actions.js';
 import { serverConfPrimary } from '../../src/barman/render.js';
 import { walTimeline } from '../../src/barman/reconcile.js';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { redisConnection } from '../../src/redis.js';
 import { barmanQueueName, nodeQueueName } from '../../src/queues.js';
@@ -392,10 +393,20 @@ describe('no two histories share a timeline number (failing input 8)', () => {
     } finally {
       await repmgrService(candidate, 'unpause');
     }
-    // the old primary comes back as a standby of the new timeline (rewound: it fetches the placeholder and the real history)
+    // the old primary comes back as a standby of the new timeline, rewound (repmgr reads the history of
+    // its timeline + 1, a placeholder, and finds its own timeline there)
     const back = await cli(['local', 'start', primary, '--dir', tc.dir]);
     expect({ code: back.exitCode, out: back.all }).toMatchObject({ code: 0 });
     expect(await healed(180_000)).toBe(candidate);
     expect(await timelineOf(primary)).toBe(earlier + 1);
+    // nobody was re-cloned: no data directory moved aside
+    expect(readdirSync(cfg().postgres.dataDir).filter((d) => d.includes('.aside-'))).toEqual([]);
+    // barman's archive has no gap in the history files (a recovery counts them one by one): the
+    // placeholders came from the new primary beside its real history
+    const wals = join(cfg().barman.backupDir, cfg().cluster, 'wals');
+    const hist = (t: number) => join(wals, `${t.toString(16).toUpperCase().padStart(8, '0')}.history`);
+    await waitFor('history files up to the new timeline in barman\'s archive', async () => [tl + 1, earlier, earlier + 1].every((t) => existsSync(hist(t))), 120_000, 500);
+    expect(readFileSync(hist(earlier), 'utf8')).toContain('reserved by pgha');
+    expect(readFileSync(hist(earlier + 1), 'utf8').trimEnd().split('\n').pop()).toMatch(new RegExp(`^${tl}\t`));
   });
 });

@@ -16,6 +16,7 @@ import {
   type WatchdogState,
 } from '../../src/roles/fence.js';
 import { hasMajority, type ClusterView, type NodeView } from '../../src/roles/view.js';
+import { nodeViewOf } from '../../src/status.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { localRaw, problemsOf } from './helpers.js';
 
@@ -270,53 +271,69 @@ describe("backstopStep: repmgrd's backstop fence never stops a primary that a ma
   const up = (name: string, extra: Partial<NodeView> = {}): NodeView => ({ name, answeredAt: T, writable: false, timeline: 4, upstream: null, ...extra });
   const gone = (name: string): NodeView => ({ name, answeredAt: null, down: true, error: 'connection refused' });
   const me = up('node2', { writable: true });
+  const fresh = { misses: 0, childReads: 0 };
 
   it('input 8: no standby streams (node3 must be rewound first, node1 is down), node3 answers: watches, never fences', () => {
-    let misses = 0;
+    let state = fresh;
     for (let i = 0; i < 10; i++) {
-      const r = backstopStep(misses, 'node2', { nodes: [gone('node1'), me, up('node3', { timeline: 3 })] });
+      const r = backstopStep(state, 'node2', { nodes: [gone('node1'), me, up('node3', { timeline: 3 })] }, true);
       expect(r.decision.action).toBe('watch');
       expect(r.decision.reason).toMatch(/no standby streams from it, but 2 of 3 nodes answer, a majority: not fenced/);
-      misses = r.misses;
+      state = r.state;
     }
   });
 
   it('no majority answers: fences on the BACKSTOP_MISSES_TO_FENCE-th read in a row, and a majority seen between starts the count again', () => {
     const alone: ClusterView = { nodes: [gone('node1'), me, gone('node3')] };
-    let misses = 0;
+    let state = fresh;
     for (let i = 1; i < BACKSTOP_MISSES_TO_FENCE; i++) {
-      const r = backstopStep(misses, 'node2', alone);
+      const r = backstopStep(state, 'node2', alone, true);
       expect(r.decision.action).toBe('watch');
-      misses = r.misses;
-      expect(misses).toBe(i);
+      state = r.state;
+      expect(state.misses).toBe(i);
     }
-    expect(backstopStep(misses, 'node2', { nodes: [gone('node1'), me, up('node3')] }).misses).toBe(0);
-    const last = backstopStep(misses, 'node2', alone);
+    expect(backstopStep(state, 'node2', { nodes: [gone('node1'), me, up('node3')] }, true).state.misses).toBe(0);
+    const last = backstopStep(state, 'node2', alone, true);
     expect(last.decision).toEqual({ action: 'fence', reason: `only 1 of 3 nodes answer (2 needed), ${BACKSTOP_MISSES_TO_FENCE} reads in a row` });
   });
 
-  it('a node writing on a newer timeline: fences at once, majority or not', () => {
-    expect(backstopStep(0, 'node2', { nodes: [up('node1', { writable: true, timeline: 5 }), me, up('node3')] }).decision).toEqual({ action: 'fence', reason: "node1 accepts writes on timeline 5, newer than this node's 4" });
+  it('a node on a newer timeline that writes, or streams from someone (a standby of the new primary): fences at once, majority or not', () => {
+    expect(backstopStep(fresh, 'node2', { nodes: [up('node1', { writable: true, timeline: 5 }), me, up('node3')] }, true).decision).toEqual({ action: 'fence', reason: "node1 is on timeline 5, newer than this node's 4 and accepts writes" });
+    expect(backstopStep(fresh, 'node2', { nodes: [gone('node1'), me, up('node3', { timeline: 5, upstream: 'node1' })] }, true).decision).toEqual({ action: 'fence', reason: "node3 is on timeline 5, newer than this node's 4" });
+    // streaming from no one, it may only hold stray WAL of a history that lost: not a reason
+    expect(backstopStep(fresh, 'node2', { nodes: [gone('node1'), me, up('node3', { timeline: 5 })] }, true).decision.action).toBe('watch');
   });
 
-  it('done: a standby streams from it again, it is a standby now, or its PostgreSQL is down; a slow own answer only looks again', () => {
-    expect(backstopStep(2, 'node2', { nodes: [gone('node1'), me, up('node3', { upstream: 'node2' })] }).decision.action).toBe('done');
-    expect(backstopStep(2, 'node2', { nodes: [gone('node1'), up('node2'), gone('node3')] }).decision.action).toBe('done');
-    expect(backstopStep(2, 'node2', { nodes: [gone('node1'), gone('node2'), gone('node3')] }).decision.action).toBe('done');
-    const slow = backstopStep(2, 'node2', { nodes: [gone('node1'), { name: 'node2', answeredAt: null, error: 'timeout expired' }, gone('node3')] });
-    expect(slow).toEqual({ misses: 2, decision: { action: 'watch', reason: 'its own PostgreSQL did not answer (timeout expired): looking again' } });
+  it('a standby streams from it on two reads in a row: done (one read may be the few ms a standby that cannot follow shows as streaming)', () => {
+    const streaming: ClusterView = { nodes: [gone('node1'), me, up('node3', { upstream: 'node2' })] };
+    const first = backstopStep(fresh, 'node2', streaming, true);
+    expect(first.decision.action).toBe('watch');
+    expect(backstopStep(first.state, 'node2', streaming, true).decision).toEqual({ action: 'done', reason: 'node3 streams from it again: no fence' });
+    // a read between without it starts over
+    const between = backstopStep(first.state, 'node2', { nodes: [gone('node1'), me, up('node3')] }, true);
+    expect(backstopStep(between.state, 'node2', streaming, true).decision.action).toBe('watch');
   });
 
-  it('property (1 to 7 nodes, any answers): never fences while a majority answers and no node writes on a newer timeline; always fences after enough reads without a majority', () => {
+  it('done when it is a standby now or its postmaster does not run; a slow own answer (probe timeout, as nodeViewOf reads it) only looks again', () => {
+    expect(backstopStep(fresh, 'node2', { nodes: [gone('node1'), up('node2'), gone('node3')] }, true).decision.action).toBe('done');
+    expect(backstopStep(fresh, 'node2', { nodes: [gone('node1'), gone('node2'), gone('node3')] }, false).decision).toEqual({ action: 'done', reason: 'PostgreSQL does not run: nothing to fence' });
+    // what a probe timeout of its own PostgreSQL looks like: nodeViewOf calls it down
+    const slowSelf = nodeViewOf([{ name: 'node2', host: 'h2' }], 'node2', { error: new Error('Query read timeout') }, T);
+    expect(slowSelf.down).toBe(true);
+    const slow = backstopStep({ misses: 2, childReads: 0 }, 'node2', { nodes: [gone('node1'), slowSelf, gone('node3')] }, true);
+    expect(slow).toEqual({ state: { misses: 2, childReads: 0 }, decision: { action: 'watch', reason: 'its own PostgreSQL did not answer (Query read timeout): looking again' } });
+  });
+
+  it('property (1 to 7 nodes, any answers): never fences while a majority answers and no node on a newer timeline writes or streams; always fences after enough reads without a majority', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 7 }).chain((n) => fc.tuple(fc.constant(n), fc.array(fc.record({ answers: fc.boolean(), writable: fc.boolean(), timeline: fc.integer({ min: 3, max: 5 }) }), { minLength: n, maxLength: n }))),
+        fc.integer({ min: 1, max: 7 }).chain((n) => fc.tuple(fc.constant(n), fc.array(fc.record({ answers: fc.boolean(), writable: fc.boolean(), streams: fc.boolean(), timeline: fc.integer({ min: 3, max: 5 }) }), { minLength: n, maxLength: n }))),
         fc.integer({ min: 0, max: 5 }),
         ([n, peers], misses) => {
-          const nodes: NodeView[] = peers.map((p, i) => (i === 0 ? up('node1', { writable: true }) : p.answers ? up(`node${i + 1}`, { writable: p.writable, timeline: p.timeline }) : gone(`node${i + 1}`)));
+          const nodes: NodeView[] = peers.map((p, i) => (i === 0 ? up('node1', { writable: true }) : p.answers ? up(`node${i + 1}`, { writable: p.writable, timeline: p.timeline, upstream: p.streams && !p.writable ? 'nodeX' : null }) : gone(`node${i + 1}`)));
           const view: ClusterView = { nodes };
-          const r = backstopStep(misses, 'node1', view);
-          const newer = nodes.some((x, i) => i > 0 && x.answeredAt !== null && x.writable && (x.timeline ?? 0) > 4);
+          const r = backstopStep({ misses, childReads: 0 }, 'node1', view, true);
+          const newer = nodes.some((x, i) => i > 0 && x.answeredAt !== null && (x.writable || x.upstream != null) && (x.timeline ?? 0) > 4);
           if (hasMajority(view) && !newer) expect(r.decision.action).not.toBe('fence');
           if (newer) expect(r.decision.action).toBe('fence');
           if (!hasMajority(view) && !newer) expect(r.decision.action).toBe(misses + 1 >= BACKSTOP_MISSES_TO_FENCE ? 'fence' : 'watch');

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import {
   danglingPlaceholders,
   highestTimelineOf,
+  isPlaceholderHistory,
   PLACEHOLDER_MARK,
   placeholderHistory,
   planTimeline,
@@ -61,13 +62,13 @@ describe('reservationHolds: recorded on a majority of the whole cluster', () => 
 });
 
 describe('placeholder history files', () => {
-  it('one fork line off timeline 1 at 0/0, in the history file format (tab-separated), carrying the mark', () => {
+  it('one fork line off the timeline below at 0/0 (repmgr looks for the node\'s own timeline in its timeline + 1), in the history file format (tab-separated), carrying the mark', () => {
     const text = placeholderHistory(4);
     expect(text.endsWith('\n')).toBe(true);
     const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     const [tli, lsn, reason] = lines[0].split('\t');
-    expect([tli, lsn]).toEqual(['1', '0/0']);
+    expect([tli, lsn]).toEqual(['3', '0/0']);
     expect(reason).toContain(PLACEHOLDER_MARK);
     expect(reason).toContain('timeline 4');
   });
@@ -81,6 +82,19 @@ describe('placeholder history files', () => {
     // placeholders below the newest real one stay, those above go
     expect(danglingPlaceholders(new Map([[3, placeholderHistory(3)], [5, real(5)], [6, placeholderHistory(6)]]))).toEqual([6]);
     expect(danglingPlaceholders(new Map())).toEqual([]);
+  });
+});
+
+describe('isPlaceholderHistory: a placeholder, or a file cut short, is not real history', () => {
+  it.each([
+    [placeholderHistory(5), true],
+    ['4\t0/0\t', true],
+    ['', true],
+    ['4\t0/', true],
+    ['1\t0/3000000\tno recovery target specified\n', false],
+    ['1\t0/3000000\tno recovery target specified\n2\t0/5000060\tno recovery target specified\n', false],
+  ])('%j → %s', (text, placeholder) => {
+    expect(isPlaceholderHistory(text)).toBe(placeholder);
   });
 });
 
@@ -151,6 +165,44 @@ describe('property: no two promotions ever take the same timeline number', () =>
         }
       }),
       { numRuns: 500, seed: 8 },
+    );
+  });
+
+  it('holds with reservations that reach only some nodes (a refused promotion leaves them behind) and two promotions planned from the same stale view at once, reservations raised only', () => {
+    type Attempt = { candidate: number; others: number[]; reached: number[] };
+    const attempt = (n: number) => fc.record({ candidate: fc.nat(n - 1), others: fc.shuffledSubarray([...Array(n).keys()]), reached: fc.shuffledSubarray([...Array(n).keys()]) });
+    const scenario = fc.integer({ min: 1, max: 7 }).chain((n) =>
+      fc.record({ n: fc.constant(n), rounds: fc.array(fc.tuple(attempt(n), fc.option(attempt(n), { nil: undefined })), { maxLength: 25 }) }),
+    );
+    fc.assert(
+      fc.property(scenario, ({ n, rounds }) => {
+        const names = [...Array(n).keys()].map((i) => `node${i + 1}`);
+        const state = names.map(() => ({ timeline: 1, reserved: null as number | null }));
+        const taken = new Set<number>([1]);
+        for (const [a, b] of rounds) {
+          // both plan from the same reads, then record one after the other
+          const planned = [a, b].filter((x): x is Attempt => x !== undefined).map((x) => {
+            const seen = new Set([x.candidate, ...x.others]);
+            const view: ClusterView = { nodes: names.map((name, i) => (seen.has(i) ? node(name, state[i].timeline, state[i].reserved) : node(name, 0, null, false))) };
+            return { x, seen, view, plan: seen.size >= majorityOf(n) ? planTimeline(names[x.candidate], view) : null };
+          });
+          for (const { x, seen, view, plan } of planned) {
+            if (!plan) continue; // the promotion rule refuses without a majority
+            const recorded = new Set<string>();
+            for (const i of x.reached.filter((r) => seen.has(r) || r === x.candidate)) {
+              // raised only: a node holding as much or more does not count
+              if ((state[i].reserved ?? 0) >= plan.timeline) continue;
+              state[i].reserved = plan.timeline;
+              recorded.add(names[i]);
+            }
+            if (!reservationHolds(view, recorded)) continue; // refused: its reservations stay behind
+            expect(taken.has(plan.timeline)).toBe(false);
+            taken.add(plan.timeline);
+            state[x.candidate].timeline = plan.timeline;
+          }
+        }
+      }),
+      { numRuns: 500, seed: 10 },
     );
   });
 });

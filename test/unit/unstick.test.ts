@@ -82,7 +82,7 @@ describe('checkPromotion with a frozen old primary', () => {
   // a fake node: `frozen` never answers a connection (it fails after the timeout); others answer readProbe and detach
   // `taken`: a node's timeline_taken (history files, reservation); `refuseReservation`: its ALTER SYSTEM of the reservation fails;
   // `existing`: history files the candidate has
-  const fake = (recovery: Record<string, boolean>, frozen: Set<string>, queries: string[], o: { taken?: Record<string, number>; refuseReservation?: Set<string>; existing?: Set<string> } = {}): Connect => async (n) => {
+  const fake = (recovery: Record<string, boolean>, frozen: Set<string>, queries: string[], o: { taken?: Record<string, number>; refuseReservation?: Set<string>; existing?: Set<string>; held?: Record<string, number> } = {}): Connect => async (n) => {
     queries.push(`${n.name}: connect`);
     if (frozen.has(n.name)) throw new Error('timeout expired');
     return {
@@ -91,7 +91,8 @@ describe('checkPromotion with a frozen old primary', () => {
         if (/pg_is_in_recovery\(\) AS r$/.test(sql.trim())) return { rows: [{ r: recovery[n.name] }] };
         if (/pg_stat_wal_receiver WHERE pid/.test(sql)) return { rows: [{ n: 0 }] };
         if (/^ALTER SYSTEM SET pgha\.reserved_timeline/.test(sql) && o.refuseReservation?.has(n.name)) throw new Error('connection lost');
-        if (/ALTER SYSTEM|pg_reload_conf|^COPY/.test(sql.trim())) return { rows: [] };
+        if (/ALTER SYSTEM|pg_reload_conf|^COPY|pg_advisory|^SET /.test(sql.trim())) return { rows: [] };
+        if (/^SELECT max\(setting::int\) AS t/.test(sql.trim())) return { rows: [{ t: o.held?.[n.name] ?? null }] };
         if (/data_directory/.test(sql)) return { rows: [{ d: '/data' }] };
         if (/pg_stat_file/.test(sql)) return { rows: [{ e: o.existing?.has(String(params?.[0])) ?? false }] };
         return { rows: [{ recovery: recovery[n.name], lsn: '0/3000000', received_lsn: '0/3000000', timeline: 1, timeline_taken: o.taken?.[n.name] ?? null, sender_host: null, repmgr_primaries: ['node1'], repmgrd_paused: false, started_at: '0' }] };
@@ -123,15 +124,27 @@ describe('checkPromotion with a frozen old primary', () => {
     expect(d).toMatchObject({ ok: true });
     expect(d.reason).toMatch(/timeline 5 reserved on .*, a majority \(node3 knows timeline 4\); placeholder history files for 2, 3, 4$/);
     // only the candidate writes placeholders, and only those it lacks (3 exists)
-    expect(queries.filter((q) => q.includes('COPY'))).toEqual([`node2: COPY (SELECT 1, '0/0',`, `node2: COPY (SELECT 1, '0/0',`]);
+    expect(queries.filter((q) => q.includes('COPY'))).toEqual([`node2: COPY (SELECT 1, '0/0',`, `node2: COPY (SELECT 3, '0/0',`]);
   });
 
-  it('a reservation that reaches no majority refuses the promotion (forceable); --force promotes anyway and says where it was recorded', async () => {
+  it('a reservation that reaches no majority refuses the promotion (a retry, not --force: it says nothing against the candidate) and writes no placeholder; --force promotes anyway and says where it was recorded', async () => {
     const nodes = ['node1', 'node2', 'node3'].map((name, i) => ({ name, host: `127.0.0.${11 + i}`, port: 5432 }));
-    const refused = await checkPromotion({ candidate: 'node2', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), [], { refuseReservation: new Set(['node3']) }) });
-    expect(refused).toMatchObject({ ok: false, forceable: true, reason: expect.stringMatching(/^timeline 2 could be reserved only on node2, not on a majority/) });
+    const queries: string[] = [];
+    const refused = await checkPromotion({ candidate: 'node2', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), queries, { refuseReservation: new Set(['node3']), taken: { node3: 3 } }) });
+    expect(refused).toMatchObject({ ok: false, forceable: false, reason: expect.stringMatching(/^timeline 4 could be reserved only on node2, not on a majority .*; retry/) });
+    expect(queries.filter((q) => q.includes('COPY'))).toEqual([]);
     const forced = await checkPromotion({ candidate: 'node2', nodes, force: true, connect: fake({ node2: true, node3: true }, new Set(['node1']), [], { refuseReservation: new Set(['node3']) }) });
     expect(forced).toMatchObject({ ok: true, reason: expect.stringMatching(/timeline 2 reserved on node2, NOT a majority$/) });
+  });
+
+  it('a node that already holds the planned number or more (another promotion reserving at the same moment) does not count, and its reservation is never lowered', async () => {
+    const nodes = ['node1', 'node2', 'node3'].map((name, i) => ({ name, host: `127.0.0.${11 + i}`, port: 5432 }));
+    const queries: string[] = [];
+    const d = await checkPromotion({ candidate: 'node2', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), queries, { held: { node3: 2 } }) });
+    expect(d).toMatchObject({ ok: false, forceable: false, reason: expect.stringMatching(/^timeline 2 could be reserved only on node2, not on a majority \(.*already higher: node3 holds 2\)/) });
+    expect(queries).not.toContain('node3: ALTER SYSTEM SET pgha.reserved_timeline');
+    // read and raised under the advisory lock, released after
+    expect(queries.filter((q) => q.startsWith('node3: SELECT pg_advisory'))).toEqual(['node3: SELECT pg_advisory_lock($1)', 'node3: SELECT pg_advisory_unlock($1)']);
   });
 });
 
