@@ -139,7 +139,8 @@ describe('local up with 3 nodes', () => {
     const res = await cli(['status', '--json', '--dir', tc.dir]);
     expect(res.exitCode).toBe(0);
     const status = JSON.parse(res.stdout);
-    expect(Object.keys(status).sort()).toEqual(['automaticFailover', 'barman', 'cluster', 'nodes']);
+    expect(Object.keys(status).sort()).toEqual(['automaticFailover', 'barman', 'cluster', 'nodes', 'redis']);
+    expect(status.redis).toEqual({ ok: true });
     expect(status.automaticFailover).toEqual({ paused: false, pausedOn: [], by: null, message: 'automatic failover on' });
     expect(status.cluster).toBe(config.cluster);
     // repmgr's own metadata: who is registered as what, following whom
