@@ -12,6 +12,7 @@ import { serverConfPrimary } from '../../src/barman/render.js';
 import { walTimeline } from '../../src/barman/reconcile.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import { redisConnection } from '../../src/redis.js';
 import { barmanQueueName, nodeQueueName } from '../../src/queues.js';
@@ -406,7 +407,12 @@ describe('no two histories share a timeline number (failing input 8)', () => {
     const wals = join(cfg().barman.backupDir, cfg().cluster, 'wals');
     const hist = (t: number) => join(wals, `${t.toString(16).toUpperCase().padStart(8, '0')}.history`);
     await waitFor('history files up to the new timeline in barman\'s archive', async () => [tl + 1, earlier, earlier + 1].every((t) => existsSync(hist(t))), 120_000, 500);
-    expect(readFileSync(hist(earlier), 'utf8')).toContain('reserved by pgha');
-    expect(readFileSync(hist(earlier + 1), 'utf8').trimEnd().split('\n').pop()).toMatch(new RegExp(`^${tl}\t`));
+    // barman keeps archived files compressed (gzip) under their own names
+    const text = (t: number) => {
+      const raw = readFileSync(hist(t));
+      return (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
+    };
+    expect(text(earlier)).toContain('reserved by pgha');
+    expect(text(earlier + 1).trimEnd().split('\n').pop()).toMatch(new RegExp(`^${tl}\t`));
   });
 });
