@@ -113,8 +113,19 @@ describe('automatic failover and the old primary\'s return', () => {
   let newPrimary = '';
 
   it('kill node1 under steady inserts: a standby is promoted, the other follows, inserts go on, barman streams from the new primary and backs it up', async () => {
-    // repmgrd must have re-read its state after the previous test's unpause
-    await new Promise((r) => setTimeout(r, 3000));
+    // every standby's repmgrd runs unpaused (the previous test paused it) and sees node1 as its
+    // upstream right now: a kill before that would find no repmgrd ready to fail over
+    for (const n of ['node2', 'node3']) {
+      await waitFor(`${n}'s repmgrd watching node1, unpaused`, async () => {
+        const c = await sqlTo(cfg(), n);
+        try {
+          const r = (await c.query('SELECT repmgr.repmgrd_is_running() AS running, repmgr.repmgrd_is_paused() AS paused, repmgr.get_upstream_node_id() AS upstream, repmgr.get_upstream_last_seen() AS seen')).rows[0];
+          return r.running && !r.paused && r.upstream === 1 && r.seen >= 0 && r.seen <= 1;
+        } finally {
+          await c.end();
+        }
+      }, 30_000, 200);
+    }
     const sampler = splitBrainSampler(cfg());
     const stream = insertStream(cfg());
     await waitFor('inserts on node1', async () => stream.acked.length > 50, 20_000);

@@ -1,6 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-// the nemesis suite's seeded PRNG (mulberry32): a failure is reproducible
-import { prng } from '../../bench/chaos/check.js';
+import fc from 'fast-check';
 import { decideRole as decideRoleIn, firstStartProblem as firstStartProblemIn, type RoleDecision, type SelfView } from '../../src/roles/decide.js';
 import type { ClusterView, NodeView } from '../../src/roles/view.js';
 
@@ -260,99 +259,104 @@ describe('decideRole: the majority rule for a node that was the primary', () => 
   });
 });
 
-// ---- property-style check -------------------------------------------------------------------
+// ---- properties (fast-check, seeded: a failure is reproducible and shrunk to a small case) -----
 
+describe('decideRole: random peer states (fast-check properties)', () => {
+  const RUNS = 2000;
 
-describe('decideRole: random peer states (property check)', () => {
-  const CASES = 2000;
-
-  function randomCase(rnd: () => number) {
-    const int = (n: number) => Math.floor(rnd() * n);
-    const pick = <T>(xs: T[]) => xs[int(xs.length)];
-    const selfTimeline = 1 + int(4);
-    const self: SelfView = { name: 'self', wasStandby: rnd() < 0.5, timeline: selfTimeline };
-    const size = 1 + int(7); // clusters of 1..7 nodes
-    const names = Array.from({ length: size - 1 }, (_, i) => `p${i + 1}`);
-    const peers: NodeView[] = names.map((name) => {
-      const peer: NodeView = {
-        name,
-        answeredAt: rnd() < 0.65 ? 1 : null,
-        // primaries are rare, so the "no primary" branches get exercised
-        writable: pick([false, false, false, false, true, undefined]),
-        timeline: pick([selfTimeline - 1, selfTimeline, selfTimeline, selfTimeline, selfTimeline + 1, null, undefined]),
-      };
-      const meta = pick<string[] | undefined>([undefined, [], [], ['self'], ['self'], [pick(['self', ...names, 'ghost'])]]);
-      if (meta !== undefined) peer.repmgrPrimaries = meta;
-      if (peer.answeredAt === null) peer.error = 'down';
-      return peer;
+  /** A deciding node (a former standby or primary, timeline 1..4) and the peers of a 1..7-node cluster. */
+  const caseArb = fc
+    .record({ wasStandby: fc.boolean(), selfTimeline: fc.integer({ min: 1, max: 4 }), size: fc.integer({ min: 1, max: 7 }) })
+    .chain(({ wasStandby, selfTimeline, size }) => {
+      const names = Array.from({ length: size - 1 }, (_, i) => `p${i + 1}`);
+      const peer = (name: string) =>
+        fc
+          .record({
+            answers: fc.integer({ min: 0, max: 99 }).map((x) => x < 65),
+            // primaries are rare, so the "no primary" branches get exercised
+            writable: fc.constantFrom<boolean | undefined>(false, false, false, false, true, undefined),
+            timeline: fc.constantFrom<number | null | undefined>(selfTimeline - 1, selfTimeline, selfTimeline, selfTimeline, selfTimeline + 1, null, undefined),
+            meta: fc.oneof(
+              fc.constantFrom<string[] | undefined>(undefined, [], [], ['self'], ['self']),
+              fc.constantFrom('self', ...names, 'ghost').map((n) => [n]),
+            ),
+          })
+          .map(({ answers, writable, timeline, meta }): NodeView => ({
+            name,
+            answeredAt: answers ? 1 : null,
+            writable,
+            timeline,
+            ...(meta !== undefined ? { repmgrPrimaries: meta } : {}),
+            ...(answers ? {} : { error: 'down' }),
+          }));
+      return fc.tuple(...names.map(peer)).map((peers) => ({ self: { name: 'self', wasStandby, timeline: selfTimeline } as SelfView, peers: peers as NodeView[] }));
     });
-    return { self, peers };
+
+  /** The decision's kind, after checking it against the rules; throws (with the case) on a violation. */
+  function checked({ self, peers }: { self: SelfView; peers: NodeView[] }): string {
+    const d = decideRole(self, structuredClone(peers));
+    const ctx = JSON.stringify({ self, peers, d });
+    const reachable = peers.filter((p) => p.answeredAt !== null);
+    const primaries = reachable.filter((p) => p.writable === true);
+    const newer = reachable.filter((p) => typeof p.timeline === 'number' && p.timeline > self.timeline);
+    const metaOther = reachable.some((p) => (p.repmgrPrimaries ?? []).some((n) => n !== self.name));
+    const majority = (reachable.length + 1) * 2 > peers.length + 1;
+    // every decision has a reason
+    if (!d.reason) throw new Error(`empty reason: ${ctx}`);
+    const tag = `${self.wasStandby ? 'standby' : 'primary'}:${d.action}`;
+    if (self.wasStandby) {
+      // a standby never starts writable
+      if (d.action === 'start-primary' || d.action === 'rejoin') throw new Error(`standby got ${d.action}: ${ctx}`);
+      if (primaries.length > 1) {
+        if (d.action !== 'refuse') throw new Error(`two primaries but ${d.action}: ${ctx}`);
+      } else {
+        if (d.action !== 'start-standby') throw new Error(`expected start-standby: ${ctx}`);
+        if (d.upstream !== (primaries[0]?.name ?? null)) throw new Error(`wrong upstream: ${ctx}`);
+      }
+      return tag;
+    }
+    const safe = primaries.length === 0 && newer.length === 0 && !metaOther && majority;
+    if (d.action === 'start-primary') {
+      // the safety property: only with no reachable writable peer, no newer timeline, a strict majority
+      if (primaries.length !== 0) throw new Error(`start-primary beside a reachable primary: ${ctx}`);
+      if (newer.length !== 0) throw new Error(`start-primary behind a newer timeline: ${ctx}`);
+      if (!majority) throw new Error(`start-primary without a majority: ${ctx}`);
+      if (metaOther) throw new Error(`start-primary while repmgr names another primary: ${ctx}`);
+    }
+    // and liveness: when all of it holds, it does start
+    if (safe && d.action !== 'start-primary') throw new Error(`safe but ${d.action}: ${ctx}`);
+    if (d.action === 'start-standby') throw new Error(`a former primary got start-standby: ${ctx}`);
+    if (d.action === 'rejoin') {
+      if (primaries.length !== 1 || d.primary !== primaries[0].name) throw new Error(`rejoin of the wrong node: ${ctx}`);
+    } else if (primaries.length === 1) {
+      throw new Error(`one reachable primary but ${d.action}: ${ctx}`);
+    }
+    return tag;
   }
 
-  it(`over ${CASES} seeded cases, start-primary only when it is provably safe, and always then`, () => {
-    const rnd = prng(0x5eed1234);
+  it(`start-primary only when it is provably safe, and always then (${RUNS} cases)`, () => {
+    fc.assert(fc.property(caseArb, (c) => void checked(c)), { numRuns: RUNS, seed: 0x5eed1234 });
+  });
+
+  it('the cases reach every branch, so the property is really exercised', () => {
     const seen = new Map<string, number>();
-    for (let i = 0; i < CASES; i++) {
-      const { self, peers } = randomCase(rnd);
-      const d = decideRole(self, structuredClone(peers));
-      const tag = `${self.wasStandby ? 'standby' : 'primary'}:${d.action}`;
+    for (const c of fc.sample(caseArb, { numRuns: RUNS, seed: 0x5eed1234 })) {
+      const tag = checked(c);
       seen.set(tag, (seen.get(tag) ?? 0) + 1);
-      const ctx = JSON.stringify({ case: i, self, peers, d });
-
-      const reachable = peers.filter((p) => p.answeredAt !== null);
-      const primaries = reachable.filter((p) => p.writable === true);
-      const newer = reachable.filter((p) => typeof p.timeline === 'number' && p.timeline > self.timeline);
-      const metaOther = reachable.some((p) => (p.repmgrPrimaries ?? []).some((n) => n !== self.name));
-      const majority = (reachable.length + 1) * 2 > peers.length + 1;
-
-      // every decision has a reason
-      if (!d.reason) throw new Error(`empty reason: ${ctx}`);
-
-      if (self.wasStandby) {
-        // a standby never starts writable
-        if (d.action === 'start-primary' || d.action === 'rejoin') throw new Error(`standby got ${d.action}: ${ctx}`);
-        if (primaries.length > 1) {
-          if (d.action !== 'refuse') throw new Error(`two primaries but ${d.action}: ${ctx}`);
-        } else {
-          if (d.action !== 'start-standby') throw new Error(`expected start-standby: ${ctx}`);
-          if (d.upstream !== (primaries[0]?.name ?? null)) throw new Error(`wrong upstream: ${ctx}`);
-        }
-        continue;
-      }
-
-      const safe = primaries.length === 0 && newer.length === 0 && !metaOther && majority;
-      if (d.action === 'start-primary') {
-        // the safety property: only with no reachable writable peer, no newer timeline, a strict majority
-        if (primaries.length !== 0) throw new Error(`start-primary beside a reachable primary: ${ctx}`);
-        if (newer.length !== 0) throw new Error(`start-primary behind a newer timeline: ${ctx}`);
-        if (!majority) throw new Error(`start-primary without a majority: ${ctx}`);
-        if (metaOther) throw new Error(`start-primary while repmgr names another primary: ${ctx}`);
-      }
-      // and liveness: when all of it holds, it does start
-      if (safe && d.action !== 'start-primary') throw new Error(`safe but ${d.action}: ${ctx}`);
-      if (d.action === 'start-standby') throw new Error(`a former primary got start-standby: ${ctx}`);
-      if (d.action === 'rejoin') {
-        if (primaries.length !== 1 || d.primary !== primaries[0].name) throw new Error(`rejoin of the wrong node: ${ctx}`);
-      } else if (primaries.length === 1) {
-        throw new Error(`one reachable primary but ${d.action}: ${ctx}`);
-      }
     }
-    // the generator reached every branch, so the property was really exercised
     for (const tag of ['standby:start-standby', 'standby:refuse', 'primary:start-primary', 'primary:refuse', 'primary:rejoin']) {
       expect(seen.get(tag) ?? 0).toBeGreaterThan(20);
     }
   });
 
   it('refusals of a former primary cover each reason (timeline, metadata, majority, two primaries)', () => {
-    const rnd = prng(42);
     const kinds = new Set<string>();
-    for (let i = 0; i < CASES; i++) {
-      const { self, peers } = randomCase(rnd);
+    for (const { self, peers } of fc.sample(caseArb, { numRuns: RUNS, seed: 42 })) {
       if (self.wasStandby) continue;
       const d = decideRole(self, peers);
       if (d.action !== 'refuse') continue;
       if (d.reason.includes('failover happened')) kinds.add('timeline');
-      else if (d.reason.includes("metadata disagrees")) kinds.add('metadata');
+      else if (d.reason.includes('metadata disagrees')) kinds.add('metadata');
       else if (d.reason.includes('without a majority')) kinds.add('majority');
       else if (d.reason.includes('all accept writes')) kinds.add('two-primaries');
       else throw new Error(`unexpected refusal: ${d.reason}`);
@@ -361,14 +365,15 @@ describe('decideRole: random peer states (property check)', () => {
   });
 
   it('does not mutate its inputs and is deterministic', () => {
-    const rnd = prng(7);
-    for (let i = 0; i < 200; i++) {
-      const { self, peers } = randomCase(rnd);
-      const before = structuredClone({ self, peers });
-      const a = decideRole(self, peers);
-      expect({ self, peers }).toEqual(before);
-      expect(decideRole(self, peers)).toEqual(a);
-    }
+    fc.assert(
+      fc.property(caseArb, ({ self, peers }) => {
+        const before = structuredClone({ self, peers });
+        const a = decideRole(self, peers);
+        expect({ self, peers }).toEqual(before);
+        expect(decideRole(self, peers)).toEqual(a);
+      }),
+      { numRuns: 200, seed: 7 },
+    );
   });
 });
 
