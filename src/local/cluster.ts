@@ -9,9 +9,11 @@ import { dashboardToken } from '../auth.js';
 import { loadConfigFile } from '../config/load.js';
 import type { ClusterConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
-import { buildFirstStartFlow } from '../flows/first-start.js';
+import { buildFirstStartFlow, firstStartFlowId } from '../flows/first-start.js';
 import { buildRestartFlow } from '../flows/operations.js';
 import { enqueueFlow, retryFailedSteps, watchFlows, type StepState } from '../flows/run.js';
+import { readFlowRecord } from '../flows/registry.js';
+import type { Redis } from 'ioredis';
 import { postmasterStatus } from '../postgres/actions.js';
 import { describeRedis, redisConnection } from '../redis.js';
 import { readClusterView } from '../status.js';
@@ -178,9 +180,12 @@ export async function bootFlowId(config: ClusterConfig, node: string, since: num
   );
 }
 
-/** The flow tree behind a boot flow id (first start or restart), to follow it. */
-export function bootFlow(config: ClusterConfig, node: string, flowId: string) {
-  return flowId.includes('-boot-') ? buildRestartFlow(config, node, flowId) : buildFirstStartFlow(config, node);
+/** The flow tree behind a boot flow id, to follow it: its recorded scenario says which (a restart, else the first start). */
+export async function bootFlow(connection: Redis, config: ClusterConfig, node: string, flowId: string) {
+  const record = await readFlowRecord(connection, config.cluster, flowId);
+  // no record (trimmed with the oldest): the first start has its one fixed id, anything else restarted
+  const restart = record ? record.scenario === 'restart' : flowId !== firstStartFlowId(config.cluster, node);
+  return { scenario: restart ? 'restart' : 'first-start', flow: restart ? buildRestartFlow(config, node, flowId) : buildFirstStartFlow(config, node) };
 }
 
 export function loadLocal(dir: string): { l: LocalLayout; config: ClusterConfig; warnings: string[] } {
@@ -222,18 +227,21 @@ export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number
   say(`dashboard: http://${config.dashboard.host}:${config.dashboard.port}/ (Bull Board at /queues), user: any name, password: the token`);
   if (token) say(`dashboard token: ${token}`);
 
-  const flows = config.nodes.map((n) => buildFirstStartFlow(config, n.name));
-  // a node worker started on a node that ran before boots it through the restart decision: wait for
-  // that too. A new node's worker enqueues the same first-start flow as here: no need to wait for it.
-  for (const n of config.nodes) {
-    if (!started.includes(`${n.name}-worker`) || !existsSync(nodePaths(config, n).startedMarker)) continue;
-    const id = await bootFlowId(config, n.name, bootedSince);
-    if (id.includes('-boot-')) flows.push(bootFlow(config, n.name, id));
-  }
   const connection = redisConnection(config.redis);
   const t0 = Date.now();
   try {
-    for (const f of flows) await enqueueFlow(connection, f, f.flowId.includes('-boot-') ? 'restart' : 'first-start');
+    const booted = config.nodes.map((n) => ({ scenario: 'first-start', flow: buildFirstStartFlow(config, n.name) }));
+    // a node worker started on a node that ran before boots it through the restart decision: wait for
+    // that too. A new node's worker enqueues the same first-start flow as here: no need to wait for it.
+    for (const n of config.nodes) {
+      if (!started.includes(`${n.name}-worker`) || !existsSync(nodePaths(config, n).startedMarker)) continue;
+      const id = await bootFlowId(config, n.name, bootedSince);
+      if (!id) continue;
+      const b = await bootFlow(connection, config, n.name, id);
+      if (b.scenario === 'restart') booted.push(b);
+    }
+    const flows = booted.map((b) => b.flow);
+    for (const b of booted) await enqueueFlow(connection, b.flow, b.scenario);
     // `up` again after fixing a cause: failed steps run again and their flows go on
     for (const r of await retryFailedSteps(connection, flows)) say(`retrying failed step ${r}`);
     say(`first-start flows: ${flows.map((f) => f.flowId).join(', ')}`);

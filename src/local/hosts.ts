@@ -82,9 +82,9 @@ export async function localStart(dir: string, node: string, say: (s: string) => 
     say(`${node} already runs`);
     return 0;
   }
-  const flow = bootFlow(config, node, flowId);
   const connection = redisConnection(config.redis);
   try {
+    const { flow } = await bootFlow(connection, config, node, flowId);
     say(`flow ${flowId}`);
     // the first refusal is the answer for whoever waits: the flow itself keeps retrying
     const result = await watchFlows(connection, [flow], { timeoutMs, failFast: true, onStep: (s) => say(`  ✓ ${s.step}`) });
