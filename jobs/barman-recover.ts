@@ -1,5 +1,6 @@
 // Restore (barman host): `barman recover` of the chosen backup, with the recovery target, into a
 // staging folder beside barman's data; the target node's step moves it into place.
+import { RestoreTargetSchema } from '../src/barman/restore.js';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -15,12 +16,7 @@ export default defineStep({
   name: 'barman-recover',
   schema: StepDataBase.extend({
     backupId: z.string().regex(/^[0-9]{8}T[0-9]{6}$/),
-    target: z.discriminatedUnion('kind', [
-      z.object({ kind: z.literal('latest') }),
-      z.object({ kind: z.literal('immediate') }),
-      z.object({ kind: z.literal('time'), time: z.string() }),
-      z.object({ kind: z.literal('lsn'), lsn: z.string() }),
-    ]),
+    target: RestoreTargetSchema,
   }),
   async run(ctx, data) {
     const { server } = barmanPaths(ctx.config);

@@ -180,7 +180,7 @@ export async function planScenario(config: ClusterConfig, body: unknown, stamp =
   const flow = buildRestoreFlow(config, {
     target: into,
     backupId: restorable.backupId,
-    recoveryTarget: target as unknown as Record<string, unknown>,
+    recoveryTarget: target,
     flowId: id('restore'),
     pauseVia: primaries[0]?.name ?? into,
   });

@@ -1,11 +1,19 @@
 // Restore planning (pure): which backup, whether a recovery target lies in what barman can replay,
 // and where barman recovers to.
+import { z } from 'zod';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
 import { bytesToLsn, lsnToBytes } from '../postgres/lsn.js';
 
-export type RestoreTarget = { kind: 'latest' } | { kind: 'immediate' } | { kind: 'time'; time: string } | { kind: 'lsn'; lsn: string };
+/** Where a restore's recovery stops: the one schema of it, for the CLI, the API and the barman-recover step. */
+export const RestoreTargetSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('latest') }),
+  z.object({ kind: z.literal('immediate') }),
+  z.object({ kind: z.literal('time'), time: z.string() }),
+  z.object({ kind: z.literal('lsn'), lsn: z.string() }),
+]);
+export type RestoreTarget = z.infer<typeof RestoreTargetSchema>;
 
 export interface RestorableBackup {
   id: string;

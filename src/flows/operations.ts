@@ -3,6 +3,7 @@ import type { ClusterConfig } from '../config/schema.js';
 import { findNode } from '../config/paths.js';
 import { barmanQueueName, nodeQueueName } from '../queues.js';
 import { CAPPED_BACKOFF, chainFlow, type PlannedStep } from './chain.js';
+import type { RestoreTarget } from '../barman/restore.js';
 
 const onNode = (config: ClusterConfig, node: string, step: string, extra: Record<string, unknown> = {}, id?: string): PlannedStep => ({
   step,
@@ -117,7 +118,7 @@ export function buildRoleChangeFlow(
  * primary; every other node is re-cloned from it; barman streams from it; a fresh backup; then the
  * data directories from before the restore are removed (kept until here, so a failure can go back).
  */
-export function buildRestoreFlow(config: ClusterConfig, opts: { target: string; backupId: string; recoveryTarget: Record<string, unknown>; flowId: string; pauseVia: string }) {
+export function buildRestoreFlow(config: ClusterConfig, opts: { target: string; backupId: string; recoveryTarget: RestoreTarget; flowId: string; pauseVia: string }) {
   const { target, flowId } = opts;
   const others = config.nodes.map((n) => n.name).filter((n) => n !== target);
   const all = [...others, target];

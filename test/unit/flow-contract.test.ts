@@ -1,0 +1,90 @@
+// The contract between flow builders and step handlers: every step of every flow of every scenario
+// has a handler on the worker kind of its queue, and its data parses with that handler's schema. A
+// renamed handler, a step named without one, or data its schema refuses fails here, not at run time.
+import { describe, it, expect } from '@jest/globals';
+import type { FlowJob } from 'bullmq';
+import { barmanSteps, controlSteps, nodeSteps } from '../../jobs/index.js';
+import { buildFirstStartFlow } from '../../src/flows/first-start.js';
+import {
+  buildAfterPromotionFlow,
+  buildBackupFlow,
+  buildBarmanRepairFlow,
+  buildPlannedRestartFlow,
+  buildRestartFlow,
+  buildRestoreFlow,
+  buildRoleChangeFlow,
+  buildStandbyHealFlow,
+} from '../../src/flows/operations.js';
+import { flowSteps } from '../../src/flows/chain.js';
+import { barmanQueueName, controlQueueName, nodeQueueName } from '../../src/queues.js';
+import type { Step } from '../../src/step.js';
+import { localConfig } from './helpers.js';
+
+const config = localConfig();
+const nodes = config.nodes.map((n) => n.name);
+
+/** Every flow pgha builds, for every shape a scenario gives it. */
+const flows: [string, { flowId: string; tree: FlowJob }][] = [
+  ...nodes.map((n) => [`first-start ${n}`, buildFirstStartFlow(config, n)] as [string, { flowId: string; tree: FlowJob }]),
+  ['restart', buildRestartFlow(config, 'node2', 'f-restart')],
+  ['planned restart', buildPlannedRestartFlow(config, 'node1', 'f-planned')],
+  ['standby heal', buildStandbyHealFlow(config, 'node3', 'node1', 'f-heal')],
+  ['after promotion', buildAfterPromotionFlow(config, 'node2', 'f-promoted', ['node1', 'node3'])],
+  ['backup', buildBackupFlow(config, 'node1', 'f-backup')],
+  ['barman repair, switch with reset', buildBarmanRepairFlow(config, 'node2', 'f-repair-1', { switchFirst: true, reset: true })],
+  ['barman repair, backup only', buildBarmanRepairFlow(config, 'node2', 'f-repair-2', { switchFirst: false, reset: false })],
+  ['switchover', buildRoleChangeFlow(config, { mode: 'switchover', from: 'node1', to: 'node2', flowId: 'f-sw', followers: nodes })],
+  ['failover', buildRoleChangeFlow(config, { mode: 'failover', from: null, to: 'node3', flowId: 'f-fo', followers: nodes })],
+  ['failover --force', buildRoleChangeFlow(config, { mode: 'failover', from: 'node1', to: 'node3', flowId: 'f-fo-force', followers: nodes, force: true })],
+  ...(
+    [
+      { kind: 'latest' },
+      { kind: 'immediate' },
+      { kind: 'time', time: '2026-12-01T10:00:00Z' },
+      { kind: 'lsn', lsn: '0/3000060' },
+    ] as const
+  ).map((t) => [`restore to ${t.kind}`, buildRestoreFlow(config, { target: 'node1', backupId: '20261201T100000', recoveryTarget: t, flowId: `f-restore-${t.kind}`, pauseVia: 'node2' })] as [string, { flowId: string; tree: FlowJob }]),
+];
+
+/** The handlers of the worker that consumes `queueName`. */
+function handlersOf(queueName: string): Map<string, Step<any>> {
+  if (queueName === barmanQueueName(config.cluster)) return barmanSteps;
+  if (queueName === controlQueueName(config.cluster)) return controlSteps;
+  if (nodes.some((n) => nodeQueueName(config.cluster, n) === queueName)) return nodeSteps;
+  throw new Error(`no worker consumes queue ${queueName}`);
+}
+
+/** What is wrong with one step of a flow, or null. */
+export function stepProblem(job: FlowJob, handlers: (q: string) => Map<string, Step<any>>): string | null {
+  const handler = handlers(job.queueName).get(job.name);
+  if (!handler) return `step ${job.name} on ${job.queueName}: no handler on that worker`;
+  const parsed = handler.schema.safeParse(job.data);
+  if (!parsed.success) return `step ${job.name}: its data does not fit its schema: ${parsed.error.issues.map((i: { path: PropertyKey[]; message: string }) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+  return null;
+}
+
+describe('flow contract: every step of every flow has a handler on its worker and data its schema takes', () => {
+  it.each(flows)('%s', (_name, flow) => {
+    const steps = flowSteps(flow.tree);
+    expect(steps.length).toBeGreaterThan(0);
+    expect(steps.map((j) => stepProblem(j, handlersOf)).filter((p) => p !== null)).toEqual([]);
+  });
+
+  it('fails for a renamed handler and for data a schema refuses (the test is not blind)', () => {
+    const [first] = flowSteps(buildRestartFlow(config, 'node2', 'f-x').tree);
+    expect(first.name).toBe('decide-and-start');
+    const renamed = new Map([...nodeSteps].map(([name, s]) => [name === first.name ? `${name}-renamed` : name, s]));
+    expect(stepProblem(first, () => renamed)).toBe(`step ${first.name} on ${first.queueName}: no handler on that worker`);
+    const restoreSteps = flowSteps(buildRestoreFlow(config, { target: 'node1', backupId: '20261201T100000', recoveryTarget: { kind: 'latest' }, flowId: 'f-y', pauseVia: 'node2' }).tree);
+    const recover = restoreSteps.find((j) => j.name === 'barman-recover')!;
+    expect(stepProblem({ ...recover, data: { ...recover.data, backupId: 'latest' } }, handlersOf)).toMatch(/^step barman-recover: its data does not fit its schema: backupId: /);
+  });
+
+  it('every handler is reached by some flow or by a scheduler/hook (no handler is dead code)', () => {
+    const used = new Set(flows.flatMap(([, f]) => flowSteps(f.tree).map((j) => j.name)));
+    // run by BullMQ job schedulers (src/barman/schedules.ts) and repmgr's event hook, not by flows
+    for (const n of ['barman-cron', 'barman-backup', 'barman-check', 'barman-reconcile', 'repmgr-event', 'barman-list-backups', 'barman-restore-plan']) used.add(n);
+    const handlers = [...nodeSteps.keys(), ...barmanSteps.keys(), ...controlSteps.keys()];
+    expect(handlers.filter((h) => !used.has(h))).toEqual([]);
+  });
+});
