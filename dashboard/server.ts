@@ -14,7 +14,7 @@ import { createLogger } from '../src/logger.js';
 import { readFlowRecord } from '../src/flows/registry.js';
 import { enqueueFlow } from '../src/flows/run.js';
 import { planScenario } from '../src/scenarios.js';
-import { runBarmanJob } from '../src/backups.js';
+import { runBarmanJob } from '../src/flows/jobs.js';
 import type { BackupInfo } from '../src/barman/actions.js';
 import { authorized, dashboardToken } from '../src/auth.js';
 import { Overview, pageEvents } from './overview.js';

@@ -14,7 +14,7 @@ import { buildBarmanRepairFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 import { barmanQueueName, clusterTag } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
-import { readClusterView } from '../src/status.js';
+import { readClusterView } from '../src/probe.js';
 import { majorityPrimary } from '../src/roles/view.js';
 
 /** barman steps whose presence in the queue means an operation on barman is under way. */

@@ -11,7 +11,8 @@ import { writeRepmgrConf } from '../src/repmgr/actions.js';
 import { decideRole } from '../src/roles/decide.js';
 import { clonePartialMarker, ensureFollows, rejoin, resumeReclone, startAsStandby, streamingFrom, waitStreaming } from '../src/roles/node.js';
 import { findNode } from '../src/config/paths.js';
-import { currentPrimary, readClusterView } from '../src/status.js';
+import { currentPrimary } from '../src/status.js';
+import { readClusterView } from '../src/probe.js';
 import { answered } from '../src/roles/view.js';
 import { nodeContext } from './context.js';
 

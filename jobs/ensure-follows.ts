@@ -7,7 +7,7 @@ import { postmasterStatus } from '../src/postgres/actions.js';
 import { ensureFollows } from '../src/roles/node.js';
 import { buildRestartFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
-import { readClusterView } from '../src/status.js';
+import { readClusterView } from '../src/probe.js';
 import { answered, majorityPrimary, roleOf } from '../src/roles/view.js';
 import { nodeContext } from './context.js';
 

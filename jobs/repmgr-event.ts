@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { buildAfterPromotionFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
-import { readClusterView } from '../src/status.js';
+import { readClusterView } from '../src/probe.js';
 import { answered } from '../src/roles/view.js';
 
 /** repmgr events after which the cluster has a new primary. */

@@ -3,7 +3,7 @@ import { defineStep, StepDataBase } from '../src/step.js';
 import { UnrecoverableError } from 'bullmq';
 import { ensureNodeDirs, ensureRunningOn, initdbIfNeeded, isInitialised, postmasterStatus, renderNodeFiles } from '../src/postgres/actions.js';
 import { firstStartProblem } from '../src/roles/decide.js';
-import { readClusterView } from '../src/status.js';
+import { readClusterView } from '../src/probe.js';
 import { nodePaths } from '../src/config/paths.js';
 import { nodeContext } from './context.js';
 

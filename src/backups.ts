@@ -1,27 +1,8 @@
 // `pgha backup` and `pgha backup list`: jobs on the barman queue (barman runs on its own host).
-import { Queue, QueueEvents } from 'bullmq';
 import type { ClusterConfig } from './config/schema.js';
 import type { BackupInfo } from './barman/actions.js';
-import { barmanQueueName } from './queues.js';
-import { redisConnection } from './redis.js';
 import { runScenario } from './operations.js';
-
-export async function runBarmanJob<T>(config: ClusterConfig, name: string, timeoutMs: number, data: Record<string, unknown> = {}): Promise<T> {
-  const connection = redisConnection(config.redis);
-  const eventsConnection = redisConnection(config.redis);
-  const queue = new Queue(barmanQueueName(config.cluster), { connection });
-  const events = new QueueEvents(barmanQueueName(config.cluster), { connection: eventsConnection });
-  try {
-    await events.waitUntilReady();
-    const job = await queue.add(name, { cluster: config.cluster, ...data }, { jobId: `${name}-${Date.now()}`, attempts: 1, removeOnComplete: true, removeOnFail: true });
-    return (await job.waitUntilFinished(events, timeoutMs)) as T;
-  } finally {
-    await queue.close();
-    await events.close();
-    connection.disconnect();
-    eventsConnection.disconnect();
-  }
-}
+import { runBarmanJob } from './flows/jobs.js';
 
 const mib = (b: number | null | undefined) => (b === null || b === undefined ? '?' : `${(b / 2 ** 20).toFixed(1)} MiB`);
 

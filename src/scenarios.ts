@@ -10,10 +10,11 @@ import type { BackupInfo } from './barman/actions.js';
 import { buildFirstStartFlow } from './flows/first-start.js';
 import { buildBackupFlow, buildPlannedRestartFlow, buildRestoreFlow, buildRoleChangeFlow } from './flows/operations.js';
 import type { FlowJob } from 'bullmq';
-import { nodeStatuses, readClusterView, type NodeStatus } from './status.js';
+import { nodeStatuses, type NodeStatus } from './status.js';
+import { readClusterView } from './probe.js';
 import { lsnToBytes } from './postgres/lsn.js';
 import { decidePromotion } from './roles/promotion.js';
-import { runBarmanJob } from './backups.js';
+import { runBarmanJob } from './flows/jobs.js';
 
 export const SCENARIOS = ['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore'] as const;
 export type Scenario = (typeof SCENARIOS)[number];

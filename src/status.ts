@@ -1,16 +1,19 @@
-// The cluster's topology, read live from the nodes (never from a copy in Redis), and barman's backups.
-import { bytesToLsn, lsnToBytes } from './postgres/lsn.js';
-import { Queue, QueueEvents } from 'bullmq';
-import type pg from 'pg';
+// The status of the cluster as `pgha status`, the API and the page show it: each node's row (from the
+// cluster view read live, src/probe.ts), barman's backups (asked of the barman worker), and whether
+// automatic failover is paused.
+import { bytesToLsn } from './postgres/lsn.js';
+import { Queue } from 'bullmq';
 import type { ClusterConfig } from './config/schema.js';
 import { nodePaths } from './config/paths.js';
-import { connectAs, dropClient, postmasterStatus } from './postgres/actions.js';
+import { postmasterStatus } from './postgres/actions.js';
+import { runBarmanJob } from './flows/jobs.js';
 import { barmanQueueName } from './queues.js';
 import type { Redis } from 'ioredis';
 import { readFailoverPause, readFlowRecord, type FailoverPauseRecord } from './flows/registry.js';
 import { flowState, readStepStates } from './flows/run.js';
 import { describeRedis, redisConnection, redisProblem } from './redis.js';
 import { answered, lagBytesOf, roleOf, type ClusterView, type NodeView, type Role } from './roles/view.js';
+import { readClusterView } from './probe.js';
 import type { BackupInfo } from './barman/actions.js';
 import { nextBackupAt } from './barman/schedules.js';
 
@@ -103,122 +106,6 @@ async function readFailoverRecord(config: ClusterConfig, connection: Redis, queu
   return failoverState(nodes, pause, { state: flowState(states), step: at?.step ?? null });
 }
 
-export { lsnToBytes };
-
-export interface Probe {
-  recovery: boolean;
-  lsn: string | null;
-  /** The furthest WAL this node has: on a standby the greater of received and replayed, on a primary its current LSN. */
-  receivedLsn: string | null;
-  timeline: number | null;
-  /** The highest timeline number among its history files and its reservation (pgha.reserved_timeline). */
-  timelineTaken: number | null;
-  senderHost: string | null;
-  /** Who repmgr's metadata on this node has as active primary. */
-  repmgrPrimaries: string[];
-  /** `repmgr service pause` is in effect on this node. */
-  repmgrdPaused: boolean;
-  /** When this PostgreSQL started (ms since the epoch). */
-  startedAt: number;
-}
-
-/** What one node says of itself, on a connection as the repmgr role (status, restart decision, fencing watchdog). */
-export async function readProbe(client: pg.Client): Promise<Probe> {
-  const r = await client.query(`
-    SELECT pg_is_in_recovery() AS recovery,
-           (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
-           (CASE WHEN pg_is_in_recovery() THEN greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) ELSE pg_current_wal_lsn() END)::text AS received_lsn,
-           -- a standby's timeline is that of the newest WAL it holds: its walreceiver's, else the highest
-           -- timeline among its WAL segment files (named by timeline first); the last restartpoint's
-           -- timeline alone lags behind a promotion it already streamed
-           CASE WHEN pg_is_in_recovery()
-                THEN greatest((SELECT received_tli FROM pg_stat_wal_receiver WHERE received_tli > 0),
-                              (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'),
-                              (SELECT timeline_id FROM pg_control_checkpoint()))
-                ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
-           -- numbers taken by other histories: its history files, and the reservation a promotion recorded
-           -- on it (pg_file_settings reads the files now: no reload needed after a direct write)
-           greatest((SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{8}\.history$'),
-                    (SELECT max(setting::int) FROM pg_file_settings WHERE name = 'pgha.reserved_timeline' AND setting ~ '^[0-9]+$')) AS timeline_taken,
-           (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS sender_host,
-           (SELECT coalesce(array_agg(node_name::text ORDER BY node_id), '{}') FROM repmgr.nodes WHERE type = 'primary' AND active) AS repmgr_primaries,
-           repmgr.repmgrd_is_paused() AS repmgrd_paused,
-           (extract(epoch FROM pg_postmaster_start_time()) * 1000)::bigint AS started_at`);
-  const row = r.rows[0];
-  return {
-    recovery: row.recovery,
-    lsn: row.lsn,
-    receivedLsn: row.received_lsn,
-    timeline: row.timeline === null ? null : Number(row.timeline),
-    timelineTaken: row.timeline_taken === null ? null : Number(row.timeline_taken),
-    senderHost: row.sender_host,
-    repmgrPrimaries: row.repmgr_primaries ?? [],
-    repmgrdPaused: row.repmgrd_paused === true,
-    startedAt: Number(row.started_at),
-  };
-}
-
-/** What one node says of itself, over its consumer port as the repmgr role. */
-export async function probe(config: ClusterConfig, node: ClusterConfig['nodes'][number]): Promise<Probe> {
-  // bounded end to end: a node that froze after the connection was made answers neither the query nor the goodbye
-  const client = await connectAs(config, node, { user: 'repmgr', timeoutMs: 2000, queryTimeoutMs: 2000 });
-  try {
-    return await readProbe(client);
-  } finally {
-    dropClient(client);
-  }
-}
-
-/** What a probe says of a node, or why it did not answer (a connection error, a timeout). */
-export type Answer = { probe: Probe; error?: undefined } | { probe?: undefined; error: Error & { code?: string } };
-
-/** Errors that mean nothing answers there (down, starting, or the network gave up), rather than a failure of another kind. */
-const DOWN_CODES = ['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ETIMEDOUT', '57P03'];
-
-/** One node's answer, probed at `sentAt`, as the cluster view has it (pure). The upstream is named from the walreceiver's sender host among `nodes`. */
-export function nodeViewOf(nodes: readonly { name: string; host: string }[], name: string, a: Answer, sentAt: number): NodeView {
-  if (!a.probe) {
-    const down = DOWN_CODES.includes(a.error.code ?? '') || /timeout|terminated/i.test(a.error.message);
-    return { name, answeredAt: null, error: a.error.message, down };
-  }
-  const p = a.probe;
-  return {
-    name,
-    answeredAt: sentAt,
-    writable: !p.recovery,
-    timeline: p.timeline,
-    timelineTaken: p.timelineTaken,
-    lsn: lsnToBytes(p.receivedLsn),
-    replayLsn: lsnToBytes(p.lsn),
-    upstream: p.recovery ? (nodes.find((u) => u.host === p.senderHost)?.name ?? null) : null,
-    repmgrPrimaries: p.repmgrPrimaries,
-    repmgrdPaused: p.repmgrdPaused,
-    startedAt: p.startedAt,
-  };
-}
-
-/** The cluster view from every node's answer, all probed at `sentAt` (pure). */
-export function clusterViewOf(config: ClusterConfig, answers: Map<string, Answer>, sentAt: number): ClusterView {
-  return { nodes: config.nodes.map((n) => nodeViewOf(config.nodes, n.name, answers.get(n.name)!, sentAt)) };
-}
-
-/** Every node of the cluster, probed at once (each at most 2 s to connect and 2 s to answer); one read per decision. Never throws for a node that does not answer. */
-export async function readClusterView(config: ClusterConfig): Promise<ClusterView> {
-  const sentAt = Date.now();
-  const answers = new Map<string, Answer>();
-  await Promise.all(
-    config.nodes.map(async (n) => {
-      try {
-        answers.set(n.name, { probe: await probe(config, n) });
-      } catch (err) {
-        answers.set(n.name, { error: err as Error });
-      }
-    }),
-  );
-  return clusterViewOf(config, answers, sentAt);
-}
-
-
 /** The table's rows from the cluster view (pure); `pids`: each postmaster's pid where this host can read it. */
 export function nodeStatuses(config: ClusterConfig, view: ClusterView, pids: Map<string, number | null> = new Map()): NodeStatus[] {
   const writers = view.nodes.filter((n) => answered(n) && n.writable).length;
@@ -255,14 +142,9 @@ export async function currentPrimary(config: ClusterConfig): Promise<string | nu
 /** Ask the barman worker (it runs on the barman host) for the backup list; bounded wait. */
 export async function readBackups(config: ClusterConfig, timeoutMs = 15_000): Promise<BarmanStatus> {
   const connection = redisConnection(config.redis);
-  const name = barmanQueueName(config.cluster);
-  const queue = new Queue(name, { connection });
-  const eventsConnection = redisConnection(config.redis);
-  const events = new QueueEvents(name, { connection: eventsConnection });
+  const queue = new Queue(barmanQueueName(config.cluster), { connection });
   try {
-    await events.waitUntilReady();
-    const job = await queue.add('barman-list-backups', { cluster: config.cluster }, { removeOnComplete: true, removeOnFail: true, attempts: 1 });
-    const result = (await job.waitUntilFinished(events, timeoutMs)) as { backups: BackupInfo[] };
+    const result = await runBarmanJob<{ backups: BackupInfo[] }>(config, 'barman-list-backups', timeoutMs);
     const done = result.backups.filter((b) => b.status === 'DONE');
     const last = done[done.length - 1];
     const checks = (await queue.getJobs(['completed'], 0, 50)).filter((j) => j?.name === 'barman-check' && typeof j.returnvalue?.ok === 'boolean');
@@ -279,10 +161,8 @@ export async function readBackups(config: ClusterConfig, timeoutMs = 15_000): Pr
     return { backups: [], error: `barman worker did not answer: ${(err as Error).message}` };
   } finally {
     await queue.close();
-    await events.close();
     // BullMQ leaves connections it was given open
     connection.disconnect();
-    eventsConnection.disconnect();
   }
 }
 

@@ -10,7 +10,7 @@ import { secretsOf } from '../src/config/load.js';
 import { Runner } from '../src/exec/runner.js';
 import { connectAs, dropClient, stopPostgres, type NodeContext } from '../src/postgres/actions.js';
 import { stopRepmgrd } from '../src/repmgr/actions.js';
-import { nodeViewOf, readProbe, type Probe } from '../src/status.js';
+import { nodeViewOf, readProbe, type Probe } from '../src/probe.js';
 import { initialWatchdogState, promotionWindowMs, watchdogStep, type Observation, type WatchdogAction } from '../src/roles/fence.js';
 import { recordClusterEvent } from '../src/events.js';
 import { buildRestartFlow } from '../src/flows/operations.js';

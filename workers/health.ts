@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { findNode } from '../src/config/paths.js';
-import { nodeViewOf, probe, readClusterView } from '../src/status.js';
+import { nodeViewOf, probe, readClusterView } from '../src/probe.js';
 import { authorized, dashboardToken } from '../src/auth.js';
 import type { Logger } from 'winston';
 import { healthAnswer, type HealthAnswer } from '../src/roles/health.js';

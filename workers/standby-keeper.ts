@@ -14,7 +14,7 @@ import { buildStandbyHealFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 import { nodeQueueName } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
-import { readClusterView } from '../src/status.js';
+import { readClusterView } from '../src/probe.js';
 import { answered, roleOf, type ClusterView } from '../src/roles/view.js';
 import { HEAL_AFTER_MS, standbyHealStep, type HealState } from '../src/roles/heal.js';
 import { destroyRepmgrdConnections } from '../src/repmgr/actions.js';

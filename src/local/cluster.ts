@@ -16,7 +16,7 @@ import { readFlowRecord } from '../flows/registry.js';
 import type { Redis } from 'ioredis';
 import { postmasterStatus } from '../postgres/actions.js';
 import { describeRedis, redisConnection } from '../redis.js';
-import { readClusterView } from '../status.js';
+import { readClusterView } from '../probe.js';
 import { writableNodes } from '../roles/view.js';
 import { isAlive, readPidFile } from '../fsutil.js';
 import { repmgrdPidOf } from '../repmgr/actions.js';

@@ -14,7 +14,7 @@ import pg from 'pg';
 import pgPass from 'pgpass';
 import { openClient, raiseReservation } from '../postgres/actions.js';
 import { pollUntil } from '../wait.js';
-import { nodeViewOf, readProbe } from '../status.js';
+import { nodeViewOf, readProbe } from '../probe.js';
 import { decidePromotion, type PromotionDecision } from '../roles/promotion.js';
 import { answered, type ClusterView, type NodeView } from '../roles/view.js';
 import { highestTimelineOf, placeholderHistory, planTimeline, reservationHolds, type TimelinePlan } from '../roles/timeline.js';

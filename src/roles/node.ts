@@ -9,7 +9,7 @@ import { CLEAN_STATES, readControlData } from '../postgres/controldata.js';
 import { repmgr } from '../repmgr/actions.js';
 import { ensureDir, writeFileAtomic } from '../fsutil.js';
 import { KEEP_ON_REWIND, repmgrConninfo } from '../repmgr/render.js';
-import { probe } from '../status.js';
+import { probe } from '../probe.js';
 import { pollUntil } from '../wait.js';
 
 

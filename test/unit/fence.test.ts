@@ -16,7 +16,7 @@ import {
   type WatchdogState,
 } from '../../src/roles/fence.js';
 import { hasMajority, type ClusterView, type NodeView } from '../../src/roles/view.js';
-import { nodeViewOf } from '../../src/status.js';
+import { nodeViewOf } from '../../src/probe.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { localRaw, problemsOf } from './helpers.js';
 

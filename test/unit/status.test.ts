@@ -1,5 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
-import { clusterViewOf, failoverState, formatStatusTable, lsnToBytes, nodeStatuses, type NodeStatus, type Probe } from '../../src/status.js';
+import { failoverState, formatStatusTable, nodeStatuses, type NodeStatus } from '../../src/status.js';
+import { clusterViewOf, type Probe } from '../../src/probe.js';
+import { lsnToBytes } from '../../src/postgres/lsn.js';
 import { majorityPrimary, type NodeView } from '../../src/roles/view.js';
 import type { ClusterConfig } from '../../src/config/schema.js';
 import { localConfig } from './helpers.js';
