@@ -20,7 +20,14 @@ export interface LoadedConfig {
 
 const camelToSnake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 
-/** Every leaf path the schema knows, with its PGHA_* variable: postgres.technicalPort -> PGHA_POSTGRES_TECHNICAL_PORT. */
+/**
+ * Every leaf path the schema knows, with its PGHA_* variable: postgres.technicalPort -> PGHA_POSTGRES_TECHNICAL_PORT.
+ * Walked from the zod schema itself (zod 4's public `def`), not from a library: the env loaders looked
+ * at (dotenv, envalid, convict, znv, zod-config) either take a flat list of variables declared a
+ * second time, or do not keep this schema's strictness (unknown PGHA_* variables refused, YAML values
+ * for lists and maps, the same `path: what is wrong (got X)` errors as the file); one walk keeps the
+ * schema the single place a setting is declared.
+ */
 export function envVariables(): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const walk = (schema: z.ZodType, path: string[]) => {
