@@ -22,11 +22,11 @@ const camelToSnake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toU
 
 /**
  * Every leaf path the schema knows, with its PGHA_* variable: postgres.technicalPort -> PGHA_POSTGRES_TECHNICAL_PORT.
- * Walked from the zod schema itself (zod 4's public `def`), not from a library: the env loaders looked
- * at (dotenv, envalid, convict, znv, zod-config) either take a flat list of variables declared a
- * second time, or do not keep this schema's strictness (unknown PGHA_* variables refused, YAML values
- * for lists and maps, the same `path: what is wrong (got X)` errors as the file); one walk keeps the
- * schema the single place a setting is declared.
+ * Walked from the zod schema itself (zod 4's public `def`) rather than by an env-loading library:
+ * those (envalid, convict and the like) declare each variable a second time in their own format;
+ * this walk keeps the schema the one place a setting is declared, lets unknown PGHA_* variables be
+ * refused, reads YAML values for lists and maps, and reports problems in the file's
+ * `path: what is wrong (got X)` form.
  */
 export function envVariables(): Map<string, string[]> {
   const out = new Map<string, string[]>();
