@@ -3,13 +3,13 @@
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { defineStep, StepDataBase } from '../src/step.js';
-import { connectAs, withLocalSql } from '../src/postgres/actions.js';
+import { connectAs, postmasterStatus, removeDanglingPlaceholders, withLocalSql } from '../src/postgres/actions.js';
 import { repmgr } from '../src/repmgr/actions.js';
 import { readClusterView } from '../src/probe.js';
 import { lsnToBytes } from '../src/postgres/lsn.js';
 import { answered, writableNodes } from '../src/roles/view.js';
 import { checkPromotion, reserveTimeline, type Connect } from '../src/repmgr/validate.js';
-import { findNode } from '../src/config/paths.js';
+import { findNode, nodePaths } from '../src/config/paths.js';
 import { nodeContext } from './context.js';
 import { pollUntil } from '../src/wait.js';
 
@@ -47,6 +47,8 @@ export default defineStep({
         force: data.force,
         log: (l) => void ctx.log(l),
       });
+      // a reservation that did not reach a majority (a lost connection, a promotion at the same moment): the step tries again
+      if (!d.ok && d.retryable) throw new Error(`promotion of ${nc.node.name} not yet: ${d.reason}; this step tries again`);
       if (!d.ok) {
         throw new UnrecoverableError(
           `promotion of ${nc.node.name} refused: ${d.reason}` + (d.forceable ? `; start a new failover with --force to promote it anyway, or one --to ${d.ahead[0]?.name ?? 'another node'}` : ''),
@@ -55,25 +57,38 @@ export default defineStep({
       await ctx.log(`promotion rule: ${d.reason}`);
       reserved = d.timeline;
     }
-    const target = previous ? lsnToBytes(previous.checkpointLsn) : null;
-    let r = { replay: '', receive: null as string | null };
-    await pollUntil(
-      `${nc.node.name} replayed what it received`,
-      async () => {
-        r = await sql<{ replay: string; receive: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS replay, pg_last_wal_receive_lsn()::text AS receive');
-        const replay = lsnToBytes(r.replay)!;
-        return replay >= (target ?? lsnToBytes(r.receive) ?? replay);
-      },
-      {
-        timeoutMs: 60_000,
-        everyMs: 100,
-        signal: ctx.signal,
-        onTimeout: () => new Error(`${nc.node.name} did not replay up to ${previous?.checkpointLsn ?? r.receive} within 60 s (at ${r.replay}); the old primary is stopped, repmgrd paused: retry this step or restart the old primary`),
-      },
-    );
-    await ctx.log(`replayed up to ${r.replay}${previous ? ` (old primary's shutdown checkpoint ${previous.checkpointLsn})` : ''}`);
-    await ctx.progress(60, 'repmgr standby promote');
-    await repmgr(nc, ['standby', 'promote']);
+    try {
+      const target = previous ? lsnToBytes(previous.checkpointLsn) : null;
+      let r = { replay: '', receive: null as string | null };
+      await pollUntil(
+        `${nc.node.name} replayed what it received`,
+        async () => {
+          r = await sql<{ replay: string; receive: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS replay, pg_last_wal_receive_lsn()::text AS receive');
+          const replay = lsnToBytes(r.replay)!;
+          return replay >= (target ?? lsnToBytes(r.receive) ?? replay);
+        },
+        {
+          timeoutMs: 60_000,
+          everyMs: 100,
+          signal: ctx.signal,
+          onTimeout: () =>
+            new Error(
+              previous
+                ? `${nc.node.name} did not replay up to the old primary's shutdown checkpoint ${previous.checkpointLsn} within 60 s (at ${r.replay}); the old primary is stopped and repmgrd paused: retry this step (or, to call the switchover off, start the old primary again)`
+                : `${nc.node.name} did not replay what it received (${r.receive}) within 60 s (at ${r.replay}); repmgrd is paused: retry this step`,
+            ),
+        },
+      );
+      await ctx.log(`replayed up to ${r.replay}${previous ? ` (old primary's shutdown checkpoint ${previous.checkpointLsn})` : ''}`);
+      await ctx.progress(60, 'repmgr standby promote');
+      await repmgr(nc, ['standby', 'promote']);
+    } catch (err) {
+      // no promotion happened: the placeholders written for it would make this standby refuse to start
+      if (!postmasterStatus(nodePaths(ctx.config, nc.node).dataDir) || (await sql<{ recovery: boolean }>('SELECT pg_is_in_recovery() AS recovery').catch(() => ({ recovery: true }))).recovery) {
+        await removeDanglingPlaceholders(nc);
+      }
+      throw err;
+    }
     // the number PostgreSQL took must be the one reserved (its placeholders gone meanwhile would let
     // it take a lower one, which another history may hold): said loudly, it cannot be undone here
     const timeline = (await sql<{ t: number }>(`SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS t`)).t;

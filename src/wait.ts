@@ -25,7 +25,7 @@ export class WaitTimeout extends Error {
 }
 
 /**
- * Check `check` until it returns a value other than undefined or false, and return that value.
+ * Check `check` until it returns a value other than undefined, null or false, and return that value.
  * `what` names the condition. After `timeoutMs` it throws `onTimeout()` when given (an error that says
  * what was last seen and what to do), else a WaitTimeout naming `what`; when the signal aborts, the
  * signal's AbortError; and whatever `check` throws (a check that knows it can never come true throws).
@@ -34,7 +34,7 @@ export async function pollUntil<T>(what: string, check: () => Promise<T | undefi
   const deadline = Date.now() + o.timeoutMs;
   for (;;) {
     const v = await check();
-    if (v !== undefined && v !== false) return v as T;
+    if (v !== undefined && v !== null && v !== false) return v as T;
     if (Date.now() >= deadline) throw o.onTimeout?.() ?? new WaitTimeout(what, o.timeoutMs);
     await sleep(Math.min(o.everyMs, Math.max(0, deadline - Date.now())), o.signal);
   }

@@ -15,7 +15,7 @@ export const log = (s: string) => console.log(`[chaos ${new Date().toISOString()
 
 /** pollUntil for the nemesis runs: a check that throws counts as not yet (nodes come and go under faults). */
 export function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
-  return pollUntil(what, () => fn().catch(() => undefined), { timeoutMs, everyMs, onTimeout: () => new Error(`timed out after ${timeoutMs / 1000} s: ${what}`) });
+  return pollUntil(what, () => fn().then((v) => v || undefined, () => undefined), { timeoutMs, everyMs, onTimeout: () => new Error(`timed out after ${timeoutMs / 1000} s: ${what}`) });
 }
 
 export function client(config: ClusterConfig, node: string): pg.Client {

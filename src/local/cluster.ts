@@ -15,7 +15,7 @@ import { enqueueFlow, retryFailedSteps, watchFlows, type StepState } from '../fl
 import { readFlowRecord } from '../flows/registry.js';
 import type { Redis } from 'ioredis';
 import { postmasterStatus } from '../postgres/actions.js';
-import { describeRedis, redisConnection } from '../redis.js';
+import { describeRedis, redisConnection, redisProblem } from '../redis.js';
 import { readClusterView } from '../probe.js';
 import { writableNodes } from '../roles/view.js';
 import { isAlive, readPidFile } from '../fsutil.js';
@@ -117,16 +117,13 @@ async function startRedis(l: LocalLayout, config: ClusterConfig, say: (s: string
     ], { env: { [`PGHA_LOCAL_DIR`]: l.dir } });
     say(`redis-server started on 127.0.0.1:${port} (AOF in ${l.redisDir})`);
   }
-  const conn = redisConnection(config.redis);
-  try {
-    await pollUntil('redis-server answers', () => conn.ping().then((p) => p === 'PONG', () => false), {
-      timeoutMs: 5000,
-      everyMs: 100,
-      onTimeout: () => new Error(`redis-server did not answer on ${describeRedis(config.redis)} within 5 s; see ${join(l.redisDir, 'redis.log')}`),
-    });
-  } finally {
-    conn.disconnect();
-  }
+  // one bounded try a turn (a BullMQ-style connection would queue its ping while Redis is not up);
+  // a long append-only file can take a while to load (Redis answers LOADING meanwhile)
+  await pollUntil('redis-server answers', async () => (await redisProblem(config.redis, 1000)) === null, {
+    timeoutMs: 60_000,
+    everyMs: 100,
+    onTimeout: () => new Error(`redis-server did not answer on ${describeRedis(config.redis)} within 60 s; see ${join(l.redisDir, 'redis.log')}`),
+  });
 }
 
 /**

@@ -194,7 +194,8 @@ export async function keepReservedTimeline(ctx: NodeContext, reserved: number | 
   if (reserved === null || (now !== null && now >= reserved) || !isInitialised(dataDir)) return;
   if (postmasterStatus(dataDir)) {
     // running: through ALTER SYSTEM, which takes the file's lock (a concurrent detach's primary_conninfo stays)
-    await withLocalSql(ctx, ctx.config.postgres.port, 'postgres', (c) => raiseReservation(c, reserved));
+    // the repmgr database, as the promotion's reservation: advisory locks are per database
+    await withLocalSql(ctx, ctx.config.postgres.port, 'repmgr', (c) => raiseReservation(c, reserved));
   } else {
     const file = join(dataDir, 'postgresql.auto.conf');
     const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
@@ -207,12 +208,16 @@ export async function keepReservedTimeline(ctx: NodeContext, reserved: number | 
 const RESERVATION_LOCK = 0x70676861; // "pgha"
 
 /**
- * Raise a node's timeline reservation (src/roles/timeline.ts) to `timeline` on `c`: under an advisory
+ * Raise a node's timeline reservation (src/roles/timeline.ts) to `timeline` on `c` (a connection to
+ * the repmgr database): under an advisory
  * lock (this session's), read what postgresql.auto.conf holds and write only a higher number, so that
  * a reservation never goes down and two promotions reserving at once cannot both take one number on
  * a node. True when written; else the number already held (equal or higher).
  */
 export async function raiseReservation(c: pg.Client, timeline: number): Promise<true | number> {
+  // every caller is connected to the repmgr database (advisory locks are per database); a session
+  // stuck holding the lock must not hang a promotion: lock_timeout bounds the wait (an error, retried)
+  await c.query(`SET lock_timeout = '5s'`);
   await c.query('SELECT pg_advisory_lock($1)', [RESERVATION_LOCK]);
   try {
     const held = (await c.query(`SELECT max(setting::int) AS t FROM pg_file_settings WHERE name = '${RESERVED_TIMELINE_SETTING}' AND setting ~ '^[0-9]+$'`)).rows[0].t as number | null;

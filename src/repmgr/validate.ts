@@ -144,7 +144,7 @@ export async function checkPromotion(o: PromotionCheck): Promise<PromotionDecisi
   if (!r.holds && !o.force) {
     // not forceable: this is no judgement on the candidate but a write that did not reach enough
     // nodes (a lost connection, or another promotion reserving at the same moment); the election runs again
-    return { ok: false, forceable: false, ahead: [], reason: `timeline ${r.plan.timeline} could be reserved only on ${[...r.recordedOn].join(', ') || 'no node'}, not on a majority (${r.said}): a later promotion might take the same number; retry${note}` };
+    return { ok: false, forceable: false, retryable: true, ahead: [], reason: `timeline ${r.plan.timeline} could be reserved only on ${[...r.recordedOn].join(', ') || 'no node'}, not on a majority (${r.said}): a later promotion might take the same number; retry${note}` };
   }
   return { ...second, reason: `${second.reason}${note}; ${r.said}`, timeline: r.plan.timeline };
 }

@@ -150,6 +150,8 @@ export async function ensureFollows(ctx: NodeContext, primary: NodeConfig): Prom
   if (!now.recovery) throw new UnrecoverableError(`${ctx.node.name} is not in recovery; it cannot follow ${primary.name}`);
   if (now.upstream === primary.name) {
     await ctx.log(`${ctx.node.name} already streams from ${primary.name}`);
+    // a re-run after a crash between the rewind/clone and keeping the reservation finds it here
+    await keepReservedTimeline(ctx, rememberReservation(ctx));
     return 'already';
   }
   await ctx.log(`${ctx.node.name} streams from ${now.upstream ?? 'nothing'}: follow ${primary.name}`);
@@ -210,6 +212,8 @@ export async function rejoin(ctx: NodeContext, primaryName: string): Promise<'al
     const now = await streamingFrom(ctx);
     if (now.recovery && now.upstream === primary.name) {
       await ctx.log(`${ctx.node.name} already streams from ${primary.name}`);
+      // a re-run after a crash between the rewind and keeping the reservation finds it here
+      await keepReservedTimeline(ctx, rememberReservation(ctx));
       return 'already';
     }
     await stopPostgres(ctx);

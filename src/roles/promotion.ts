@@ -7,7 +7,7 @@ import { answered, hasMajority, majorityOf, writableNodes, type ClusterView, typ
 
 export type PromotionDecision =
   | { ok: true; reason: string; forced: boolean }
-  | { ok: false; reason: string; forceable: boolean; ahead: { name: string; bytes: bigint | null; timeline: number | null }[] };
+  | { ok: false; reason: string; forceable: boolean; ahead: { name: string; bytes: bigint | null; timeline: number | null }[]; retryable?: boolean };
 
 const fmt = (b: bigint | null) => (b === null ? 'more' : `${b}`);
 

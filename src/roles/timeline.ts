@@ -32,8 +32,8 @@ export interface TimelinePlan {
 }
 
 /**
- * The timeline a promotion of `candidate` takes: one above the highest number any node that answered
- * knows (highestTimelineOf), the candidate included. Throws when the candidate did not answer or its
+ * The timeline a promotion of `candidate` takes: one above the highest number any node of `view`
+ * knows (highestTimelineOf; a node that did not answer carries none), the candidate included. Throws when the candidate did not answer or its
  * timeline is unknown (a caller's mistake: the promotion rule refuses such a candidate first).
  */
 export function planTimeline(candidate: string, view: ClusterView): TimelinePlan {
@@ -41,7 +41,9 @@ export function planTimeline(candidate: string, view: ClusterView): TimelinePlan
   if (!answered(me) || me.timeline == null) throw new Error(`${candidate}: timeline unknown, no timeline can be planned`);
   let top = me.timeline;
   let because: string | null = null;
-  for (const n of view.nodes.filter(answered)) {
+  // every node that carries a number counts, also one that answered an earlier read of the same
+  // decision and not the last (its knowledge does not go away with its answer)
+  for (const n of view.nodes) {
     const h = highestTimelineOf(n);
     if (h > top) {
       top = h;

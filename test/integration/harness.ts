@@ -111,11 +111,15 @@ export async function sqlTo(config: ClusterConfig, node: string): Promise<pg.Cli
 /** pollUntil for tests: a check that throws counts as not yet, and its last error is named when the wait runs out. */
 export function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
   let last: unknown;
+  // a value that is not truthy (0, '') is not yet, as the checks here are written
   const check = () =>
-    fn().catch((err) => {
-      last = err;
-      return undefined;
-    });
+    fn().then(
+      (v) => v || undefined,
+      (err) => {
+        last = err;
+        return undefined;
+      },
+    );
   return pollUntil(what, check, { timeoutMs, everyMs, onTimeout: () => new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`) });
 }
 

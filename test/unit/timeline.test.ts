@@ -38,6 +38,11 @@ describe('planTimeline: a promotion takes a number above every number a node tha
     expect(planTimeline('node1', view).timeline).toBe(3);
   });
 
+  it('a node that answered an earlier read of the decision and not the last still counts with what it knew', () => {
+    const view: ClusterView = { nodes: [node('node1', 2), node('node2', 2), { name: 'node3', answeredAt: null, error: 'not detached from its upstream', timelineTaken: 6 }] };
+    expect(planTimeline('node1', view)).toMatchObject({ timeline: 7, because: 'node3' });
+  });
+
   it('a candidate that did not answer has no plan (a caller error: the promotion rule refuses it first)', () => {
     expect(() => planTimeline('node2', { nodes: [node('node1', 2), node('node2', 2, null, false)] })).toThrow(/node2: timeline unknown/);
   });

@@ -82,7 +82,7 @@ describe('checkPromotion with a frozen old primary', () => {
   // a fake node: `frozen` never answers a connection (it fails after the timeout); others answer readProbe and detach
   // `taken`: a node's timeline_taken (history files, reservation); `refuseReservation`: its ALTER SYSTEM of the reservation fails;
   // `existing`: history files the candidate has
-  const fake = (recovery: Record<string, boolean>, frozen: Set<string>, queries: string[], o: { taken?: Record<string, number>; refuseReservation?: Set<string>; existing?: Set<string>; held?: Record<string, number> } = {}): Connect => async (n) => {
+  const fake = (recovery: Record<string, boolean>, frozen: Set<string>, queries: string[], o: { taken?: Record<string, number>; refuseReservation?: Set<string>; existing?: Set<string>; held?: Record<string, number>; refuseDetach?: Set<string> } = {}): Connect => async (n) => {
     queries.push(`${n.name}: connect`);
     if (frozen.has(n.name)) throw new Error('timeout expired');
     return {
@@ -90,6 +90,7 @@ describe('checkPromotion with a frozen old primary', () => {
         queries.push(`${n.name}: ${sql.trim().split(/\s+/).slice(0, 4).join(' ')}`);
         if (/pg_is_in_recovery\(\) AS r$/.test(sql.trim())) return { rows: [{ r: recovery[n.name] }] };
         if (/pg_stat_wal_receiver WHERE pid/.test(sql)) return { rows: [{ n: 0 }] };
+        if (/^ALTER SYSTEM SET primary_conninfo/.test(sql) && o.refuseDetach?.has(n.name)) throw new Error('permission denied');
         if (/^ALTER SYSTEM SET pgha\.reserved_timeline/.test(sql) && o.refuseReservation?.has(n.name)) throw new Error('connection lost');
         if (/ALTER SYSTEM|pg_reload_conf|^COPY|pg_advisory|^SET /.test(sql.trim())) return { rows: [] };
         if (/^SELECT max\(setting::int\) AS t/.test(sql.trim())) return { rows: [{ t: o.held?.[n.name] ?? null }] };
@@ -135,6 +136,13 @@ describe('checkPromotion with a frozen old primary', () => {
     expect(queries.filter((q) => q.includes('COPY'))).toEqual([]);
     const forced = await checkPromotion({ candidate: 'node2', nodes, force: true, connect: fake({ node2: true, node3: true }, new Set(['node1']), [], { refuseReservation: new Set(['node3']) }) });
     expect(forced).toMatchObject({ ok: true, reason: expect.stringMatching(/timeline 2 reserved on node2, NOT a majority$/) });
+  });
+
+  it('a sibling that answered the first read but could not be detached still lends what it knows to the plan (it is not counted for the majority)', async () => {
+    const nodes = ['node1', 'node2', 'node3', 'node4', 'node5'].map((name, i) => ({ name, host: `127.0.0.${11 + i}`, port: 5432 }));
+    const d = await checkPromotion({ candidate: 'node2', nodes, force: false, connect: fake({ node2: true, node3: true, node4: true, node5: true }, new Set(['node1']), [], { taken: { node3: 7 }, refuseDetach: new Set(['node3']) }) });
+    expect(d).toMatchObject({ ok: true, timeline: 8 });
+    expect(d.reason).toMatch(/timeline 8 reserved on node2, node4, node5, a majority \(node3 knows timeline 7\)/);
   });
 
   it('a node that already holds the planned number or more (another promotion reserving at the same moment) does not count, and its reservation is never lowered', async () => {
