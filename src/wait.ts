@@ -2,8 +2,19 @@
 // time (never a count of turns, which stretches on a busy machine) that names what it waited for.
 import { setTimeout as delay } from 'node:timers/promises';
 
-/** Waits `ms`; rejects at once (with the signal's reason) when `signal` is or becomes aborted. */
-export const sleep = (ms: number, signal?: AbortSignal): Promise<void> => delay(ms, undefined, signal ? { signal } : undefined);
+/**
+ * Waits `ms`; rejects at once when `signal` is or becomes aborted, with an Error "cancelled: REASON"
+ * (the signal's reason, e.g. BullMQ's "worker stopped by SIGTERM"), which the step's failure shows.
+ */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, signal ? { signal } : undefined);
+  } catch (err) {
+    if (!signal?.aborted) throw err;
+    const reason = signal.reason instanceof Error ? signal.reason.message : signal.reason;
+    throw new Error(`cancelled${reason && !/aborted/i.test(String(reason)) ? `: ${reason}` : ''}`, { cause: err });
+  }
+}
 
 export interface PollOptions {
   /** Give up after this long (ms) from the first check. */
