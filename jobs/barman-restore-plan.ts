@@ -1,5 +1,6 @@
 // Restore, before anything stops (barman host): what barman holds, to check the request against, and
 // what the chosen backup's recovery can reach (the last transaction in the WAL it would replay).
+import { historyFileTimeline } from '../src/roles/timeline.js';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,8 +31,8 @@ async function reachOf(ctx: StepContext, backup: BackupInfo): Promise<RestoreRea
   if (start === null || !Number.isInteger(timeline)) return { backupId: backup.id, problem: `backup ${backup.id}: its backup.info has no begin_xlog/timeline` };
   const histories = new Map<number, string>();
   for (const f of readdirSync(wals)) {
-    const m = /^([0-9A-F]{8})\.history$/.exec(f);
-    if (m) histories.set(parseInt(m[1], 16), readMaybeGzip(join(wals, f)).toString('utf8'));
+    const t = historyFileTimeline(f);
+    if (t !== null) histories.set(t, readMaybeGzip(join(wals, f)).toString('utf8'));
   }
   const path = recoveryPath(timeline, start, histories);
   if ('problem' in path) return { backupId: backup.id, problem: path.problem };

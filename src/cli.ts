@@ -10,6 +10,7 @@ import { buildFirstStartFlow } from './flows/first-start.js';
 import { enqueueFlow } from './flows/run.js';
 import { redisConnection } from './redis.js';
 import { formatStatusTable, readStatus } from './status.js';
+import { shellQuote } from './cli-entry.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -113,7 +114,6 @@ export async function main(argv: string[]): Promise<void> {
       const status = await readStatus(config);
       console.log(o.json ? JSON.stringify(status, null, 2) : formatStatusTable(status));
       if (status.redis?.ok === false) {
-        const { shellQuote } = await import('./cli-entry.js');
         const start = config.mode === 'local' ? `start the cluster with \`pgha local up${o.dir ? ` --dir ${shellQuote(o.dir)}` : ''}\`, or ` : '';
         const file = o.config ?? (o.dir ? join(o.dir, 'pgha.yaml') : 'pgha.yaml');
         console.error(`pgha status: ${status.redis.error}: ${start}check redis in ${file} (the nodes above were read directly)`);

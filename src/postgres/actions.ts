@@ -6,7 +6,7 @@ import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
 import { CommandError, type Runner } from '../exec/runner.js';
 import { ensureDir, isAlive, writeFileAtomic } from '../fsutil.js';
-import { danglingPlaceholders, RESERVED_TIMELINE_SETTING, reservedTimelineIn, withReservedTimeline } from '../roles/timeline.js';
+import { danglingPlaceholders, historyFileName, historyFileTimeline, RESERVED_TIMELINE_SETTING, reservedTimelineIn, withReservedTimeline } from '../roles/timeline.js';
 import { PGHA_CONF, renderPassfile, renderPgHba, renderPgIdent, renderPostgresConf, renderSynchronousConf, SYNC_CONF, withInclude } from './render.js';
 
 export interface NodeContext {
@@ -164,11 +164,11 @@ export async function removeDanglingPlaceholders(ctx: NodeContext): Promise<void
   if (!existsSync(wal)) return;
   const files = new Map<number, string>();
   for (const f of readdirSync(wal)) {
-    const m = /^([0-9A-F]{8})\.history$/.exec(f);
-    if (m) files.set(parseInt(m[1], 16), readFileSync(join(wal, f), 'utf8'));
+    const t = historyFileTimeline(f);
+    if (t !== null) files.set(t, readFileSync(join(wal, f), 'utf8'));
   }
   for (const t of danglingPlaceholders(files)) {
-    const f = join(wal, `${t.toString(16).toUpperCase().padStart(8, '0')}.history`);
+    const f = join(wal, historyFileName(t));
     rmSync(f, { force: true });
     await ctx.log(`removed ${f}: a placeholder of a promotion that did not happen (PostgreSQL would refuse it as its newest timeline)`);
   }

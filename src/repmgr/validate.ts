@@ -17,7 +17,7 @@ import { pollUntil } from '../wait.js';
 import { nodeViewOf, readProbe } from '../probe.js';
 import { decidePromotion, type PromotionDecision } from '../roles/promotion.js';
 import { answered, type ClusterView, type NodeView } from '../roles/view.js';
-import { highestTimelineOf, placeholderHistory, planTimeline, reservationHolds, type TimelinePlan } from '../roles/timeline.js';
+import { highestTimelineOf, historyFileName, placeholderHistory, planTimeline, reservationHolds, type TimelinePlan } from '../roles/timeline.js';
 
 export interface NodeAddress {
   name: string;
@@ -157,7 +157,7 @@ export interface Reservation {
   said: string;
 }
 
-const historyFile = (t: number) => `pg_wal/${t.toString(16).toUpperCase().padStart(8, '0')}.history`;
+const historyFile = (t: number) => `pg_wal/${historyFileName(t)}`;
 
 /**
  * Reserve the timeline the promotion of `o.candidate` takes (src/roles/timeline.ts): the number is

@@ -16,6 +16,15 @@
 // itself counts up to the reserved number.
 import { answered, hasMajority, nodeOf, type ClusterView, type NodeView } from './view.js';
 
+/** A timeline's history file name, as PostgreSQL names it in pg_wal and barman in its archive: 8 hex digits + .history. */
+export const historyFileName = (timeline: number) => `${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
+
+/** The timeline a history file name stands for, or null for any other name. */
+export function historyFileTimeline(name: string): number | null {
+  const m = /^([0-9A-F]{8})\.history$/.exec(name);
+  return m ? parseInt(m[1], 16) : null;
+}
+
 /** The custom setting (postgresql.auto.conf, by ALTER SYSTEM) that holds a node's reservation. */
 export const RESERVED_TIMELINE_SETTING = 'pgha.reserved_timeline';
 

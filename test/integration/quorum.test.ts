@@ -17,6 +17,7 @@ import { Queue } from 'bullmq';
 import { redisConnection } from '../../src/redis.js';
 import { barmanQueueName, nodeQueueName } from '../../src/queues.js';
 import { quorumStandbyNames } from '../../src/roles/quorum.js';
+import { historyFileName } from '../../src/roles/timeline.js';
 import { socketsOfPid } from '../../src/repmgr/unstick.js';
 import { repmgrdPidOf } from '../../src/repmgr/actions.js';
 import { cli, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster } from './harness.js';
@@ -353,7 +354,7 @@ describe('no two histories share a timeline number (failing input 8)', () => {
   const reservationOf = async (node: string) =>
     (await one<{ r: number | null }>(node, `SELECT max(setting::int) AS r FROM pg_file_settings WHERE name = 'pgha.reserved_timeline'`)).r;
   const historyOf = async (node: string, t: number) =>
-    (await one<{ h: string | null }>(node, `SELECT pg_read_file($1::text, 0, 65536, true) AS h`, [`pg_wal/${t.toString(16).toUpperCase().padStart(8, '0')}.history`])).h;
+    (await one<{ h: string | null }>(node, `SELECT pg_read_file($1::text, 0, 65536, true) AS h`, [`pg_wal/${historyFileName(t)}`])).h;
 
   it('a promotion takes a number above the reservation a sibling holds (left by a promoted node that died before anyone followed it); the sibling keeps the new reservation through its follow', async () => {
     // the node the last test killed comes back first
@@ -405,7 +406,7 @@ describe('no two histories share a timeline number (failing input 8)', () => {
     // barman's archive has no gap in the history files (a recovery counts them one by one): the
     // placeholders came from the new primary beside its real history
     const wals = join(cfg().barman.backupDir, cfg().cluster, 'wals');
-    const hist = (t: number) => join(wals, `${t.toString(16).toUpperCase().padStart(8, '0')}.history`);
+    const hist = (t: number) => join(wals, historyFileName(t));
     await waitFor('history files up to the new timeline in barman\'s archive', async () => [tl + 1, earlier, earlier + 1].every((t) => existsSync(hist(t))), 120_000, 500);
     // barman keeps archived files compressed (gzip) under their own names
     const text = (t: number) => {
