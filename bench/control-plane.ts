@@ -16,7 +16,7 @@ import { chainFlow } from '../src/flows/chain.js';
 import { enqueueFlow } from '../src/flows/run.js';
 import { redisConnection } from '../src/redis.js';
 import { nodeQueueName } from '../src/queues.js';
-import { defineStep } from '../src/step.js';
+import type { Step } from '../src/step.js';
 import { makeProcessor } from '../workers/runtime.js';
 import { median, type Figure } from './lib.js';
 
@@ -24,14 +24,16 @@ type Stamps = Map<string, { start: number; end: number }>;
 
 /** A step that does nothing but note when it ran. */
 function noopStep(stamps: Stamps) {
-  return defineStep({
+  const schema = z.object({ cluster: z.string(), node: z.string(), flowId: z.string(), i: z.number() });
+  const step: Step<typeof schema> = {
     name: 'noop',
-    schema: z.object({ cluster: z.string(), node: z.string(), flowId: z.string(), i: z.number() }),
+    schema,
     async run(_ctx, data) {
       const start = performance.now();
       stamps.set(`${data.flowId}#${data.i}`, { start, end: performance.now() });
     },
-  });
+  };
+  return step;
 }
 
 function bareProcessor(stamps: Stamps) {

@@ -2,7 +2,6 @@
 // the new timeline). One at a time: a backup asked for while another runs is skipped, with a log line.
 import { Queue } from 'bullmq';
 import { existsSync } from 'node:fs';
-import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { barmanPaths, masterNode } from '../src/config/paths.js';
 import { stepJobId } from '../src/flows/chain.js';
@@ -11,9 +10,7 @@ import { barman, deleteFailedBackups, listBackups } from '../src/barman/actions.
 import { barmanQueueName } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
 
-export default defineStep({
-  name: 'barman-backup',
-  schema: z.object({ cluster: z.string(), node: z.string().optional(), flowId: z.string().optional() }),
+export default defineStep('barman-backup', {
   async run(ctx) {
     const { server, serverConf } = barmanPaths(ctx.config);
     if (!existsSync(serverConf)) {

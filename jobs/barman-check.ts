@@ -1,6 +1,5 @@
 // Scheduled `barman check`: its result is kept (the job's return value) for status.
 import { existsSync } from 'node:fs';
-import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman } from '../src/barman/actions.js';
@@ -13,9 +12,7 @@ export function failedChecks(output: string): string[] {
     .filter((l) => /: FAILED/.test(l));
 }
 
-export default defineStep({
-  name: 'barman-check',
-  schema: z.object({ cluster: z.string() }),
+export default defineStep('barman-check', {
   async run(ctx) {
     const { server, serverConf } = barmanPaths(ctx.config);
     // before the first start has configured barman there is nothing to check (status shows no result yet)

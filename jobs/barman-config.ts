@@ -1,11 +1,9 @@
 // Primary step 7 (barman host): barman's config and the server file for this cluster's primary.
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { findNode } from '../src/config/paths.js';
 import { writeBarmanFiles } from '../src/barman/actions.js';
 
-export default defineStep({
-  name: 'barman-config',
-  schema: StepDataBase,
+export default defineStep('barman-config', {
   async run(ctx, data) {
     const primary = findNode(ctx.config, data.node);
     const changed = writeBarmanFiles(ctx, primary);

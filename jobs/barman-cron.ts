@@ -1,13 +1,10 @@
 // Run by the barman-cron job scheduler: starts receive-wal when it is not running, applies retention.
 import { existsSync } from 'node:fs';
-import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman } from '../src/barman/actions.js';
 
-export default defineStep({
-  name: 'barman-cron',
-  schema: z.object({ cluster: z.string() }),
+export default defineStep('barman-cron', {
   async run(ctx) {
     const { serverConf, cronOut } = barmanPaths(ctx.config);
     // the scheduler starts with the barman worker, before the first start has configured barman

@@ -1,6 +1,6 @@
 // Last primary step (barman host): WAL streaming running, one WAL archived, the first base backup.
 import { existsSync, readdirSync } from 'node:fs';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman, doneBackupIds } from '../src/barman/actions.js';
 import { pollUntil, sleep, WaitTimeout } from '../src/wait.js';
@@ -14,9 +14,7 @@ async function receiveWalStreaming(dir: string, timeoutMs: number, signal?: Abor
   });
 }
 
-export default defineStep({
-  name: 'barman-first-backup',
-  schema: StepDataBase,
+export default defineStep('barman-first-backup', {
   async run(ctx) {
     const { server, log, cronOut, streamingDir } = barmanPaths(ctx.config);
     const done = doneBackupIds(ctx.config);

@@ -1,6 +1,5 @@
 // Before an on-demand backup: `barman check` must pass on everything a backup needs, so a DBA sees
 // "barman check: directories FAILED" here rather than a backup that hangs or fails half-way.
-import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman } from '../src/barman/actions.js';
@@ -19,9 +18,7 @@ export function blockingChecks(output: string): string[] {
   return failedChecks(output).filter((l) => !NOT_BLOCKING.test(l));
 }
 
-export default defineStep({
-  name: 'barman-ready',
-  schema: z.object({ cluster: z.string() }),
+export default defineStep('barman-ready', {
   async run(ctx) {
     const { server, cronOut } = barmanPaths(ctx.config);
     // WAL streaming stops whenever the primary restarts; barman cron starts receive-wal again (the

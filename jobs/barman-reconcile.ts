@@ -4,7 +4,6 @@
 // a repair is due: no barman run on the quiet path.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Queue } from 'bullmq';
-import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { catalogue, deleteFailedBackups } from '../src/barman/actions.js';
@@ -20,9 +19,7 @@ import { majorityPrimary } from '../src/roles/view.js';
 /** barman steps whose presence in the queue means an operation on barman is under way. */
 const OPERATIONS = new Set(['barman-config', 'barman-first-backup', 'barman-switch-primary', 'barman-backup', 'barman-recover', 'barman-restore-plan', 'barman-ready']);
 
-export default defineStep({
-  name: 'barman-reconcile',
-  schema: z.object({ cluster: z.string() }),
+export default defineStep('barman-reconcile', {
   async run(ctx) {
     const { serverConf } = barmanPaths(ctx.config);
     // a server file naming no node of this config (edited by hand) is repaired like one naming a standby

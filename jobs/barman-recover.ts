@@ -1,10 +1,8 @@
 // Restore (barman host): `barman recover` of the chosen backup, with the recovery target, into a
 // staging folder beside barman's data; the target node's step moves it into place.
-import { RestoreTargetSchema } from '../src/barman/restore.js';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { barmanPaths, findNode } from '../src/config/paths.js';
 import { barman } from '../src/barman/actions.js';
 import { recoverTargetArgs, restoreDestination, type RestoreTarget } from '../src/barman/restore.js';
@@ -12,12 +10,7 @@ import { ensureDir } from '../src/fsutil.js';
 import { UnrecoverableError } from 'bullmq';
 import { restartEveryNode } from './context.js';
 
-export default defineStep({
-  name: 'barman-recover',
-  schema: StepDataBase.extend({
-    backupId: z.string().regex(/^[0-9]{8}T[0-9]{6}$/),
-    target: RestoreTargetSchema,
-  }),
+export default defineStep('barman-recover', {
   async run(ctx, data) {
     const { server } = barmanPaths(ctx.config);
     const dest = restoreDestination(ctx.config, findNode(ctx.config, data.node), data.flowId);

@@ -5,7 +5,6 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { z } from 'zod';
 import { defineStep, type StepContext } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman, listBackups, parseBackupInfo, type BackupInfo } from '../src/barman/actions.js';
@@ -63,9 +62,7 @@ async function reachOf(ctx: StepContext, backup: BackupInfo): Promise<RestoreRea
   }
 }
 
-export default defineStep({
-  name: 'barman-restore-plan',
-  schema: z.object({ cluster: z.string(), switchWal: z.boolean().default(true), backup: z.string().default('latest'), reach: z.boolean().default(false) }),
+export default defineStep('barman-restore-plan', {
   async run(ctx, data) {
     const { server } = barmanPaths(ctx.config);
     // with no target a restore replays every WAL barman holds: close the current segment first

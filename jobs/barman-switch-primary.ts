@@ -2,8 +2,7 @@
 // receive-wal restarted on a fresh slot, one WAL archived from the new timeline.
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { defineStep, StepDataBase, type StepContext } from '../src/step.js';
+import { defineStep, type StepContext } from '../src/step.js';
 import type { NodeConfig } from '../src/config/schema.js';
 import { connectAs } from '../src/postgres/actions.js';
 import { chownTo } from '../src/fsutil.js';
@@ -43,9 +42,7 @@ async function archiveMissingHistories(ctx: StepContext, primary: NodeConfig): P
   }
 }
 
-export default defineStep({
-  name: 'barman-switch-primary',
-  schema: StepDataBase.extend({ reset: z.boolean().default(false) }),
+export default defineStep('barman-switch-primary', {
   async run(ctx, data) {
     const primary = findNode(ctx.config, data.node);
     const { server, cronOut, mainConf, stateDir } = barmanPaths(ctx.config);

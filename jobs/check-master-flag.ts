@@ -1,12 +1,9 @@
 // Step 1 of both first-start flows: the node's master flag decides which flow it may run.
 import { UnrecoverableError } from 'bullmq';
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'check-master-flag',
-  schema: StepDataBase.extend({ primary: z.string().optional() }),
+export default defineStep('check-master-flag', {
   async run(ctx, data) {
     const { node } = nodeContext(ctx, data.node);
     const expectPrimary = data.primary === undefined;

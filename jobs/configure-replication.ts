@@ -1,12 +1,10 @@
 // Step 3 (primary): replication and backup settings in pgha.conf, then a restart to load them.
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { ensureRunningOn, postmasterStatus, renderNodeFiles, writeNodePassfile } from '../src/postgres/actions.js';
 import { nodePaths } from '../src/config/paths.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'configure-replication',
-  schema: StepDataBase,
+export default defineStep('configure-replication', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const changed = renderNodeFiles(nc, { replication: true });

@@ -1,12 +1,10 @@
 // Step 5 (primary): the repmgr database, owned by the repmgr role.
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { postmasterStatus, withLocalSql } from '../src/postgres/actions.js';
 import { nodePaths } from '../src/config/paths.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'create-repmgr-db',
-  schema: StepDataBase,
+export default defineStep('create-repmgr-db', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const port = postmasterStatus(nodePaths(ctx.config, nc.node).dataDir)?.port ?? ctx.config.postgres.technicalPort;

@@ -1,13 +1,11 @@
 // Step 4 (primary): the roles repmgr, repmgr_streaming, barman, barman_streaming, created or altered.
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { postmasterStatus, withLocalSql } from '../src/postgres/actions.js';
 import { nodePaths } from '../src/config/paths.js';
 import { scramMatches, scramVerifier } from '../src/postgres/scram.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'create-users',
-  schema: StepDataBase,
+export default defineStep('create-users', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const { repmgr, barman, postgres } = ctx.config;

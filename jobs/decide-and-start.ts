@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
 import { ensureRunningOn, isInitialised, postmasterStatus, renderNodeFiles } from '../src/postgres/actions.js';
 import { readControlData } from '../src/postgres/controldata.js';
@@ -16,9 +16,7 @@ import { readClusterView } from '../src/probe.js';
 import { answered } from '../src/roles/view.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'decide-and-start',
-  schema: StepDataBase,
+export default defineStep('decide-and-start', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const p = nodePaths(ctx.config, nc.node);

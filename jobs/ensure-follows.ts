@@ -1,7 +1,6 @@
 // After a promotion or switchover, or when the standby keeper heals a standby: it streams from the
 // primary (follows it if not; rewinds or re-clones when it cannot).
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { findNode, nodePaths } from '../src/config/paths.js';
 import { postmasterStatus } from '../src/postgres/actions.js';
 import { ensureFollows } from '../src/roles/node.js';
@@ -11,13 +10,7 @@ import { readClusterView } from '../src/probe.js';
 import { answered, majorityPrimary, roleOf } from '../src/roles/view.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'ensure-follows',
-  schema: StepDataBase.extend({
-    primary: z.string(),
-    /** Started by the standby keeper: what it saw is checked again first, the cluster may have moved since. */
-    heal: z.boolean().default(false),
-  }),
+export default defineStep('ensure-follows', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     if (!postmasterStatus(nodePaths(ctx.config, nc.node).dataDir)) {

@@ -1,5 +1,5 @@
-// Which steps each kind of worker runs.
-import type { Step } from '../src/step.js';
+// The handler of every step of the catalog (src/step.ts), and which of them each kind of worker runs.
+import { stepsOn, type Step, type StepHandler, type StepName, type WorkerKind } from '../src/step.js';
 import checkMasterFlag from './check-master-flag.js';
 import startTechnicalPort from './start-technical-port.js';
 import configureReplication from './configure-replication.js';
@@ -36,33 +36,53 @@ import installRestored from './install-restored.js';
 import recloneStandby from './reclone-standby.js';
 import forgetOldData from './forget-old-data.js';
 
-const byName = (steps: Step<any>[]) => new Map(steps.map((s) => [s.name, s]));
-
-export const nodeSteps = byName([
-  checkMasterFlag,
-  startTechnicalPort,
-  configureReplication,
-  createUsers,
-  createRepmgrDb,
-  registerPrimary,
-  restartConsumerPort,
-  startRepmgrd,
-  waitPrimary,
-  standbyClone,
-  startStandby,
-  registerStandby,
-  decideAndStart,
-  registerNode,
-  ensureFollowsStep,
-  setRepmgrdPaused,
-  stopPostgresStep,
+/**
+ * One handler per catalog step, keyed by its name: a step missing here, a key the catalog lacks, or a
+ * handler defined for another name does not compile.
+ */
+export const handlers = {
+  'check-master-flag': checkMasterFlag,
+  'start-technical-port': startTechnicalPort,
+  'configure-replication': configureReplication,
+  'create-users': createUsers,
+  'create-repmgr-db': createRepmgrDb,
+  'register-primary': registerPrimary,
+  'restart-consumer-port': restartConsumerPort,
+  'start-repmgrd': startRepmgrd,
+  'wait-primary': waitPrimary,
+  'standby-clone': standbyClone,
+  'start-standby': startStandby,
+  'register-standby': registerStandby,
+  'barman-config': barmanConfig,
+  'barman-schedule': barmanSchedule,
+  'barman-cron': barmanCron,
+  'barman-first-backup': barmanFirstBackup,
+  'barman-list-backups': barmanListBackups,
+  'barman-switch-primary': barmanSwitchPrimary,
+  'barman-backup': barmanBackup,
+  'barman-check': barmanCheck,
+  'barman-ready': barmanReady,
+  'decide-and-start': decideAndStart,
+  'register-node': registerNode,
+  'ensure-follows': ensureFollowsStep,
+  'set-repmgrd-paused': setRepmgrdPaused,
+  'stop-postgres': stopPostgresStep,
   promote,
-  rejoinNode,
-  installRestored,
-  recloneStandby,
-  forgetOldData,
-]);
+  'rejoin-node': rejoinNode,
+  'repmgr-event': repmgrEvent,
+  'barman-restore-plan': barmanRestorePlan,
+  'barman-recover': barmanRecover,
+  'barman-reconcile': barmanReconcile,
+  'install-restored': installRestored,
+  'reclone-standby': recloneStandby,
+  'forget-old-data': forgetOldData,
+} satisfies { [K in StepName]: StepHandler<K> };
 
-export const barmanSteps = byName([barmanConfig, barmanSchedule, barmanCron, barmanFirstBackup, barmanListBackups, barmanSwitchPrimary, barmanBackup, barmanCheck, barmanReady, barmanRestorePlan, barmanRecover, barmanReconcile]);
+/** The handlers a kind of worker runs, by step name (what workers/runtime.ts dispatches on). */
+export function stepsOf(worker: WorkerKind): Map<string, Step<any>> {
+  return new Map(stepsOn(worker).map((name) => [name, handlers[name] as Step<any>]));
+}
 
-export const controlSteps = byName([repmgrEvent]);
+export const nodeSteps = stepsOf('node');
+export const barmanSteps = stepsOf('barman');
+export const controlSteps = stepsOf('control');

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
 import { UnrecoverableError } from 'bullmq';
 import { type NodeContext, ensureRunningOn, postmasterExitReason, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, writeSynchronousConf } from '../src/postgres/actions.js';
@@ -43,9 +43,7 @@ async function putBackOldData(nc: NodeContext, asideFile: string, flowId: string
   return `The data directory from before the restore is back in place (the restored one is kept at ${failed}).`;
 }
 
-export default defineStep({
-  name: 'install-restored',
-  schema: StepDataBase,
+export default defineStep('install-restored', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const p = nodePaths(ctx.config, nc.node);

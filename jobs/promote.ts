@@ -1,8 +1,7 @@
 // Switchover / manual failover: promote this standby, after it has replayed the old primary's
 // shutdown checkpoint (switchover) or everything it received (failover).
 import { UnrecoverableError } from 'bullmq';
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { connectAs, postmasterStatus, removeDanglingPlaceholders, withLocalSql } from '../src/postgres/actions.js';
 import { repmgr } from '../src/repmgr/actions.js';
 import { readClusterView } from '../src/probe.js';
@@ -13,9 +12,7 @@ import { findNode, nodePaths } from '../src/config/paths.js';
 import { nodeContext } from './context.js';
 import { pollUntil } from '../src/wait.js';
 
-export default defineStep({
-  name: 'promote',
-  schema: StepDataBase.extend({ force: z.boolean().optional() }),
+export default defineStep('promote', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const sql = <T>(q: string) => withLocalSql(nc, ctx.config.postgres.port, 'postgres', async (c) => (await c.query(q)).rows[0] as T);

@@ -1,17 +1,14 @@
 // Restore (every other node): a fresh clone of the restored primary (the old folder moved aside).
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { findNode, nodePaths } from '../src/config/paths.js';
 import { postmasterStatus, stopPostgres } from '../src/postgres/actions.js';
 import { repmgr, restartRepmgrd, stopRepmgrd } from '../src/repmgr/actions.js';
 import { cloneFrom, moveAside, startAsStandby, streamingFrom, waitStreaming } from '../src/roles/node.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'reclone-standby',
-  schema: StepDataBase.extend({ primary: z.string() }),
+export default defineStep('reclone-standby', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const primary = findNode(ctx.config, data.primary);

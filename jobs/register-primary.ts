@@ -1,7 +1,7 @@
 // Step 6 (primary): `repmgr primary register`. PostgreSQL still listens on the technical port, so
 // repmgr connects there; the record then gets the consumer-port conninfo the cluster will use.
 import { join } from 'node:path';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { postmasterStatus, withLocalSql } from '../src/postgres/actions.js';
 import { nodePaths, repmgrNodeId } from '../src/config/paths.js';
 import { repmgrConninfo, renderRepmgrConf } from '../src/repmgr/render.js';
@@ -9,9 +9,7 @@ import { repmgr, writeRepmgrConf } from '../src/repmgr/actions.js';
 import { writeFileAtomic } from '../src/fsutil.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'register-primary',
-  schema: StepDataBase,
+export default defineStep('register-primary', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const p = nodePaths(ctx.config, nc.node);

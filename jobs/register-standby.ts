@@ -1,14 +1,12 @@
 // Standby step 5: `repmgr standby register`.
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { withLocalSql } from '../src/postgres/actions.js';
 import { repmgrNodeId } from '../src/config/paths.js';
 import { repmgr, writeRepmgrConf } from '../src/repmgr/actions.js';
 import { nodeContext } from './context.js';
 import { pollUntil } from '../src/wait.js';
 
-export default defineStep({
-  name: 'register-standby',
-  schema: StepDataBase.passthrough(),
+export default defineStep('register-standby', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const nodeId = repmgrNodeId(ctx.config, nc.node.name);

@@ -1,13 +1,10 @@
 // Switchover: the old primary, stopped cleanly, comes back as a standby of the new one.
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { restartRepmgrd } from '../src/repmgr/actions.js';
 import { rejoin } from '../src/roles/node.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'rejoin-node',
-  schema: StepDataBase.extend({ primary: z.string() }),
+export default defineStep('rejoin-node', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const how = await rejoin(nc, data.primary);

@@ -1,6 +1,5 @@
 // Control queue: an event repmgrd reported (through `pgha event`). The job itself is the record,
 // kept on the control queue; a promotion starts the follow-up flow.
-import { z } from 'zod';
 import { defineStep } from '../src/step.js';
 import { buildAfterPromotionFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
@@ -10,9 +9,7 @@ import { answered } from '../src/roles/view.js';
 /** repmgr events after which the cluster has a new primary. */
 export const PROMOTION_EVENTS = ['repmgrd_failover_promote'];
 
-export default defineStep({
-  name: 'repmgr-event',
-  schema: z.object({ cluster: z.string(), nodeId: z.number().int(), event: z.string(), success: z.boolean(), at: z.string() }),
+export default defineStep('repmgr-event', {
   async run(ctx, data) {
     const node = ctx.config.nodes[data.nodeId - 1]?.name ?? `node id ${data.nodeId}`;
     await ctx.log(`repmgr event ${data.event} on ${node}: ${data.success ? 'success' : 'FAILURE'} at ${data.at}`);

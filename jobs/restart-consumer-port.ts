@@ -1,12 +1,10 @@
 // Step 9 (primary): restart on the consumer port; from now on clients and standbys connect.
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { ensureRunningOn } from '../src/postgres/actions.js';
 import { writeRepmgrConf } from '../src/repmgr/actions.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'restart-consumer-port',
-  schema: StepDataBase,
+export default defineStep('restart-consumer-port', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     writeRepmgrConf(nc);

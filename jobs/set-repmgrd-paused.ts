@@ -1,16 +1,13 @@
 // Planned operations: pause repmgrd cluster-wide so a planned stop is never taken for a failure. The
 // flow that paused it is recorded before the pause and cleared after the resume, so that a flow that
 // fails in between leaves a loud, named reason in status, on the page and in the metrics.
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { setRepmgrdPaused } from '../src/repmgr/actions.js';
 import { readFailoverPause, recordFailoverPause } from '../src/flows/registry.js';
 import { redisConnection } from '../src/redis.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'set-repmgrd-paused',
-  schema: StepDataBase.extend({ paused: z.boolean() }),
+export default defineStep('set-repmgrd-paused', {
   async run(ctx, data) {
     const connection = redisConnection(ctx.config.redis);
     try {

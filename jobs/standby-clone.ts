@@ -3,8 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { ensureNodeDirs, isInitialised, postmasterStatus, writeNodePassfile } from '../src/postgres/actions.js';
 import { findNode, nodePaths } from '../src/config/paths.js';
 import { writeRepmgrConf } from '../src/repmgr/actions.js';
@@ -12,9 +11,7 @@ import { cloneFrom, moveAside } from '../src/roles/node.js';
 import { currentPrimary } from '../src/status.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'standby-clone',
-  schema: StepDataBase.extend({ primary: z.string() }),
+export default defineStep('standby-clone', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const p = nodePaths(ctx.config, nc.node);

@@ -1,14 +1,11 @@
 // Last node step of the first-start and restart flows: the repmgr daemon that watches the cluster.
 import { writeFileSync } from 'node:fs';
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
 import { restartRepmgrd, startRepmgrd, writeRepmgrConf } from '../src/repmgr/actions.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'start-repmgrd',
-  schema: StepDataBase.extend({ primary: z.string().optional(), restart: z.boolean().default(false) }),
+export default defineStep('start-repmgrd', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const changed = writeRepmgrConf(nc);

@@ -1,13 +1,10 @@
 // Standby step 4: this node's own settings over the cloned ones, start on the consumer port, and
 // check that it streams from the primary.
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { startAsStandby, waitStreaming } from '../src/roles/node.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'start-standby',
-  schema: StepDataBase.extend({ primary: z.string() }),
+export default defineStep('start-standby', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     await ctx.progress(30, 'start as standby');

@@ -1,5 +1,5 @@
 // Step 2 (primary): initdb when needed, then start on the technical port so no client connects yet.
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { UnrecoverableError } from 'bullmq';
 import { ensureNodeDirs, ensureRunningOn, initdbIfNeeded, isInitialised, postmasterStatus, renderNodeFiles } from '../src/postgres/actions.js';
 import { firstStartProblem } from '../src/roles/decide.js';
@@ -7,9 +7,7 @@ import { readClusterView } from '../src/probe.js';
 import { nodePaths } from '../src/config/paths.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'start-technical-port',
-  schema: StepDataBase,
+export default defineStep('start-technical-port', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const { port, technicalPort } = ctx.config.postgres;

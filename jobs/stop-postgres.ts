@@ -1,14 +1,12 @@
 // Planned operations: a clean (fast) shutdown; returns the shutdown checkpoint, which a switchover
 // target must have replayed before it is promoted.
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { stopPostgres } from '../src/postgres/actions.js';
 import { readControlData } from '../src/postgres/controldata.js';
 import { stopRepmgrd } from '../src/repmgr/actions.js';
 import { nodeContext } from './context.js';
 
-export default defineStep({
-  name: 'stop-postgres',
-  schema: StepDataBase,
+export default defineStep('stop-postgres', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     await stopRepmgrd(nc);

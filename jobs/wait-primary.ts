@@ -1,15 +1,11 @@
 // Standby step 2: wait (bounded) until one node takes writes on its consumer port: the master at the
 // cluster's first start; whichever node is the primary now when a node is added later.
-import { z } from 'zod';
-import { defineStep, StepDataBase } from '../src/step.js';
+import { defineStep } from '../src/step.js';
 import { readNodes } from '../src/status.js';
 import { sleep } from '../src/wait.js';
 import { nodeQueueName } from '../src/queues.js';
 
-export default defineStep({
-  name: 'wait-primary',
-  // primary: the master flag's node, named in messages (the primary now may be another one)
-  schema: StepDataBase.extend({ primary: z.string(), timeoutSec: z.number().int().positive().default(300) }),
+export default defineStep('wait-primary', {
   async run(ctx, data) {
     const deadline = Date.now() + data.timeoutSec * 1000;
     let seen = '';

@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import { RedisSchema, type ClusterConfig, type RedisSettings } from './config/schema.js';
 import { controlQueueName } from './queues.js';
 import { redisConnection } from './redis.js';
+import { stepJob } from './step.js';
 
 /**
  * repmgr's event time (%t: PostgreSQL's timestamptz text, "2026-12-01 17:39:58.123456+00", or repmgr's
@@ -33,9 +34,10 @@ export async function recordClusterEvent(redis: RedisSettings, cluster: string, 
   const connection = redisConnection(redis);
   const queue = new Queue(controlQueueName(cluster), { connection });
   try {
+    const job = stepJob('repmgr-event', { cluster, nodeId: e.nodeId, event: e.event, success: e.success, at: e.at ?? new Date().toISOString() });
     await queue.add(
-      'repmgr-event',
-      { cluster, nodeId: e.nodeId, event: e.event, success: e.success, at: e.at ?? new Date().toISOString() },
+      job.name,
+      job.data,
       { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 1000 },
     );
   } finally {

@@ -1,16 +1,93 @@
-// The contract between a flow's steps (jobs/) and the workers that run them.
+// The contract between a flow's steps (jobs/) and the flows and workers that use them: the step
+// catalog names every step once, with the kind of worker that runs it and the zod schema of its data.
+// Flow builders (src/flows/) name steps through it, so a step without a handler, on the wrong kind of
+// worker, or given data its schema refuses does not compile; jobs/index.ts must hold one handler per
+// entry (also checked by the compiler), and the flow contract test parses every flow's data at run time.
 import { z } from 'zod';
 import type { ClusterConfig } from './config/schema.js';
 import type { Runner } from './exec/runner.js';
+import { RestoreTargetSchema } from './barman/restore.js';
 
-/** What every step's job data carries: names only, never a secret. */
+/** What every flow step's job data carries: names only, never a secret. */
 export const StepDataBase = z.object({
   cluster: z.string().min(1),
   /** The node the step concerns (for barman steps: the primary it backs up). */
   node: z.string().min(1),
   flowId: z.string().min(1),
 });
-export type StepData = z.infer<typeof StepDataBase>;
+
+/** Data of a job a scheduler, a hook or a command adds alone (not a step of a flow). */
+const ClusterOnly = z.object({ cluster: z.string().min(1) });
+
+/** The kind of worker that consumes a step's queue: a node's, barman's, or the control worker. */
+export type WorkerKind = 'node' | 'barman' | 'control';
+
+const on = <W extends WorkerKind, S extends z.ZodType>(worker: W, schema: S) => ({ worker, schema });
+
+/** Every step pgha runs: its worker kind and its data's schema. One entry per handler in jobs/. */
+export const STEP_CATALOG = {
+  // first start (seed scenarios 1 and 2)
+  'check-master-flag': on('node', StepDataBase.extend({ primary: z.string().optional() })),
+  'start-technical-port': on('node', StepDataBase),
+  'configure-replication': on('node', StepDataBase),
+  'create-users': on('node', StepDataBase),
+  'create-repmgr-db': on('node', StepDataBase),
+  'register-primary': on('node', StepDataBase),
+  'restart-consumer-port': on('node', StepDataBase),
+  'start-repmgrd': on('node', StepDataBase.extend({ primary: z.string().optional(), restart: z.boolean().default(false) })),
+  // primary: the master flag's node, named in messages (the primary now may be another one)
+  'wait-primary': on('node', StepDataBase.extend({ primary: z.string(), timeoutSec: z.number().int().positive().default(300) })),
+  'standby-clone': on('node', StepDataBase.extend({ primary: z.string() })),
+  'start-standby': on('node', StepDataBase.extend({ primary: z.string() })),
+  'register-standby': on('node', StepDataBase.extend({ primary: z.string().optional() })),
+  // restart, follow, role changes
+  'decide-and-start': on('node', StepDataBase),
+  'register-node': on('node', StepDataBase),
+  /** heal: started by the standby keeper; what it saw is checked again first, the cluster may have moved since. */
+  'ensure-follows': on('node', StepDataBase.extend({ primary: z.string(), heal: z.boolean().default(false) })),
+  'set-repmgrd-paused': on('node', StepDataBase.extend({ paused: z.boolean() })),
+  'stop-postgres': on('node', StepDataBase),
+  promote: on('node', StepDataBase.extend({ force: z.boolean().optional() })),
+  'rejoin-node': on('node', StepDataBase.extend({ primary: z.string() })),
+  // restore
+  'install-restored': on('node', StepDataBase),
+  'reclone-standby': on('node', StepDataBase.extend({ primary: z.string() })),
+  'forget-old-data': on('node', StepDataBase),
+  // barman host
+  'barman-config': on('barman', StepDataBase),
+  'barman-schedule': on('barman', StepDataBase),
+  'barman-first-backup': on('barman', StepDataBase),
+  'barman-switch-primary': on('barman', StepDataBase.extend({ reset: z.boolean().default(false) })),
+  // a step of a flow, and the backup scheduler's job (cluster only)
+  'barman-backup': on('barman', ClusterOnly.extend({ node: z.string().optional(), flowId: z.string().optional() })),
+  'barman-ready': on('barman', ClusterOnly),
+  'barman-recover': on('barman', StepDataBase.extend({ backupId: z.string().regex(/^[0-9]{8}T[0-9]{6}$/), target: RestoreTargetSchema })),
+  'barman-cron': on('barman', ClusterOnly),
+  'barman-check': on('barman', ClusterOnly),
+  'barman-reconcile': on('barman', ClusterOnly),
+  'barman-list-backups': on('barman', ClusterOnly),
+  'barman-restore-plan': on('barman', ClusterOnly.extend({ switchWal: z.boolean().default(true), backup: z.string().default('latest'), reach: z.boolean().default(false) })),
+  // repmgr's event hook
+  'repmgr-event': on('control', ClusterOnly.extend({ nodeId: z.number().int(), event: z.string(), success: z.boolean(), at: z.string() })),
+} as const;
+
+export type StepName = keyof typeof STEP_CATALOG;
+/** The steps a kind of worker runs. */
+export type StepOn<W extends WorkerKind> = { [K in StepName]: (typeof STEP_CATALOG)[K]['worker'] extends W ? K : never }[StepName];
+/** Step K's job data as a handler receives it (defaults applied). */
+export type StepData<K extends StepName> = z.output<(typeof STEP_CATALOG)[K]['schema']>;
+/** Step K's job data as a flow or a caller writes it (fields with defaults may be left out). */
+export type StepInput<K extends StepName> = z.input<(typeof STEP_CATALOG)[K]['schema']>;
+
+/** A job of step `name` with `data` as its schema takes it, for a queue's add or a scheduler's template (pure). */
+export function stepJob<K extends StepName>(name: K, data: StepInput<K>): { name: K; data: StepInput<K> } {
+  return { name, data };
+}
+
+/** The steps of one kind of worker (pure): names in catalog order. */
+export function stepsOn<W extends WorkerKind>(worker: W): StepOn<W>[] {
+  return (Object.keys(STEP_CATALOG) as StepName[]).filter((k) => STEP_CATALOG[k].worker === worker) as StepOn<W>[];
+}
 
 export interface StepContext {
   config: ClusterConfig;
@@ -25,12 +102,17 @@ export interface StepContext {
   previous(): Promise<Record<string, any>>;
 }
 
-export interface Step<S extends z.ZodType = z.ZodType> {
-  name: string;
+/** What a worker runs for a job named `name`: its data is parsed with `schema` first (workers/runtime.ts). */
+export interface Step<S extends z.ZodType = z.ZodType, N extends string = string> {
+  name: N;
   schema: S;
-  run(ctx: StepContext, data: z.infer<S>): Promise<unknown>;
+  run(ctx: StepContext, data: z.output<S>): Promise<unknown>;
 }
 
-export function defineStep<S extends z.ZodType>(step: Step<S>): Step<S> {
-  return step;
+/** The handler of catalog step `name`: it gets the step's data parsed by the catalog's schema. */
+export type StepHandler<K extends StepName> = Step<(typeof STEP_CATALOG)[K]['schema'], K>;
+
+/** Define the handler of catalog step `name` (jobs/): its schema is the catalog's. */
+export function defineStep<K extends StepName>(name: K, handler: { run(ctx: StepContext, data: StepData<K>): Promise<unknown> }): StepHandler<K> {
+  return { name, schema: STEP_CATALOG[name].schema, run: handler.run } as StepHandler<K>;
 }

@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import type { ClusterConfig } from '../config/schema.js';
 import { barmanQueueName } from '../queues.js';
 import { redisConnection } from '../redis.js';
+import { stepJob } from '../step.js';
 
 export const SCHEDULERS = { cron: 'barman-cron', backup: 'barman-backup', check: 'barman-check', reconcile: 'barman-reconcile' } as const;
 
@@ -20,16 +21,16 @@ export function barmanSchedules(config: ClusterConfig) {
   return [
     // barman cron's completed runs (one a minute) are not kept: they buried the flows' steps in Bull
     // Board; a failed one stays. Removing the job itself trims nothing else
-    { id: SCHEDULERS.cron, repeat: { every: b.cronEveryMs }, template: { name: 'barman-cron', data, opts: { removeOnComplete: true, removeOnFail: false } } },
+    { id: SCHEDULERS.cron, repeat: { every: b.cronEveryMs }, template: { ...stepJob('barman-cron', data), opts: { removeOnComplete: true, removeOnFail: false } } },
     {
       id: SCHEDULERS.backup,
       repeat: b.backupEveryMs ? { every: b.backupEveryMs } : { pattern: b.backupCron, tz: 'UTC' },
-      template: { name: 'barman-backup', data, opts: keep },
+      template: { ...stepJob('barman-backup', data), opts: keep },
     },
-    { id: SCHEDULERS.check, repeat: { every: b.checkEveryMs }, template: { name: 'barman-check', data, opts: keep } },
+    { id: SCHEDULERS.check, repeat: { every: b.checkEveryMs }, template: { ...stepJob('barman-check', data), opts: keep } },
     // a completed reconcile is not kept (one every 30 s would crowd the queue; a repair it starts is a
     // flow of its own); removing the job itself, not a count, trims nothing else
-    { id: SCHEDULERS.reconcile, repeat: { every: reconcileEveryMs(config) }, template: { name: 'barman-reconcile', data, opts: { removeOnComplete: true, removeOnFail: false } } },
+    { id: SCHEDULERS.reconcile, repeat: { every: reconcileEveryMs(config) }, template: { ...stepJob('barman-reconcile', data), opts: { removeOnComplete: true, removeOnFail: false } } },
   ];
 }
 

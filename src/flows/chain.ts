@@ -1,6 +1,10 @@
 // A sequential flow as a BullMQ tree: each step is the child of the next, so the first step is
 // the deepest leaf and runs first; the last step is the root and completes the flow.
 import type { FlowJob } from 'bullmq';
+import type { ClusterConfig } from '../config/schema.js';
+import { findNode } from '../config/paths.js';
+import { barmanQueueName, nodeQueueName } from '../queues.js';
+import type { StepInput, StepName, StepOn } from '../step.js';
 
 export interface PlannedStep {
   step: string;
@@ -10,6 +14,28 @@ export interface PlannedStep {
   queueName: string;
   data: Record<string, unknown>;
   attempts?: number;
+}
+
+/** What a flow gives step K beyond the cluster, the node and the flow id (those three are filled in). */
+type Extra<K extends StepName> = Omit<StepInput<K>, 'cluster' | 'node' | 'flowId'>;
+/** The extra data argument: required when the step needs some, optional (and empty) when it takes none. */
+type ExtraArgs<K extends StepName> = keyof Extra<K> extends never
+  ? [extra?: Record<string, never>, opts?: StepOptions]
+  : {} extends Extra<K> ? [extra?: Extra<K>, opts?: StepOptions] : [extra: Extra<K>, opts?: StepOptions];
+type StepOptions = Pick<PlannedStep, 'id' | 'attempts' | 'backoff'>;
+
+/**
+ * Step `step` of a flow on node `node`'s queue, with `extra` data: only a catalog step that a node's
+ * worker runs, with the data its schema takes, compiles (src/step.ts). Throws when `node` is not in
+ * the config (a caller's mistake: no retry helps).
+ */
+export function nodeStep<K extends StepOn<'node'>>(config: ClusterConfig, node: string, step: K, ...[extra, opts]: ExtraArgs<K>): PlannedStep {
+  return { step, ...opts, queueName: nodeQueueName(config.cluster, findNode(config, node).name), data: { cluster: config.cluster, node, ...extra } };
+}
+
+/** Step `step` on barman's queue, about node `node` (the primary it backs up or restores): as nodeStep. */
+export function barmanStep<K extends StepOn<'barman'>>(config: ClusterConfig, node: string, step: K, ...[extra, opts]: ExtraArgs<K>): PlannedStep {
+  return { step, ...opts, queueName: barmanQueueName(config.cluster), data: { cluster: config.cluster, node: findNode(config, node).name, ...extra } };
 }
 
 export const STEP_DEFAULTS = { attempts: 3, backoff: { type: 'exponential' as const, delay: 2000 } };

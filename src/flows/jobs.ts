@@ -4,20 +4,27 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { ClusterConfig } from '../config/schema.js';
 import { barmanQueueName } from '../queues.js';
 import { redisConnection } from '../redis.js';
+import { stepJob, type StepInput, type StepOn } from '../step.js';
 
 /**
  * Add job `name` with `data` (and the cluster) to the barman queue and wait up to `timeoutMs` for its
  * return value. Throws when the job fails (its error) or the wait runs out (BullMQ's timeout: the
  * barman worker or Redis did not answer; a retry may help). The job is removed once finished.
  */
-export async function runBarmanJob<T>(config: ClusterConfig, name: string, timeoutMs: number, data: Record<string, unknown> = {}): Promise<T> {
+export async function runBarmanJob<T, K extends StepOn<'barman'> = StepOn<'barman'>>(
+  config: ClusterConfig,
+  name: K,
+  timeoutMs: number,
+  data: Omit<StepInput<K>, 'cluster'> = {} as Omit<StepInput<K>, 'cluster'>,
+): Promise<T> {
   const connection = redisConnection(config.redis);
   const eventsConnection = redisConnection(config.redis);
   const queue = new Queue(barmanQueueName(config.cluster), { connection });
   const events = new QueueEvents(barmanQueueName(config.cluster), { connection: eventsConnection });
   try {
     await events.waitUntilReady();
-    const job = await queue.add(name, { cluster: config.cluster, ...data }, { jobId: `${name}-${Date.now()}`, attempts: 1, removeOnComplete: true, removeOnFail: true });
+    const { data: jobData } = stepJob(name, { cluster: config.cluster, ...data } as StepInput<K>);
+    const job = await queue.add(name, jobData, { jobId: `${name}-${Date.now()}`, attempts: 1, removeOnComplete: true, removeOnFail: true });
     return (await job.waitUntilFinished(events, timeoutMs)) as T;
   } finally {
     await queue.close();

@@ -1,31 +1,19 @@
 // Flows after the first start: restart, follow-up of a promotion, switchover, manual failover.
 import type { ClusterConfig } from '../config/schema.js';
-import { findNode } from '../config/paths.js';
-import { barmanQueueName, nodeQueueName } from '../queues.js';
-import { CAPPED_BACKOFF, chainFlow, type PlannedStep } from './chain.js';
+import { CAPPED_BACKOFF, barmanStep, chainFlow, nodeStep, type PlannedStep } from './chain.js';
 import type { RestoreTarget } from '../barman/restore.js';
 
-const onNode = (config: ClusterConfig, node: string, step: string, extra: Record<string, unknown> = {}, id?: string): PlannedStep => ({
-  step,
-  id,
-  queueName: nodeQueueName(config.cluster, findNode(config, node).name),
-  data: { cluster: config.cluster, node, ...extra },
-});
-const onBarman = (config: ClusterConfig, node: string, step: string): PlannedStep => ({
-  step,
-  queueName: barmanQueueName(config.cluster),
-  data: { cluster: config.cluster, node },
-});
+// a refusal is retried: the answer changes when a peer comes back
+const DECIDE_RETRIES = { attempts: 20, backoff: CAPPED_BACKOFF };
 
 /** A node with a data directory boots: decide its role from its peers, start, register, repmgrd. */
 export function buildRestartFlow(config: ClusterConfig, node: string, flowId: string) {
   return {
     flowId,
     tree: chainFlow(flowId, [
-      // a refusal is retried: the answer changes when a peer comes back
-      { ...onNode(config, node, 'decide-and-start'), attempts: 20, backoff: CAPPED_BACKOFF },
-      onNode(config, node, 'register-node'),
-      onNode(config, node, 'start-repmgrd', { restart: true }),
+      nodeStep(config, node, 'decide-and-start', {}, DECIDE_RETRIES),
+      nodeStep(config, node, 'register-node'),
+      nodeStep(config, node, 'start-repmgrd', { restart: true }),
     ]),
   };
 }
@@ -38,15 +26,15 @@ export function buildBarmanRepairFlow(config: ClusterConfig, primary: string, fl
   return {
     flowId,
     tree: chainFlow(flowId, [
-      ...(repair.switchFirst ? [{ ...onBarman(config, primary, 'barman-switch-primary'), data: { cluster: config.cluster, node: primary, reset: repair.reset } }] : []),
-      onBarman(config, primary, 'barman-backup'),
+      ...(repair.switchFirst ? [barmanStep(config, primary, 'barman-switch-primary', { reset: repair.reset })] : []),
+      barmanStep(config, primary, 'barman-backup'),
     ]),
   };
 }
 
 /** The standby keeper's heal (src/roles/heal.ts): `node` streams from `primary` again (follow, rewind or re-clone). */
 export function buildStandbyHealFlow(config: ClusterConfig, node: string, primary: string, flowId: string) {
-  return { flowId, tree: chainFlow(flowId, [onNode(config, node, 'ensure-follows', { primary, heal: true })]) };
+  return { flowId, tree: chainFlow(flowId, [nodeStep(config, node, 'ensure-follows', { primary, heal: true })]) };
 }
 
 /** `pgha restart NODE`: a planned restart; automatic failover is paused for its duration. */
@@ -54,12 +42,12 @@ export function buildPlannedRestartFlow(config: ClusterConfig, node: string, flo
   return {
     flowId,
     tree: chainFlow(flowId, [
-      onNode(config, node, 'set-repmgrd-paused', { paused: true }, 'pause-repmgrd'),
-      onNode(config, node, 'stop-postgres'),
-      { ...onNode(config, node, 'decide-and-start'), attempts: 20, backoff: CAPPED_BACKOFF },
-      onNode(config, node, 'register-node'),
-      onNode(config, node, 'start-repmgrd', { restart: true }),
-      onNode(config, node, 'set-repmgrd-paused', { paused: false }, 'resume-repmgrd'),
+      nodeStep(config, node, 'set-repmgrd-paused', { paused: true }, { id: 'pause-repmgrd' }),
+      nodeStep(config, node, 'stop-postgres'),
+      nodeStep(config, node, 'decide-and-start', {}, DECIDE_RETRIES),
+      nodeStep(config, node, 'register-node'),
+      nodeStep(config, node, 'start-repmgrd', { restart: true }),
+      nodeStep(config, node, 'set-repmgrd-paused', { paused: false }, { id: 'resume-repmgrd' }),
     ]),
   };
 }
@@ -73,9 +61,9 @@ export function buildAfterPromotionFlow(config: ClusterConfig, primary: string, 
   return {
     flowId,
     tree: chainFlow(flowId, [
-      onBarman(config, primary, 'barman-switch-primary'),
-      ...followers.map((n) => onNode(config, n, 'ensure-follows', { primary }, `ensure-follows-${n}`)),
-      onBarman(config, primary, 'barman-backup'),
+      barmanStep(config, primary, 'barman-switch-primary'),
+      ...followers.map((n) => nodeStep(config, n, 'ensure-follows', { primary }, { id: `ensure-follows-${n}` })),
+      barmanStep(config, primary, 'barman-backup'),
     ]),
   };
 }
@@ -84,7 +72,7 @@ export function buildAfterPromotionFlow(config: ClusterConfig, primary: string, 
 export function buildBackupFlow(config: ClusterConfig, primary: string, flowId: string) {
   return {
     flowId,
-    tree: chainFlow(flowId, [onBarman(config, primary, 'barman-ready'), onBarman(config, primary, 'barman-backup')]),
+    tree: chainFlow(flowId, [barmanStep(config, primary, 'barman-ready'), barmanStep(config, primary, 'barman-backup')]),
   };
 }
 
@@ -101,15 +89,15 @@ export function buildRoleChangeFlow(
   if (mode === 'switchover' && !from) throw new Error('a switchover needs the current primary');
   if (from === to) throw new Error(`${to} is already the primary`);
   const others = opts.followers.filter((n) => n !== to && n !== from);
-  const steps: PlannedStep[] = [onNode(config, to, 'set-repmgrd-paused', { paused: true }, 'pause-repmgrd')];
-  if (mode === 'switchover') steps.push(onNode(config, from!, 'stop-postgres'));
+  const steps: PlannedStep[] = [nodeStep(config, to, 'set-repmgrd-paused', { paused: true }, { id: 'pause-repmgrd' })];
+  if (mode === 'switchover') steps.push(nodeStep(config, from!, 'stop-postgres'));
   // the promote step asks the promotion rule again when it runs: the cluster may have moved since
-  steps.push(onNode(config, to, 'promote', mode === 'failover' && opts.force ? { force: true } : {}));
-  if (mode === 'switchover') steps.push(onNode(config, from!, 'rejoin-node', { primary: to }));
-  steps.push(...others.map((n) => onNode(config, n, 'ensure-follows', { primary: to }, `ensure-follows-${n}`)));
-  steps.push(onNode(config, to, 'start-repmgrd', { restart: true }));
-  steps.push(onBarman(config, to, 'barman-switch-primary'));
-  steps.push(onNode(config, to, 'set-repmgrd-paused', { paused: false }, 'resume-repmgrd'));
+  steps.push(nodeStep(config, to, 'promote', mode === 'failover' && opts.force ? { force: true } : {}));
+  if (mode === 'switchover') steps.push(nodeStep(config, from!, 'rejoin-node', { primary: to }));
+  steps.push(...others.map((n) => nodeStep(config, n, 'ensure-follows', { primary: to }, { id: `ensure-follows-${n}` })));
+  steps.push(nodeStep(config, to, 'start-repmgrd', { restart: true }));
+  steps.push(barmanStep(config, to, 'barman-switch-primary'));
+  steps.push(nodeStep(config, to, 'set-repmgrd-paused', { paused: false }, { id: 'resume-repmgrd' }));
   return { flowId, tree: chainFlow(flowId, steps) };
 }
 
@@ -126,16 +114,16 @@ export function buildRestoreFlow(config: ClusterConfig, opts: { target: string; 
     flowId,
     tree: chainFlow(flowId, [
       // no failover while the nodes stop (the pause lives in shared memory: restarted nodes forget it)
-      onNode(config, opts.pauseVia, 'set-repmgrd-paused', { paused: true }, 'pause-repmgrd'),
-      ...all.map((n) => onNode(config, n, 'stop-postgres', {}, `stop-postgres-${n}`)),
-      { ...onBarman(config, target, 'barman-recover'), data: { cluster: config.cluster, node: target, backupId: opts.backupId, target: opts.recoveryTarget } },
-      { ...onNode(config, target, 'install-restored'), attempts: 1 },
-      onNode(config, target, 'register-node'),
-      onNode(config, target, 'start-repmgrd', { restart: true }),
-      ...others.map((n) => onNode(config, n, 'reclone-standby', { primary: target }, `reclone-standby-${n}`)),
-      { ...onBarman(config, target, 'barman-switch-primary'), data: { cluster: config.cluster, node: target, reset: true } },
-      onBarman(config, target, 'barman-backup'),
-      ...all.map((n) => onNode(config, n, 'forget-old-data', {}, `forget-old-data-${n}`)),
+      nodeStep(config, opts.pauseVia, 'set-repmgrd-paused', { paused: true }, { id: 'pause-repmgrd' }),
+      ...all.map((n) => nodeStep(config, n, 'stop-postgres', {}, { id: `stop-postgres-${n}` })),
+      barmanStep(config, target, 'barman-recover', { backupId: opts.backupId, target: opts.recoveryTarget }),
+      nodeStep(config, target, 'install-restored', {}, { attempts: 1 }),
+      nodeStep(config, target, 'register-node'),
+      nodeStep(config, target, 'start-repmgrd', { restart: true }),
+      ...others.map((n) => nodeStep(config, n, 'reclone-standby', { primary: target }, { id: `reclone-standby-${n}` })),
+      barmanStep(config, target, 'barman-switch-primary', { reset: true }),
+      barmanStep(config, target, 'barman-backup'),
+      ...all.map((n) => nodeStep(config, n, 'forget-old-data', {}, { id: `forget-old-data-${n}` })),
     ]),
   };
 }

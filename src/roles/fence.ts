@@ -1,7 +1,7 @@
 // The fencing watchdog's decisions (pure): a writable primary that has not heard from a majority of
 // the cluster for `afterMs` stops, before any standby can have been promoted; once fenced, it asks
 // to rejoin when it sees a majority again. The node worker (workers/fence-watchdog.ts) observes and acts.
-import { answered, hasMajority, majorityOf, nodeOf, writableNodes, type ClusterView, type NodeView } from './view.js';
+import { answered, hasMajority, majorityOf, nodeOf, type ClusterView, type NodeView } from './view.js';
 
 /** Time allowed for `pg_ctl stop -m immediate` to end every backend, in the timing budget. */
 export const FENCE_STOP_MS = 500;

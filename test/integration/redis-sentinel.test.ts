@@ -14,7 +14,7 @@ import { chainFlow } from '../../src/flows/chain.js';
 import { enqueueFlow, watchFlows } from '../../src/flows/run.js';
 import { redisConnection } from '../../src/redis.js';
 import { nodeQueueName } from '../../src/queues.js';
-import { defineStep } from '../../src/step.js';
+import type { Step } from '../../src/step.js';
 import { makeProcessor, workerOptions } from '../../workers/runtime.js';
 import { stopPid } from '../../src/local/processes.js';
 import { freePort, waitFor } from './harness.js';
@@ -75,15 +75,16 @@ afterAll(async () => {
 describe('Redis Sentinel', () => {
   it("a flow keeps going when the Redis master dies and the sentinel promotes the replica", async () => {
     const ran: number[] = [];
-    const tick = defineStep({
+    const schema = z.object({ cluster: z.string(), node: z.string(), flowId: z.string(), i: z.number() });
+    const tick: Step<typeof schema> = {
       name: 'tick',
-      schema: z.object({ cluster: z.string(), node: z.string(), flowId: z.string(), i: z.number() }),
+      schema,
       async run(_ctx, data) {
         ran.push(data.i);
         await new Promise((r) => setTimeout(r, 250));
         return { i: data.i };
       },
-    });
+    };
     const steps = new Map([['tick', tick]]);
     // two workers, as on two hosts, each on its node's queue, connected through the sentinel
     const options = ['n1', 'n2'].map(() => ({ ...workerOptions(config, 1), lockDuration: 5000, stalledInterval: 1000 }));

@@ -1,9 +1,11 @@
 // The contract between flow builders and step handlers: every step of every flow of every scenario
 // has a handler on the worker kind of its queue, and its data parses with that handler's schema. A
-// renamed handler, a step named without one, or data its schema refuses fails here, not at run time.
+// renamed handler, a step named without one, or data its schema refuses fails here, not at run time:
+// at compile time first (`npm test` runs tsc over the tests; the lines under @ts-expect-error below
+// must not compile), then at test time for what types cannot see (a regex, a queue).
 import { describe, it, expect } from '@jest/globals';
 import type { FlowJob } from 'bullmq';
-import { barmanSteps, controlSteps, nodeSteps } from '../../jobs/index.js';
+import { barmanSteps, controlSteps, handlers, nodeSteps } from '../../jobs/index.js';
 import { buildFirstStartFlow } from '../../src/flows/first-start.js';
 import {
   buildAfterPromotionFlow,
@@ -15,9 +17,9 @@ import {
   buildRoleChangeFlow,
   buildStandbyHealFlow,
 } from '../../src/flows/operations.js';
-import { flowSteps } from '../../src/flows/chain.js';
+import { barmanStep, flowSteps, nodeStep } from '../../src/flows/chain.js';
 import { barmanQueueName, controlQueueName, nodeQueueName } from '../../src/queues.js';
-import type { Step } from '../../src/step.js';
+import { STEP_CATALOG, stepJob, type Step, type StepHandler, type StepName } from '../../src/step.js';
 import { localConfig } from './helpers.js';
 
 const config = localConfig();
@@ -87,4 +89,43 @@ describe('flow contract: every step of every flow has a handler on its worker an
     const handlers = [...nodeSteps.keys(), ...barmanSteps.keys(), ...controlSteps.keys()];
     expect(handlers.filter((h) => !used.has(h))).toEqual([]);
   });
+
+  it('the worker kind of each handler is the catalog\'s, and each handler is defined under its own name', () => {
+    for (const [kind, steps] of [['node', nodeSteps], ['barman', barmanSteps], ['control', controlSteps]] as const) {
+      for (const [name, step] of steps) {
+        expect(STEP_CATALOG[name as StepName].worker).toBe(kind);
+        expect(step.name).toBe(name);
+        expect(step.schema).toBe(STEP_CATALOG[name as StepName].schema);
+      }
+    }
+    expect(nodeSteps.size + barmanSteps.size + controlSteps.size).toBe(Object.keys(STEP_CATALOG).length);
+  });
 });
+
+/**
+ * What must not compile (never called: tsc checks it when `npm test` starts, and reports an
+ * @ts-expect-error whose line compiles). Each line is a way a flow and its handlers drift apart.
+ */
+export function mustNotCompile(): unknown[] {
+  const { promote: _dropped, ...withoutPromote } = handlers;
+  return [
+    // @ts-expect-error a step the catalog does not have (a renamed or never written handler)
+    nodeStep(config, 'node1', 'ensure-follow', { primary: 'node2' }),
+    // @ts-expect-error a barman step put on a node's queue
+    nodeStep(config, 'node1', 'barman-backup'),
+    // @ts-expect-error a node step put on barman's queue
+    barmanStep(config, 'node1', 'promote'),
+    // @ts-expect-error data its schema refuses: ensure-follows needs the primary to follow
+    nodeStep(config, 'node1', 'ensure-follows', {}),
+    // @ts-expect-error data of the wrong type
+    nodeStep(config, 'node1', 'set-repmgrd-paused', { paused: 'yes' }),
+    // @ts-expect-error a field the step does not take
+    nodeStep(config, 'node1', 'stop-postgres', { primary: 'node2' }),
+    // @ts-expect-error a job added alone with data its schema refuses (repmgr's event without its node id)
+    stepJob('repmgr-event', { cluster: 'pgha', event: 'standby_promote', success: true, at: '' }),
+    // @ts-expect-error a handler registered under another step's name
+    { ...handlers, promote: handlers['rejoin-node'] } satisfies { [K in StepName]: StepHandler<K> },
+    // @ts-expect-error a catalog step without a handler
+    withoutPromote satisfies { [K in StepName]: StepHandler<K> },
+  ];
+}
