@@ -140,10 +140,15 @@ export async function benchSwitchover(trials: number, log: (s: string) => void, 
       const pg = (node: string, args: string[]) =>
         execa('runuser', ['-u', 'postgres', '--', `${c.config.postgres.binDir}/pg_ctl`, '-D', nodePaths(c.config, node).dataDir, ...args]);
       await execa('runuser', ['-u', 'postgres', '--', 'env', `PGPASSFILE=${nodePaths(c.config, t2).passfile}`, 'repmgr', '-f', nodePaths(c.config, t2).repmgrConf, 'service', 'pause'], { reject: false });
+      // with quorum commit (the default) a commit on the promoted node waits for a standby that streams
+      // from it: the by-hand floor also makes the third node follow (repmgr standby follow finds the
+      // node that is not in recovery), as a DBA would by hand
+      const third = standbys().find((x) => x !== p1 && x !== t2);
       raw.push(
         await writeDowntime(c, async () => {
           await pg(p1, ['-m', 'fast', '-w', 'stop']);
           await pg(t2, ['-w', 'promote']);
+          if (third) await execa('runuser', ['-u', 'postgres', '--', 'env', `PGPASSFILE=${nodePaths(c.config, third).passfile}`, 'repmgr', '-f', nodePaths(c.config, third).repmgrConf, 'standby', 'follow'], { reject: false });
         }),
       );
       // put the cluster back together: register the promoted node, the stopped primary rejoins
@@ -151,7 +156,7 @@ export async function benchSwitchover(trials: number, log: (s: string) => void, 
       const asPg = (node: string, args: string[]) =>
         execa('runuser', ['-u', 'postgres', '--', 'env', `PGPASSFILE=${nodePaths(c.config, node).passfile}`, ...args], { reject: false });
       await asPg(t2, ['repmgr', '-f', nodePaths(c.config, t2).repmgrConf, 'primary', 'register', '--force']);
-      for (const n of [p1, standbys().find((x) => x !== p1 && x !== t2)!]) {
+      for (const n of [p1, third!]) {
         await c.pgha(['local', 'kill', n]);
         const back = await c.pgha(['local', 'start', n]);
         if (back.exitCode !== 0) throw new Error(`${n} did not come back after the raw promotion:\n${back.all}`);
@@ -167,5 +172,5 @@ export async function benchSwitchover(trials: number, log: (s: string) => void, 
   } finally {
     if (!shared) await c.destroy();
   }
-  return { name: 'switchover write downtime', unit: 's', pgha, baseline: raw, baselineName: 'pg_ctl stop + pg_ctl promote by hand', target: '≤ 2 s' };
+  return { name: 'switchover write downtime', unit: 's', pgha, baseline: raw, baselineName: 'pg_ctl stop + pg_ctl promote (+ repmgr standby follow of the third) by hand', target: '≤ 2 s' };
 }
