@@ -13,6 +13,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
+COPY cli ./cli
 COPY jobs ./jobs
 COPY workers ./workers
 COPY dashboard ./dashboard

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import pg from 'pg';
-import { loadConfigFile } from '../src/config/load.js';
+import { loadConfig } from '../src/config/load.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { LOCAL_DEFAULTS, localConfig } from '../src/local/cluster.js';
 import { repoRoot } from './lib.js';
@@ -33,7 +33,7 @@ export async function benchCluster(name: string, baseIp: string, ports: { redis:
 
 /** A running local cluster under `dir` (its pgha.yaml), handed to a benchmark; destroy() takes it down and removes the folder. */
 export function openBenchCluster(dir: string): BenchCluster {
-  const config = loadConfigFile(join(dir, 'pgha.yaml')).config;
+  const config = loadConfig({ dir }).config;
   const pgha = (args: string[]) => pghaIn(dir, args);
   return {
     dir,

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { loadConfigFile } from '../src/config/load.js';
+import { loadConfig } from '../src/config/load.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { LOCAL_DEFAULTS, layout, localConfig } from '../src/local/cluster.js';
 import { median, repoRoot } from './lib.js';
@@ -124,7 +124,7 @@ async function main() {
     log(`local up in ${dir}`);
     const up = await pgha(['local', 'up']);
     if (up.exitCode !== 0) throw new Error(`local up failed:\n${up.all}`);
-    const config = loadConfigFile(join(dir, 'pgha.yaml')).config;
+    const config = loadConfig({ dir }).config;
     const p = (await primaryOf(config))!;
     const n = config.nodes.find((x) => x.name === p)!;
     const c = new pg.Client({ host: n.host, port: config.postgres.port, user: 'postgres', password: config.postgres.rootPassword, database: 'repmgr', options: '-c search_path=repmgr,public' });

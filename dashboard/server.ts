@@ -6,7 +6,6 @@ import { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { loadConfig } from '../src/config/load.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { allQueueNames } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
@@ -132,16 +131,12 @@ export function createDashboard(config: ClusterConfig) {
   return { app, close };
 }
 
-/** `pgha dashboard [--config FILE]`: serve until SIGTERM. */
-export function serveDashboard(configFile?: string) {
-  const { config } = loadConfig(configFile);
+/** `pgha dashboard`: serve the dashboard of a resolved config; `stop` closes the server and its connections (the entry point exits). */
+export function serveDashboard(config: ClusterConfig): { stop(): Promise<void> } {
   const logger = createLogger('dashboard');
   const { app, close } = createDashboard(config);
   const server = app.listen(config.dashboard.port, config.dashboard.host, () =>
     logger.info(`dashboard on http://${config.dashboard.host}:${config.dashboard.port}/ (pid ${process.pid}${config.dashboard.readOnly ? ', read-only' : ''})`),
   );
-  const stop = () => server.close(() => void close().then(() => process.exit(0)));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  return server;
+  return { stop: () => new Promise<void>((done) => server.close(() => void close().then(done, done))) };
 }

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { readFailoverPause, readFlowRecord, type FailoverPauseRecord } from './flows/registry.js';
 import { flowState, readStepStates } from './flows/run.js';
 import { describeRedis, redisConnection, redisProblem } from './redis.js';
-import { answered, lagBytesOf, roleOf, type ClusterView, type NodeView, type Role } from './roles/view.js';
+import { answered, lagBytesOf, roleOf, type ClusterView, type Role } from './roles/view.js';
 import { readClusterView } from './probe.js';
 import type { BackupInfo } from './barman/actions.js';
 import { nextBackupAt } from './barman/schedules.js';
@@ -193,19 +193,4 @@ export async function readStatus(config: ClusterConfig, opts: { barmanTimeoutMs?
     for (const q of queues.values()) await q.close();
     connection.disconnect();
   }
-}
-
-export function formatStatusTable(s: ClusterStatus): string {
-  const head = ['NODE', 'HOST', 'PORT', 'ROLE', 'UPSTREAM', 'TIMELINE', 'LAG BYTES', 'PID'];
-  const rows = s.nodes.map((n) => [n.name, n.host, String(n.port), n.role, n.upstream ?? '-', String(n.timeline ?? '-'), String(n.lagBytes ?? '-'), String(n.pid ?? '-')]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  const out = [`cluster ${s.cluster}`, line(head), ...rows.map(line), ''];
-  if (s.automaticFailover?.paused) out.push(s.automaticFailover.message, '');
-  if (s.barman.error) out.push(`barman: ${s.barman.error}`);
-  else if (!s.barman.backups.length) out.push('barman: no backups yet');
-  else for (const b of s.barman.backups) out.push(`barman backup ${b.id}  ${b.status}  ended ${b.endTime ?? '-'}`);
-  if (s.barman.nextBackupAt) out.push(`barman next backup ${s.barman.nextBackupAt}`);
-  if (s.barman.lastCheck) out.push(`barman check ${s.barman.lastCheck.ok ? 'OK' : `FAILED: ${s.barman.lastCheck.failed.join('; ')}`} at ${s.barman.lastCheck.at}`);
-  return out.join('\n');
 }

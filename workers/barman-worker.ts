@@ -1,20 +1,15 @@
 // The worker on the barman host: consumes the cluster's barman queue (config, schedule, backups).
-// Started by `pgha worker barman [--config FILE]`.
+// Started by `pgha worker barman` (cli/main.ts).
 import { barmanSteps } from '../jobs/index.js';
 import { barmanQueueName } from '../src/queues.js';
-import { startWorker } from './runtime.js';
+import { startWorker, type RunningWorker } from './runtime.js';
 import { upsertBarmanSchedules } from '../src/barman/schedules.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 
-export async function startBarmanWorker(configFile: string | undefined) {
-  let cfg: ClusterConfig | undefined;
+export async function startBarmanWorker(config: ClusterConfig): Promise<RunningWorker> {
   // two at a time: a long backup must not hold back the every-minute barman cron
-  const worker = await startWorker(configFile, (config) => {
-    cfg = config;
-    return { role: 'barman-worker', queueName: barmanQueueName(config.cluster), steps: barmanSteps, concurrency: 2 };
-  });
+  const running = startWorker(config, { role: 'barman-worker', queueName: barmanQueueName(config.cluster), steps: barmanSteps, concurrency: 2 });
   // a changed schedule in the config takes effect when the worker restarts (upserted, never duplicated)
-  await upsertBarmanSchedules(cfg!);
-  return worker;
+  await upsertBarmanSchedules(config);
+  return running;
 }
-

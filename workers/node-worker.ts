@@ -3,7 +3,7 @@
 // Its fencing watchdog stops a writable node cut off from the majority (fence-watchdog.ts); its
 // quorum keeper keeps synchronous_standby_names (sync-keeper.ts); its standby keeper makes a standby
 // that streams from elsewhere follow the primary (standby-keeper.ts).
-// Started by `pgha worker node --name NAME [--config FILE]`.
+// Started by `pgha worker node --name NAME` (cli/main.ts).
 import { existsSync, writeFileSync } from 'node:fs';
 import { nodeSteps } from '../jobs/index.js';
 import { findNode, nodePaths } from '../src/config/paths.js';
@@ -14,7 +14,7 @@ import { startFlow } from '../src/flows/run.js';
 import { ensureDir, writeFileAtomic } from '../src/fsutil.js';
 import { postmasterStatus } from '../src/postgres/actions.js';
 import { nodeQueueName } from '../src/queues.js';
-import { startWorker } from './runtime.js';
+import { startWorker, type RunningWorker } from './runtime.js';
 import { startHealthServer } from './health.js';
 import { startFenceWatchdog } from './fence-watchdog.js';
 import { startSyncKeeper } from './sync-keeper.js';
@@ -36,20 +36,18 @@ export async function bootNode(config: ClusterConfig, nodeName: string): Promise
   return flow?.flowId ?? '';
 }
 
-export async function startNodeWorker(configFile: string | undefined, nodeName: string) {
-  let cfg: ClusterConfig | undefined;
-  const worker = await startWorker(configFile, (config) => {
-    findNode(config, nodeName);
-    cfg = config;
-    // one step at a time: steps of a node's flows touch the same data directory
-    return { role: `node-worker[${nodeName}]`, queueName: nodeQueueName(config.cluster, nodeName), steps: nodeSteps, concurrency: 1 };
-  });
-  const logger = createLogger(`node-worker[${nodeName}]`);
+/** The worker of node `nodeName` with its health server, fencing watchdog and keepers; then it boots the node. Throws when the node is not in the config. */
+export async function startNodeWorker(config: ClusterConfig, nodeName: string): Promise<RunningWorker> {
+  findNode(config, nodeName);
+  const role = `node-worker[${nodeName}]`;
+  // one step at a time: steps of a node's flows touch the same data directory
+  const running = startWorker(config, { role, queueName: nodeQueueName(config.cluster, nodeName), steps: nodeSteps, concurrency: 1 });
+  const logger = createLogger(role);
   // before the boot flow: a load balancer sees "not primary" at once, not a refused connection
-  startHealthServer(cfg!, nodeName, logger);
-  startFenceWatchdog(cfg!, nodeName, logger);
-  startSyncKeeper(cfg!, nodeName, logger);
-  startStandbyKeeper(cfg!, nodeName, logger);
-  await bootNode(cfg!, nodeName);
-  return worker;
+  startHealthServer(config, nodeName, logger);
+  startFenceWatchdog(config, nodeName, logger);
+  startSyncKeeper(config, nodeName, logger);
+  startStandbyKeeper(config, nodeName, logger);
+  await bootNode(config, nodeName);
+  return running;
 }

@@ -1,9 +1,9 @@
-// What every worker process shares: load the config, consume one queue, dispatch each job to its
+// What every worker shares: consume one queue, dispatch each job to its
 // step with a parsed payload, a logging command runner and the job's AbortSignal; stop on SIGTERM.
 import { readFileSync, rmSync } from 'node:fs';
 import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { z } from 'zod';
-import { loadConfig, secretsOf } from '../src/config/load.js';
+import { secretsOf } from '../src/config/load.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { Runner } from '../src/exec/runner.js';
 import { redisConnection } from '../src/redis.js';
@@ -108,33 +108,37 @@ export function workerOptions(config: ClusterConfig, concurrency: number): Worke
 /** How long SIGTERM waits for the running step before cancelling it (its command is killed, the step is retried later). */
 export const SHUTDOWN_GRACE_MS = Number(process.env.PGHA_SHUTDOWN_GRACE_MS ?? 20_000);
 
-export async function startWorker(configFile: string | undefined, spec: (config: ClusterConfig) => WorkerSpec): Promise<Worker> {
-  const { config, warnings } = loadConfig(configFile);
-  const s = spec(config);
-  const logger = createLogger(`${s.role}`);
-  for (const w of warnings) logger.warn(w);
-  const worker = new Worker(s.queueName, makeProcessor(config, s.steps), workerOptions(config, s.concurrency));
+/** A running worker: `stop` takes no new step, waits SHUTDOWN_GRACE_MS for the running one, then cancels it. */
+export interface RunningWorker {
+  worker: Worker;
+  stop(reason: string): Promise<void>;
+}
+
+/**
+ * Consume `spec.queueName` with `spec.steps` under a resolved config. The caller owns the process:
+ * stopping on a signal and exiting are the entry point's (cli/), so tests and benches can run a worker
+ * in their own process.
+ */
+export function startWorker(config: ClusterConfig, spec: WorkerSpec): RunningWorker {
+  const logger = createLogger(spec.role);
+  const worker = new Worker(spec.queueName, makeProcessor(config, spec.steps), workerOptions(config, spec.concurrency));
   worker.on('active', (job) => logger.info(`start ${job.name} (${job.id})`));
   worker.on('completed', (job) => logger.info(`done ${job.name} (${job.id})`));
   worker.on('failed', (job, err) => logger.warn(`failed ${job?.name} (${job?.id}) attempt ${job?.attemptsMade}: ${err.message}`));
   worker.on('error', (err) => logger.error(`worker error: ${err.message}`));
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal}: no new steps; waiting up to ${SHUTDOWN_GRACE_MS} ms for the running one`);
-    const grace = setTimeout(() => {
-      // the step's AbortSignal fires: its command is killed and the step is retried later
-      logger.warn('grace period over: cancelling the running step');
-      worker.cancelAllJobs(`worker stopped by ${signal}`);
-    }, SHUTDOWN_GRACE_MS);
-    await worker.close();
-    clearTimeout(grace);
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-  logger.info(`${s.role} worker pid ${process.pid} consumes ${s.queueName}`);
-  return worker;
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) =>
+    (stopping ??= (async () => {
+      logger.info(`${reason}: no new steps; waiting up to ${SHUTDOWN_GRACE_MS} ms for the running one`);
+      const grace = setTimeout(() => {
+        // the step's AbortSignal fires: its command is killed and the step is retried later
+        logger.warn('grace period over: cancelling the running step');
+        worker.cancelAllJobs(`worker stopped by ${reason}`);
+      }, SHUTDOWN_GRACE_MS);
+      await worker.close();
+      clearTimeout(grace);
+      logger.info('stopped');
+    })());
+  logger.info(`${spec.role} worker pid ${process.pid} consumes ${spec.queueName}`);
+  return { worker, stop };
 }

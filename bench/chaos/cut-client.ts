@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { writablePrimaries } from '../stream.js';
 import { finalChecks, query, startWorkload, until, wholeCluster } from './workload.js';
 
-const config = loadConfig(undefined, process.env).config;
+const config = loadConfig({}, process.env).config;
 const say = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const first = await until('a whole cluster', () => wholeCluster(config), 600_000, 1000);

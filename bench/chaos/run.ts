@@ -15,7 +15,7 @@ import { serverConfPrimary } from '../../src/barman/render.js';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
-import { loadConfigFile } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { LOCAL_DEFAULTS, layout, localConfig } from '../../src/local/cluster.js';
 import { localFreeze, localKill } from '../../src/local/hosts.js';
 import { readPidFile } from '../../src/fsutil.js';
@@ -80,7 +80,7 @@ async function main() {
   try {
     const up = await pgha(['local', 'up', '--dir', dir]);
     if (up.exitCode !== 0) throw new Error(`local up failed:\n${up.all}`);
-    const config = loadConfigFile(join(dir, 'pgha.yaml')).config;
+    const config = loadConfig({ dir }).config;
     const first = (await writablePrimaries(config))[0];
     const workload = await startWorkload(config, first);
     const { acked, bank } = workload;

@@ -22,7 +22,7 @@ import type { Redis } from 'ioredis';
 import { execa } from 'execa';
 import pidtree from 'pidtree';
 import { stringify } from 'yaml';
-import { loadConfigFile } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import type { ClusterConfig } from '../../src/config/schema.js';
 import { catalogue } from '../../src/barman/actions.js';
 import { serverConfPrimary } from '../../src/barman/render.js';
@@ -122,7 +122,6 @@ function newClusterDir(baseIp: string, port: number): string {
 /** Per step, the longest duration (ms) seen so far in this run, and the lines its latest attempt logged. */
 const durations = new Map<string, number>();
 const logLines = new Map<string, number>();
-const DEFAULT_STEP_MS = 1500;
 const DEFAULT_LOG_LINES = 12;
 
 async function learn(connection: Redis, states: StepState[]) {
@@ -282,7 +281,7 @@ interface RoundResult {
  * would run them. `pick` chooses the node and step; returns the kill and any problem.
  */
 async function upWithKill(dir: string, rnd: () => number, pick: (flows: FlowRecord[]) => [number, number]): Promise<{ c: Cluster; result: RoundResult }> {
-  const config = loadConfigFile(join(dir, 'pgha.yaml')).config;
+  const config = loadConfig({ dir }).config;
   // the workers local up starts read their crash point here
   process.env.PGHA_CRASH_POINT_FILE = crashFile(dir);
   const up = pgha(['local', 'up', '--dir', dir], 900_000);

@@ -1,8 +1,10 @@
 // Reading pgha.yaml: file values, then PGHA_* environment overrides, then the zod schema.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ClusterConfigSchema, crossChecks, DashboardSchema, FencingSchema, PostgresSchema, RedisSchema, RepmgrSchema, type NodeConfig, SECRET_PATHS, SEED_PASSWORDS, type ClusterConfig } from './schema.js';
+import { DEFAULT_LOCAL_DIR } from './paths.js';
 
 /** PGHA_* variables that are not cluster config: which file and node, the local folder, process knobs (log level, shutdown grace), the crash-safety suite's crash point. */
 export const NON_CONFIG_ENV = new Set(['PGHA_CONFIG', 'PGHA_NODE', 'PGHA_LOCAL_DIR', 'PGHA_LOG_LEVEL', 'PGHA_SHUTDOWN_GRACE_MS', 'PGHA_CRASH_POINT_FILE']);
@@ -177,10 +179,41 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   return resolveConfig(raw, env);
 }
 
-/** A worker's or the CLI's config: the file when one is named (argument or PGHA_CONFIG), else PGHA_* variables alone (containers). */
-export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const path = file ?? env.PGHA_CONFIG;
-  return path ? loadConfigFile(path, env) : resolveConfig({}, env);
+/** Where a config came from: a pgha.yaml (named how), or the PGHA_* variables alone (a container). */
+export type ConfigSource = { kind: 'file'; path: string; via: '--config' | '--dir' | 'PGHA_CONFIG' | 'default folder' } | { kind: 'env' };
+
+/**
+ * The one rule every command, worker and the dashboard use to find the cluster's config (pure):
+ * `--config FILE`; else `--dir DIR`'s pgha.yaml (a local cluster's folder); else the file PGHA_CONFIG
+ * names; else, when PGHA_NODES is set (a container configured by variables), the PGHA_* variables
+ * alone; else the default local folder's pgha.yaml. A flag beats a variable. Whatever the source,
+ * PGHA_* variables override the file's values (`env`).
+ */
+export function configSource(opts: { config?: string; dir?: string }, env: NodeJS.ProcessEnv = process.env): ConfigSource {
+  if (opts.config) return { kind: 'file', path: opts.config, via: '--config' };
+  if (opts.dir) return { kind: 'file', path: join(opts.dir, 'pgha.yaml'), via: '--dir' };
+  if (env.PGHA_CONFIG) return { kind: 'file', path: env.PGHA_CONFIG, via: 'PGHA_CONFIG' };
+  if (env.PGHA_NODES) return { kind: 'env' };
+  return { kind: 'file', path: join(DEFAULT_LOCAL_DIR, 'pgha.yaml'), via: 'default folder' };
+}
+
+/** The source in words, for messages: "/etc/pgha.yaml (--config)", "the PGHA_* environment variables". */
+export function describeSource(source: ConfigSource): string {
+  return source.kind === 'env' ? 'the PGHA_* environment variables' : `${source.path} (${source.via})`;
+}
+
+/**
+ * Load the config found by configSource. Throws ConfigError naming every problem (a retry cannot
+ * help: the file or the variables must be fixed), or, for a missing file, what to pass instead.
+ */
+export function loadConfig(opts: { config?: string; dir?: string } = {}, env: NodeJS.ProcessEnv = process.env): LoadedConfig & { source: ConfigSource } {
+  const source = configSource(opts, env);
+  if (source.kind === 'env') return { ...resolveConfig({}, env), source };
+  if (!existsSync(source.path)) {
+    const hint = source.via === '--dir' || source.via === 'default folder' ? `no local cluster there: run pgha local up${opts.dir ? ` --dir ${opts.dir}` : ''}, or ` : '';
+    throw new ConfigError([`${source.path}: no config file (${source.via}); ${hint}pass --config FILE or --dir DIR, or set PGHA_CONFIG`]);
+  }
+  return { ...loadConfigFile(source.path, env), source };
 }
 
 /** The resolved config with every secret replaced by ****, for printing. */

@@ -2,6 +2,9 @@
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from './schema.js';
 
+/** The local cluster's folder when no --dir is given (relative to where pgha runs). */
+export const DEFAULT_LOCAL_DIR = '.pgha';
+
 export interface NodePaths {
   dataDir: string;
   socketDir: string;

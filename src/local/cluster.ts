@@ -1,14 +1,13 @@
 // Local mode: a whole cluster on this machine under one folder, no Docker.
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { dashboardToken } from '../auth.js';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
 import type { ClusterConfig } from '../config/schema.js';
-import { nodePaths } from '../config/paths.js';
+import { DEFAULT_LOCAL_DIR, nodePaths } from '../config/paths.js';
 import { buildFirstStartFlow, firstStartFlowId } from '../flows/first-start.js';
 import { buildRestartFlow } from '../flows/operations.js';
 import { enqueueFlow, retryFailedSteps, watchFlows, type StepState } from '../flows/run.js';
@@ -35,7 +34,7 @@ export interface LocalOptions {
 }
 
 export const LOCAL_DEFAULTS: LocalOptions = {
-  dir: '.pgha',
+  dir: DEFAULT_LOCAL_DIR,
   nodes: 3,
   baseIp: '127.0.0.11',
   redisPort: 6390,
@@ -188,7 +187,7 @@ export async function bootFlow(connection: Redis, config: ClusterConfig, node: s
 export function loadLocal(dir: string): { l: LocalLayout; config: ClusterConfig; warnings: string[] } {
   const l = layout(dir);
   if (!existsSync(l.configFile)) throw new Error(`no local cluster in ${l.dir} (${l.configFile} is missing); run: pgha local up --dir ${dir}`);
-  const { config, warnings } = loadConfigFile(l.configFile);
+  const { config, warnings } = loadConfig({ dir: l.dir });
   return { l, config, warnings };
 }
 
@@ -215,7 +214,7 @@ export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number
   } else {
     say(`reusing ${l.configFile}`);
   }
-  const { config, warnings } = loadConfigFile(l.configFile);
+  const { config, warnings } = loadConfig({ dir: l.dir });
   for (const w of warnings) say(`warning: ${w}`);
   const token = ensureDashboardToken(config, say);
   await startRedis(l, config, say);
@@ -275,7 +274,7 @@ export async function localDown(dir: string, say: (s: string) => void = console.
     say(`no local cluster in ${l.dir}`);
     return 0;
   }
-  const { config } = loadConfigFile(l.configFile);
+  const { config } = loadConfig({ dir: l.dir });
   // workers first, so nothing restarts what is being stopped
   if (existsSync(l.pidDir)) {
     for (const f of readdirSync(l.pidDir)) {

@@ -118,7 +118,7 @@ describe('pgha status with no cluster running', () => {
       const took = Date.now() - started;
       expect(res.exitCode).toBe(1);
       expect(res.stderr.trim().split('\n')).toEqual([
-        `pgha status: Redis at redis://127.0.0.1:1 does not answer (ECONNREFUSED): start the cluster with \`pgha local up\`, or check redis in ${t.file} (the nodes above were read directly)`,
+        `pgha status: Redis at redis://127.0.0.1:1 does not answer (ECONNREFUSED): start the cluster with \`pgha local up\`, or check redis in ${t.file} (--config) (the nodes above were read directly)`,
       ]);
       expect(res.stdout).toMatch(/^node1 +127\.0\.97\.11 +5432 +down/m);
       expect(res.stdout).not.toMatch(/ioredis|ECONNREFUSED 127|at TCPConnectWrap/);

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import pg from 'pg';
-import { loadConfigFile } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import type { ClusterConfig } from '../../src/config/schema.js';
 import { findNode, nodePaths } from '../../src/config/paths.js';
 import { postmasterStatus } from '../../src/postgres/actions.js';
@@ -61,7 +61,7 @@ export async function testCluster(name: string, baseIp: string, opts: { nodes?: 
   const tc: TestCluster = {
     dir,
     args,
-    config: () => loadConfigFile(join(dir, 'pgha.yaml')).config,
+    config: () => loadConfig({ dir }).config,
     dashboard() {
       const config = tc.config();
       const token = readFileSync(config.dashboard.tokenFile ?? join(dir, 'dashboard.token'), 'utf8').trim();

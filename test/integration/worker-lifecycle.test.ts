@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import { stringify } from 'yaml';
 import type { Redis } from 'ioredis';
 import { redisConnection } from '../../src/redis.js';
-import { loadConfigFile } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { buildFirstStartFlow } from '../../src/flows/first-start.js';
 import { enqueueFlow } from '../../src/flows/run.js';
 import { stepJobId } from '../../src/flows/chain.js';
@@ -69,7 +69,7 @@ afterAll(async () => {
 
 describe('node worker', () => {
   it('consumes only its own node queue, and SIGTERM cancels a step that outlives the grace period', async () => {
-    const config = loadConfigFile(configFile).config;
+    const config = loadConfig({ config: configFile }).config;
     const flow = buildFirstStartFlow(config, 'node2');
     await enqueueFlow(redis, flow, 'first-start');
     // a job on node1's queue that node2's worker must never take

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ConfigError,
+  configSource,
+  describeSource,
+  loadConfig,
   NON_CONFIG_ENV,
   envVariables,
   loadConfigFile,
@@ -634,5 +637,36 @@ nodes:
     expect(problemsOf(() => loadConfigFile(write('scalar.yaml', 'just text\n'), {}))).toContain(
       '(top level): must be a mapping of keys to values (got "just text")',
     );
+  });
+});
+
+describe('configSource: the one rule every command, worker and the dashboard find their config by', () => {
+  const env = { PGHA_CONFIG: '/etc/pgha/pgha.yaml', PGHA_NODES: '[{name: a, host: h, master: true}]' };
+  it('a flag beats a variable: --config, then --dir, then PGHA_CONFIG, then the variables alone, then .pgha', () => {
+    expect(configSource({ config: '/x.yaml', dir: '/d' }, env)).toEqual({ kind: 'file', path: '/x.yaml', via: '--config' });
+    expect(configSource({ dir: '/d' }, env)).toEqual({ kind: 'file', path: '/d/pgha.yaml', via: '--dir' });
+    expect(configSource({}, env)).toEqual({ kind: 'file', path: '/etc/pgha/pgha.yaml', via: 'PGHA_CONFIG' });
+    expect(configSource({}, { PGHA_NODES: env.PGHA_NODES })).toEqual({ kind: 'env' });
+    expect(configSource({}, {})).toEqual({ kind: 'file', path: '.pgha/pgha.yaml', via: 'default folder' });
+  });
+  it('messages name the source', () => {
+    expect(describeSource({ kind: 'file', path: '/d/pgha.yaml', via: '--dir' })).toBe('/d/pgha.yaml (--dir)');
+    expect(describeSource({ kind: 'env' })).toBe('the PGHA_* environment variables');
+  });
+  it('a missing file is one problem that says what to pass, not a stack trace', () => {
+    expect(() => loadConfig({ dir: '/nonexistent-pgha-dir' }, {})).toThrow(ConfigError);
+    try {
+      loadConfig({ dir: '/nonexistent-pgha-dir' }, {});
+    } catch (err) {
+      expect((err as ConfigError).problems).toEqual([
+        '/nonexistent-pgha-dir/pgha.yaml: no config file (--dir); no local cluster there: run pgha local up --dir /nonexistent-pgha-dir, or pass --config FILE or --dir DIR, or set PGHA_CONFIG',
+      ]);
+    }
+  });
+  it('the variables alone (a container): their values, and the source says so', () => {
+    const vars = { PGHA_MODE: 'local', PGHA_NODES: '[{name: a, host: 127.0.0.11, master: true}]', PGHA_POSTGRES_PORT: '5433' };
+    const alone = loadConfig({}, vars);
+    expect(alone.source).toEqual({ kind: 'env' });
+    expect(alone.config.postgres.port).toBe(5433);
   });
 });

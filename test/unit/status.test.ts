@@ -1,5 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
-import { failoverState, formatStatusTable, nodeStatuses, type NodeStatus } from '../../src/status.js';
+import { failoverState, nodeStatuses, type NodeStatus } from '../../src/status.js';
+import { formatStatusTable } from '../../cli/status-table.js';
 import { clusterViewOf, type Probe } from '../../src/probe.js';
 import { lsnToBytes } from '../../src/postgres/lsn.js';
 import { majorityPrimary, type NodeView } from '../../src/roles/view.js';

@@ -1,6 +1,6 @@
 // `pgha restore`: check the request against what barman holds (nothing is stopped when it is
 // wrong), then run the restore flow and follow it.
-import type { ClusterConfig } from './config/schema.js';
+import type { ClusterConfig } from '../src/config/schema.js';
 import { runScenario } from './operations.js';
 
 export interface RestoreOptions {

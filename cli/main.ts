@@ -1,16 +1,16 @@
-// `pgha`: the command line. Every command uses the same flow builders and readers as the workers.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+// `pgha`: the command line and the entry point of every pgha process (workers, dashboard, hooks).
+// Every command uses the same flow builders and readers as the workers (src/).
 import { Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
-import { ConfigError, loadConfig, loadConfigFile, maskSecrets, resolveConfig } from './config/load.js';
-import type { ClusterConfig } from './config/schema.js';
-import { LOCAL_DEFAULTS, localDown, localUp } from './local/cluster.js';
-import { buildFirstStartFlow } from './flows/first-start.js';
-import { enqueueFlow } from './flows/run.js';
-import { redisConnection } from './redis.js';
-import { formatStatusTable, readStatus } from './status.js';
-import { shellQuote } from './cli-entry.js';
+import { ConfigError, describeSource, loadConfig, maskSecrets, type LoadedConfig } from '../src/config/load.js';
+import { LOCAL_DEFAULTS, localDown, localUp } from '../src/local/cluster.js';
+import { buildFirstStartFlow } from '../src/flows/first-start.js';
+import { enqueueFlow } from '../src/flows/run.js';
+import { redisConnection } from '../src/redis.js';
+import { readStatus } from '../src/status.js';
+import { shellQuote } from '../src/cli-entry.js';
+import { createLogger } from '../src/logger.js';
+import { formatStatusTable } from './status-table.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -18,14 +18,29 @@ const int = (name: string) => (v: string) => {
   return n;
 };
 
-const DIR_HELP = `local cluster folder (default ${LOCAL_DEFAULTS.dir}; in a container with PGHA_* set, none)`;
+const DIR_HELP = `local cluster folder (default: PGHA_CONFIG, else in a container with PGHA_NODES the PGHA_* variables, else ${LOCAL_DEFAULTS.dir})`;
+const CONFIG_HELP = 'pgha.yaml (default: --dir, else PGHA_CONFIG, else PGHA_* variables alone when PGHA_NODES is set, else .pgha/pgha.yaml)';
 
-/** --config FILE (or PGHA_CONFIG); else, in a container that sets PGHA_NODES and no --dir, the PGHA_* variables alone, as the workers read them; else DIR/pgha.yaml (local mode's folder). */
-function configFrom(opts: { config?: string; dir?: string }): ClusterConfig {
-  if (!opts.config && !process.env.PGHA_CONFIG && !opts.dir && process.env.PGHA_NODES) return loadConfig(undefined, process.env).config;
-  const file = opts.config ?? process.env.PGHA_CONFIG ?? join(opts.dir ?? LOCAL_DEFAULTS.dir, 'pgha.yaml');
-  if (!existsSync(file)) throw new Error(`no config at ${file}: pass --config FILE, or --dir DIR of a local cluster (pgha local up)`);
-  return loadConfigFile(file).config;
+/** The config of a command, by the one rule (configSource in src/config/load.ts). */
+const configFrom = (opts: { config?: string; dir?: string }) => loadConfig(opts).config;
+
+/**
+ * A long-running process (worker, dashboard): its config by the same rule, warnings logged; on
+ * SIGTERM or SIGINT `stop` runs once, then the process exits 0.
+ */
+function runUntilSignal(role: string, loaded: LoadedConfig, start: () => Promise<{ stop(reason: string): Promise<void> }>): Promise<void> {
+  const logger = createLogger(role);
+  for (const w of loaded.warnings) logger.warn(w);
+  return start().then((running) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      void running.stop(signal).then(() => process.exit(0));
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -36,11 +51,13 @@ export async function main(argv: string[]): Promise<void> {
   config
     .command('check')
     .argument('[file]', 'pgha.yaml to check')
-    .option('--env', 'check PGHA_* environment variables (alone, or over FILE)')
+    .option('--env', 'with FILE: apply the PGHA_* environment variables over it (without FILE they always apply)')
     .description('validate; print every problem as path.to.field: what is wrong (got X), exit 2; or the resolved config, secrets masked')
     .action((file: string | undefined, o: { env?: boolean }) => {
       try {
-        const loaded = file ? loadConfigFile(file, o.env ? process.env : {}) : resolveConfig({}, process.env);
+        // a FILE is checked alone unless --env asks for the variables over it; without FILE, the config
+        // every command would use (the one rule), variables included
+        const loaded = loadConfig(file ? { config: file } : {}, file && !o.env ? {} : process.env);
         for (const w of loaded.warnings) console.error(`warning: ${w}`);
         process.stdout.write(stringify(maskSecrets(loaded.config)));
       } catch (err) {
@@ -69,7 +86,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--dir <dir>', 'state folder', LOCAL_DEFAULTS.dir)
     .description('the host dies: kill -9 its PostgreSQL, repmgrd and node worker')
     .action(async (node: string, o) => {
-      const { localKill } = await import('./local/hosts.js');
+      const { localKill } = await import('../src/local/hosts.js');
       process.exitCode = await localKill(o.dir, node);
     });
   for (const [verb, signal, what] of [
@@ -82,7 +99,7 @@ export async function main(argv: string[]): Promise<void> {
       .option('--dir <dir>', 'state folder', LOCAL_DEFAULTS.dir)
       .description(what)
       .action(async (node: string, o) => {
-        const { localFreeze } = await import('./local/hosts.js');
+        const { localFreeze } = await import('../src/local/hosts.js');
         process.exitCode = (await localFreeze(o.dir, node, signal)) > 0 ? 0 : 1;
       });
   }
@@ -92,7 +109,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--dir <dir>', 'state folder', LOCAL_DEFAULTS.dir)
     .description('the host boots: start its node worker, which decides the role; exit 0 once it runs in it, 1 with the reason')
     .action(async (node: string, o) => {
-      const { localStart } = await import('./local/hosts.js');
+      const { localStart } = await import('../src/local/hosts.js');
       process.exitCode = await localStart(o.dir, node);
     });
   local
@@ -107,16 +124,15 @@ export async function main(argv: string[]): Promise<void> {
     .command('status')
     .description('the topology read live from the nodes, and barman backups')
     .option('--dir <dir>', DIR_HELP)
-    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .option('--config <file>', CONFIG_HELP)
     .option('--json', 'machine-readable output (a stable interface)')
     .action(async (o) => {
-      const config = configFrom(o);
+      const { config, source } = loadConfig(o);
       const status = await readStatus(config);
       console.log(o.json ? JSON.stringify(status, null, 2) : formatStatusTable(status));
       if (status.redis?.ok === false) {
         const start = config.mode === 'local' ? `start the cluster with \`pgha local up${o.dir ? ` --dir ${shellQuote(o.dir)}` : ''}\`, or ` : '';
-        const file = o.config ?? (o.dir ? join(o.dir, 'pgha.yaml') : 'pgha.yaml');
-        console.error(`pgha status: ${status.redis.error}: ${start}check redis in ${file} (the nodes above were read directly)`);
+        console.error(`pgha status: ${status.redis.error}: ${start}check redis in ${describeSource(source)} (the nodes above were read directly)`);
         process.exit(1);
       }
       // connections left retrying a Redis that is down must not keep the command alive
@@ -127,27 +143,33 @@ export async function main(argv: string[]): Promise<void> {
   worker
     .command('node')
     .requiredOption('--name <node>', 'the node this host runs (consumes only its queue)')
-    .option('--config <file>', 'pgha.yaml (default: PGHA_CONFIG, else PGHA_* variables alone)')
+    .option('--config <file>', CONFIG_HELP)
+    .option('--dir <dir>', DIR_HELP)
     .description('the worker of a PostgreSQL host')
     .action(async (o) => {
       const { startNodeWorker } = await import('../workers/node-worker.js');
-      await startNodeWorker(o.config, o.name);
+      const loaded = loadConfig(o);
+      await runUntilSignal(`node-worker[${o.name}]`, loaded, () => startNodeWorker(loaded.config, o.name));
     });
   worker
     .command('barman')
-    .option('--config <file>', 'pgha.yaml (default: PGHA_CONFIG, else PGHA_* variables alone)')
+    .option('--config <file>', CONFIG_HELP)
+    .option('--dir <dir>', DIR_HELP)
     .description('the worker of the barman host')
     .action(async (o) => {
       const { startBarmanWorker } = await import('../workers/barman-worker.js');
-      await startBarmanWorker(o.config);
+      const loaded = loadConfig(o);
+      await runUntilSignal('barman-worker', loaded, () => startBarmanWorker(loaded.config));
     });
   worker
     .command('control')
-    .option('--config <file>', 'pgha.yaml (default: PGHA_CONFIG, else PGHA_* variables alone)')
+    .option('--config <file>', CONFIG_HELP)
+    .option('--dir <dir>', DIR_HELP)
     .description('the control worker: repmgr events and the flows they start')
     .action(async (o) => {
       const { startControlWorker } = await import('../workers/control-worker.js');
-      await startControlWorker(o.config);
+      const loaded = loadConfig(o);
+      await runUntilSignal('control-worker', loaded, async () => startControlWorker(loaded.config));
     });
   program
     .command('event')
@@ -159,7 +181,7 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('--success <0|1>', 'success (%s)')
     .option('--at <time>', "when it happened, repmgr's timestamp (%t); default: now")
     .action(async (o) => {
-      const { recordEvent } = await import('./events.js');
+      const { recordEvent } = await import('../src/events.js');
       // repmgr runs this hook: never hang it on a Redis that is down
       setTimeout(() => {
         console.error('pgha event: Redis did not answer within 10 s; event not recorded');
@@ -176,7 +198,7 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('--passfile <file>', "libpq passfile holding the repmgr role's password")
     .option('--timeout-ms <ms>', 'how long one node may take to answer', int('--timeout-ms'), 1500)
     .action(async (o) => {
-      const { checkPromotion, parseNodeList, passfileConnect } = await import('./repmgr/validate.js');
+      const { checkPromotion, parseNodeList, passfileConnect } = await import('../src/repmgr/validate.js');
       const d = await checkPromotion({ candidate: o.node, nodes: parseNodeList(o.nodes), connect: passfileConnect(o.port, o.passfile, o.timeoutMs), log: (l) => console.log(l) });
       // repmgrd copies this output into its log
       console.log(`pgha promotion rule: ${d.ok ? 'allowed' : 'REFUSED'}: ${d.reason}`);
@@ -194,10 +216,10 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('--lock <file>', 'held while it runs: one backstop per node')
     .option('--timeout-ms <ms>', 'how long one node may take to answer', int('--timeout-ms'), 1500)
     .action(async (o) => {
-      const { runBackstop } = await import('./repmgr/backstop.js');
-      const { parseNodeList, passfileConnect } = await import('./repmgr/validate.js');
+      const { runBackstop } = await import('../src/repmgr/backstop.js');
+      const { parseNodeList, passfileConnect } = await import('../src/repmgr/validate.js');
       const { execa } = await import('execa');
-      const { postmasterStatus } = await import('./postgres/actions.js');
+      const { postmasterStatus } = await import('../src/postgres/actions.js');
       const out = await runBackstop({
         node: o.node,
         nodes: parseNodeList(o.nodes),
@@ -213,10 +235,10 @@ export async function main(argv: string[]): Promise<void> {
     .command('events')
     .description('the cluster events repmgr reported (failover, follow, rejoin, …), newest first')
     .option('--dir <dir>', DIR_HELP)
-    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .option('--config <file>', CONFIG_HELP)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
-      const { readEvents } = await import('./events.js');
+      const { readEvents } = await import('../src/events.js');
       const events = await readEvents(configFrom(o));
       console.log(o.json ? JSON.stringify(events, null, 2) : events.map((e) => `${e.at}  ${e.node.padEnd(8)} ${e.event} ${e.success ? 'ok' : 'FAILED'}${e.followUp ? `  → ${e.followUp}` : ''}`).join('\n'));
     });
@@ -230,7 +252,7 @@ export async function main(argv: string[]): Promise<void> {
     else c.requiredOption('--to <node>', 'the node to promote');
     if (verb === 'failover') c.option('--force', 'promote although a reachable node is ahead of it or no majority answers (acknowledged commits may be lost; never beside a writable node)');
     c.option('--dir <dir>', DIR_HELP)
-      .option('--config <file>', 'pgha.yaml (instead of --dir)')
+      .option('--config <file>', CONFIG_HELP)
       .action(async (...args: any[]) => {
         const node: string | undefined = verb === 'restart' ? args[0] : undefined;
         const o = verb === 'restart' ? args[1] : args[0];
@@ -240,11 +262,13 @@ export async function main(argv: string[]): Promise<void> {
   }
   program
     .command('dashboard')
-    .option('--config <file>', 'pgha.yaml (default: PGHA_CONFIG, else PGHA_* variables alone)')
+    .option('--config <file>', CONFIG_HELP)
+    .option('--dir <dir>', DIR_HELP)
     .description('the cluster page at /, Bull Board at /queues, the REST API under /api, metrics at /metrics (needs dashboard.token)')
     .action(async (o) => {
       const { serveDashboard } = await import('../dashboard/server.js');
-      serveDashboard(o.config);
+      const loaded = loadConfig(o);
+      await runUntilSignal('dashboard', loaded, async () => serveDashboard(loaded.config));
     });
 
   const backup = program.command('backup').description('barman backups');
@@ -252,7 +276,7 @@ export async function main(argv: string[]): Promise<void> {
     .command('now', { isDefault: true })
     .description('take a full backup now, wait, print its id and size')
     .option('--dir <dir>', DIR_HELP)
-    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .option('--config <file>', CONFIG_HELP)
     .action(async (o) => {
       const { backupNow } = await import('./backups.js');
       process.exitCode = await backupNow(configFrom(o));
@@ -261,7 +285,7 @@ export async function main(argv: string[]): Promise<void> {
     .command('list')
     .description('every backup barman holds: id, begin/end time, size, status, WAL range')
     .option('--dir <dir>', DIR_HELP)
-    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .option('--config <file>', CONFIG_HELP)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const { backupList } = await import('./backups.js');
@@ -278,7 +302,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--node <name>', 'node that becomes the primary (default: the current primary)')
     .option('--yes', 'confirm: the cluster\'s data is replaced')
     .option('--dir <dir>', DIR_HELP)
-    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .option('--config <file>', CONFIG_HELP)
     .action(async (o) => {
       const { runRestore } = await import('./restore.js');
       process.exitCode = await runRestore(configFrom(o), o);
@@ -289,7 +313,7 @@ export async function main(argv: string[]): Promise<void> {
     .command('first-start')
     .argument('<node>', 'node name')
     .option('--dir <dir>', DIR_HELP)
-    .option('--config <file>', 'pgha.yaml (instead of --dir)')
+    .option('--config <file>', CONFIG_HELP)
     .option('--flow-id <id>', 'flow id (default: deterministic, so a second enqueue adds nothing)')
     .description('enqueue the first-start flow of a node (primary or standby by its master flag)')
     .action(async (node: string, o) => {

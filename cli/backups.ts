@@ -1,8 +1,8 @@
 // `pgha backup` and `pgha backup list`: jobs on the barman queue (barman runs on its own host).
-import type { ClusterConfig } from './config/schema.js';
-import type { BackupInfo } from './barman/actions.js';
+import type { ClusterConfig } from '../src/config/schema.js';
+import type { BackupInfo } from '../src/barman/actions.js';
 import { runScenario } from './operations.js';
-import { runBarmanJob } from './flows/jobs.js';
+import { runBarmanJob } from '../src/flows/jobs.js';
 
 const mib = (b: number | null | undefined) => (b === null || b === undefined ? '?' : `${(b / 2 ** 20).toFixed(1)} MiB`);
 

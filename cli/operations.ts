@@ -1,9 +1,9 @@
 // The CLI's flow commands (restart, switchover, failover, backup, restore, flow first-start): plan
 // through the same code as POST /api/flows (src/scenarios.ts), enqueue, then follow the flow.
-import type { ClusterConfig } from './config/schema.js';
-import { planScenario, type FlowRequest } from './scenarios.js';
-import { enqueueFlow, watchFlows, type WatchResult } from './flows/run.js';
-import { redisConnection } from './redis.js';
+import type { ClusterConfig } from '../src/config/schema.js';
+import { planScenario, type FlowRequest } from '../src/scenarios.js';
+import { enqueueFlow, watchFlows, type WatchResult } from '../src/flows/run.js';
+import { redisConnection } from '../src/redis.js';
 
 export interface RunScenarioOptions {
   /** Exit code when the request is refused before anything ran (restore: 2). */
