@@ -1,6 +1,28 @@
 // The cluster page at `/`: one HTML document; its script polls /api/overview every 1.5 s and redraws
 // the topology, barman's state, the flows and the events. Every text goes in through textContent.
 
+/**
+ * A script for the head of every dashboard page (the cluster page and Bull Board's): a page opened as
+ * http://user:token@host/ has a base URL that carries the credentials, and fetch refuses every URL
+ * resolved against it ("Request cannot be constructed from a URL that includes credentials"): Bull
+ * Board then showed its raw translation keys (MENU.QUEUES) for 11 s, its locale never loaded. fetch is
+ * given the same URL without them; the browser keeps the login for the origin and sends it anyway.
+ */
+export const FETCH_WITHOUT_URL_CREDENTIALS = `<script>(() => {
+  const f = window.fetch;
+  window.fetch = function (input, init) {
+    if (typeof input === 'string' || input instanceof URL) {
+      const u = new URL(String(input), document.baseURI);
+      if (u.username || u.password) {
+        u.username = '';
+        u.password = '';
+        input = u.href;
+      }
+    }
+    return f.call(this, input, init);
+  };
+})();</script>`;
+
 /** The dashboard's title for a cluster (pure): "pgha · NAME", or "pgha" alone for the default cluster name (not "pgha · pgha"). */
 export const dashboardTitle = (cluster: string) => (cluster === 'pgha' ? 'pgha' : `pgha · ${cluster}`);
 
@@ -14,6 +36,7 @@ export function clusterPage(o: { cluster: string; readOnly: boolean }): string {
 <meta charset="utf-8">
 <title>${title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+${FETCH_WITHOUT_URL_CREDENTIALS}
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0; background: #f5f6f8; color: #1d2330; }
   header { background: #1d2330; color: #fff; padding: 10px 20px; display: flex; gap: 20px; align-items: baseline; }
@@ -141,8 +164,7 @@ function drawEvents(events) {
 async function refresh() {
   try {
     // resolved against the page's address without the user:token@ a user may have opened it with:
-    // fetch refuses a URL that carries credentials, and the browser keeps the login for the origin
-    const res = await fetch(new URL('api/overview', location.origin + location.pathname), { credentials: 'same-origin', cache: 'no-store' });
+    const res = await fetch('api/overview', { credentials: 'same-origin', cache: 'no-store' });
     if (!res.ok) throw new Error('HTTP ' + res.status);
     const o = await res.json();
     drawTopology(o.status.nodes); drawFailover(o.status.automaticFailover); drawBarman(o.status.barman, o.status.nodes); drawFlows(o.flows); drawEvents(o.events);

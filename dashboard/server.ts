@@ -18,18 +18,23 @@ import type { BackupInfo } from '../src/barman/actions.js';
 import { authorized, dashboardToken } from '../src/auth.js';
 import { Overview, pageEvents } from './overview.js';
 import { createMetrics } from './metrics.js';
-import { clusterPage, dashboardTitle } from './page.js';
+import { clusterPage, dashboardTitle, FETCH_WITHOUT_URL_CREDENTIALS } from './page.js';
 
 /** The API's error body. */
 const fail = (res: Response, status: number, error: string, details: unknown[] = []) => res.status(status).json({ error, details });
 
-/** Bull Board's page without its web-font link (fonts.googleapis.com): database hosts often have no internet, and the page needs none. */
-export const stripWebFonts = (html: string) => html.replace(/<link[^>]*fonts\.googleapis\.com[^>]*>\s*/g, '');
+/**
+ * Bull Board's page as pgha serves it (pure): without its web-font link (fonts.googleapis.com:
+ * database hosts often have no internet, and the page needs none), and with fetch taking the URL
+ * without credentials (FETCH_WITHOUT_URL_CREDENTIALS) before Bull Board's scripts run.
+ */
+export const bullBoardPage = (html: string) =>
+  html.replace(/<link[^>]*fonts\.googleapis\.com[^>]*>\s*/g, '').replace(/<\/title>/, `</title>\n${FETCH_WITHOUT_URL_CREDENTIALS}`);
 
-function withoutWebFonts(_req: Request, res: Response, next: NextFunction) {
+function servedBullBoard(_req: Request, res: Response, next: NextFunction) {
   const render = res.render.bind(res);
   res.render = ((view: string, options?: object) =>
-    render(view, options ?? {}, (err: Error | null, html: string) => (err ? next(err) : res.send(stripWebFonts(html))))) as Response['render'];
+    render(view, options ?? {}, (err: Error | null, html: string) => (err ? next(err) : res.send(bullBoardPage(html))))) as Response['render'];
   next();
 }
 
@@ -72,7 +77,7 @@ export function createDashboard(config: ClusterConfig) {
     if (config.dashboard.readOnly && req.method !== 'GET') return fail(res, 403, 'the dashboard is read-only (dashboard.readOnly: true)');
     return next();
   });
-  app.use('/queues', withoutWebFonts, board.getRouter());
+  app.use('/queues', servedBullBoard, board.getRouter());
 
   const api = express.Router();
   api.use(express.json({ limit: '64kb' }));

@@ -59,6 +59,9 @@ const health = async (node: string, path: string) => {
 const rolesOnPage = () =>
   page.locator('#nodes g[data-node]').evaluateAll((els) => Object.fromEntries(els.map((e) => [e.getAttribute('data-node'), e.getAttribute('data-role')])));
 
+/** A key of Bull Board's messages.json shown as is (MENU.QUEUES, QUEUE.STATUS.ALL): its locale did not load. */
+const RAW_TRANSLATION_KEY = /\b(?:(?:MENU|DASHBOARD|JOB|QUEUE|METRICS|LATENCY|CONFIRM|MODAL|REDIS|SETTINGS|ADD_JOB|ERRORS|SCHEDULERS|METRICS_HISTORY)(?:\.[A-Z_]+)+|LOADING)\b/;
+
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   tc = await testCluster('dashboard', '127.0.22.11');
@@ -298,6 +301,38 @@ describe('in the browser', () => {
       await ctx.close();
     }
   });
+
+  it.each(['with the login in the URL (http://user:token@host/queues/)', 'after a login prompt'])(
+    'Bull Board opened %s shows its own words, never a raw translation key, from the first paint on',
+    async (how) => {
+      const inUrl = how.startsWith('with');
+      const ctx = await browser.newContext(inUrl ? {} : { httpCredentials: { username: 'dba', password: tc.dashboard().token } });
+      try {
+        // every text the page shows while it loads is checked, not only the last one
+        await ctx.addInitScript((source: string) => {
+          const re = new RegExp(source);
+          (window as any).rawKeys = [];
+          new MutationObserver(() => {
+            const m = (document.body?.innerText ?? '').match(re);
+            if (m) (window as any).rawKeys.push(m[0]);
+          }).observe(document, { subtree: true, childList: true, characterData: true });
+        }, RAW_TRANSLATION_KEY.source);
+        const p = await ctx.newPage();
+        const u = new URL(`${base}/queues/`);
+        if (inUrl) {
+          u.username = 'dba';
+          u.password = tc.dashboard().token;
+        }
+        await p.goto(u.toString());
+        await p.getByText('{pgha}.barman').first().waitFor({ timeout: 15_000 });
+        // Bull Board's English for MENU.QUEUES
+        await p.getByText('QUEUES', { exact: true }).waitFor({ timeout: 15_000 });
+        expect(await p.evaluate(() => (window as any).rawKeys)).toEqual([]);
+      } finally {
+        await ctx.close();
+      }
+    },
+  );
 
   it('the cluster page shows node1..3 with their roles, arrows to the upstream, barman and the flows', async () => {
     await page.goto(base);

@@ -8,7 +8,8 @@ import { flowRecord } from '../../src/flows/registry.js';
 import { flowState, type StepState } from '../../src/flows/run.js';
 import { chainFlow } from '../../src/flows/chain.js';
 import { pageEvents, summarizeFlow } from '../../dashboard/overview.js';
-import { stripWebFonts } from '../../dashboard/server.js';
+import { bullBoardPage } from '../../dashboard/server.js';
+import { FETCH_WITHOUT_URL_CREDENTIALS } from '../../dashboard/page.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { backupAgeSeconds } from '../../dashboard/metrics.js';
@@ -210,14 +211,20 @@ describe('small pieces', () => {
   });
 });
 
-describe("Bull Board's page without web fonts", () => {
-  it('the installed Bull Board template loses its fonts.googleapis.com link and nothing else', () => {
-    const template = readFileSync(createRequire(import.meta.url).resolve('@bull-board/ui/dist/index.ejs'), 'utf8');
+describe("Bull Board's page as pgha serves it", () => {
+  const template = readFileSync(createRequire(import.meta.url).resolve('@bull-board/ui/dist/index.ejs'), 'utf8');
+  it('the installed Bull Board template loses its fonts.googleapis.com link and nothing else of its own', () => {
     expect(template).toContain('fonts.googleapis.com');
-    const out = stripWebFonts(template);
+    const out = bullBoardPage(template);
     expect(out).not.toContain('googleapis');
-    expect(template.length - out.length).toBeLessThan(250);
+    expect(out.replace(FETCH_WITHOUT_URL_CREDENTIALS, '').length - template.length).toBeLessThan(0);
+    expect(template.length - out.replace(FETCH_WITHOUT_URL_CREDENTIALS, '').length).toBeLessThan(250);
     expect(out).toContain('static/css/main.');
     expect(out).toContain('<div id="root">');
+  });
+  it("fetch's URL shim comes before Bull Board's scripts (its locale is fetched by the first of them)", () => {
+    const out = bullBoardPage(template);
+    expect(out.indexOf(FETCH_WITHOUT_URL_CREDENTIALS)).toBeGreaterThan(out.indexOf('<base href'));
+    expect(out.indexOf(FETCH_WITHOUT_URL_CREDENTIALS)).toBeLessThan(out.indexOf('<script defer'));
   });
 });
