@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { defineStep } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
 import { barman, doneBackupIds } from '../src/barman/actions.js';
-import { pollUntil, sleep, WaitTimeout } from '../src/wait.js';
+import { pollUntil, WaitTimeout } from '../src/wait.js';
 
 /** receive-wal streams (a .partial file in its folder) within `timeoutMs`; false when not. */
 async function receiveWalStreaming(dir: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
@@ -23,17 +23,22 @@ export default defineStep('barman-first-backup', {
       return { backupId: done[done.length - 1], skipped: true };
     }
     await ctx.progress(10, 'start WAL streaming (barman cron)');
-    let archived = false;
-    for (let i = 0; i < 5 && !archived; i++) {
-      await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
-      // cron starts receive-wal in the background: a WAL file switched before pg_receivewal connects
-      // is never streamed, and switch-wal then waits out its whole --archive-timeout (seen: 30 s lost)
-      if (!(await receiveWalStreaming(streamingDir, 15_000, ctx.signal))) await ctx.log(`no .partial WAL file in ${streamingDir} after 15 s: switching anyway`);
-      const res = await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 });
-      archived = res.exitCode === 0;
-      if (!archived) await sleep(1000, ctx.signal);
-    }
-    if (!archived) throw new Error(`barman could not archive a WAL file from the primary; see ${log} and run: barman -c ${barmanPaths(ctx.config).mainConf} check ${server}`);
+    await pollUntil(
+      'barman archives a WAL file from the primary',
+      async () => {
+        await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
+        // cron starts receive-wal in the background: a WAL file switched before pg_receivewal connects
+        // is never streamed, and switch-wal then waits out its whole --archive-timeout (seen: 30 s lost)
+        if (!(await receiveWalStreaming(streamingDir, 15_000, ctx.signal))) await ctx.log(`no .partial WAL file in ${streamingDir} after 15 s: switching anyway`);
+        return (await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 })).exitCode === 0;
+      },
+      {
+        timeoutMs: 4 * 60_000,
+        everyMs: 1000,
+        signal: ctx.signal,
+        onTimeout: () => new Error(`barman could not archive a WAL file from the primary in 4 minutes; see ${log} and run: barman -c ${barmanPaths(ctx.config).mainConf} check ${server}`),
+      },
+    );
     await ctx.progress(40, 'barman backup');
     await barman(ctx, ['backup', '--wait', '--wait-timeout', '300', server], { timeoutMs: 900_000 });
     const backups = doneBackupIds(ctx.config);

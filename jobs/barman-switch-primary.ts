@@ -8,7 +8,7 @@ import { connectAs } from '../src/postgres/actions.js';
 import { chownTo } from '../src/fsutil.js';
 import { barmanPaths, findNode } from '../src/config/paths.js';
 import { barman, writeBarmanFiles } from '../src/barman/actions.js';
-import { sleep } from '../src/wait.js';
+import { pollUntil } from '../src/wait.js';
 
 /**
  * History files the new primary holds that barman's archive lacks — the placeholders of a promotion
@@ -65,12 +65,20 @@ export default defineStep('barman-switch-primary', {
     rmSync(pending, { force: true });
     const added = await archiveMissingHistories(ctx, primary);
     if (added.length) await ctx.log(`history files barman lacked, from ${primary.name}, for barman cron to archive: ${added.join(', ')}`);
-    for (let i = 0; i < 10; i++) {
-      await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
-      const res = await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 });
-      if (res.exitCode === 0) return { primary: primary.name, changed };
-      await sleep(1000, ctx.signal);
-    }
-    throw new Error(`barman could not archive WAL from ${primary.name}; see barman -c ${mainConf} check ${server}`);
+    // barman cron starts receive-wal; a switched WAL file that reaches barman proves the stream
+    await pollUntil(
+      `barman archives a WAL file from ${primary.name}`,
+      async () => {
+        await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
+        return (await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 })).exitCode === 0;
+      },
+      {
+        timeoutMs: 5 * 60_000,
+        everyMs: 1000,
+        signal: ctx.signal,
+        onTimeout: () => new Error(`barman could not archive WAL from ${primary.name} in 5 minutes; see barman -c ${mainConf} check ${server}`),
+      },
+    );
+    return { primary: primary.name, changed };
   },
 });

@@ -13,7 +13,7 @@ export function nodeContext(ctx: StepContext, nodeName: string): NodeContext {
   } catch (err) {
     throw new UnrecoverableError(`${(err as Error).message}; this worker's pgha.yaml does not match the flow's`);
   }
-  return { config: ctx.config, node, run: ctx.run, log: (l) => ctx.log(l) };
+  return { config: ctx.config, node, run: ctx.run, log: (l) => ctx.log(l), signal: ctx.signal };
 }
 
 /**

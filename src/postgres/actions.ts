@@ -14,6 +14,8 @@ export interface NodeContext {
   node: NodeConfig;
   run: Runner;
   log(line: string): Promise<void> | void;
+  /** The step's AbortSignal: its waits end when the step is cancelled (a worker stopping). */
+  signal?: AbortSignal;
 }
 
 export const pgBin = (config: ClusterConfig, tool: string) => join(config.postgres.binDir, tool);

@@ -101,6 +101,7 @@ export async function startRepmgrd(ctx: NodeContext): Promise<number> {
   return pollUntil('repmgrd wrote its pid file', () => repmgrdPid(ctx), {
     timeoutMs: 10_000,
     everyMs: 200,
+    signal: ctx.signal,
     onTimeout: () => new Error(`repmgrd did not write ${p.repmgrdPid} within 10 s; see ${p.repmgrdLog}`),
   });
 }
@@ -110,7 +111,10 @@ export async function stopRepmgrd(ctx: NodeContext): Promise<void> {
   const pid = repmgrdPid(ctx);
   if (!pid) return;
   process.kill(pid, 'SIGTERM');
-  await pollUntil('repmgrd ended', () => !repmgrdPid(ctx), { timeoutMs: 5000, everyMs: 100 }).catch(() => {});
+  // a repmgrd slow to end is not an error here (a SIGTERM'd one ends on its own); a cancelled step is
+  await pollUntil('repmgrd ended', () => !repmgrdPid(ctx), { timeoutMs: 5000, everyMs: 100, signal: ctx.signal }).catch((err) => {
+    if (ctx.signal?.aborted) throw err;
+  });
   await ctx.log(`repmgrd (pid ${pid}) stopped`);
 }
 

@@ -112,6 +112,7 @@ export async function waitStreaming(ctx: NodeContext, from: string | null, timeo
     {
       timeoutMs,
       everyMs: 250,
+      signal: ctx.signal,
       onTimeout: () => new Error(`${ctx.node.name} does not stream from ${from ?? 'any node'} after ${timeoutMs / 1000} s (streams from: ${last.upstream ?? 'nothing'}); see ${nodePaths(ctx.config, ctx.node).pgLog}`),
     },
   );
