@@ -18,9 +18,9 @@ import { NetnsBed } from '../../test/bed/netns.js';
 import { readCompose, startOrder } from '../../test/bed/compose.js';
 import { twoWritableMoments, writeSampler } from '../../test/bed/samplers.js';
 import { buildImages } from '../../test/image/build.js';
-import { repoRoot } from '../lib.js';
+import { median, repoRoot } from '../lib.js';
 import { prng } from './check.js';
-import { log, sleep, until } from './workload.js';
+import { log, nemesisCommand, oneOf, sleep, until, wholeNumber } from './workload.js';
 
 interface Options {
   rounds: number;
@@ -30,28 +30,17 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rounds: 6, seed: Date.now() % 100000, synchronous: 'quorum', healSeconds: 180 };
-  for (let i = 0; i < argv.length; i++) {
-    const v = argv[i + 1];
-    switch (argv[i]) {
-      case '--rounds': o.rounds = Number(v); i++; break;
-      case '--seed': o.seed = Number(v); i++; break;
-      case '--synchronous': o.synchronous = v as Options['synchronous']; i++; break;
-      case '--heal-seconds': o.healSeconds = Number(v); i++; break;
-      default:
-        throw new Error(`unknown option ${argv[i]}; known: --rounds N, --seed S, --synchronous quorum|off, --heal-seconds N`);
-    }
-  }
-  if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error('--rounds: a whole number, at least 1');
-  if (o.synchronous !== 'quorum' && o.synchronous !== 'off') throw new Error('--synchronous: quorum or off');
-  return o;
+  return nemesisCommand('chaos:cut', 'rounds of a node cut off the network then healed, on the compose cluster')
+    .option('--rounds <n>', 'how many cuts', wholeNumber('--rounds', 1), 6)
+    .option('--synchronous <mode>', 'quorum or off', oneOf('--synchronous', ['quorum', 'off'] as const), 'quorum')
+    .parse(argv)
+    .opts<Options>();
 }
 
-const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] : null);
-const secs = (ms: number | null) => (ms === null ? '-' : (ms / 1000).toFixed(1));
+const secs = (ms: number | null) => (ms === null || Number.isNaN(ms) ? '-' : (ms / 1000).toFixed(1));
 
 async function main() {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseArgs(process.argv);
   const rnd = prng(o.seed);
   const secret = () => randomBytes(12).toString('hex');
   const dotEnv = { POSTGRES_ROOT_PASSWORD: secret(), REPMGR_PASSWORD: secret(), REPMGR_STREAMING_PASSWORD: secret(), BARMAN_PASSWORD: secret(), BARMAN_STREAMING_PASSWORD: secret(), DASHBOARD_TOKEN: secret() };

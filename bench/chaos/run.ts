@@ -22,7 +22,7 @@ import { readPidFile } from '../../src/fsutil.js';
 import { writablePrimaries } from '../stream.js';
 import { repoRoot } from '../lib.js';
 import { perNemesis, prng, type NemesisEvent } from './check.js';
-import { finalChecks, log, sleep, startWorkload, until, wholeCluster } from './workload.js';
+import { finalChecks, log, nemesisCommand, oneOf, sleep, startWorkload, until, wholeCluster, wholeNumber } from './workload.js';
 
 const NEMESES = ['kill-primary', 'pause-primary', 'kill-standby', 'kill-worker', 'redis-down', 'cpu-starve', 'kill-all'] as const;
 type Nemesis = (typeof NEMESES)[number];
@@ -37,34 +37,17 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seconds: 240, seed: Date.now() % 100000, synchronous: 'quorum', nemeses: [...NEMESES], healSeconds: 180, baseIp: '127.0.40.11' };
-  for (let i = 0; i < argv.length; i++) {
-    const v = argv[i + 1];
-    switch (argv[i]) {
-      case '--seconds': o.seconds = Number(v); i++; break;
-      case '--seed': o.seed = Number(v); i++; break;
-      case '--synchronous': o.synchronous = v as Options['synchronous']; i++; break;
-      case '--heal-seconds': o.healSeconds = Number(v); i++; break;
-      case '--base-ip': o.baseIp = v; i++; break;
-      case '--nemeses': {
-        const names = v.split(',');
-        const bad = names.filter((n) => !(NEMESES as readonly string[]).includes(n));
-        if (bad.length) throw new Error(`--nemeses: unknown ${bad.join(', ')}; known: ${NEMESES.join(', ')}`);
-        o.nemeses = names as Nemesis[];
-        i++;
-        break;
-      }
-      default:
-        throw new Error(`unknown option ${argv[i]}`);
-    }
-  }
-  if (!Number.isFinite(o.seconds) || o.seconds < 10) throw new Error('--seconds: at least 10');
-  if (o.synchronous !== 'quorum' && o.synchronous !== 'off') throw new Error('--synchronous: quorum or off');
-  return o;
+  return nemesisCommand('chaos', 'nemeses against a recorded workload on a local cluster, then the checks')
+    .option('--seconds <n>', 'how long the nemeses run', wholeNumber('--seconds', 10), 240)
+    .option('--synchronous <mode>', 'quorum or off', oneOf('--synchronous', ['quorum', 'off'] as const), 'quorum')
+    .option('--nemeses <list>', `comma list of: ${NEMESES.join(', ')}`, oneOf('--nemeses', NEMESES, true), [...NEMESES])
+    .option('--base-ip <ip>', 'address of node1', '127.0.40.11')
+    .parse(argv)
+    .opts<Options>();
 }
 
 async function main() {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseArgs(process.argv);
   const rnd = prng(o.seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)];
   const dir = mkdtempSync('/tmp/pgha-chaos-');

@@ -40,7 +40,7 @@ import { readFailoverState, readNodes, within } from '../../src/status.js';
 import { writablePrimaries } from '../stream.js';
 import { repoRoot } from '../lib.js';
 import { divergence, lostAcks, prng, type Ack } from './check.js';
-import { log, query, sleep, until, wholeCluster, writer } from './workload.js';
+import { log, nemesisCommand, oneOf, query, sleep, until, wholeCluster, wholeNumber, writer } from './workload.js';
 
 export const STEP_FLOWS = ['first-start', 'restart', 'rejoin', 'switchover', 'after-promotion', 'backup', 'restore'] as const;
 export type StepFlow = (typeof STEP_FLOWS)[number];
@@ -55,29 +55,13 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seed: Date.now() % 100000, rounds: 8, everyStep: false, flows: [...STEP_FLOWS], baseIp: '127.0.42.11', healSeconds: 180 };
-  for (let i = 0; i < argv.length; i++) {
-    const v = argv[i + 1];
-    switch (argv[i]) {
-      case '--seed': o.seed = Number(v); i++; break;
-      case '--rounds': o.rounds = Number(v); i++; break;
-      case '--every-step': o.everyStep = true; break;
-      case '--base-ip': o.baseIp = v; i++; break;
-      case '--heal-seconds': o.healSeconds = Number(v); i++; break;
-      case '--flows': {
-        const names = v.split(',');
-        const bad = names.filter((n) => !(STEP_FLOWS as readonly string[]).includes(n));
-        if (bad.length) throw new Error(`--flows: unknown ${bad.join(', ')}; known: ${STEP_FLOWS.join(', ')}`);
-        o.flows = names as StepFlow[];
-        i++;
-        break;
-      }
-      default:
-        throw new Error(`unknown option ${argv[i]}`);
-    }
-  }
-  if (!Number.isInteger(o.rounds) || o.rounds < 0) throw new Error('--rounds: a whole number');
-  return o;
+  return nemesisCommand('chaos:steps', 'a worker killed at each point of each step of the flows, then the checks')
+    .option('--rounds <n>', 'how many crash points', wholeNumber('--rounds'), 8)
+    .option('--every-step', 'every point of every step instead of --rounds picked by the seed', false)
+    .option('--flows <list>', `comma list of: ${STEP_FLOWS.join(', ')}`, oneOf('--flows', STEP_FLOWS, true), [...STEP_FLOWS])
+    .option('--base-ip <ip>', 'address of node1', '127.0.42.11')
+    .parse(argv)
+    .opts<Options>();
 }
 
 /** The local process that consumes a queue: `<node>-worker`, `barman-worker` or `control-worker`. */
@@ -344,7 +328,7 @@ async function catalogueClean(config: ClusterConfig): Promise<string[]> {
 }
 
 async function main() {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseArgs(process.argv);
   const rnd = prng(o.seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)];
   const port = 6500 + (o.seed % 200);
