@@ -79,7 +79,7 @@ async function main() {
     };
     const ready = await next();
     log(`cluster whole, ${ready.ready} the primary; workload running`);
-    for (const n of nodes) samplers.push(writeSampler(bed, n, dotEnv.REPMGR_PASSWORD, repoRoot));
+    for (const n of nodes) samplers.push(writeSampler(n, (script, env) => bed.exec(n, process.execPath, ['-e', script], { cwd: repoRoot, env: { ...env, PATH: process.env.PATH! }, extendEnv: false, reject: false, buffer: false }), dotEnv.REPMGR_PASSWORD));
     const whole = async (timeoutMs: number) => until('one primary, every other node streaming from it', async () => (await ask('primary')).primary ?? undefined, timeoutMs, 500);
 
     const rounds: { nemesis: string; target: string; failoverMs: number | null; healMs: number | null }[] = [];

@@ -1,8 +1,8 @@
-// Write samplers for the namespace test bed: one process inside a node's namespace inserting into
+// Write samplers: one process beside a node (inside its container or its namespace) inserting into
 // split_probe on that node's own PostgreSQL every 200 ms (kept connection, reopened after an error),
-// and the moments two nodes took writes. Used by the compose-bed test's cut and by the cut nemesis
+// and the moments two nodes took writes. Used by the compose tests' cut and by the cut nemesis
 // (bench/chaos/cut.ts), so that a write taken on the cut-off side is seen from that side.
-import type { NetnsBed } from './netns.js';
+import type { ResultPromise } from 'execa';
 
 const SAMPLER = `
 const pg = require('pg');
@@ -38,19 +38,20 @@ export interface Sample {
 }
 
 /**
- * A write sampler inside `node`'s namespace as the repmgr role (password `password`); needs the table
- * split_probe (node text). Killed by stop(), or with the namespace by bed.down. `cwd`: a folder whose
- * node_modules has pg.
+ * A write sampler of `node` started by `start` (which runs SAMPLER_SCRIPT with node -e beside the
+ * node: in its container, or in its namespace) with env NODE and PGPASSWORD; needs the table
+ * split_probe (node text). Killed by stop().
  */
-export function writeSampler(bed: NetnsBed, node: string, password: string, cwd = process.cwd()) {
+export function writeSampler(node: string, start: (script: string, env: Record<string, string>) => ResultPromise, password: string) {
   const samples: Sample[] = [];
-  const proc = bed.exec(node, process.execPath, ['-e', SAMPLER], { cwd, env: { NODE: node, PGPASSWORD: password, PATH: process.env.PATH! }, extendEnv: false, reject: false, buffer: false });
+  const proc = start(SAMPLER, { NODE: node, PGPASSWORD: password });
   let rest = '';
   proc.stdout!.on('data', (chunk: Buffer) => {
     const lines = (rest + chunk.toString()).split('\n');
     rest = lines.pop()!;
     for (const line of lines) if (line.trim()) samples.push(JSON.parse(line));
   });
+  proc.catch(() => {});
   return { node, samples, stop: () => proc.kill('SIGKILL') };
 }
 

@@ -216,7 +216,7 @@ describe('the compose file on the namespace test bed', () => {
     expect(standbys.map((n) => before[n])).toEqual(standbys.map(() => `standby<-${old}`));
     expect((await sql(old, 'CREATE TABLE split_probe (node text, at timestamptz DEFAULT clock_timestamp())')).ok).toBe(true);
     for (const n of standbys) await waitFor(`split_probe on ${n}`, async () => (await sql(n, 'SELECT count(*) FROM split_probe')).ok, 20_000, 200);
-    const samplers = nodes.map((n) => writeSampler(bed, n, dotEnv.REPMGR_PASSWORD, repoRoot));
+    const samplers = nodes.map((n) => writeSampler(n, (script, env) => bed.exec(n, process.execPath, ['-e', script], { cwd: repoRoot, env: { ...env, PATH: process.env.PATH! }, extendEnv: false, reject: false, buffer: false }), dotEnv.REPMGR_PASSWORD));
     let healed = false;
     try {
       await waitFor('every sampler running', async () => samplers.every((x) => x.samples.length >= 5), 20_000, 100);
