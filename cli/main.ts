@@ -1,8 +1,9 @@
 // `pgha`: the command line and the entry point of every pgha process (workers, dashboard, hooks).
 // Every command uses the same flow builders and readers as the workers (src/).
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { wholeNumber } from './args.js';
 import { stringify } from 'yaml';
-import { ConfigError, describeSource, loadConfig, maskSecrets, type LoadedConfig } from '../src/config/load.js';
+import { ConfigError, describeSource, loadConfig, maskSecrets, resolveConfig, type LoadedConfig } from '../src/config/load.js';
 import { LOCAL_DEFAULTS, localDown, localUp } from '../src/local/cluster.js';
 import { buildFirstStartFlow } from '../src/flows/first-start.js';
 import { enqueueFlow } from '../src/flows/run.js';
@@ -10,13 +11,10 @@ import { redisConnection } from '../src/redis.js';
 import { readStatus } from '../src/status.js';
 import { shellQuote } from '../src/cli-entry.js';
 import { createLogger } from '../src/logger.js';
+import type { Service } from '../workers/runtime.js';
 import { formatStatusTable } from './status-table.js';
 
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number (got ${v})`);
-  return n;
-};
+const int = (name: string) => wholeNumber(name);
 
 const DIR_HELP = `local cluster folder (default: PGHA_CONFIG, else in a container with PGHA_NODES the PGHA_* variables, else ${LOCAL_DEFAULTS.dir})`;
 const CONFIG_HELP = 'pgha.yaml (default: --dir, else PGHA_CONFIG, else PGHA_* variables alone when PGHA_NODES is set, else .pgha/pgha.yaml)';
@@ -25,21 +23,43 @@ const CONFIG_HELP = 'pgha.yaml (default: --dir, else PGHA_CONFIG, else PGHA_* va
 const configFrom = (opts: { config?: string; dir?: string }) => loadConfig(opts).config;
 
 /**
- * A long-running process (worker, dashboard): its config by the same rule, warnings logged; on
- * SIGTERM or SIGINT `stop` runs once, then the process exits 0.
+ * A long-running process (worker, dashboard): its config by the same rule, warnings logged. On
+ * SIGTERM or SIGINT, from its first moment on, `stop` runs once and the process exits 0; a stop that
+ * cannot finish (Redis gone: BullMQ's close waits for it) ends the process 10 s after the grace
+ * period, exit 1. A start that fails (`ready` rejects) is stopped the same way, exit 1.
  */
-function runUntilSignal(role: string, loaded: LoadedConfig, start: () => Promise<{ stop(reason: string): Promise<void> }>): Promise<void> {
+async function runUntilSignal(role: string, loaded: LoadedConfig, start: () => Service): Promise<void> {
+  // the handlers first: a signal that comes while the process still loads is acted on once it runs
+  let service: Service | undefined;
+  let pending: string | undefined;
+  let stop = (reason: string, _code: number) => void (pending = reason);
+  process.on('SIGTERM', () => stop('SIGTERM', 0));
+  process.on('SIGINT', () => stop('SIGINT', 0));
+  // loaded here, not at the top: the hooks repmgr runs (event, validate-promotion) start faster without it
+  const { SHUTDOWN_GRACE_MS } = await import('../workers/runtime.js');
   const logger = createLogger(role);
   for (const w of loaded.warnings) logger.warn(w);
-  return start().then((running) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      void running.stop(signal).then(() => process.exit(0));
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+  let stopping = false;
+  stop = (reason, code) => {
+    if (stopping || !service) return;
+    stopping = true;
+    setTimeout(() => {
+      logger.error(`${reason}: not stopped ${SHUTDOWN_GRACE_MS / 1000 + 10} s later; exiting`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + 10_000).unref();
+    void service.stop(reason).then(
+      () => process.exit(code),
+      (err) => {
+        logger.error(`${reason}: stop failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  service = start();
+  if (pending) stop(pending, 0);
+  return service.ready.catch((err) => {
+    logger.error(`${role} could not start: ${(err as Error).message}`);
+    stop('start-up failure', 1);
   });
 }
 
@@ -50,14 +70,19 @@ export async function main(argv: string[]): Promise<void> {
   const config = program.command('config').description('the cluster file pgha.yaml');
   config
     .command('check')
-    .argument('[file]', 'pgha.yaml to check')
-    .option('--env', 'with FILE: apply the PGHA_* environment variables over it (without FILE they always apply)')
+    .argument('[file]', 'pgha.yaml to check (default: the config the other commands would use)')
+    .option('--env', 'the PGHA_* environment variables: over FILE, or alone without it')
+    .option('--dir <dir>', DIR_HELP)
+    .option('--config <file>', CONFIG_HELP)
     .description('validate; print every problem as path.to.field: what is wrong (got X), exit 2; or the resolved config, secrets masked')
-    .action((file: string | undefined, o: { env?: boolean }) => {
+    .action((file: string | undefined, o: { env?: boolean; dir?: string; config?: string }) => {
       try {
-        // a FILE is checked alone unless --env asks for the variables over it; without FILE, the config
-        // every command would use (the one rule), variables included
-        const loaded = loadConfig(file ? { config: file } : {}, file && !o.env ? {} : process.env);
+        // FILE alone unless --env; --env alone: the variables; else the one rule, variables included
+        const loaded = file
+          ? loadConfig({ config: file }, o.env ? process.env : {})
+          : o.env && !o.dir && !o.config
+            ? resolveConfig({}, process.env)
+            : loadConfig(o);
         for (const w of loaded.warnings) console.error(`warning: ${w}`);
         process.stdout.write(stringify(maskSecrets(loaded.config)));
       } catch (err) {
@@ -169,7 +194,7 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (o) => {
       const { startControlWorker } = await import('../workers/control-worker.js');
       const loaded = loadConfig(o);
-      await runUntilSignal('control-worker', loaded, async () => startControlWorker(loaded.config));
+      await runUntilSignal('control-worker', loaded, () => startControlWorker(loaded.config));
     });
   program
     .command('event')
@@ -268,7 +293,7 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (o) => {
       const { serveDashboard } = await import('../dashboard/server.js');
       const loaded = loadConfig(o);
-      await runUntilSignal('dashboard', loaded, async () => serveDashboard(loaded.config));
+      await runUntilSignal('dashboard', loaded, () => serveDashboard(loaded.config));
     });
 
   const backup = program.command('backup').description('barman backups');

@@ -136,12 +136,21 @@ export function createDashboard(config: ClusterConfig) {
   return { app, close };
 }
 
-/** `pgha dashboard`: serve the dashboard of a resolved config; `stop` closes the server and its connections (the entry point exits). */
-export function serveDashboard(config: ClusterConfig): { stop(): Promise<void> } {
+/**
+ * `pgha dashboard`: serve the dashboard of a resolved config. `ready` rejects when the address cannot
+ * be listened on (the port taken: another dashboard runs there); `stop` closes the server and its connections.
+ */
+export function serveDashboard(config: ClusterConfig): { ready: Promise<void>; stop(): Promise<void> } {
   const logger = createLogger('dashboard');
   const { app, close } = createDashboard(config);
-  const server = app.listen(config.dashboard.port, config.dashboard.host, () =>
-    logger.info(`dashboard on http://${config.dashboard.host}:${config.dashboard.port}/ (pid ${process.pid}${config.dashboard.readOnly ? ', read-only' : ''})`),
-  );
-  return { stop: () => new Promise<void>((done) => server.close(() => void close().then(done, done))) };
+  let server: ReturnType<typeof app.listen> | undefined;
+  const ready = new Promise<void>((done, fail) => {
+    // Express 5 hands a listen error to this callback (it used to be logged as listening)
+    server = app.listen(config.dashboard.port, config.dashboard.host, (err?: Error) => {
+      if (err) return fail(new Error(`dashboard cannot listen on ${config.dashboard.host}:${config.dashboard.port}: ${err.message}`));
+      logger.info(`dashboard on http://${config.dashboard.host}:${config.dashboard.port}/ (pid ${process.pid}${config.dashboard.readOnly ? ', read-only' : ''})`);
+      done();
+    });
+  });
+  return { ready, stop: () => new Promise<void>((done) => (server?.listening ? server.close(() => void close().then(done, done)) : void close().then(done, done))) };
 }

@@ -16,11 +16,3 @@ export function allQueueNames(config: ClusterConfig): string[] {
     controlQueueName(config.cluster),
   ];
 }
-
-/** Which queue a step runs on: the queue of the host it touches. */
-export type StepHost = { kind: 'node'; node: string } | { kind: 'barman' } | { kind: 'control' };
-
-export function queueFor(cluster: string, host: StepHost): string {
-  if (host.kind === 'node') return nodeQueueName(cluster, host.node);
-  return host.kind === 'barman' ? barmanQueueName(cluster) : controlQueueName(cluster);
-}

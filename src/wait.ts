@@ -38,8 +38,8 @@ export class WaitTimeout extends Error {
 /**
  * Check `check` until it returns a value other than undefined, null or false, and return that value.
  * `what` names the condition. After `timeoutMs` it throws `onTimeout()` when given (an error that says
- * what was last seen and what to do), else a WaitTimeout naming `what`; when the signal aborts, the
- * signal's AbortError; and whatever `check` throws (a check that knows it can never come true throws).
+ * what was last seen and what to do), else a WaitTimeout naming `what`; when the signal aborts,
+ * sleep's Error "cancelled: REASON"; and whatever `check` throws (a check that knows it can never come true throws).
  */
 export async function pollUntil<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, o: PollOptions & { onTimeout?: () => Error }): Promise<T> {
   const deadline = Date.now() + o.timeoutMs;

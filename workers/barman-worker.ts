@@ -2,14 +2,14 @@
 // Started by `pgha worker barman` (cli/main.ts).
 import { barmanSteps } from '../jobs/index.js';
 import { barmanQueueName } from '../src/queues.js';
-import { startWorker, type RunningWorker } from './runtime.js';
+import { startWorker, type Service } from './runtime.js';
 import { upsertBarmanSchedules } from '../src/barman/schedules.js';
 import type { ClusterConfig } from '../src/config/schema.js';
 
-export async function startBarmanWorker(config: ClusterConfig): Promise<RunningWorker> {
+/** The barman host's worker; `ready` settles once barman's schedules are upserted. */
+export function startBarmanWorker(config: ClusterConfig): Service {
   // two at a time: a long backup must not hold back the every-minute barman cron
   const running = startWorker(config, { role: 'barman-worker', queueName: barmanQueueName(config.cluster), steps: barmanSteps, concurrency: 2 });
   // a changed schedule in the config takes effect when the worker restarts (upserted, never duplicated)
-  await upsertBarmanSchedules(config);
-  return running;
+  return { ready: upsertBarmanSchedules(config).then(() => undefined), stop: running.stop };
 }

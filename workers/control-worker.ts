@@ -3,8 +3,9 @@
 import { controlSteps } from '../jobs/index.js';
 import { controlQueueName } from '../src/queues.js';
 import type { ClusterConfig } from '../src/config/schema.js';
-import { startWorker, type RunningWorker } from './runtime.js';
+import { startWorker, type Service } from './runtime.js';
 
-export function startControlWorker(config: ClusterConfig): RunningWorker {
-  return startWorker(config, { role: 'control-worker', queueName: controlQueueName(config.cluster), steps: controlSteps, concurrency: 1 });
+export function startControlWorker(config: ClusterConfig): Service {
+  const running = startWorker(config, { role: 'control-worker', queueName: controlQueueName(config.cluster), steps: controlSteps, concurrency: 1 });
+  return { ready: Promise.resolve(), stop: running.stop };
 }

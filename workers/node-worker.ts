@@ -14,7 +14,7 @@ import { startFlow } from '../src/flows/run.js';
 import { ensureDir, writeFileAtomic } from '../src/fsutil.js';
 import { postmasterStatus } from '../src/postgres/actions.js';
 import { nodeQueueName } from '../src/queues.js';
-import { startWorker, type RunningWorker } from './runtime.js';
+import { startWorker, type Service } from './runtime.js';
 import { startHealthServer } from './health.js';
 import { startFenceWatchdog } from './fence-watchdog.js';
 import { startSyncKeeper } from './sync-keeper.js';
@@ -36,8 +36,11 @@ export async function bootNode(config: ClusterConfig, nodeName: string): Promise
   return flow?.flowId ?? '';
 }
 
-/** The worker of node `nodeName` with its health server, fencing watchdog and keepers; then it boots the node. Throws when the node is not in the config. */
-export async function startNodeWorker(config: ClusterConfig, nodeName: string): Promise<RunningWorker> {
+/**
+ * The worker of node `nodeName` with its health server, fencing watchdog and keepers; `ready` settles
+ * once it booted the node (its boot flow enqueued). Throws at once when the node is not in the config.
+ */
+export function startNodeWorker(config: ClusterConfig, nodeName: string): Service {
   findNode(config, nodeName);
   const role = `node-worker[${nodeName}]`;
   // one step at a time: steps of a node's flows touch the same data directory
@@ -48,6 +51,5 @@ export async function startNodeWorker(config: ClusterConfig, nodeName: string): 
   startFenceWatchdog(config, nodeName, logger);
   startSyncKeeper(config, nodeName, logger);
   startStandbyKeeper(config, nodeName, logger);
-  await bootNode(config, nodeName);
-  return running;
+  return { ready: bootNode(config, nodeName).then(() => undefined), stop: running.stop };
 }

@@ -114,6 +114,12 @@ export interface RunningWorker {
   stop(reason: string): Promise<void>;
 }
 
+/** A process's long-running part as its entry point sees it: `ready` settles once it started (or could not), `stop` ends it. */
+export interface Service {
+  ready: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
 /**
  * Consume `spec.queueName` with `spec.steps` under a resolved config. The caller owns the process:
  * stopping on a signal and exiting are the entry point's (cli/), so tests and benches can run a worker

@@ -20,7 +20,8 @@ import { twoWritableMoments, writeSampler } from '../../test/bed/samplers.js';
 import { buildImages } from '../../test/image/build.js';
 import { median, repoRoot } from '../lib.js';
 import { prng } from './check.js';
-import { log, nemesisCommand, oneOf, sleep, until, wholeNumber } from './workload.js';
+import { log, nemesisCommand, sleep, until } from './workload.js';
+import { oneOf, wholeNumber } from '../../cli/args.js';
 
 interface Options {
   rounds: number;

@@ -22,7 +22,8 @@ import { readPidFile } from '../../src/fsutil.js';
 import { writablePrimaries } from '../stream.js';
 import { repoRoot } from '../lib.js';
 import { perNemesis, prng, type NemesisEvent } from './check.js';
-import { finalChecks, log, nemesisCommand, oneOf, sleep, startWorkload, until, wholeCluster, wholeNumber } from './workload.js';
+import { finalChecks, log, nemesisCommand, sleep, startWorkload, until, wholeCluster } from './workload.js';
+import { oneOf, wholeNumber } from '../../cli/args.js';
 
 const NEMESES = ['kill-primary', 'pause-primary', 'kill-standby', 'kill-worker', 'redis-down', 'cpu-starve', 'kill-all'] as const;
 type Nemesis = (typeof NEMESES)[number];

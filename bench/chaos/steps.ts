@@ -40,7 +40,8 @@ import { readFailoverState, readNodes, within } from '../../src/status.js';
 import { writablePrimaries } from '../stream.js';
 import { repoRoot } from '../lib.js';
 import { divergence, lostAcks, prng, type Ack } from './check.js';
-import { log, nemesisCommand, oneOf, query, sleep, until, wholeCluster, wholeNumber, writer } from './workload.js';
+import { log, nemesisCommand, query, sleep, until, wholeCluster, writer } from './workload.js';
+import { oneOf, wholeNumber } from '../../cli/args.js';
 
 export const STEP_FLOWS = ['first-start', 'restart', 'rejoin', 'switchover', 'after-promotion', 'backup', 'restore'] as const;
 export type StepFlow = (typeof STEP_FLOWS)[number];

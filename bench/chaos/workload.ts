@@ -2,7 +2,8 @@
 // inserts and bank transfers, every acknowledged write kept), clients with deadlines, and what a
 // healed cluster is (one primary, every other node streaming from it).
 import pg from 'pg';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { wholeNumber } from '../../cli/args.js';
 import { pollUntil } from '../../src/wait.js';
 import type { ClusterConfig } from '../../src/config/schema.js';
 import { dropClient } from '../../src/postgres/actions.js';
@@ -18,25 +19,6 @@ export function nemesisCommand(name: string, description: string): Command {
     .description(description)
     .option('--seed <n>', 'random seed (a run is repeated by its seed)', wholeNumber('--seed'), Date.now() % 100000)
     .option('--heal-seconds <n>', 'how long the cluster may take to come whole after the faults', wholeNumber('--heal-seconds', 1), 180);
-}
-
-/** A commander parser of a whole number ≥ min; refuses otherwise naming the option. */
-export const wholeNumber = (name: string, min = 0) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name}: a whole number, at least ${min} (got ${v})`);
-  return n;
-};
-
-/** A commander parser of one of `known`, or of a comma list of them (`list`). */
-export function oneOf<T extends string>(name: string, known: readonly T[]): (v: string) => T;
-export function oneOf<T extends string>(name: string, known: readonly T[], list: true): (v: string) => T[];
-export function oneOf<T extends string>(name: string, known: readonly T[], list = false) {
-  return (v: string) => {
-    const names = list ? v.split(',') : [v];
-    const bad = names.filter((n) => !(known as readonly string[]).includes(n));
-    if (bad.length) throw new InvalidArgumentError(`${name}: unknown ${bad.join(', ')}; known: ${known.join(', ')}`);
-    return list ? (names as T[]) : (names[0] as T);
-  };
 }
 
 export const log = (s: string) => console.log(`[chaos ${new Date().toISOString().slice(11, 23)}] ${s}`);

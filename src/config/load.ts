@@ -1,6 +1,7 @@
 // Reading pgha.yaml: file values, then PGHA_* environment overrides, then the zod schema.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { shellQuote } from '../cli-entry.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ClusterConfigSchema, crossChecks, DashboardSchema, FencingSchema, PostgresSchema, RedisSchema, RepmgrSchema, type NodeConfig, SECRET_PATHS, SEED_PASSWORDS, type ClusterConfig } from './schema.js';
@@ -182,24 +183,43 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 /** Where a config came from: a pgha.yaml (named how), or the PGHA_* variables alone (a container). */
 export type ConfigSource = { kind: 'file'; path: string; via: '--config' | '--dir' | 'PGHA_CONFIG' | 'default folder' } | { kind: 'env' };
 
+/** Whether `env` sets any PGHA_* variable of the cluster's config (not PGHA_CONFIG, PGHA_LOG_LEVEL, …). */
+export const setsConfigVariables = (env: NodeJS.ProcessEnv) => Object.keys(env).some((k) => k.startsWith('PGHA_') && !NON_CONFIG_ENV.has(k) && env[k] !== undefined);
+
 /**
  * The one rule every command, worker and the dashboard use to find the cluster's config (pure):
  * `--config FILE`; else `--dir DIR`'s pgha.yaml (a local cluster's folder); else the file PGHA_CONFIG
- * names; else, when PGHA_NODES is set (a container configured by variables), the PGHA_* variables
- * alone; else the default local folder's pgha.yaml. A flag beats a variable. Whatever the source,
- * PGHA_* variables override the file's values (`env`).
+ * names; else, when any PGHA_* config variable is set (a container configured by variables), those
+ * variables alone; else the default local folder's pgha.yaml. A flag beats a variable. Whatever the
+ * source, PGHA_* variables override the file's values (`env`).
  */
 export function configSource(opts: { config?: string; dir?: string }, env: NodeJS.ProcessEnv = process.env): ConfigSource {
   if (opts.config) return { kind: 'file', path: opts.config, via: '--config' };
   if (opts.dir) return { kind: 'file', path: join(opts.dir, 'pgha.yaml'), via: '--dir' };
   if (env.PGHA_CONFIG) return { kind: 'file', path: env.PGHA_CONFIG, via: 'PGHA_CONFIG' };
-  if (env.PGHA_NODES) return { kind: 'env' };
+  if (setsConfigVariables(env)) return { kind: 'env' };
   return { kind: 'file', path: join(DEFAULT_LOCAL_DIR, 'pgha.yaml'), via: 'default folder' };
 }
 
 /** The source in words, for messages: "/etc/pgha.yaml (--config)", "the PGHA_* environment variables". */
 export function describeSource(source: ConfigSource): string {
   return source.kind === 'env' ? 'the PGHA_* environment variables' : `${source.path} (${source.via})`;
+}
+
+/** What to do when the file a source names is not there (pure): each hint fits how it was named. */
+export function missingConfigProblem(source: ConfigSource & { kind: 'file' }, dir?: string): string {
+  switch (source.via) {
+    case '--config':
+      return `${source.path}: no such file (--config); check the path`;
+    case 'PGHA_CONFIG':
+      return `${source.path}: no such file (named by PGHA_CONFIG); check the variable, or pass --config FILE`;
+    case '--dir':
+      return dir && /(^|\/)pgha\.ya?ml$/.test(dir)
+        ? `${dir}: --dir takes the local cluster's folder, not its file (--dir ${shellQuote(dirname(dir))}, or --config ${shellQuote(dir)})`
+        : `no local cluster in ${dir} (${source.path} is missing): make one with pgha local up --dir ${shellQuote(dir ?? '')}, or pass --config FILE`;
+    default:
+      return `no config found: pass --config FILE or set PGHA_CONFIG (or the PGHA_* variables); for a local cluster, --dir DIR (there is none in ${DEFAULT_LOCAL_DIR} here)`;
+  }
 }
 
 /**
@@ -209,10 +229,7 @@ export function describeSource(source: ConfigSource): string {
 export function loadConfig(opts: { config?: string; dir?: string } = {}, env: NodeJS.ProcessEnv = process.env): LoadedConfig & { source: ConfigSource } {
   const source = configSource(opts, env);
   if (source.kind === 'env') return { ...resolveConfig({}, env), source };
-  if (!existsSync(source.path)) {
-    const hint = source.via === '--dir' || source.via === 'default folder' ? `no local cluster there: run pgha local up${opts.dir ? ` --dir ${opts.dir}` : ''}, or ` : '';
-    throw new ConfigError([`${source.path}: no config file (${source.via}); ${hint}pass --config FILE or --dir DIR, or set PGHA_CONFIG`]);
-  }
+  if (!existsSync(source.path)) throw new ConfigError([missingConfigProblem(source, opts.dir)]);
   return { ...loadConfigFile(source.path, env), source };
 }
 

@@ -30,7 +30,8 @@ type StepOptions = Pick<PlannedStep, 'id' | 'attempts' | 'backoff'>;
  * the config (a caller's mistake: no retry helps).
  */
 export function nodeStep<K extends StepOn<'node'>>(config: ClusterConfig, node: string, step: K, ...[extra, opts]: ExtraArgs<K>): PlannedStep {
-  return { step, ...opts, queueName: nodeQueueName(config.cluster, findNode(config, node).name), data: { cluster: config.cluster, node, ...extra } };
+  const name = findNode(config, node).name;
+  return { step, ...opts, queueName: nodeQueueName(config.cluster, name), data: { cluster: config.cluster, node: name, ...extra } };
 }
 
 /** Step `step` on barman's queue, about node `node` (the primary it backs up or restores): as nodeStep. */

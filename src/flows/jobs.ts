@@ -15,7 +15,8 @@ export async function runBarmanJob<T, K extends StepOn<'barman'> = StepOn<'barma
   config: ClusterConfig,
   name: K,
   timeoutMs: number,
-  data: Omit<StepInput<K>, 'cluster'> = {} as Omit<StepInput<K>, 'cluster'>,
+  // required when the step's schema needs more than the cluster, optional when it does not
+  ...[data]: {} extends Omit<StepInput<K>, 'cluster'> ? [data?: Omit<StepInput<K>, 'cluster'>] : [data: Omit<StepInput<K>, 'cluster'>]
 ): Promise<T> {
   const connection = redisConnection(config.redis);
   const eventsConnection = redisConnection(config.redis);

@@ -1,4 +1,5 @@
 // Local mode's host verbs: a node's host dies (`local kill`) or boots (`local start`).
+import { shellQuote } from '../cli-entry.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findNode, nodePaths } from '../config/paths.js';
@@ -62,6 +63,11 @@ export async function localKill(dir: string, node: string, say: (s: string) => v
 /** Start the node's worker; it runs the first start or the restart decision. Exit 0 once the node runs in its role. */
 export async function localStart(dir: string, node: string, say: (s: string) => void = console.log, timeoutMs = 300_000): Promise<number> {
   const { l, config } = loadLocal(dir);
+  if (!config.nodes.some((n) => n.name === node)) {
+    // barman's worker, the control worker and the dashboard are no hosts that boot: local up starts whichever is not running
+    say(`${node} is not a node of this cluster (nodes: ${config.nodes.map((n) => n.name).join(', ')}); pgha local up --dir ${shellQuote(dir)} starts the barman worker, the control worker and the dashboard if they are not running`);
+    return 1;
+  }
   const since = Date.now();
   const started = startLocalProcesses(l, config, say, [`${node}-worker`]);
   let flowId: string;

@@ -1,9 +1,11 @@
 // The CLI as a user runs it: `pgha config check`, and the compose file's services through it.
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { cli, repoRoot } from './harness.js';
+import { createServer } from 'node:net';
+import { execa } from 'execa';
+import { cli, cliPath, freePort, repoRoot, waitFor } from './harness.js';
 import { readCompose } from '../bed/compose.js';
 
 const PROBLEM_LINE = /^[A-Za-z0-9_.()\s]+: .+ \(got .+\)$/;
@@ -124,6 +126,67 @@ describe('pgha status with no cluster running', () => {
       expect(res.stdout).not.toMatch(/ioredis|ECONNREFUSED 127|at TCPConnectWrap/);
       // no 15 s wait for a barman worker behind a Redis that is not there (the CLI's own start-up included)
       expect(took).toBeLessThan(10_000);
+    } finally {
+      t.done();
+    }
+  });
+});
+
+describe('long-running commands: stopping and failing to start', () => {
+  const base = (extra: string[]) => {
+    const dir = mkdtempSync('/tmp/pgha-test-proc-');
+    // Redis on a closed port: what a stop must survive
+    const file = join(dir, 'pgha.yaml');
+    writeFileSync(file, ['mode: local', 'redis: {url: "redis://127.0.0.1:1"}', `stateDir: ${dir}/state`, 'nodes:', '  - {name: node1, host: 127.0.96.11, master: true}', ...extra].join('\n'));
+    return { dir, file, done: () => rmSync(dir, { recursive: true, force: true }) };
+  };
+  const run = (args: string[]) =>
+    // forceKillAfterDelay off: execa's own SIGKILL 5 s after the SIGTERM would hide how the process ends
+    execa(process.execPath, [cliPath, ...args], { cwd: repoRoot, reject: false, all: true, stdin: 'ignore', env: { PGHA_SHUTDOWN_GRACE_MS: '500' }, timeout: 60_000, forceKillAfterDelay: false });
+
+  it('a node worker sent SIGTERM while Redis does not answer stops taking steps and exits by itself (1, saying so) within the grace period + 10 s', async () => {
+    const t = base([]);
+    try {
+      const proc = run(['worker', 'node', '--name', 'node1', '--config', t.file]);
+      let out = '';
+      proc.all!.on('data', (c: Buffer) => void (out += c.toString()));
+      await waitFor('the worker runs', async () => out.includes('consumes {pgha}.node.node1'), 30_000, 100);
+      const sentAt = Date.now();
+      proc.kill('SIGTERM');
+      const r = await proc;
+      const took = Date.now() - sentAt;
+      expect(out).toContain('SIGTERM: no new steps; waiting up to 500 ms for the running one');
+      expect(r.exitCode).toBe(1);
+      expect(out).toContain('SIGTERM: not stopped 10.5 s later; exiting');
+      expect(took).toBeLessThan(10_500 + 5_000);
+    } finally {
+      t.done();
+    }
+  }, 60_000);
+
+  it('a dashboard whose address is taken exits 1 naming it, instead of saying it listens', async () => {
+    const port = await freePort();
+    const taken = createServer().listen(port, '127.0.96.21');
+    await new Promise((ok) => taken.once('listening', ok));
+    const t = base(['dashboard: {host: 127.0.96.21, port: ' + port + ', token: "0123456789abcdef0123"}']);
+    try {
+      const r = await run(['dashboard', '--config', t.file]);
+      expect(r.exitCode).toBe(1);
+      expect(r.all).toContain(`dashboard could not start: dashboard cannot listen on 127.0.96.21:${port}: listen EADDRINUSE`);
+      expect(r.all).not.toContain(`dashboard on http://127.0.96.21:${port}/`);
+    } finally {
+      taken.close();
+      t.done();
+    }
+  }, 60_000);
+
+  it('local start of something that is not a node (barman) says so and starts nothing', async () => {
+    const t = base([]);
+    try {
+      const r = await run(['local', 'start', 'barman', '--dir', t.dir]);
+      expect(r.exitCode).toBe(1);
+      expect(r.all).toBe(`barman is not a node of this cluster (nodes: node1); pgha local up --dir ${t.dir} starts the barman worker, the control worker and the dashboard if they are not running`);
+      expect(existsSync(join(t.dir, 'pids'))).toBe(false);
     } finally {
       t.done();
     }

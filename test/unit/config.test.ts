@@ -647,26 +647,40 @@ describe('configSource: the one rule every command, worker and the dashboard fin
     expect(configSource({ dir: '/d' }, env)).toEqual({ kind: 'file', path: '/d/pgha.yaml', via: '--dir' });
     expect(configSource({}, env)).toEqual({ kind: 'file', path: '/etc/pgha/pgha.yaml', via: 'PGHA_CONFIG' });
     expect(configSource({}, { PGHA_NODES: env.PGHA_NODES })).toEqual({ kind: 'env' });
+    // any setting, not only the node list: a container that forgot PGHA_NODES is told so, not sent to a local folder
+    expect(configSource({}, { PGHA_CLUSTER: 'pgha', PGHA_MODE: 'hosts' })).toEqual({ kind: 'env' });
+    // variables that are not settings do not count
+    expect(configSource({}, { PGHA_LOG_LEVEL: 'debug', PGHA_SHUTDOWN_GRACE_MS: '1000' })).toEqual({ kind: 'file', path: '.pgha/pgha.yaml', via: 'default folder' });
     expect(configSource({}, {})).toEqual({ kind: 'file', path: '.pgha/pgha.yaml', via: 'default folder' });
   });
   it('messages name the source', () => {
     expect(describeSource({ kind: 'file', path: '/d/pgha.yaml', via: '--dir' })).toBe('/d/pgha.yaml (--dir)');
     expect(describeSource({ kind: 'env' })).toBe('the PGHA_* environment variables');
   });
-  it('a missing file is one problem that says what to pass, not a stack trace', () => {
-    expect(() => loadConfig({ dir: '/nonexistent-pgha-dir' }, {})).toThrow(ConfigError);
+  const problemOf = (opts: { config?: string; dir?: string }, e: NodeJS.ProcessEnv = {}) => {
     try {
-      loadConfig({ dir: '/nonexistent-pgha-dir' }, {});
+      loadConfig(opts, e);
     } catch (err) {
-      expect((err as ConfigError).problems).toEqual([
-        '/nonexistent-pgha-dir/pgha.yaml: no config file (--dir); no local cluster there: run pgha local up --dir /nonexistent-pgha-dir, or pass --config FILE or --dir DIR, or set PGHA_CONFIG',
-      ]);
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
     }
+    throw new Error('no ConfigError');
+  };
+  it('a missing file is one problem whose hint fits how it was named, never the thing already done', () => {
+    expect(problemOf({ config: '/nope.yaml' })).toEqual(['/nope.yaml: no such file (--config); check the path']);
+    expect(problemOf({}, { PGHA_CONFIG: '/nope.yaml' })).toEqual(['/nope.yaml: no such file (named by PGHA_CONFIG); check the variable, or pass --config FILE']);
+    expect(problemOf({ dir: '/no dir' })).toEqual([`no local cluster in /no dir (/no dir/pgha.yaml is missing): make one with pgha local up --dir '/no dir', or pass --config FILE`]);
+    expect(problemOf({ dir: '/x/.pgha/pgha.yaml' })).toEqual([`/x/.pgha/pgha.yaml: --dir takes the local cluster's folder, not its file (--dir /x/.pgha, or --config /x/.pgha/pgha.yaml)`]);
+    // nothing named: no suggestion to make a local cluster on what may be a database host
+    const none = problemOf({});
+    expect(none).toEqual(['no config found: pass --config FILE or set PGHA_CONFIG (or the PGHA_* variables); for a local cluster, --dir DIR (there is none in .pgha here)']);
+    expect(none[0]).not.toContain('local up');
   });
-  it('the variables alone (a container): their values, and the source says so', () => {
+  it('the variables alone (a container): their values, and the source says so; a missing setting is named', () => {
     const vars = { PGHA_MODE: 'local', PGHA_NODES: '[{name: a, host: 127.0.0.11, master: true}]', PGHA_POSTGRES_PORT: '5433' };
     const alone = loadConfig({}, vars);
     expect(alone.source).toEqual({ kind: 'env' });
     expect(alone.config.postgres.port).toBe(5433);
+    expect(problemOf({}, { PGHA_MODE: 'local' })).toContain('nodes: must be array (got nothing)');
   });
 });

@@ -18,6 +18,7 @@ import {
   buildStandbyHealFlow,
 } from '../../src/flows/operations.js';
 import { barmanStep, flowSteps, nodeStep } from '../../src/flows/chain.js';
+import { runBarmanJob } from '../../src/flows/jobs.js';
 import { barmanQueueName, controlQueueName, nodeQueueName } from '../../src/queues.js';
 import { STEP_CATALOG, stepJob, type Step, type StepHandler, type StepName } from '../../src/step.js';
 import { localConfig } from './helpers.js';
@@ -127,5 +128,9 @@ export function mustNotCompile(): unknown[] {
     { ...handlers, promote: handlers['rejoin-node'] } satisfies { [K in StepName]: StepHandler<K> },
     // @ts-expect-error a catalog step without a handler
     withoutPromote satisfies { [K in StepName]: StepHandler<K> },
+    // @ts-expect-error a barman job run without the data its schema needs (the backup and the target)
+    runBarmanJob(config, 'barman-recover', 1000),
+    // @ts-expect-error a node's step run on barman's queue
+    runBarmanJob(config, 'promote', 1000),
   ];
 }
