@@ -142,6 +142,9 @@ export async function removeStaleLockFile(ctx: NodeContext): Promise<void> {
 /** pg_ctl start; `port` other than the consumer port is passed on the command line (technical phase). */
 export async function startPostgres(ctx: NodeContext, port: number): Promise<void> {
   const p = nodePaths(ctx.config, ctx.node);
+  // the socket folder lives under /var/run, a tmpfs: a host's reboot or a recreated container empties
+  // it, and PostgreSQL refuses to start without it ("could not create lock file")
+  ensureNodeDirs(ctx);
   await removeStaleLockFile(ctx);
   await removeDanglingPlaceholders(ctx);
   const args = ['-D', p.dataDir, '-l', p.pgLog, '-w', '-t', '120'];

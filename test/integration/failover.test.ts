@@ -1,5 +1,6 @@
 // Destructive: restarts, automatic failover under writes, the old primary's return, switchover, and a
 // primary that cannot prove it is the primary. One cluster, its own addresses; the tests run in order.
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,6 +74,8 @@ describe('restarts', () => {
     const cloneTime = statSync(cloneMarker).mtimeMs;
     expect((await cli(['local', 'kill', 'node3', '--dir', tc.dir])).exitCode).toBe(0);
     expect(postmasterStatus(nodePaths(cfg(), 'node3').dataDir)).toBeUndefined();
+    // the socket folder went with the host (/var/run is a tmpfs: a reboot, or a recreated container, empties it)
+    rmSync(nodePaths(cfg(), 'node3').socketDir, { recursive: true, force: true });
     const start = await cli(['local', 'start', 'node3', '--dir', tc.dir]);
     if (start.exitCode !== 0) console.log(start.all);
     expect({ code: start.exitCode, out: start.all }).toMatchObject({ code: 0 });
