@@ -2,6 +2,8 @@
 #   node       PostgreSQL 15 + repmgr + the node worker   (node bin/pgha.js worker node --name pgN)
 #   barman     barman + the barman worker                  (node bin/pgha.js worker barman)
 #   dashboard  the cluster page, Bull Board, API, metrics  (node bin/pgha.js dashboard)
+#   redis      Debian's redis-server                       (the queues; no image from a registry)
+#   haproxy    Debian's HAProxy                            (a write port and a read port, by /primary and /replica)
 # Node.js 20 comes from the official node:20 image on the same Debian release (bookworm's own
 # nodejs is 18, and the CLI's dependencies need 20).
 
@@ -75,3 +77,23 @@ EXPOSE 8080
 # command as postgres or barman by uid and chown the folders those users need.
 USER 65534:65534
 CMD ["dashboard"]
+
+# --- redis: Debian's redis-server, so the deployment needs no image from a registry --------------
+FROM debian:bookworm-slim AS redis
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /data && chown redis:redis /data
+WORKDIR /data
+USER redis
+EXPOSE 6379
+CMD ["redis-server", "--appendonly", "yes", "--protected-mode", "no", "--dir", "/data"]
+
+# --- haproxy: Debian's HAProxy; its configuration is mounted by docker-compose.yml ---------------
+FROM debian:bookworm-slim AS haproxy
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends haproxy \
+ && rm -rf /var/lib/apt/lists/*
+USER haproxy
+EXPOSE 5000 5001
+CMD ["haproxy", "-W", "-db", "-f", "/etc/haproxy/haproxy.cfg"]

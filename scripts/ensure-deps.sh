@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what pgha needs and is missing: PostgreSQL 15, repmgr, barman, redis-server (Debian
-# packages) and node_modules. Idempotent; does nothing (in well under a second) when all is there.
+# packages) and node_modules; with --test also what the tests use: chromium, stress-ng, and a
+# container engine for the compose test (podman, docker-compose, the base images made here).
+# Idempotent; does nothing (in about a second) when all is there.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,8 +22,20 @@ missing=()
 [ -x /usr/bin/rsync ] || missing+=(rsync)
 # the test suite drives the dashboard in a real browser (playwright-core, never a downloaded one)
 if [ "${1:-}" = --test ]; then [ -x /usr/bin/chromium ] || missing+=(chromium); fi
-# the compose test bed builds the Dockerfile's images from a Debian root folder (test/image/)
-if [ "${1:-}" = --test ]; then [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap); fi
+# the compose test runs docker-compose.yml on rootful podman (test/engine/): podman with runc (crun
+# refuses this machine's hybrid cgroups), netavark and aardvark-dns for compose's network and names,
+# catatonit for `init: true`, Debian's docker-compose on podman's Docker API, and debootstrap for
+# the base images (no image registry is reachable: scripts/container-base.sh)
+if [ "${1:-}" = --test ]; then
+  [ -x /usr/bin/podman ] || missing+=(podman)
+  [ -x /usr/sbin/runc ] || missing+=(runc)
+  [ -x /usr/lib/podman/netavark ] || missing+=(netavark)
+  [ -x /usr/lib/podman/aardvark-dns ] || missing+=(aardvark-dns)
+  [ -x /usr/sbin/iptables ] || missing+=(iptables)
+  [ -x /usr/libexec/podman/catatonit ] || [ -x /usr/bin/catatonit ] || missing+=(catatonit)
+  [ -x /usr/bin/docker-compose ] || missing+=(docker-compose)
+  [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+fi
 # the nemesis suite (npm run chaos) starves the CPU with stress-ng
 if [ "${1:-}" = --test ]; then [ -x /usr/bin/stress-ng ] || missing+=(stress-ng); fi
 
@@ -63,6 +77,28 @@ if [ "${#missing[@]}" -gt 0 ]; then
     timeout 5 redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true
   fi
   # /etc/cron.d/barman (barman's own cron) is left as the package shipped it.
+fi
+
+# --- the container engine's settings and base images (tests only) ----------------------------------
+if [ "${1:-}" = --test ]; then
+  conf=/etc/containers/containers.conf
+  if ! grep -q 'pgha' "$conf" 2>/dev/null; then
+    say "writing $conf (runc, netavark, ulimits root can grant here)"
+    [ -f "$conf" ] && cp "$conf" "$conf.before-pgha"
+    cat >"$conf" <<'CONF'
+# written by pgha's scripts/ensure-deps.sh: crun refuses this machine's hybrid cgroups; root here
+# cannot raise the default ulimits further; netavark (not CNI) for compose's networks and names
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+runtime = "runc"
+
+[network]
+network_backend = "netavark"
+CONF
+  fi
+  bash scripts/container-base.sh
 fi
 
 # --- node_modules ----------------------------------------------------------------------------

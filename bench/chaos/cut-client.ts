@@ -1,5 +1,5 @@
-// The workload side of the network-cut nemesis (bench/chaos/cut.ts), run inside the bed's client
-// namespace with the compose cluster's PGHA_* environment: the recorded workload of `npm run chaos`
+// The workload side of the network-cut nemesis (bench/chaos/cut.ts), run inside a client container
+// on the compose network with the compose cluster's PGHA_* environment: the recorded workload of `npm run chaos`
 // (inserts from a client following the primary and one pinned to pg1's address, bank transfers),
 // and answers to the runner, one JSON line each, to one command per line on stdin:
 //   writable → {"writable": [nodes that take writes, as seen from here]}
@@ -14,7 +14,7 @@ const config = loadConfig({}, process.env).config;
 const say = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const first = await until('a whole cluster', () => wholeCluster(config), 600_000, 1000);
-// the samplers' table (test/bed/samplers.ts)
+// the samplers' table (test/engine/clients.ts)
 await query(config, first, 'CREATE TABLE IF NOT EXISTS split_probe (node text, at timestamptz DEFAULT clock_timestamp())');
 const workload = await startWorkload(config, first);
 say({ ready: first });

@@ -1,23 +1,21 @@
 // The network-cut nemesis (`npm run chaos:cut -- [--rounds N] [--seed S] [--synchronous quorum|off]`):
-// docker-compose.yml's cluster on the namespace test bed (test/bed: one network namespace per service,
-// the images built from the Dockerfile), the recorded workload of `npm run chaos` running in a client
-// namespace of its own (bench/chaos/cut-client.ts), and rounds of: a node cut off the network (its
-// link down; the primary two times in three, else a standby), held until a standby took over (or
-// 5-15 s for a standby), healed. Write samplers inside every node's namespace see writes taken on the
-// cut-off side. Per round: failover time (the cut until another node takes writes, seen from the
+// docker-compose.yml's cluster on podman (test/engine: images built from the Dockerfile, services
+// started by docker-compose), the recorded workload of `npm run chaos` running in a client container
+// of its own on the compose network (bench/chaos/cut-client.ts), and rounds of: a node's container
+// cut off the network (`podman network disconnect`; the primary two times in three, else a standby),
+// held until a standby took over (or 5-15 s for a standby), connected again. Write samplers inside
+// every node's container see writes taken on the cut-off side. Per round: failover time (the cut until another node takes writes, seen from the
 // client) and heal time (until every node streams from one primary again). At the end: no
 // acknowledged write lost (quorum mode), the bank's total, nodes identical, at most one node taking
 // writes at any moment (from the samplers inside the namespaces and from the client's acks).
-// Exit 0 when every check held, 1 otherwise. Needs root (namespaces), debootstrap's packages for the
-// images (as the compose-bed test), and `npm run build`.
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// Exit 0 when every check held, 1 otherwise. Needs root (rootful podman) and what
+// `scripts/ensure-deps.sh --test` installs; `npm run chaos:cut` builds first.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { NetnsBed } from '../../test/bed/netns.js';
-import { readCompose, startOrder } from '../../test/bed/compose.js';
-import { twoWritableMoments, writeSampler } from '../../test/bed/samplers.js';
-import { buildImages } from '../../test/image/build.js';
+import { twoWritableMoments } from '../../test/engine/clients.js';
+import { buildImages, COMPOSE_IMAGES, Engine, imageName } from '../../test/engine/podman.js';
+import { ComposeCluster, freshDotEnv } from '../../test/engine/cluster.js';
 import { median, repoRoot } from '../lib.js';
 import { prng } from './check.js';
 import { log, nemesisCommand, sleep, until } from './workload.js';
@@ -43,31 +41,31 @@ const secs = (ms: number | null) => (ms === null || Number.isNaN(ms) ? '-' : (ms
 async function main() {
   const o = parseArgs(process.argv);
   const rnd = prng(o.seed);
-  const secret = () => randomBytes(12).toString('hex');
-  const dotEnv = { POSTGRES_ROOT_PASSWORD: secret(), REPMGR_PASSWORD: secret(), REPMGR_STREAMING_PASSWORD: secret(), BARMAN_PASSWORD: secret(), BARMAN_STREAMING_PASSWORD: secret(), DASHBOARD_TOKEN: secret() };
-  const compose = readCompose(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), dotEnv);
-  const pghaServices = compose.services.filter((s) => Object.keys(s.environment).some((k) => k.startsWith('PGHA_')));
-  for (const s of pghaServices) s.environment.PGHA_REPLICATION_SYNCHRONOUS = o.synchronous;
-  const nodes = pghaServices.filter((s) => s.command.includes('node')).map((s) => s.name);
-  const imagesDir = mkdtempSync('/tmp/pgha-cut-images-');
+  const nodes = ['pg1', 'pg2', 'pg3'];
   const dir = mkdtempSync('/tmp/pgha-cut-');
-  chmodSync(dir, 0o755);
-  const bed = new NetnsBed([...compose.services.map((s) => s.name), 'client'], undefined, compose.subnet);
+  const engine = new Engine(`pgha-cut${process.pid % 10_000}`);
+  const cluster = new ComposeCluster(engine, `pghacut${process.pid % 10_000}`, repoRoot, dir, freshDotEnv({ SUBNET: `172.30.${(process.pid % 200) + 10}.0/24`, REPLICATION_SYNCHRONOUS: o.synchronous }));
   let failed = false;
-  const samplers: ReturnType<typeof writeSampler>[] = [];
+  const samplers: ReturnType<ComposeCluster['sampler']>[] = [];
+  let client: ReturnType<Engine['podman']> | undefined;
   try {
     log(`seed ${o.seed}, ${o.rounds} rounds, replication.synchronous ${o.synchronous}; building the images from the Dockerfile`);
-    const t0 = Date.now();
-    const images = await buildImages(repoRoot, [...new Set(compose.services.map((s) => s.buildTarget).filter((t): t is string => !!t))], imagesDir);
-    log(`images built in ${secs(Date.now() - t0)} s; starting ${compose.services.map((s) => s.name).join(', ')} on the bed`);
-    await bed.up();
-    for (const s of startOrder(compose.services)) {
-      bed.start(s, dir, s.buildTarget ? images.get(s.buildTarget) : undefined);
-      if (s.kind === 'redis') await until('redis answers', async () => (await bed.exec(s.name, 'redis-cli', ['ping'], { reject: false })).stdout === 'PONG', 20_000, 200);
-    }
-    // the workload, from a namespace of its own, with the cluster's settings
-    const env = pghaServices.find((s) => s.name === 'dashboard')!.environment;
-    const client = bed.exec('client', process.execPath, [join(repoRoot, 'dist', 'bench', 'chaos', 'cut-client.js')], { cwd: repoRoot, env: { ...env, PATH: process.env.PATH! }, extendEnv: false, reject: false, buffer: false, stdin: 'pipe', stderr: 'inherit' });
+    const took = await buildImages(repoRoot, COMPOSE_IMAGES);
+    log(`images ${COMPOSE_IMAGES.map(imageName).join(', ')} ready in ${took.toFixed(0)} s; docker-compose up`);
+    await engine.start();
+    engine.startHealthChecks();
+    await cluster.up();
+    // the workload, from a container of its own on the compose network, with the cluster's settings
+    // (the dashboard's environment) and this checkout's compiled bench
+    const env = Object.fromEntries(
+      (JSON.parse(String((await engine.podman(['inspect', '--format', '{{json .Config.Env}}', cluster.container('dashboard')])).stdout)) as string[])
+        .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])
+        .filter(([k]) => k.startsWith('PGHA_')),
+    );
+    client = engine.podman(
+      ['run', '-i', '--rm', '--name', cluster.container('cutclient'), '--network', cluster.network, '--entrypoint', 'node', '-v', `${repoRoot}:/repo:ro`, '-w', '/repo', ...Object.keys(env).flatMap((k) => ['-e', k]), imageName('dashboard'), 'dist/bench/chaos/cut-client.js'],
+      { env, buffer: false, stdin: 'pipe', stderr: 'inherit' },
+    );
     const answers = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
     const next = async (): Promise<any> => {
       const r = await answers.next();
@@ -75,12 +73,12 @@ async function main() {
       return JSON.parse(r.value);
     };
     const ask = async (cmd: string): Promise<any> => {
-      client.stdin!.write(`${cmd}\n`);
+      client!.stdin!.write(`${cmd}\n`);
       return next();
     };
     const ready = await next();
     log(`cluster whole, ${ready.ready} the primary; workload running`);
-    for (const n of nodes) samplers.push(writeSampler(n, (script, env) => bed.exec(n, process.execPath, ['-e', script], { cwd: repoRoot, env: { ...env, PATH: process.env.PATH! }, extendEnv: false, reject: false, buffer: false }), dotEnv.REPMGR_PASSWORD));
+    for (const n of nodes) samplers.push(cluster.sampler(n));
     const whole = async (timeoutMs: number) => until('one primary, every other node streaming from it', async () => (await ask('primary')).primary ?? undefined, timeoutMs, 500);
 
     const rounds: { nemesis: string; target: string; failoverMs: number | null; healMs: number | null }[] = [];
@@ -91,13 +89,13 @@ async function main() {
       const nemesis = cutPrimary ? 'cut-primary' : 'cut-standby';
       log(`round ${r + 1}: ${nemesis} ${target}`);
       const cutAt = Date.now();
-      await bed.cut(target);
+      await cluster.cut(target);
       let failoverMs: number | null = null;
       if (cutPrimary) {
         failoverMs = await until('another node takes writes', async () => ((await ask('writable')).writable as string[]).some((n) => n !== target) && Date.now() - cutAt, 90_000, 200).catch(() => null);
         await sleep(2000 + rnd() * 3000);
       } else await sleep(5000 + rnd() * 10_000);
-      await bed.heal(target);
+      await cluster.heal(target);
       const healedAt = Date.now();
       const healMs = await whole(o.healSeconds * 1000).then(() => Date.now() - healedAt, () => null);
       rounds.push({ nemesis, target, failoverMs, healMs });
@@ -117,7 +115,7 @@ async function main() {
       if (o.synchronous === 'quorum' && report.lost) problems.push(`${report.lost} acknowledged inserts lost`);
       if (report.bankTotal !== 10_000) problems.push(`bank total ${report.bankTotal}, expected 10000`);
       if (report.divergence) problems.push(`nodes differ: ${report.divergence}`);
-      log(`moments with two nodes taking writes: ${moments.length} in the samplers inside the namespaces, ${report.interleaved} in the client's acks`);
+      log(`moments with two nodes taking writes: ${moments.length} in the samplers inside the containers, ${report.interleaved} in the client's acks`);
       if (o.synchronous === 'quorum' && (moments.length || report.interleaved)) problems.push(`two nodes took writes at once (${moments.length} sampler moments, first ${moments[0] ? `${new Date(moments[0].t).toISOString()}: ${moments[0].nodes.join(' and ')}` : '-'}; ${report.interleaved} in the acks)`);
     }
     if (rounds.some((x) => x.healMs === null)) problems.push('a cut did not heal by itself');
@@ -141,9 +139,16 @@ async function main() {
     console.log(`FAILED: ${(err as Error).stack}; service logs kept in ${dir}`);
   } finally {
     for (const s of samplers) s.stop();
-    // every process of every namespace, then the namespaces
-    await bed.down();
-    rmSync(imagesDir, { recursive: true, force: true });
+    client?.kill('SIGKILL');
+    if (failed) {
+      for (const s of [...nodes, 'barman', 'dashboard', 'redis', 'haproxy']) {
+        const logs = await engine.podman(['logs', cluster.container(s)], { all: true });
+        if (logs.exitCode === 0) writeFileSync(join(dir, `${s}.log`), String(logs.all));
+      }
+    }
+    await engine.podman(['rm', '-f', cluster.container('cutclient')]);
+    await cluster.down();
+    await engine.stop();
     if (!failed) rmSync(dir, { recursive: true, force: true });
   }
   process.stdout.write('', () => process.exit(failed ? 1 : 0));

@@ -1,12 +1,11 @@
-// The CLI as a user runs it: `pgha config check`, and the compose file's services through it.
+// The CLI as a user runs it: `pgha config check`, the compose file's services through it, long-running commands.
 import { describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { createServer } from 'node:net';
 import { execa } from 'execa';
 import { cli, cliPath, freePort, repoRoot, waitFor } from './harness.js';
-import { readCompose } from '../bed/compose.js';
 
 const PROBLEM_LINE = /^[A-Za-z0-9_.()\s]+: .+ \(got .+\)$/;
 
@@ -80,28 +79,30 @@ describe('pgha config check', () => {
   });
 });
 
-describe('docker-compose.yml', () => {
-  const envExample = Object.fromEntries(
-    readFileSync(join(repoRoot, '.env.example'), 'utf8')
-      .split('\n')
-      .filter((l) => /^[A-Z_]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-  // ${VAR:?message} / ${VAR} from .env.example, as compose would interpolate them
-  const compose = readCompose(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), envExample);
-  const service = (name: string) => compose.services.find((s) => s.name === name)!;
-  const pghaServices = compose.services.filter((s) => Object.keys(s.environment).some((k) => k.startsWith('PGHA_')));
+describe('docker-compose.yml, as docker-compose reads it', () => {
+  // `docker-compose config`: the real compose implementation interpolates .env.example's values and
+  // resolves the anchors; no engine needed
+  let compose: { services: Record<string, any>; networks: any };
+  const service = (name: string) => compose.services[name];
+  const pghaServices = () => Object.keys(compose.services).filter((n) => Object.keys(service(n).environment ?? {}).some((k) => k.startsWith('PGHA_')));
 
-  it('has redis, three PostgreSQL nodes, barman and the dashboard', () => {
-    expect(compose.services.map((s) => s.name).sort()).toEqual(['barman', 'dashboard', 'pg1', 'pg2', 'pg3', 'redis']);
-    expect(pghaServices.length).toBe(5);
+  it('resolves: redis, three PostgreSQL nodes, barman, the dashboard and HAProxy, every image built from the Dockerfile', async () => {
+    const r = await execa('docker-compose', ['--env-file', '.env.example', '-f', 'docker-compose.yml', 'config'], { cwd: repoRoot, reject: false });
+    expect({ code: r.exitCode, err: r.stderr }).toEqual({ code: 0, err: '' });
+    compose = parse(r.stdout);
+    expect(Object.keys(compose.services).sort()).toEqual(['barman', 'dashboard', 'haproxy', 'pg1', 'pg2', 'pg3', 'redis']);
+    for (const [name, s] of Object.entries(compose.services)) expect({ name, image: s.image, build: s.build?.target }).toEqual({ name, image: `pgha-${s.build.target}`, build: s.build.target });
+    expect(pghaServices().sort()).toEqual(['barman', 'dashboard', 'pg1', 'pg2', 'pg3']);
+    // the subnet and the published ports are variables with today's values as defaults
+    expect(compose.networks.default.ipam.config).toEqual([{ subnet: '172.30.42.0/24' }]);
+    expect(service('pg1').environment.PGHA_POSTGRES_ALLOWED_NETWORKS).toBe('[172.30.42.0/24]');
+    // health checks in CMD-SHELL form (podman 4.3 splits a CMD-form check at its spaces)
+    for (const n of ['pg1', 'dashboard', 'redis']) expect(service(n).healthcheck.test[0]).toBe('CMD-SHELL');
   });
 
   it.each(['pg1', 'pg2', 'pg3', 'barman', 'dashboard'])('service %s: its environment validates through pgha config check --env and its command is a CLI command', async (name) => {
     const svc = service(name);
-    const env = svc.environment;
-    const { execa } = await import('execa');
-    const check = await execa(process.execPath, [join(repoRoot, 'bin', 'pgha.js'), 'config', 'check', '--env'], { env, extendEnv: false, reject: false });
+    const check = await execa(process.execPath, [join(repoRoot, 'bin', 'pgha.js'), 'config', 'check', '--env'], { env: svc.environment, extendEnv: false, reject: false });
     expect({ code: check.exitCode, err: check.stderr }).toEqual({ code: 0, err: '' });
     expect(parse(check.stdout).mode).toBe('hosts');
     const help = await cli([...svc.command, '--help']);
