@@ -67,7 +67,7 @@ try {
     const xs: { haproxy: number; multihost: number }[] = [];
     for (let i = 0; i < trials; i++) xs.push(await trial(kind, i));
     figures.push({
-      name: `compose: write downtime through HAProxy, primary's container ${kind === 'kill' ? 'killed' : 'cut off'} (s)`,
+      name: `compose: write downtime through HAProxy, primary's container ${kind === 'kill' ? 'killed' : 'cut off'}`,
       unit: 's',
       pgha: xs.map((x) => x.haproxy),
       baseline: xs.map((x) => x.multihost),
