@@ -39,9 +39,11 @@ async function trial(kind: 'kill' | 'cut', i: number): Promise<{ haproxy: number
   ];
   try {
     await pollUntil('both writers writing', () => writers.every((w) => w.acked().length >= 20), { timeoutMs: 60_000, everyMs: 100 });
-    const at = Date.now();
-    if (kind === 'kill') await engine.podman(['kill', cluster.container(primary)]);
-    else await cluster.cut(primary);
+    let at = Date.now();
+    if (kind === 'kill') {
+      const k = await engine.podman(['kill', cluster.container(primary)]);
+      if (k.exitCode !== 0) throw new Error(`podman kill ${primary}: ${k.stderr}`);
+    } else at = await cluster.cut(primary);
     await pollUntil('both writers writing again', () => writers.every((w) => w.tries.some((x) => x.ok && x.t > at + 500)) && Date.now() - at > 5000, { timeoutMs: 180_000, everyMs: 200 });
     const [haproxy, multihost] = writers.map((w) => writeDowntime(w.tries, at)! / 1000);
     log(`${kind} of ${primary}, trial ${i + 1}/${trials}: write downtime through HAProxy ${haproxy.toFixed(2)} s, multi-host libpq ${multihost.toFixed(2)} s`);
@@ -56,7 +58,7 @@ async function trial(kind: 'kill' | 'cut', i: number): Promise<{ haproxy: number
 try {
   log(`images: ${(await buildImages(repoRoot, COMPOSE_IMAGES)).toFixed(0)} s`);
   await engine.start();
-  engine.startHealthChecks();
+  engine.startHealthChecks(cluster.project.name);
   await cluster.up();
   const primary = await whole(600_000);
   log(`cluster up, ${primary} the primary`);

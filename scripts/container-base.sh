@@ -14,11 +14,18 @@ MIRROR=http://deb.debian.org/debian
 have() { podman image exists "$1" 2>/dev/null; }
 if have localhost/debian:bookworm-slim && have localhost/node:20-bookworm-slim; then exit 0; fi
 
+command -v node >/dev/null && command -v npm >/dev/null || { say "node and npm (Node.js 20) are needed for node:20-bookworm-slim"; exit 1; }
+[ "$(node -p 'process.versions.node.split(".")[0]')" = 20 ] || { say "node $(node --version) is not Node.js 20: node:20-bookworm-slim would lie"; exit 1; }
+
 mkdir -p "$CACHE"
 root="$CACHE/debian-bookworm"
 if [ ! -f "$root/.done" ]; then
   say "debootstrap bookworm into $root (several minutes, once per machine)"
-  rm -rf "$root.tmp"
+  # a debootstrap killed half-way leaves proc/sys mounted inside: unmount before removing
+  if [ -d "$root.tmp" ]; then
+    findmnt -Rrn -o TARGET "$root.tmp" 2>/dev/null | sort -r | xargs -r umount -l
+    rm -rf --one-file-system "$root.tmp"
+  fi
   debootstrap --variant=minbase bookworm "$root.tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
     { tail -n 20 "$CACHE/debootstrap.log"; exit 1; }
   # as in a container build: maintainer scripts must not start services
@@ -46,6 +53,7 @@ if ! have localhost/node:20-bookworm-slim; then
   rm -f "$node_root/.done"
   install -D -m 755 "$(command -v node)" "$node_root/usr/local/bin/node"
   npm_dir="$(dirname "$(readlink -f "$(command -v npm)")")/.."
+  [ -f "$npm_dir/package.json" ] || { say "npm's folder not found beside $(command -v npm)"; exit 1; }
   mkdir -p "$node_root/usr/local/lib/node_modules"
   cp -a "$npm_dir" "$node_root/usr/local/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$node_root/usr/local/bin/npm"

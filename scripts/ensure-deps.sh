@@ -82,10 +82,7 @@ fi
 # --- the container engine's settings and base images (tests only) ----------------------------------
 if [ "${1:-}" = --test ]; then
   conf=/etc/containers/containers.conf
-  if ! grep -q 'pgha' "$conf" 2>/dev/null; then
-    say "writing $conf (runc, netavark, ulimits root can grant here)"
-    [ -f "$conf" ] && cp "$conf" "$conf.before-pgha"
-    cat >"$conf" <<'CONF'
+  want=$(cat <<'CONF'
 # written by pgha's scripts/ensure-deps.sh: crun refuses this machine's hybrid cgroups; root here
 # cannot raise the default ulimits further; netavark (not CNI) for compose's networks and names
 [containers]
@@ -97,6 +94,13 @@ runtime = "runc"
 [network]
 network_backend = "netavark"
 CONF
+)
+  if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
+    if [ "$(id -u)" -ne 0 ]; then say "the compose test needs root (rootful podman, $conf)"; exit 1; fi
+    say "writing $conf (runc, netavark, ulimits root can grant here)"
+    mkdir -p /etc/containers
+    [ -f "$conf" ] && ! grep -q "pgha's scripts/ensure-deps.sh" "$conf" && cp "$conf" "$conf.before-pgha"
+    printf '%s\n' "$want" >"$conf"
   fi
   bash scripts/container-base.sh
 fi

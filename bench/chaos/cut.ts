@@ -53,7 +53,7 @@ async function main() {
     const took = await buildImages(repoRoot, COMPOSE_IMAGES);
     log(`images ${COMPOSE_IMAGES.map(imageName).join(', ')} ready in ${took.toFixed(0)} s; docker-compose up`);
     await engine.start();
-    engine.startHealthChecks();
+    engine.startHealthChecks(cluster.project.name);
     await cluster.up();
     // the workload, from a container of its own on the compose network, with the cluster's settings
     // (the dashboard's environment) and this checkout's compiled bench
@@ -88,8 +88,7 @@ async function main() {
       const target = cutPrimary ? primary : nodes.filter((n) => n !== primary)[Math.floor(rnd() * (nodes.length - 1))];
       const nemesis = cutPrimary ? 'cut-primary' : 'cut-standby';
       log(`round ${r + 1}: ${nemesis} ${target}`);
-      const cutAt = Date.now();
-      await cluster.cut(target);
+      const cutAt = await cluster.cut(target);
       let failoverMs: number | null = null;
       if (cutPrimary) {
         failoverMs = await until('another node takes writes', async () => ((await ask('writable')).writable as string[]).some((n) => n !== target) && Date.now() - cutAt, 90_000, 200).catch(() => null);

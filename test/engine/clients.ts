@@ -90,6 +90,7 @@ const open = async () => {
   await c.connect();
   return c;
 };
+console.log(JSON.stringify({ pid: process.pid }));
 (async () => {
   for (;;) {
     const t = Date.now();
@@ -118,11 +119,20 @@ export interface Sample {
  * node: in its container, or in its namespace) with env NODE and PGPASSWORD; needs the table
  * split_probe (node text). Killed by stop().
  */
-export function writeSampler(node: string, start: (script: string, env: Record<string, string>) => ResultPromise, password: string) {
+export function writeSampler(node: string, start: (script: string, env: Record<string, string>) => ResultPromise, password: string, killInside?: (pid: number) => void) {
   const samples: Sample[] = [];
+  let inside = 0;
   const proc = start(SAMPLER, { NODE: node, PGPASSWORD: password });
-  readJsonLines<Sample>(proc, (x) => samples.push(x));
-  return { node, samples, stop: () => proc.kill('SIGKILL') };
+  // its first line is its pid where it runs: `stop` ends it there too
+  readJsonLines<Sample & { pid?: number }>(proc, (x) => (x.pid ? (inside = x.pid) : samples.push(x)));
+  return {
+    node,
+    samples,
+    stop: () => {
+      proc.kill('SIGKILL');
+      if (inside && killInside) killInside(inside);
+    },
+  };
 }
 
 /** Moments when two nodes took writes: a node counts as writable from a write it acknowledged until its next failed try (pure). */

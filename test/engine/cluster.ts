@@ -54,16 +54,18 @@ export class ComposeCluster {
 
   /** From scratch (a leftover project of the same name goes first): `up -d` of the built images. */
   async up(): Promise<void> {
-    await this.compose(['down', '-v', '--remove-orphans'], { timeout: 300_000 });
+    await this.engine.removeProject(this.project.name);
     const up = await this.compose(['up', '-d', '--no-build'], { timeout: 600_000 });
     if (up.exitCode !== 0) throw new Error(`docker-compose up failed:\n${up.all}`);
   }
 
   /** Every container, volume and the network of the project (a grown file's network is external: the original file's down removes it). */
   async down() {
-    const r = await this.compose(['down', '-v', '--remove-orphans'], { timeout: 300_000 });
-    if (this.project.file === this.originalFile) return r;
-    return this.engine.compose({ ...this.project, file: this.originalFile }, ['--project-directory', this.repoRoot, 'down', '-v', '--remove-orphans'], { timeout: 300_000 });
+    let r = await this.compose(['down', '-v', '--remove-orphans'], { timeout: 300_000 });
+    if (this.project.file !== this.originalFile) r = await this.engine.compose({ ...this.project, file: this.originalFile }, ['--project-directory', this.repoRoot, 'down', '-v', '--remove-orphans'], { timeout: 300_000 });
+    // what a failed down left (the namespace cannot go while a container holds it)
+    await this.engine.removeProject(this.project.name);
+    return r;
   }
 
   /**
@@ -119,11 +121,13 @@ export class ComposeCluster {
 
   private addressBeforeCut = new Map<string, string>();
 
-  /** The container leaves the network: a host cut off (heal gives it back the same address, as a partition ends). */
-  async cut(service: string): Promise<void> {
+  /** The container leaves the network: a host cut off (heal gives it back the same address, as a partition ends). Returns when the cut began (ms). */
+  async cut(service: string): Promise<number> {
     this.addressBeforeCut.set(service, await this.ipOf(service));
+    const at = Date.now();
     const r = await this.engine.podman(['network', 'disconnect', this.network, this.container(service)]);
     if (r.exitCode !== 0) throw new Error(`podman network disconnect ${service}: ${r.stderr}`);
+    return at;
   }
 
   /**
@@ -138,12 +142,16 @@ export class ComposeCluster {
     this.addressBeforeCut.delete(service);
   }
 
-  /** A write sampler inside `node`'s container, through its unix socket (a cut takes the address away, not PostgreSQL). */
+  /**
+   * A write sampler inside `node`'s container, through its unix socket (a cut takes the address away,
+   * not PostgreSQL). Stopped inside the container too: killing `podman exec` leaves its process running.
+   */
   sampler(node: string) {
     return writeSampler(
       node,
       (script, env) => this.engine.podman(['exec', '-e', 'NODE', '-e', 'PGPASSWORD', '-e', 'SOCKET', this.container(node), 'node', '-e', script], { env: { ...env, SOCKET: `/var/run/postgresql/${node}` }, buffer: false }),
       this.dotEnv.REPMGR_PASSWORD,
+      (pid) => void this.engine.podman(['exec', this.container(node), 'kill', String(pid)]),
     );
   }
 }

@@ -85,9 +85,11 @@ export class Engine {
 
   /** docker-compose against this engine's socket. */
   compose(project: { name: string; file: string; envFile: string; cwd: string }, args: string[], opts: Options = {}) {
+    // not the caller's environment: compose v1 lets a variable exported in the shell override .env
     return execa('docker-compose', ['--env-file', project.envFile, '-p', project.name, '-f', project.file, ...args], {
       cwd: project.cwd,
-      env: { DOCKER_HOST: `unix://${this.socket}` },
+      env: { DOCKER_HOST: `unix://${this.socket}`, PATH: process.env.PATH!, HOME: process.env.HOME ?? '/root' },
+      extendEnv: false,
       reject: false,
       all: true,
       ...opts,
@@ -95,25 +97,40 @@ export class Engine {
   }
 
   /**
-   * Run every running container's health check every `everyMs`: podman schedules them with systemd
-   * timers, which these machines lack, so compose's `condition: service_healthy` would wait forever.
+   * Run the health checks of compose project `project`'s running containers every `everyMs`: podman
+   * schedules them with systemd timers, which these machines lack, so compose's `condition:
+   * service_healthy` would wait forever. Only this project's containers (podman's state is
+   * machine-wide); each check bounded in time.
    */
-  startHealthChecks(everyMs = 2000): void {
+  startHealthChecks(project: string, everyMs = 2000): void {
     const loop = { stop: false, done: Promise.resolve() };
     loop.done = (async () => {
       while (!loop.stop) {
         // a container without a health check answers at once that it has none
-        const names = (await this.podman(['ps', '--format', '{{.Names}}'])).stdout;
-        for (const n of String(names).split('\n').filter(Boolean)) await this.podman(['healthcheck', 'run', n]);
+        const names = (await this.podman(['ps', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Names}}'])).stdout;
+        for (const n of String(names).split('\n').filter(Boolean)) await this.podman(['healthcheck', 'run', n], { timeout: 30_000 });
         await sleep(everyMs).catch(() => {});
       }
     })();
     this.healthLoop = loop;
   }
 
-  /** The container's main pid as the host sees it (0 when it does not run). */
+  /** What is left of compose project `project`, removed by force (a run that failed half-way): containers, volumes, its network. */
+  async removeProject(project: string): Promise<void> {
+    const label = `label=com.docker.compose.project=${project}`;
+    const ids = (args: string[]) => this.podman(args).then((r) => String(r.stdout).split('\n').filter(Boolean));
+    const containers = await ids(['ps', '-a', '--filter', label, '--format', '{{.ID}}']);
+    if (containers.length) await this.podman(['rm', '-f', '-t', '0', ...containers], { timeout: 120_000 });
+    const volumes = await ids(['volume', 'ls', '--filter', label, '--format', '{{.Name}}']);
+    if (volumes.length) await this.podman(['volume', 'rm', '-f', ...volumes]);
+    await this.podman(['network', 'rm', '-f', `${project}_default`]);
+  }
+
+  /** The container's main pid as the host sees it; throws when it does not run (0 would name a process group). */
   async pidOf(container: string): Promise<number> {
-    return Number((await this.podman(['inspect', '--format', '{{.State.Pid}}', container])).stdout) || 0;
+    const pid = Number((await this.podman(['inspect', '--format', '{{.State.Pid}}', container])).stdout) || 0;
+    if (pid <= 0) throw new Error(`${container} does not run`);
+    return pid;
   }
 
   /** The health loop and the service end; the namespace goes once no container uses it. */
