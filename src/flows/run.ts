@@ -11,9 +11,12 @@ import { redisConnection } from '../redis.js';
 export async function enqueueFlow(connection: Redis, flow: { flowId: string; tree: FlowJob }, scenario: string): Promise<void> {
   const producer = new FlowProducer({ connection });
   try {
-    await recordFlow(connection, String(flow.tree.data.cluster), flowRecord(flow.flowId, scenario, flow.tree));
     // ids are deterministic: a flow that is already there is left as it is
     await producer.add(flow.tree);
+    // recorded once its jobs exist: whoever finds the record (local start, the API, the nemesis
+    // checker) reads every step's state, and a record read before the jobs were added showed them
+    // 'missing', which reads as failed (the step-crash suite hit it)
+    await recordFlow(connection, String(flow.tree.data.cluster), flowRecord(flow.flowId, scenario, flow.tree));
   } finally {
     await producer.close();
   }
