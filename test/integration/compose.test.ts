@@ -64,6 +64,8 @@ async function keepLogs(): Promise<void> {
   for (const s of [...nodes, 'pg4', 'barman', 'dashboard', 'redis', 'haproxy']) {
     const logs = await engine.podman(['logs', ctr(s)], { all: true });
     if (logs.exitCode === 0) writeFileSync(join(dir, `${s}.log`), String(logs.all));
+    // PostgreSQL's and repmgrd's own logs live in the node's state volume, which down -v removes
+    if (s.startsWith('pg')) await engine.podman(['cp', `${ctr(s)}:/var/lib/pgha/nodes/${s}`, join(dir, `${s}-state`)]);
   }
 }
 
