@@ -80,7 +80,8 @@ afterAll(async () => {
   if (dir) {
     const kept = join(repoRoot, 'test', 'artifacts', 'compose');
     mkdirSync(kept, { recursive: true });
-    cpSync(dir, kept, { recursive: true, filter: (f) => !f.endsWith('.env') });
+    // never the passwords: .env and the nodes' passfiles stay behind
+    cpSync(dir, kept, { recursive: true, filter: (f) => !f.endsWith('.env') && !f.endsWith('/pgpass') });
     rmSync(dir, { recursive: true, force: true });
   }
 }, 600_000);
