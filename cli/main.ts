@@ -286,6 +286,36 @@ export async function main(argv: string[]): Promise<void> {
       });
   }
   program
+    .command('pause')
+    .description('maintenance mode: automatic failover off cluster-wide (repmgrd paused, no watchdog fence for lack of standbys) until pgha resume; shown in status, on the page and in the metrics')
+    .option('--reason <text>', 'why (shown with who and since when; stored in Redis: no secrets)')
+    .option('--dir <dir>', DIR_HELP)
+    .option('--config <file>', CONFIG_HELP)
+    .action(async (o) => {
+      const { runMaintenance } = await import('./operations.js');
+      process.exitCode = await runMaintenance(configFrom(o), 'pause', { reason: o.reason });
+    });
+  program
+    .command('resume')
+    .description('end maintenance mode: automatic failover on again, unless a flow still holds it paused (--force drops that hold too)')
+    .option('--force', "also drop the pause a flow holds (one that failed half-way): failover comes back now")
+    .option('--dir <dir>', DIR_HELP)
+    .option('--config <file>', CONFIG_HELP)
+    .action(async (o) => {
+      const { runMaintenance } = await import('./operations.js');
+      process.exitCode = await runMaintenance(configFrom(o), 'resume', o.force ? { force: true } : {});
+    });
+  program
+    .command('reinit')
+    .argument('<node>', 'a standby')
+    .description('clone a standby again from the primary (refused for the primary); its old data directory is kept aside until the new one streams, then removed')
+    .option('--dir <dir>', DIR_HELP)
+    .option('--config <file>', CONFIG_HELP)
+    .action(async (node: string, o) => {
+      const { runScenario } = await import('./operations.js');
+      process.exitCode = (await runScenario(configFrom(o), { scenario: 'reinit', node })).code;
+    });
+  program
     .command('dashboard')
     .option('--config <file>', CONFIG_HELP)
     .option('--dir <dir>', DIR_HELP)

@@ -1,5 +1,6 @@
-// The CLI's flow commands (restart, switchover, failover, backup, restore, flow first-start): plan
+// The CLI's flow commands (restart, switchover, failover, backup, restore, pause, resume, reinit, flow first-start): plan
 // through the same code as POST /api/flows (src/scenarios.ts), enqueue, then follow the flow.
+import { hostname, userInfo } from 'node:os';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { planScenario, type FlowRequest } from '../src/scenarios.js';
 import { enqueueFlow, watchFlows, type WatchResult } from '../src/flows/run.js';
@@ -65,5 +66,15 @@ export async function runOperation(
         ? 'repmgrd may still be paused cluster-wide: fix the cause and retry the step from the dashboard, or run repmgr service unpause'
         : undefined,
   });
+  return code;
+}
+
+/** `pgha pause|resume`: maintenance mode, recorded as the OS user at this host; resume says what still holds failover paused. */
+export async function runMaintenance(config: ClusterConfig, verb: 'pause' | 'resume', params: { reason?: string; force?: boolean }, say: (s: string) => void = console.log): Promise<number> {
+  const by = `${userInfo().username}@${hostname()}`;
+  const { code, result } = await runScenario(config, { scenario: verb, params: { ...params, by } }, say);
+  const last = result?.states.at(-1)?.returnValue as { paused?: boolean; heldBy?: string[]; election?: { flowId: string; node: string } } | undefined;
+  if (verb === 'resume' && last?.paused) say(`automatic failover stays PAUSED: held by ${last.heldBy?.join(', ') || 'a flow'}`);
+  if (last?.election) say(`no primary, and no repmgrd elects one after the pause: flow ${last.election.flowId} promotes ${last.election.node} (follow it in the dashboard)`);
   return code;
 }

@@ -8,7 +8,7 @@ export function formatStatusTable(s: ClusterStatus): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   const out = [`cluster ${s.cluster}`, line(head), ...rows.map(line), ''];
-  if (s.automaticFailover?.paused) out.push(s.automaticFailover.message, '');
+  if (s.automaticFailover?.paused || s.automaticFailover?.maintenance) out.push(s.automaticFailover.message, '');
   if (s.barman.error) out.push(`barman: ${s.barman.error}`);
   else if (!s.barman.backups.length) out.push('barman: no backups yet');
   else for (const b of s.barman.backups) out.push(`barman backup ${b.id}  ${b.status}  ended ${b.endTime ?? '-'}`);

@@ -38,6 +38,16 @@ export function createMetrics(config: ClusterConfig, overview: Overview, queues:
     },
   });
   new Gauge({
+    name: 'pgha_maintenance_mode_since_seconds',
+    help: 'Maintenance mode (pgha pause) is on since this Unix time, in seconds; absent when off. Who and why: pgha status',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const m = (await overview.status()).automaticFailover?.maintenance;
+      if (m) this.set(Date.parse(m.since) / 1000);
+    },
+  });
+  new Gauge({
     name: 'pgha_node_role',
     help: "The node's role: 1 on the label of its role, 0 on the others",
     labelNames: ['node', 'role'],

@@ -143,8 +143,9 @@ function drawBarman(b, nodes) {
 
 function drawFailover(f) {
   const b = document.getElementById('failover-paused');
-  b.hidden = !(f && f.paused);
-  b.textContent = f && f.paused ? f.message : '';
+  const on = Boolean(f && (f.paused || f.maintenance));
+  b.hidden = !on;
+  b.textContent = on ? f.message : '';
 }
 
 function drawFlows(flows) {

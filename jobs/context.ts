@@ -5,6 +5,9 @@ import type { NodeContext } from '../src/postgres/actions.js';
 import type { StepContext } from '../src/step.js';
 import { buildRestartFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
+import { readMaintenance } from '../src/flows/registry.js';
+import { redisConnection } from '../src/redis.js';
+import { setRepmgrdPaused } from '../src/repmgr/actions.js';
 
 export function nodeContext(ctx: StepContext, nodeName: string): NodeContext {
   let node;
@@ -31,4 +34,22 @@ export async function restartEveryNode(ctx: StepContext, restoreFlowId: string):
   }
   await ctx.log(`way back: every node restarts on the data it had (flows ${ids.join(', ')})`);
   return ids;
+}
+
+/**
+ * Before a step starts repmgrd on a node whose PostgreSQL restarted: while maintenance mode is on,
+ * pause repmgrd again (the pause lives in PostgreSQL's shared memory, so a restart forgot it), so
+ * the new repmgrd never acts on a failure inside the window. The standby keeper does the same for
+ * nodes restarted outside any step, within KEEPER_EVERY_MS.
+ */
+export async function keepMaintenancePause(ctx: StepContext, nc: NodeContext): Promise<void> {
+  const connection = redisConnection(ctx.config.redis);
+  try {
+    const maintenance = await readMaintenance(connection, ctx.config.cluster);
+    if (!maintenance) return;
+    await setRepmgrdPaused(nc, true);
+    await ctx.log(`maintenance mode (by ${maintenance.by} since ${maintenance.since}): repmgrd paused again before it starts`);
+  } finally {
+    connection.disconnect();
+  }
 }

@@ -7,7 +7,7 @@ import { defineStep } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
 import { UnrecoverableError } from 'bullmq';
 import { type NodeContext, ensureRunningOn, postmasterExitReason, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, writeSynchronousConf } from '../src/postgres/actions.js';
-import { moveAside } from '../src/roles/node.js';
+import { asideRecordFile, moveAside } from '../src/roles/node.js';
 import { restoreDestination } from '../src/barman/restore.js';
 import { nodeContext, restartEveryNode } from './context.js';
 import { sleep } from '../src/wait.js';
@@ -48,7 +48,7 @@ export default defineStep('install-restored', {
     const nc = nodeContext(ctx, data.node);
     const p = nodePaths(ctx.config, nc.node);
     const staging = restoreDestination(ctx.config, nc.node, data.flowId).path;
-    const asideFile = join(p.stateDir, `restore-aside-${data.flowId}`);
+    const asideFile = asideRecordFile(nc, data.flowId);
     // this restore already went back (a re-run after a crash right after): the folder here is the old
     // data, which must not pass for the restored one
     const wentBack = join(p.stateDir, `restore-went-back-${data.flowId}`);

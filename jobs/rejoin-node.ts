@@ -2,12 +2,13 @@
 import { defineStep } from '../src/step.js';
 import { restartRepmgrd } from '../src/repmgr/actions.js';
 import { rejoin } from '../src/roles/node.js';
-import { nodeContext } from './context.js';
+import { keepMaintenancePause, nodeContext } from './context.js';
 
 export default defineStep('rejoin-node', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const how = await rejoin(nc, data.primary);
+    await keepMaintenancePause(ctx, nc);
     await restartRepmgrd(nc);
     return { how };
   },

@@ -22,6 +22,8 @@ export interface Probe {
   repmgrdPaused: boolean;
   /** When this PostgreSQL started (ms since the epoch). */
   startedAt: number;
+  /** Seconds since its repmgrd last saw its upstream (repmgr.get_upstream_last_seen); -1 when unknown (no repmgrd, or a primary). */
+  upstreamLastSeenSecs?: number;
 }
 
 /** What one node says of itself, on a connection as the repmgr role (status, restart decision, fencing watchdog). */
@@ -45,6 +47,7 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
            (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS sender_host,
            (SELECT coalesce(array_agg(node_name::text ORDER BY node_id), '{}') FROM repmgr.nodes WHERE type = 'primary' AND active) AS repmgr_primaries,
            repmgr.repmgrd_is_paused() AS repmgrd_paused,
+           repmgr.get_upstream_last_seen() AS upstream_last_seen,
            (extract(epoch FROM pg_postmaster_start_time()) * 1000)::bigint AS started_at`);
   const row = r.rows[0];
   return {
@@ -57,6 +60,7 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
     repmgrPrimaries: row.repmgr_primaries ?? [],
     repmgrdPaused: row.repmgrd_paused === true,
     startedAt: Number(row.started_at),
+    upstreamLastSeenSecs: row.upstream_last_seen === null ? -1 : Number(row.upstream_last_seen),
   };
 }
 
@@ -96,6 +100,7 @@ export function nodeViewOf(nodes: readonly { name: string; host: string }[], nam
     repmgrPrimaries: p.repmgrPrimaries,
     repmgrdPaused: p.repmgrdPaused,
     startedAt: p.startedAt,
+    ...(p.upstreamLastSeenSecs !== undefined ? { upstreamLastSeenSecs: p.upstreamLastSeenSecs } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ import { masterNode } from './config/paths.js';
 import { planRestore, type RestoreReach, type RestoreTarget } from './barman/restore.js';
 import type { BackupInfo } from './barman/actions.js';
 import { buildFirstStartFlow } from './flows/first-start.js';
-import { buildBackupFlow, buildPlannedRestartFlow, buildRestoreFlow, buildRoleChangeFlow } from './flows/operations.js';
+import { buildBackupFlow, buildMaintenanceFlow, buildPlannedRestartFlow, buildReinitFlow, buildRestoreFlow, buildRoleChangeFlow } from './flows/operations.js';
 import type { FlowJob } from 'bullmq';
 import { nodeStatuses, type NodeStatus } from './status.js';
 import { readClusterView } from './probe.js';
@@ -16,7 +16,7 @@ import { lsnToBytes } from './postgres/lsn.js';
 import { decidePromotion } from './roles/promotion.js';
 import { runBarmanJob } from './flows/jobs.js';
 
-export const SCENARIOS = ['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore'] as const;
+export const SCENARIOS = ['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore', 'pause', 'resume', 'reinit'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Which scenarios name a node, and what the node is to them. */
@@ -27,6 +27,9 @@ const NODE_ROLE: Record<Scenario, 'required' | 'optional' | 'none'> = {
   switchover: 'required',
   backup: 'none',
   restore: 'optional',
+  pause: 'none',
+  resume: 'none',
+  reinit: 'required',
 };
 
 export const RestoreParamsSchema = z.strictObject({
@@ -43,6 +46,24 @@ export const FailoverParamsSchema = z.strictObject({
   force: z.boolean().optional(),
 });
 
+/** Who asked for maintenance mode: the CLI sends user@host; the API's default says it came through the API. */
+const By = z.string().min(1).max(200).default('the REST API');
+
+export const PauseParamsSchema = z.strictObject({
+  /** Why, shown with who and since when in status, on the page and in the step's log (no secrets: it is stored in Redis). */
+  reason: z.string().max(500).optional(),
+  by: By,
+});
+
+export const ResumeParamsSchema = z.strictObject({
+  /** Also drop the pause a flow holds (one that failed half-way): automatic failover comes back now. */
+  force: z.boolean().optional(),
+  by: By,
+});
+
+/** The params each scenario takes; the others take none. */
+const PARAMS: Partial<Record<Scenario, z.ZodType>> = { restore: RestoreParamsSchema, failover: FailoverParamsSchema, pause: PauseParamsSchema, resume: ResumeParamsSchema };
+
 export const FlowRequestSchema = z.strictObject({
   scenario: z.enum(SCENARIOS, { error: `must be one of ${SCENARIOS.join(', ')}` }),
   node: z.string().min(1).optional(),
@@ -57,7 +78,14 @@ export interface Problem {
 
 /** 400: the request is wrong. 409: it is right, but the cluster's state does not allow it now. */
 export type Refusal = { ok: false; status: 400 | 409; error: string; details: Problem[] };
-export type Checked = { ok: true; scenario: Scenario; node?: string; restore?: { backup: string; target: RestoreTarget }; force?: boolean };
+export type Checked = {
+  ok: true;
+  scenario: Scenario;
+  node?: string;
+  restore?: { backup: string; target: RestoreTarget };
+  force?: boolean;
+  maintenance?: { by: string; reason: string | null };
+};
 export type Planned = { ok: true; scenario: Scenario; flowId: string; tree: FlowJob; summary: string };
 
 const refuse = (status: 400 | 409, details: Problem[]): Refusal => ({
@@ -97,28 +125,24 @@ export function checkFlowRequest(config: ClusterConfig, body: unknown): Checked 
   if (NODE_ROLE[scenario] === 'required' && node === undefined) problems.push({ path: 'node', message: `${scenario} needs a node, one of ${known.join(', ')}` });
   if (NODE_ROLE[scenario] === 'none' && node !== undefined) problems.push({ path: 'node', message: `${scenario} takes no node` });
   if (node !== undefined && !known.includes(node)) problems.push({ path: 'node', message: `unknown node "${node}", known: ${known.join(', ')}` });
-  const takesParams = scenario === 'restore' || scenario === 'failover';
-  if (!takesParams && params !== undefined && Object.keys(params).length) problems.push({ path: 'params', message: `${scenario} takes no params (only restore and failover do)` });
+  const schema = PARAMS[scenario];
+  if (!schema && params !== undefined && Object.keys(params).length) problems.push({ path: 'params', message: `${scenario} takes no params (only ${Object.keys(PARAMS).join(', ')} do)` });
+  const p = schema?.safeParse(params ?? {});
+  if (p && !p.success) for (const i of p.error.issues) problems.push({ path: ['params', ...i.path].join('.'), message: i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message });
+  const data: any = p?.success ? p.data : undefined;
   let force: boolean | undefined;
-  if (scenario === 'failover') {
-    const p = FailoverParamsSchema.safeParse(params ?? {});
-    if (!p.success) for (const i of p.error.issues) problems.push({ path: ['params', ...i.path].join('.'), message: i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message });
-    else force = p.data.force;
-  }
+  let maintenance: Checked['maintenance'];
+  if (data && (scenario === 'failover' || scenario === 'resume')) force = data.force;
+  if (data && (scenario === 'pause' || scenario === 'resume')) maintenance = { by: data.by, reason: data.reason ?? null };
   let restore: Checked['restore'];
-  if (scenario === 'restore') {
-    const p = RestoreParamsSchema.safeParse(params ?? {});
-    if (!p.success) {
-      for (const i of p.error.issues) problems.push({ path: ['params', ...i.path].join('.'), message: i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message });
-    } else {
-      if (p.data.confirm !== true) problems.push({ path: 'params.confirm', message: 'must be true: a restore replaces the data of every node of the cluster with the backup' });
-      const target = parseTarget(p.data);
-      if ('path' in target) problems.push(target);
-      else restore = { backup: p.data.backup, target };
-    }
+  if (data && scenario === 'restore') {
+    if (data.confirm !== true) problems.push({ path: 'params.confirm', message: 'must be true: a restore replaces the data of every node of the cluster with the backup' });
+    const target = parseTarget(data);
+    if ('path' in target) problems.push(target);
+    else restore = { backup: data.backup, target };
   }
   if (problems.length) return refuse(400, problems);
-  return { ok: true, scenario, node, restore, force };
+  return { ok: true, scenario, node, restore, force, maintenance };
 }
 
 const names = (nodes: NodeStatus[]) => nodes.map((n) => n.name).join(', ') || 'none';
@@ -145,6 +169,31 @@ export async function planScenario(config: ClusterConfig, body: unknown, stamp =
   if (scenario === 'backup') {
     const primary = primaries[0]?.name ?? masterNode(config).name;
     return { ok: true, scenario, ...buildBackupFlow(config, primary, id('backup')), summary: `backup of ${primary}` };
+  }
+  if (scenario === 'pause' || scenario === 'resume') {
+    // repmgr service pause|unpause reaches every node from any one whose PostgreSQL answers
+    const via = primaries[0] ?? standbys[0];
+    if (!via) return refuse(409, [{ path: '', message: `no node's PostgreSQL answers: ${scenario} needs one running node (repmgr service ${scenario === 'pause' ? 'pause' : 'unpause'} is run there)` }]);
+    const { by, reason } = checked.maintenance!;
+    const flow = buildMaintenanceFlow(config, via.name, id(scenario), { paused: scenario === 'pause', by, reason, force: checked.force });
+    const summary =
+      scenario === 'pause'
+        ? `maintenance mode on, by ${by}${reason ? ` (${reason})` : ''}: automatic failover paused cluster-wide`
+        : `maintenance mode off, by ${by}: automatic failover resumes${checked.force ? ' (the pause of any flow dropped too)' : ' unless a flow still holds it'}`;
+    return { ok: true, scenario, ...flow, summary };
+  }
+  if (scenario === 'reinit') {
+    const target = nodes.find((n) => n.name === node)!;
+    if (target.role === 'primary') {
+      const other = standbys[0]?.name;
+      return refuse(409, [{ path: 'node', message: `${node} is the primary: reinit re-clones a standby from the primary${other ? `; to reinit ${node}, switch over first (pgha switchover --to ${other})` : ''}` }]);
+    }
+    if (primaries.length !== 1) return refuse(409, [{ path: 'node', message: `reinit clones ${node} from the primary, and ${primaries.length} nodes run as one (${names(primaries)}): wait for the cluster to have one primary` }]);
+    // the primary must still see a majority while this node is down, or failover is held meanwhile
+    const othersUp = nodes.filter((n) => n.name !== node && (n.role === 'primary' || n.role === 'standby')).length;
+    const holdFailover = othersUp * 2 <= config.nodes.length;
+    const flow = buildReinitFlow(config, node, primaries[0]!.name, id(`reinit-${node}`), holdFailover);
+    return { ok: true, scenario, ...flow, summary: `reinit of ${node}: a fresh clone of ${primaries[0]!.name}, the old data directory kept aside until it streams${holdFailover ? '; automatic failover paused meanwhile (without it the primary sees no majority)' : ''}` };
   }
   if (scenario === 'failover' || scenario === 'switchover') {
     const target = nodes.find((n) => n.name === node)!;

@@ -9,7 +9,8 @@ import { postmasterStatus } from './postgres/actions.js';
 import { runBarmanJob } from './flows/jobs.js';
 import { barmanQueueName } from './queues.js';
 import type { Redis } from 'ioredis';
-import { readFailoverPause, readFlowRecord, type FailoverPauseRecord } from './flows/registry.js';
+import { readFailoverPause, readFlowRecord, readMaintenance, type FailoverPauseRecord } from './flows/registry.js';
+import { KEEPER_EVERY_MS, type MaintenanceRecord, type PauseHolder } from './roles/maintenance.js';
 import { flowState, readStepStates } from './flows/run.js';
 import { describeRedis, redisConnection, redisProblem } from './redis.js';
 import { answered, lagBytesOf, roleOf, type ClusterView, type Role } from './roles/view.js';
@@ -55,6 +56,8 @@ export interface FailoverState {
   pausedOn: string[];
   /** The flow that paused it (recorded by its set-repmgrd-paused step), its state and the step it is at or failed at. */
   by: { flowId: string; since: string; state: string | null; step: string | null } | null;
+  /** The operator's maintenance mode (pgha pause): who, why, since when; null when off. */
+  maintenance: MaintenanceRecord | null;
   /** One line for people: what is paused, by whom, since when, and what resumes it. */
   message: string;
 }
@@ -69,25 +72,63 @@ export interface ClusterStatus {
 }
 
 /**
- * Automatic failover's state from the nodes' answers, the recorded pause and that flow's steps (pure).
- * A flow that failed while repmgrd was paused is named with its failed step: retrying that step
- * (Bull Board's retry) finishes the flow, whose last step resumes repmgrd.
+ * Automatic failover's state from the nodes' answers, the recorded pause and that flow's steps, and
+ * the operator's maintenance mode (pure). A flow that failed while repmgrd was paused is named with
+ * its failed step: retrying that step (Bull Board's retry) finishes the flow, whose last step resumes
+ * repmgrd. Maintenance mode is said first: it outlasts any flow's pause.
  */
-export function failoverState(nodes: NodeStatus[], pause: FailoverPauseRecord | null, flow: { state: string; step: string | null } | null, pauseKnown = true): FailoverState {
+export function failoverState(
+  nodes: NodeStatus[],
+  pause: FailoverPauseRecord | null,
+  flow: { state: string; step: string | null } | null,
+  pauseKnown = true,
+  maintenance: MaintenanceRecord | null = null,
+): FailoverState {
   const pausedOn = nodes.filter((n) => n.repmgrdPaused).map((n) => n.name);
-  if (!pausedOn.length) return { paused: false, pausedOn, by: null, message: 'automatic failover on' };
+  const held = !pause || flow?.state === 'completed' ? null : { flowId: pause.flowId, since: pause.at, state: flow?.state ?? null, step: flow?.step ?? null };
+  if (maintenance) {
+    const who = `maintenance mode since ${maintenance.since} by ${maintenance.by}${maintenance.reason ? ` (${maintenance.reason})` : ''}`;
+    const also = held ? `; flow ${held.flowId} holds the pause too` : '';
+    const message = pausedOn.length
+      ? `automatic failover PAUSED for ${who} (repmgrd paused on ${pausedOn.join(', ')}): no standby is promoted by itself and no primary is fenced for lack of standbys; pgha resume ends it${also}`
+      : `${who}, but no node answers with repmgrd paused yet: each node's worker pauses it again within ${KEEPER_EVERY_MS / 1000} s of its PostgreSQL answering${also}`;
+    return { paused: pausedOn.length > 0, pausedOn, by: held, maintenance, message };
+  }
+  if (!pausedOn.length) return { paused: false, pausedOn, by: null, maintenance: null, message: 'automatic failover on' };
   const head = `automatic failover PAUSED (repmgrd paused on ${pausedOn.join(', ')})`;
   // a flow that completed is not what holds the pause now (a restore ends without a resume step)
-  if (!pause || flow?.state === 'completed') {
+  if (!held) {
     const who = pauseKnown ? 'not by a pgha flow' : 'by whom is unknown (Redis did not answer)';
-    return { paused: true, pausedOn, by: null, message: `${head}, ${who}: no standby is promoted by itself until repmgrd is unpaused (repmgr service unpause)` };
+    return { paused: true, pausedOn, by: null, maintenance: null, message: `${head}, ${who}: no standby is promoted by itself until repmgrd is unpaused (pgha resume --force)` };
   }
-  const by = { flowId: pause.flowId, since: pause.at, state: flow?.state ?? null, step: flow?.step ?? null };
   const what =
     flow?.state === 'failed'
-      ? `by flow ${pause.flowId}, which FAILED at step ${flow.step ?? '?'}: retry that step in the dashboard (Bull Board) to finish the flow, whose last step resumes failover`
-      : `by flow ${pause.flowId} (${flow ? `${flow.state}${flow.step ? `, at step ${flow.step}` : ''}` : 'its record is gone'})`;
-  return { paused: true, pausedOn, by, message: `${head} since ${pause.at} ${what}; no standby is promoted by itself meanwhile` };
+      ? `by flow ${held.flowId}, which FAILED at step ${flow.step ?? '?'}: retry that step in the dashboard (Bull Board) to finish the flow, whose last step resumes failover`
+      : `by flow ${held.flowId} (${flow ? `${flow.state}${flow.step ? `, at step ${flow.step}` : ''}` : 'its record is gone'})`;
+  return { paused: true, pausedOn, by: held, maintenance: null, message: `${head} since ${held.since} ${what}; no standby is promoted by itself meanwhile` };
+}
+
+/**
+ * Who holds repmgrd paused now, from Redis: the operator's maintenance mode and the flow that
+ * recorded its pause, with that flow's state and the step it is at or failed at.
+ */
+export async function readPauseHolders(
+  connection: Redis,
+  cluster: string,
+  queue: (name: string) => Queue,
+): Promise<{ holders: PauseHolder[]; maintenance: MaintenanceRecord | null; pause: FailoverPauseRecord | null; flow: { state: string; step: string | null } | null }> {
+  const [maintenance, pause] = await Promise.all([readMaintenance(connection, cluster), readFailoverPause(connection, cluster)]);
+  let flow: { state: string; step: string | null } | null = null;
+  const record = pause ? await readFlowRecord(connection, cluster, pause.flowId) : null;
+  if (record) {
+    const states = await readStepStates(queue, record.flowId, record.steps);
+    const at = states.find((st) => st.state === 'failed' || st.state === 'missing') ?? states.find((st) => st.state !== 'completed');
+    flow = { state: flowState(states), step: at?.step ?? null };
+  }
+  const holders: PauseHolder[] = [];
+  if (maintenance) holders.push({ kind: 'maintenance', record: maintenance });
+  if (pause) holders.push({ kind: 'flow', flowId: pause.flowId, state: flow?.state ?? null });
+  return { holders, maintenance, pause, flow };
 }
 
 /** failoverState read live: the pause record and its flow's steps from Redis; within timeoutMs, else (or when Redis fails) who paused is unknown. */
@@ -97,13 +138,8 @@ export function readFailoverState(config: ClusterConfig, connection: Redis, queu
 }
 
 async function readFailoverRecord(config: ClusterConfig, connection: Redis, queue: (name: string) => Queue, nodes: NodeStatus[]): Promise<FailoverState> {
-  const pause = await readFailoverPause(connection, config.cluster);
-  if (!pause || !nodes.some((n) => n.repmgrdPaused)) return failoverState(nodes, pause, null);
-  const record = await readFlowRecord(connection, config.cluster, pause.flowId);
-  if (!record) return failoverState(nodes, pause, null);
-  const states = await readStepStates(queue, record.flowId, record.steps);
-  const at = states.find((st) => st.state === 'failed' || st.state === 'missing') ?? states.find((st) => st.state !== 'completed');
-  return failoverState(nodes, pause, { state: flowState(states), step: at?.step ?? null });
+  const { pause, flow, maintenance } = await readPauseHolders(connection, config.cluster, queue);
+  return failoverState(nodes, pause, flow, true, maintenance);
 }
 
 /** The table's rows from the cluster view (pure); `pids`: each postmaster's pid where this host can read it. */

@@ -45,7 +45,15 @@ export const STEP_CATALOG = {
   'register-node': on('node', StepDataBase),
   /** heal: started by the standby keeper; what it saw is checked again first, the cluster may have moved since. */
   'ensure-follows': on('node', StepDataBase.extend({ primary: z.string(), heal: z.boolean().default(false) })),
-  'set-repmgrd-paused': on('node', StepDataBase.extend({ paused: z.boolean() })),
+  /** maintenance: the operator's maintenance mode (pgha pause/resume), not the flow's own pause; force: resume drops the flows' holds too. */
+  'set-repmgrd-paused': on(
+    'node',
+    StepDataBase.extend({
+      paused: z.boolean(),
+      maintenance: z.object({ by: z.string().min(1).max(200), reason: z.string().max(500).nullable().default(null) }).optional(),
+      force: z.boolean().default(false),
+    }),
+  ),
   'stop-postgres': on('node', StepDataBase),
   promote: on('node', StepDataBase.extend({ force: z.boolean().optional() })),
   'rejoin-node': on('node', StepDataBase.extend({ primary: z.string() })),

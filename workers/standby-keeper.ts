@@ -1,8 +1,9 @@
-// The standby keeper in each node worker: every 5 s, when this node is a standby, it reads the
+// The standby keeper in each node worker: every KEEPER_EVERY_MS (5 s), when this node is a standby, it reads the
 // cluster, asks standbyHealStep (src/roles/heal.ts) and, when told, starts the heal flow
 // (ensure-follows on this node's queue, visible in Bull Board). A standby left streaming from a
 // demoted node or from nothing is brought back without anyone noticing it first. It also ends
-// repmgrd's waits on a frozen node (src/repmgr/unstick.ts), on every node whatever its role.
+// repmgrd's waits on a frozen node (src/repmgr/unstick.ts), and pauses repmgrd again where maintenance
+// mode is on but a restarted PostgreSQL forgot the pause, on every node whatever its role.
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'winston';
 import { Queue } from 'bullmq';
@@ -17,13 +18,14 @@ import { redisConnection } from '../src/redis.js';
 import { readClusterView } from '../src/probe.js';
 import { answered, roleOf, type ClusterView } from '../src/roles/view.js';
 import { HEAL_AFTER_MS, standbyHealStep, type HealState } from '../src/roles/heal.js';
-import { destroyRepmgrdConnections } from '../src/repmgr/actions.js';
+import { destroyRepmgrdConnections, setRepmgrdPaused } from '../src/repmgr/actions.js';
+import { readMaintenance } from '../src/flows/registry.js';
+import { KEEPER_EVERY_MS, mustReassertPause } from '../src/roles/maintenance.js';
 import { silenceStep, type SilenceState } from '../src/repmgr/unstick.js';
 import { secretsOf } from '../src/config/load.js';
 import { Runner } from '../src/exec/runner.js';
 import type { NodeContext } from '../src/postgres/actions.js';
 
-export const HEAL_CHECK_EVERY_MS = 5000;
 
 export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Logger, healAfterMs = HEAL_AFTER_MS): { stop(): void } {
   let state: HealState = { wrongSince: null };
@@ -78,6 +80,12 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
     const sentAt = Date.now();
     const view = await readClusterView(config);
     await unstick(view, sentAt);
+    // maintenance mode outlives a PostgreSQL restart, repmgrd's pause (shared memory) does not
+    const self = view.nodes.find((n) => n.name === me);
+    if (self && mustReassertPause(await readMaintenance(connection, config.cluster), { answered: answered(self), repmgrdPaused: self.repmgrdPaused })) {
+      await setRepmgrdPaused(nc, true);
+      logger.warn(`standby keeper: maintenance mode is on but repmgrd was not paused on ${me} (its PostgreSQL restarted): paused it again`);
+    }
     const standby = roleOf(view, me) === 'standby';
     if (!standby) slotChecked = false;
     else if (!slotChecked) {
@@ -111,7 +119,7 @@ export function startStandbyKeeper(config: ClusterConfig, me: string, logger: Lo
         lastError = err.message;
       })
       .finally(() => (busy = false));
-  }, HEAL_CHECK_EVERY_MS);
+  }, KEEPER_EVERY_MS);
   logger.info(`standby keeper on: a standby not streaming from the primary for ${healAfterMs / 1000} s follows it`);
   return {
     stop() {

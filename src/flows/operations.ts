@@ -127,3 +127,28 @@ export function buildRestoreFlow(config: ClusterConfig, opts: { target: string; 
     ]),
   };
 }
+
+/**
+ * `pgha pause` / `pgha resume`: the operator's maintenance mode, set or ended from node `via` (any
+ * node whose PostgreSQL answers: `repmgr service pause` reaches them all). One step: its record says
+ * who and why; a resume leaves repmgrd paused while a flow still holds it, unless `force`.
+ */
+export function buildMaintenanceFlow(config: ClusterConfig, via: string, flowId: string, o: { paused: boolean; by: string; reason: string | null; force?: boolean }) {
+  const step = nodeStep(config, via, 'set-repmgrd-paused', { paused: o.paused, maintenance: { by: o.by, reason: o.reason }, force: o.force ?? false });
+  return { flowId, tree: chainFlow(flowId, [step]) };
+}
+
+/**
+ * `pgha reinit NODE`: a standby cloned again from `primary`; its old data directory is moved aside
+ * first and removed only once the new one streams (the last step). repmgrd stays on unless
+ * `holdFailover`: without this node the primary would not see a majority, and its watchdog fences a
+ * primary that sees none (src/roles/fence.ts) unless repmgrd is paused. The standby keeper leaves
+ * a node alone while its step runs.
+ */
+export function buildReinitFlow(config: ClusterConfig, node: string, primary: string, flowId: string, holdFailover = false) {
+  const clone = [nodeStep(config, node, 'reclone-standby', { primary }, { attempts: 2 }), nodeStep(config, node, 'forget-old-data')];
+  const steps = holdFailover
+    ? [nodeStep(config, primary, 'set-repmgrd-paused', { paused: true }, { id: 'pause-repmgrd' }), ...clone, nodeStep(config, primary, 'set-repmgrd-paused', { paused: false }, { id: 'resume-repmgrd' })]
+    : clone;
+  return { flowId, tree: chainFlow(flowId, steps) };
+}

@@ -4,6 +4,7 @@ import type { FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { flowSteps } from './chain.js';
 import { clusterTag } from '../queues.js';
+import type { MaintenanceRecord } from '../roles/maintenance.js';
 
 export interface FlowRecord {
   flowId: string;
@@ -72,4 +73,17 @@ export async function recordFailoverPause(connection: Redis, cluster: string, re
 export async function readFailoverPause(connection: Redis, cluster: string): Promise<FailoverPauseRecord | null> {
   const raw = await connection.get(pauseKey(cluster));
   return raw ? (JSON.parse(raw) as FailoverPauseRecord) : null;
+}
+
+const maintenanceKey = (cluster: string) => `pgha:${clusterTag(cluster)}:maintenance`;
+
+/** Record (or, with null, clear) the operator's maintenance mode (`pgha pause` / `pgha resume`). */
+export async function recordMaintenance(connection: Redis, cluster: string, record: MaintenanceRecord | null): Promise<void> {
+  if (record) await connection.set(maintenanceKey(cluster), JSON.stringify(record));
+  else await connection.del(maintenanceKey(cluster));
+}
+
+export async function readMaintenance(connection: Redis, cluster: string): Promise<MaintenanceRecord | null> {
+  const raw = await connection.get(maintenanceKey(cluster));
+  return raw ? (JSON.parse(raw) as MaintenanceRecord) : null;
 }

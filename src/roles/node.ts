@@ -23,6 +23,12 @@ export async function moveAside(ctx: NodeContext, why: string): Promise<string |
   return aside;
 }
 
+/**
+ * Where a flow records the data directory it moved aside (restore, reinit): its last step removes
+ * that folder once the flow ended well (forget-old-data); until then it is the way back.
+ */
+export const asideRecordFile = (ctx: NodeContext, flowId: string) => join(nodePaths(ctx.config, ctx.node).stateDir, `aside-${flowId}`);
+
 /** Marker of a clone under way: a data directory found with it is an interrupted clone, never a usable one. */
 export const clonePartialMarker = (ctx: NodeContext) => join(nodePaths(ctx.config, ctx.node).stateDir, 'clone.partial');
 

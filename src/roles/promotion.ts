@@ -61,3 +61,39 @@ export function decidePromotion(candidate: string, view: ClusterView, opts: { fo
   if (opts.force) return { ok: true, forced: true, reason: `forced: ${problems.join('; ')}` };
   return refuse(problems.join('; '), true, ahead);
 }
+
+/**
+ * How long after losing its upstream a standby's repmgrd has surely either held its election or
+ * given up (seconds): its reconnect attempts, two monitoring turns, and the election itself with the
+ * promotion rule's check (ELECTION_SECS).
+ */
+export const ELECTION_SECS = 10;
+export const repmgrdGaveUpAfterSecs = (r: { reconnectAttempts: number; reconnectIntervalSecs: number; monitorIntervalSecs: number }) =>
+  r.reconnectAttempts * r.reconnectIntervalSecs + 2 * r.monitorIntervalSecs + ELECTION_SECS;
+
+export type ElectionDecision = { action: 'none'; reason: string } | { action: 'wait'; reason: string } | { action: 'promote'; node: string; reason: string };
+
+/**
+ * After repmgrd is unpaused: does pgha hold the election itself (pure)? A standby's repmgrd that saw
+ * its primary fail while paused goes into "degraded monitoring": from then on it only follows a
+ * primary that appears and never elects one, even once unpaused, and a repmgrd restarted without its
+ * upstream refuses to start (repmgr's monitor_streaming_standby; its docs, "degraded monitoring"
+ * mode). So once no node takes writes and every answering standby's repmgrd has gone `gaveUpSecs`
+ * without its upstream (an election of its own would be over by then), the most advanced standby
+ * that the promotion rule accepts (decidePromotion: a majority answers, none is ahead) is promoted
+ * by pgha's failover flow; ties go to the first in the config. Never beside a writable node; a
+ * standby whose repmgrd may still be electing means wait.
+ */
+export function electAfterResume(view: ClusterView, gaveUpSecs: number): ElectionDecision {
+  const writable = writableNodes(view);
+  if (writable.length) return { action: 'none', reason: `${writable.map((n) => n.name).join(', ')} takes writes: no election` };
+  const standbys = view.nodes.filter((n) => answered(n) && !n.writable);
+  if (!standbys.length) return { action: 'none', reason: 'no standby answers: nothing to promote (a node that starts again decides its role by itself)' };
+  const electing = standbys.filter((n) => (n.upstreamLastSeenSecs ?? -1) >= 0 && n.upstreamLastSeenSecs! < gaveUpSecs);
+  if (electing.length) return { action: 'wait', reason: `${electing.map((n) => `${n.name}'s repmgrd saw its upstream ${n.upstreamLastSeenSecs} s ago`).join(', ')}: its own election may be under way (${gaveUpSecs} s)` };
+  const accepted = standbys.filter((n) => decidePromotion(n.name, view).ok);
+  if (!accepted.length) return { action: 'none', reason: `no primary, and the promotion rule accepts no standby: ${decidePromotion(standbys[0]!.name, view).reason}` };
+  // decidePromotion refuses a node any reachable node is ahead of: the accepted ones are equally advanced
+  const node = accepted[0]!;
+  return { action: 'promote', node: node.name, reason: `no primary, and no repmgrd elects one (each saw its upstream gone while paused): ${decidePromotion(node.name, view).reason}` };
+}

@@ -35,6 +35,8 @@ export interface NodeView {
   repmgrdPaused?: boolean;
   /** When its PostgreSQL started (ms since the epoch). */
   startedAt?: number;
+  /** Seconds since its repmgrd last saw its upstream; -1 when unknown (no repmgrd there, or a primary). */
+  upstreamLastSeenSecs?: number;
   /** Why it did not answer. */
   error?: string;
   /** It did not answer because nothing listens there or the network gave up (refused, timed out, starting up): down, not merely in error. */

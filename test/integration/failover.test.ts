@@ -278,6 +278,111 @@ describe('manual operations', () => {
   });
 });
 
+describe('maintenance mode and reinit', () => {
+  /** Each node's repmgrd pause flag as its PostgreSQL answers it (null: no answer). */
+  const pausedFlags = async (nodes: string[]) =>
+    Promise.all(
+      nodes.map(async (n) => {
+        const c = await sqlTo(cfg(), n).catch(() => null);
+        if (!c) return null;
+        try {
+          return (await c.query('SELECT repmgr.repmgrd_is_paused() AS p')).rows[0].p as boolean;
+        } finally {
+          await c.end();
+        }
+      }),
+    );
+
+  it('pgha pause: said in status and the metrics with who and why; a planned restart inside the window leaves it paused; the primary killed: no standby promoted while paused; pgha resume: one is, the other follows, the old primary rejoins', async () => {
+    const [primary] = await writablePrimaries(cfg());
+    const standbys = cfg().nodes.map((n) => n.name).filter((n) => n !== primary);
+    const pause = await cli(['pause', '--reason', 'kernel upgrade', '--dir', tc.dir]);
+    expect({ code: pause.exitCode, out: pause.all }).toMatchObject({ code: 0, out: expect.stringContaining('maintenance mode on, by ') });
+    const status = JSON.parse((await cli(['status', '--json', '--dir', tc.dir])).stdout);
+    expect(status.automaticFailover).toMatchObject({ paused: true, pausedOn: cfg().nodes.map((n) => n.name), maintenance: { reason: 'kernel upgrade', by: expect.stringMatching(/^\S+@\S+$/) } });
+    expect(status.automaticFailover.message).toMatch(/^automatic failover PAUSED for maintenance mode since .* \(kernel upgrade\).*pgha resume ends it$/);
+    const { base, headers } = tc.dashboard();
+    const metrics = await (await fetch(`${base}/metrics`, { headers })).text();
+    expect(metrics).toMatch(/^pgha_maintenance_mode_since_seconds\{cluster="[^"]+"\} \d+/m);
+
+    // a flow that pauses for itself resumes only its own pause; its node's restarted PostgreSQL is paused again
+    const restart = await cli(['restart', standbys[0]!, '--dir', tc.dir]);
+    expect({ code: restart.exitCode, out: restart.all }).toMatchObject({ code: 0 });
+    expect(await pausedFlags(cfg().nodes.map((n) => n.name))).toEqual([true, true, true]);
+
+    const sampler = splitBrainSampler(cfg());
+    expect((await cli(['local', 'kill', primary, '--dir', tc.dir])).exitCode).toBe(0);
+    // unpaused, each standby's repmgrd would have promoted once it had not seen the primary for its
+    // reconnect attempts; wait until both have gone twice that long without it
+    const r = cfg().repmgr;
+    const wouldHaveFailedOverSecs = 2 * r.reconnectAttempts * r.reconnectIntervalSecs + 2 * r.monitorIntervalSecs;
+    for (const n of standbys) {
+      await waitFor(`${n} has not seen ${primary} for ${wouldHaveFailedOverSecs} s`, async () => {
+        const c = await sqlTo(cfg(), n);
+        try {
+          return (await c.query('SELECT repmgr.get_upstream_last_seen() AS seen')).rows[0].seen >= wouldHaveFailedOverSecs;
+        } finally {
+          await c.end();
+        }
+      }, 60_000, 250);
+    }
+    expect(await writablePrimaries(cfg())).toEqual([]);
+    expect(Object.keys(sampler.seen).filter((n) => n !== primary)).toEqual([]);
+
+    const resume = await cli(['resume', '--dir', tc.dir]);
+    expect({ code: resume.exitCode, out: resume.all }).toMatchObject({ code: 0 });
+    expect(resume.all).not.toContain('stays PAUSED');
+    const promoted = await waitFor('a standby promoted after the resume', async () => (await writablePrimaries(cfg()))[0], 60_000, 200);
+    await sampler.stop();
+    expect(sampler.twoPrimaryMoments).toEqual([]);
+    expect(standbys).toContain(promoted);
+    const other = standbys.find((n) => n !== promoted)!;
+    await waitFor(`${other} follows ${promoted}`, async () => (await streamsFrom(other)) === promoted, 60_000);
+    // the election's failover flow pauses repmgrd for its own steps and resumes it last
+    await waitFor('automatic failover on, maintenance mode off', async () => {
+      const after = JSON.parse((await cli(['status', '--json', '--dir', tc.dir])).stdout);
+      return after.automaticFailover.paused === false && after.automaticFailover.maintenance === null;
+    }, 120_000, 1000);
+    const back = await cli(['local', 'start', primary, '--dir', tc.dir]);
+    expect({ code: back.exitCode, out: back.all }).toMatchObject({ code: 0 });
+    await waitFor(`${primary} follows ${promoted}`, async () => (await streamsFrom(primary)) === promoted, 60_000);
+  });
+
+  it('pgha reinit: refused for the primary, naming a standby to switch to; a standby is cloned afresh, streams, and its old data directory is removed once it does', async () => {
+    const [primary] = await writablePrimaries(cfg());
+    let standby = '';
+    for (const n of cfg().nodes.map((x) => x.name)) if (!standby && n !== primary && (await streamsFrom(n).catch(() => null)) === primary) standby = n;
+    expect(standby).not.toBe('');
+    const refused = await cli(['reinit', primary, '--dir', tc.dir]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stdout).toContain(`${primary} is the primary: reinit re-clones a standby from the primary; to reinit ${primary}, switch over first (pgha switchover --to `);
+
+    const p = nodePaths(cfg(), standby);
+    const marker = join(p.dataDir, 'pgha-reinit-marker');
+    await execa('runuser', ['-u', 'postgres', '--', 'touch', marker]);
+    const pid = postmasterStatus(p.dataDir)!.pid;
+    const res = await cli(['reinit', standby, '--dir', tc.dir]);
+    expect({ code: res.exitCode, out: res.all }).toMatchObject({ code: 0 });
+    expect(res.stdout).toMatch(/reclone-standby[\s\S]*forget-old-data/);
+    expect(existsSync(marker)).toBe(false);
+    expect(postmasterStatus(p.dataDir)!.pid).not.toBe(pid);
+    expect(await streamsFrom(standby)).toBe(primary);
+    expect(asideDirs(standby)).toEqual([]);
+    const c = await sqlTo(cfg(), primary);
+    await c.query('CREATE TABLE IF NOT EXISTS after_reinit (k int)');
+    await c.query('INSERT INTO after_reinit VALUES (1)');
+    await c.end();
+    await waitFor(`the row on ${standby}`, async () => {
+      const s = await sqlTo(cfg(), standby);
+      try {
+        return (await s.query("SELECT to_regclass('after_reinit') IS NOT NULL AS t")).rows[0].t && (await s.query('SELECT count(*)::int AS n FROM after_reinit')).rows[0].n === 1;
+      } finally {
+        await s.end();
+      }
+    }, 30_000);
+  });
+});
+
 describe('isolation and no clear answer', () => {
   let primary = '';
 

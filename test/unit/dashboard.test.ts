@@ -79,11 +79,11 @@ describe('POST /api/flows request check', () => {
   };
 
   it('accepts every scenario the CLI can start', () => {
-    expect(SCENARIOS).toEqual(['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore']);
-    for (const scenario of ['first-start', 'restart', 'failover', 'switchover']) expect(checkFlowRequest(config, { scenario, node: 'node2' })).toMatchObject({ ok: true, scenario, node: 'node2' });
-    expect(checkFlowRequest(config, { scenario: 'backup' })).toEqual({ ok: true, scenario: 'backup', node: undefined, restore: undefined });
+    expect(SCENARIOS).toEqual(['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore', 'pause', 'resume', 'reinit']);
+    for (const scenario of ['first-start', 'restart', 'failover', 'switchover', 'reinit']) expect(checkFlowRequest(config, { scenario, node: 'node2' })).toMatchObject({ ok: true, scenario, node: 'node2' });
+    expect(checkFlowRequest(config, { scenario: 'backup' })).toEqual({ ok: true, scenario: 'backup', node: undefined, restore: undefined, force: undefined, maintenance: undefined });
     expect(checkFlowRequest(config, { scenario: 'restore', params: { confirm: true } })).toEqual({
-      ok: true, scenario: 'restore', node: undefined, restore: { backup: 'latest', target: { kind: 'latest' } },
+      ok: true, scenario: 'restore', node: undefined, restore: { backup: 'latest', target: { kind: 'latest' } }, force: undefined, maintenance: undefined,
     });
     expect(checkFlowRequest(config, { scenario: 'restore', node: 'node2', params: { confirm: true, backup: '20261126T100000', targetTime: '2026-11-26 12:00:00+00' } })).toMatchObject({
       ok: true, restore: { backup: '20261126T100000', target: { kind: 'time', time: '2026-11-26 12:00:00+00' } },
@@ -97,10 +97,22 @@ describe('POST /api/flows request check', () => {
     expect(refused({ scenario: 'restart', node: 'node9' }).details).toEqual([{ path: 'node', message: 'unknown node "node9", known: node1, node2, node3' }]);
     expect(refused({ scenario: 'restart', node: 3 }).details).toEqual([{ path: 'node', message: expect.stringMatching(/expected string/) }]);
     expect(refused({ scenario: 'backup', node: 'node1' }).details).toEqual([{ path: 'node', message: 'backup takes no node' }]);
-    expect(refused({ scenario: 'backup', params: { x: 1 } }).details).toEqual([{ path: 'params', message: 'backup takes no params (only restore and failover do)' }]);
+    expect(refused({ scenario: 'backup', params: { x: 1 } }).details).toEqual([{ path: 'params', message: 'backup takes no params (only restore, failover, pause, resume do)' }]);
     expect(refused({ scenario: 'backup', extra: true }).details).toEqual([{ path: '(body)', message: 'unknown field(s) extra' }]);
     expect(refused('backup').details).toEqual([{ path: '(body)', message: expect.stringMatching(/expected object/) }]);
     expect(refused(null).status).toBe(400);
+  });
+
+  it('pause takes a reason and who asked (the API by default), resume force; both no node; reinit needs one', () => {
+    expect(checkFlowRequest(config, { scenario: 'pause', params: { reason: 'kernel upgrade', by: 'dba@host' } })).toMatchObject({ ok: true, scenario: 'pause', maintenance: { by: 'dba@host', reason: 'kernel upgrade' } });
+    expect(checkFlowRequest(config, { scenario: 'pause' })).toMatchObject({ ok: true, maintenance: { by: 'the REST API', reason: null } });
+    expect(checkFlowRequest(config, { scenario: 'resume', params: { force: true } })).toMatchObject({ ok: true, scenario: 'resume', force: true, maintenance: { by: 'the REST API' } });
+    expect(refused({ scenario: 'pause', node: 'node1' }).details).toEqual([{ path: 'node', message: 'pause takes no node' }]);
+    expect(refused({ scenario: 'pause', params: { reason: 'x'.repeat(501) } }).details).toEqual([{ path: 'params.reason', message: expect.stringMatching(/500/) }]);
+    expect(refused({ scenario: 'resume', params: { force: 'yes' } }).details).toEqual([{ path: 'params.force', message: expect.stringMatching(/expected boolean/) }]);
+    expect(refused({ scenario: 'resume', params: { reason: 'x' } }).details).toEqual([{ path: 'params', message: 'unknown field(s) reason' }]);
+    expect(refused({ scenario: 'reinit' }).details).toEqual([{ path: 'node', message: 'reinit needs a node, one of node1, node2, node3' }]);
+    expect(refused({ scenario: 'reinit', node: 'node2', params: { force: true } }).details).toEqual([{ path: 'params', message: expect.stringMatching(/reinit takes no params/) }]);
   });
 
   it('a failover takes params.force, a boolean, and nothing else', () => {

@@ -10,6 +10,8 @@ import { buildFirstStartFlow } from '../../src/flows/first-start.js';
 import {
   buildAfterPromotionFlow,
   buildBackupFlow,
+  buildMaintenanceFlow,
+  buildReinitFlow,
   buildBarmanRepairFlow,
   buildPlannedRestartFlow,
   buildRestartFlow,
@@ -39,6 +41,10 @@ const flows: [string, { flowId: string; tree: FlowJob }][] = [
   ['switchover', buildRoleChangeFlow(config, { mode: 'switchover', from: 'node1', to: 'node2', flowId: 'f-sw', followers: nodes })],
   ['failover', buildRoleChangeFlow(config, { mode: 'failover', from: null, to: 'node3', flowId: 'f-fo', followers: nodes })],
   ['failover --force', buildRoleChangeFlow(config, { mode: 'failover', from: 'node1', to: 'node3', flowId: 'f-fo-force', followers: nodes, force: true })],
+  ['pause', buildMaintenanceFlow(config, 'node1', 'f-pause', { paused: true, by: 'dba@db1', reason: 'kernel upgrade' })],
+  ['resume --force', buildMaintenanceFlow(config, 'node2', 'f-resume', { paused: false, by: 'dba@db1', reason: null, force: true })],
+  ['reinit', buildReinitFlow(config, 'node3', 'node1', 'f-reinit')],
+  ['reinit, failover held', buildReinitFlow(config, 'node2', 'node1', 'f-reinit-held', true)],
   ...(
     [
       { kind: 'latest' },

@@ -269,7 +269,22 @@ describe('failoverState: automatic failover paused is said loudly, with who and 
   const pause = { flowId: 'pgha-restart-node2-1', at: '2026-12-01T05:00:00.000Z' };
 
   it('no node paused: on (a stale record of a finished flow is ignored)', () => {
-    expect(failoverState([node('node1', false), node('node2', undefined)], pause, null)).toEqual({ paused: false, pausedOn: [], by: null, message: 'automatic failover on' });
+    expect(failoverState([node('node1', false), node('node2', undefined)], pause, null)).toEqual({ paused: false, pausedOn: [], by: null, maintenance: null, message: 'automatic failover on' });
+  });
+
+  it('maintenance mode (pgha pause) is said first, with who, why, since when and what ends it; a flow holding the pause too is named', () => {
+    const m = { by: 'dba@db1', reason: 'kernel upgrade', since: '2026-12-01T04:00:00.000Z', flowId: 'pgha-pause-1' };
+    const f = failoverState([node('node1', true), node('node2', true)], null, null, true, m);
+    expect(f).toMatchObject({ paused: true, pausedOn: ['node1', 'node2'], by: null, maintenance: m });
+    expect(f.message).toBe(
+      'automatic failover PAUSED for maintenance mode since 2026-12-01T04:00:00.000Z by dba@db1 (kernel upgrade) (repmgrd paused on node1, node2): ' +
+        'no standby is promoted by itself and no primary is fenced for lack of standbys; pgha resume ends it',
+    );
+    expect(failoverState([node('node1', true)], pause, { state: 'running', step: 'stop-postgres' }, true, m).message).toMatch(/; flow pgha-restart-node2-1 holds the pause too$/);
+    // the record is there but every node restarted (the pause lives in shared memory): not paused, and said so
+    const unpaused = failoverState([node('node1', false), node('node2', false)], null, null, true, m);
+    expect(unpaused).toMatchObject({ paused: false, maintenance: m, message: expect.stringMatching(/^maintenance mode since .* but no node answers with repmgrd paused yet: each node's worker pauses it again within 5 s/) });
+    expect(formatStatusTable({ cluster: 'pgha', nodes: [node('node1', false)], barman: { backups: [] }, automaticFailover: unpaused })).toContain(unpaused.message);
   });
 
   it('paused by a flow that FAILED (failing input 2): names the flow, its failed step and what resumes it', () => {

@@ -2,7 +2,7 @@ import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { answered, hasMajority, lagBytesOf, majorityOf, majorityPrimary, roleOf, writableNodes, type ClusterView, type NodeView } from '../../src/roles/view.js';
 import { decideRole, firstStartProblem } from '../../src/roles/decide.js';
-import { decidePromotion } from '../../src/roles/promotion.js';
+import { decidePromotion, electAfterResume, repmgrdGaveUpAfterSecs } from '../../src/roles/promotion.js';
 
 // a random cluster of 1 to 7 nodes (even sizes included): each node answered or not, writable or not
 const nodeArb = (name: string) =>
@@ -106,6 +106,41 @@ describe('the rules on one view (properties, 1 to 7 nodes)', () => {
           const ahead = (n.timeline ?? 0) > (candidate.timeline ?? 0) || ((n.timeline ?? 0) === (candidate.timeline ?? 0) && (n.lsn ?? -1n) > (candidate.lsn ?? -1n));
           expect(ahead).toBe(false);
         }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('electAfterResume: pgha elects once repmgrd, unpaused, will not', () => {
+  const GAVE_UP = repmgrdGaveUpAfterSecs({ reconnectAttempts: 3, reconnectIntervalSecs: 1, monitorIntervalSecs: 1 });
+  const standby = (name: string, lsn: bigint, seen: number): NodeView => ({ name, answeredAt: 1, writable: false, timeline: 1, lsn, replayLsn: lsn, upstreamLastSeenSecs: seen });
+  const dead: NodeView = { name: 'node1', answeredAt: null, down: true };
+
+  it('the primary died while paused: the most advanced standby the promotion rule accepts, once every repmgrd has had its window', () => {
+    expect(GAVE_UP).toBe(15);
+    const view = { nodes: [dead, standby('node2', 100n, GAVE_UP), standby('node3', 90n, GAVE_UP + 4)] };
+    expect(electAfterResume(view, GAVE_UP)).toMatchObject({ action: 'promote', node: 'node2', reason: expect.stringMatching(/^no primary, and no repmgrd elects one .*: node2 is the most advanced of the 2 of 3 nodes/) });
+  });
+
+  it('waits while a repmgrd may still hold its own election; nothing beside a writable node, without a majority, or with no standby', () => {
+    expect(electAfterResume({ nodes: [dead, standby('node2', 100n, GAVE_UP - 1), standby('node3', 100n, GAVE_UP)] }, GAVE_UP)).toMatchObject({ action: 'wait', reason: expect.stringContaining("node2's repmgrd saw its upstream 14 s ago") });
+    expect(electAfterResume({ nodes: [{ name: 'node1', answeredAt: 1, writable: true, timeline: 1, lsn: 100n }, standby('node2', 100n, 99), standby('node3', 100n, 99)] }, GAVE_UP)).toMatchObject({ action: 'none', reason: 'node1 takes writes: no election' });
+    expect(electAfterResume({ nodes: [dead, { ...dead, name: 'node2' }, standby('node3', 100n, 99)] }, GAVE_UP)).toMatchObject({ action: 'none', reason: expect.stringMatching(/the promotion rule accepts no standby: only 1 of 3 nodes answer/) });
+    expect(electAfterResume({ nodes: [dead, { ...dead, name: 'node2' }] }, GAVE_UP).action).toBe('none');
+    // a standby without a repmgrd (-1) is no election under way
+    expect(electAfterResume({ nodes: [dead, standby('node2', 100n, -1), standby('node3', 100n, GAVE_UP)] }, GAVE_UP)).toMatchObject({ action: 'promote', node: 'node2' });
+  });
+
+  it('property: a promotion only of a node the promotion rule accepts unforced, beside no writable node, and never while a repmgrd is inside its window', () => {
+    fc.assert(
+      fc.property(viewArb, fc.array(fc.integer({ min: -1, max: 40 }), { minLength: 7, maxLength: 7 }), (view, seen) => {
+        const v = { nodes: view.nodes.map((n, i) => (answered(n) ? { ...n, upstreamLastSeenSecs: seen[i] } : n)) };
+        const d = electAfterResume(v, GAVE_UP);
+        if (d.action !== 'promote') return;
+        expect(decidePromotion(d.node, v)).toMatchObject({ ok: true, forced: false });
+        expect(writableNodes(v)).toEqual([]);
+        for (const n of v.nodes.filter((x) => answered(x) && !x.writable)) expect(n.upstreamLastSeenSecs! < 0 || n.upstreamLastSeenSecs! >= GAVE_UP).toBe(true);
       }),
       { numRuns: 2000 },
     );
