@@ -286,6 +286,17 @@ export async function main(argv: string[]): Promise<void> {
       });
   }
   program
+    .command('history')
+    .description('every timeline: when it began, which node was promoted, why (failover, switchover, restore) and the LSN where it forked')
+    .option('--dir <dir>', DIR_HELP)
+    .option('--config <file>', CONFIG_HELP)
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const { formatHistory, readHistory } = await import('../src/history.js');
+      const h = await readHistory(configFrom(o));
+      console.log(o.json ? JSON.stringify(h, null, 2) : formatHistory(h));
+    });
+  program
     .command('pause')
     .description('maintenance mode: automatic failover off cluster-wide (repmgrd paused, no watchdog fence for lack of standbys) until pgha resume; shown in status, on the page and in the metrics')
     .option('--reason <text>', 'why (shown with who and since when; stored in Redis: no secrets)')

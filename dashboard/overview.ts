@@ -7,6 +7,7 @@ import { readBackups, readFailoverState, readNodes, within, type BarmanStatus, t
 import { recentFlowRecords, type FlowRecord } from '../src/flows/registry.js';
 import { flowState, readStepStates, type StepState } from '../src/flows/run.js';
 import { readEvents, type ClusterEvent } from '../src/events.js';
+import { readHistory, type ClusterHistory } from '../src/history.js';
 
 /** A value refreshed at most every `maxAgeMs`, one refresh at a time. */
 export class Cached<T> {
@@ -76,6 +77,8 @@ export class Overview {
   readonly nodes: Cached<NodeStatus[]>;
   readonly barman: Cached<BarmanStatus>;
   readonly events: Cached<ClusterEvent[]>;
+  /** Timelines change only at a promotion: read every 5 s at most (each read probes every node). */
+  readonly history: Cached<ClusterHistory>;
   constructor(
     private readonly config: ClusterConfig,
     private readonly connection: Redis,
@@ -87,6 +90,7 @@ export class Overview {
       15_000,
     );
     this.events = new Cached(() => readEvents(config, 200), 1000);
+    this.history = new Cached(() => readHistory(config), 5000);
   }
 
   async status(): Promise<ClusterStatus> {

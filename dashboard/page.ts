@@ -84,6 +84,9 @@ ${FETCH_WITHOUT_URL_CREDENTIALS}
   <section id="flows" class="wide"><h2>Flows</h2>
     <table><thead><tr><th>flow</th><th>scenario</th><th>state</th><th>step</th><th>progress</th><th>started</th></tr></thead><tbody id="flow-rows"></tbody></table>
   </section>
+  <section id="history" class="wide"><h2>Timelines</h2>
+    <table><thead><tr><th>timeline</th><th>forked from</th><th>at LSN</th><th>when</th><th>promoted</th><th>why</th><th>by</th></tr></thead><tbody id="timeline-rows"></tbody></table>
+  </section>
   <section id="events" class="wide"><h2>Cluster events</h2>
     <table><thead><tr><th>when</th><th>node</th><th>event</th><th>result</th><th>flow</th></tr></thead><tbody id="event-rows"></tbody></table>
   </section>
@@ -162,6 +165,23 @@ function drawEvents(events) {
   for (const e of events) body.append(row([e.at, e.node, e.event, e.success ? 'ok' : 'FAILED', e.followUp || ''], [null, null, null, e.success ? 'ok' : 'bad']));
 }
 
+function drawHistory(h) {
+  const body = document.getElementById('timeline-rows'); body.replaceChildren();
+  for (const t of h.timelines.slice().reverse()) {
+    const mark = t.timeline === h.currentTimeline ? ' (current)' : t.current ? '' : ' (left)';
+    const tr = row([t.timeline + mark, t.parent == null ? '-' : String(t.parent), t.forkLsn || '-', t.at || '-', t.node || '-', t.why || 'not recorded by pgha', t.by || '-'], [t.timeline === h.currentTimeline ? 'ok' : null]);
+    tr.setAttribute('data-timeline', String(t.timeline)); tr.setAttribute('data-why', t.why || '');
+    body.append(tr);
+  }
+}
+let historyAt = 0;
+async function refreshHistory() {
+  if (Date.now() - historyAt < 10000) return;
+  historyAt = Date.now();
+  const res = await fetch('api/history', { credentials: 'same-origin', cache: 'no-store' });
+  if (res.ok) drawHistory(await res.json());
+}
+
 async function refresh() {
   try {
     // resolved against the page's address without the user:token@ a user may have opened it with:
@@ -169,6 +189,7 @@ async function refresh() {
     if (!res.ok) throw new Error('HTTP ' + res.status);
     const o = await res.json();
     drawTopology(o.status.nodes); drawFailover(o.status.automaticFailover); drawBarman(o.status.barman, o.status.nodes); drawFlows(o.flows); drawEvents(o.events);
+    await refreshHistory();
     document.getElementById('error').textContent = '';
     document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
   } catch (err) {

@@ -88,6 +88,9 @@ export function createDashboard(config: ClusterConfig) {
     const [status, flows, events] = await Promise.all([overview.status(), overview.recentFlows(30), overview.events.get()]);
     res.json({ status, flows: flows.slice(0, 15).map(({ steps: _steps, ...f }) => f), events: pageEvents(events, flows, 20) });
   });
+  api.get('/history', async (_req, res) => {
+    res.json(await overview.history.get());
+  });
   api.get('/events', async (_req, res) => {
     res.json(await overview.events.get());
   });

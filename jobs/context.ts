@@ -7,6 +7,7 @@ import { buildRestartFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 import { readMaintenance } from '../src/flows/registry.js';
 import { redisConnection } from '../src/redis.js';
+import { recordPromotion, type PromotionRecord } from '../src/history.js';
 import { setRepmgrdPaused } from '../src/repmgr/actions.js';
 
 export function nodeContext(ctx: StepContext, nodeName: string): NodeContext {
@@ -49,6 +50,16 @@ export async function keepMaintenancePause(ctx: StepContext, nc: NodeContext): P
     if (!maintenance) return;
     await setRepmgrdPaused(nc, true);
     await ctx.log(`maintenance mode (by ${maintenance.by} since ${maintenance.since}): repmgrd paused again before it starts`);
+  } finally {
+    connection.disconnect();
+  }
+}
+
+/** Write a promotion to the cluster's history (src/history.ts): the timeline it took, who, why. */
+export async function notePromotion(ctx: StepContext, record: PromotionRecord): Promise<void> {
+  const connection = redisConnection(ctx.config.redis);
+  try {
+    await recordPromotion(connection, ctx.config.cluster, record);
   } finally {
     connection.disconnect();
   }

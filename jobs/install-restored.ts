@@ -9,7 +9,8 @@ import { UnrecoverableError } from 'bullmq';
 import { type NodeContext, ensureRunningOn, postmasterExitReason, postmasterStatus, renderNodeFiles, stopPostgres, withLocalSql, writeSynchronousConf } from '../src/postgres/actions.js';
 import { asideRecordFile, moveAside } from '../src/roles/node.js';
 import { restoreDestination } from '../src/barman/restore.js';
-import { nodeContext, restartEveryNode } from './context.js';
+import { nodeContext, notePromotion, restartEveryNode } from './context.js';
+import { CURRENT_TIMELINE_SQL } from '../src/history.js';
 import { sleep } from '../src/wait.js';
 
 /** What barman recover may write into postgresql.auto.conf. */
@@ -91,6 +92,8 @@ export default defineStep('install-restored', {
       });
       rmSync(join(p.dataDir, 'barman_wal'), { recursive: true, force: true });
       await ctx.log(`${nc.node.name} recovered and promoted; recovery settings reset`);
+      const timeline = await withLocalSql(nc, ctx.config.postgres.port, 'postgres', async (c) => (await c.query(CURRENT_TIMELINE_SQL)).rows[0].t as number);
+      await notePromotion(ctx, { timeline, node: nc.node.name, at: new Date().toISOString(), why: 'restore', by: data.flowId });
       return { restored: true };
     } catch (err) {
       const retried = !(err instanceof UnrecoverableError) && !ctx.finalAttempt;

@@ -9,7 +9,7 @@ import { lsnToBytes } from '../src/postgres/lsn.js';
 import { answered, writableNodes } from '../src/roles/view.js';
 import { checkPromotion, reserveTimeline, type Connect } from '../src/repmgr/validate.js';
 import { findNode, nodePaths } from '../src/config/paths.js';
-import { nodeContext } from './context.js';
+import { nodeContext, notePromotion } from './context.js';
 import { pollUntil } from '../src/wait.js';
 
 export default defineStep('promote', {
@@ -92,6 +92,7 @@ export default defineStep('promote', {
     if (reserved !== undefined && timeline !== reserved) {
       await ctx.log(`WARNING: ${nc.node.name} took timeline ${timeline}, not the reserved ${reserved}: another history may hold that number; check pgha status and the nodes' timelines`);
     }
+    await notePromotion(ctx, { timeline, node: nc.node.name, at: new Date().toISOString(), why: data.why, by: data.flowId });
     return { promoted: true, timeline, reserved: reserved ?? null };
   },
 });

@@ -8,6 +8,8 @@ import { repmgrConninfo, renderRepmgrConf } from '../src/repmgr/render.js';
 import { repmgr, writeRepmgrConf } from '../src/repmgr/actions.js';
 import { writeFileAtomic } from '../src/fsutil.js';
 import { nodeContext } from './context.js';
+import { recordFirstStart } from '../src/history.js';
+import { redisConnection } from '../src/redis.js';
 
 export default defineStep('register-primary', {
   async run(ctx, data) {
@@ -40,6 +42,9 @@ export default defineStep('register-primary', {
       sql.query('UPDATE repmgr.nodes SET conninfo = $1, active = true WHERE node_id = $2', [finalConninfo, nodeId]),
     );
     await ctx.log(`registered ${nc.node.name} (id ${nodeId}) as primary; conninfo ${finalConninfo}`);
+    // timeline 1 of the cluster's history (pgha history) began here
+    const connection = redisConnection(ctx.config.redis);
+    await recordFirstStart(connection, ctx.config.cluster, new Date().toISOString()).finally(() => connection.disconnect());
     return { registered: true };
   },
 });

@@ -5,6 +5,7 @@ import { buildAfterPromotionFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 import { readClusterView } from '../src/probe.js';
 import { answered } from '../src/roles/view.js';
+import { notePromotion } from './context.js';
 
 /** repmgr events after which the cluster has a new primary. */
 export const PROMOTION_EVENTS = ['repmgrd_failover_promote'];
@@ -15,7 +16,10 @@ export default defineStep('repmgr-event', {
     await ctx.log(`repmgr event ${data.event} on ${node}: ${data.success ? 'success' : 'FAILURE'} at ${data.at}`);
     if (!data.success || !PROMOTION_EVENTS.includes(data.event)) return { node, event: data.event };
     // the standbys that answer now; a node that is down follows through its own restart decision
-    const followers = (await readClusterView(ctx.config)).nodes.filter((p) => p.name !== node && answered(p) && !p.writable).map((p) => p.name);
+    const view = await readClusterView(ctx.config);
+    const followers = view.nodes.filter((p) => p.name !== node && answered(p) && !p.writable).map((p) => p.name);
+    const promoted = view.nodes.find((p) => p.name === node);
+    if (promoted?.writable && promoted.timeline) await notePromotion(ctx, { timeline: promoted.timeline, node, at: data.at, why: 'failover', by: 'repmgrd' });
     const flow = buildAfterPromotionFlow(ctx.config, node, `${ctx.config.cluster}-promoted-${node}-${data.at.replace(/[^0-9]/g, '')}`, followers);
     await startFlow(ctx.config.redis, flow, 'after-promotion');
     await ctx.log(`follow-up flow ${flow.flowId}: standbys follow ${node}, barman streams from it and takes a backup`);

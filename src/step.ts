@@ -55,7 +55,8 @@ export const STEP_CATALOG = {
     }),
   ),
   'stop-postgres': on('node', StepDataBase),
-  promote: on('node', StepDataBase.extend({ force: z.boolean().optional() })),
+  /** why: what the cluster's history says of the promotion (src/history.ts). */
+  promote: on('node', StepDataBase.extend({ force: z.boolean().optional(), why: z.enum(['failover', 'switchover']).default('failover') })),
   'rejoin-node': on('node', StepDataBase.extend({ primary: z.string() })),
   // restore
   'install-restored': on('node', StepDataBase),

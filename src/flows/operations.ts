@@ -92,7 +92,7 @@ export function buildRoleChangeFlow(
   const steps: PlannedStep[] = [nodeStep(config, to, 'set-repmgrd-paused', { paused: true }, { id: 'pause-repmgrd' })];
   if (mode === 'switchover') steps.push(nodeStep(config, from!, 'stop-postgres'));
   // the promote step asks the promotion rule again when it runs: the cluster may have moved since
-  steps.push(nodeStep(config, to, 'promote', mode === 'failover' && opts.force ? { force: true } : {}));
+  steps.push(nodeStep(config, to, 'promote', mode === 'failover' && opts.force ? { force: true, why: mode } : { why: mode }));
   if (mode === 'switchover') steps.push(nodeStep(config, from!, 'rejoin-node', { primary: to }));
   steps.push(...others.map((n) => nodeStep(config, n, 'ensure-follows', { primary: to }, { id: `ensure-follows-${n}` })));
   steps.push(nodeStep(config, to, 'start-repmgrd', { restart: true }));

@@ -383,6 +383,35 @@ describe('maintenance mode and reinit', () => {
   });
 });
 
+describe('history', () => {
+  it('pgha history names every promotion since the first start, each with its timeline, parent and fork LSN: repmgrd\'s failover, the switchovers, the failover flows, and a restore', async () => {
+    const restore = await cli(['restore', '--yes', '--dir', tc.dir], { timeoutMs: 600_000 });
+    expect({ code: restore.exitCode, out: restore.all }).toMatchObject({ code: 0 });
+    const [primary] = await writablePrimaries(cfg());
+    const h = JSON.parse((await cli(['history', '--json', '--dir', tc.dir])).stdout);
+    expect(h.primary).toBe(primary);
+    const rows = h.timelines as { timeline: number; parent: number | null; forkLsn: string | null; at: string | null; node: string | null; why: string | null; by: string | null; current: boolean }[];
+    expect(rows[0]).toMatchObject({ timeline: 1, why: 'first start', at: expect.stringMatching(/^\d{4}-/), current: true });
+    expect(rows.at(-1)).toMatchObject({ timeline: h.currentTimeline, why: 'restore', node: primary, by: expect.stringMatching(/-restore-/) });
+    // every timeline since: forked from the one before (no restore went back before a promotion), recorded with who and when
+    for (const r of rows.slice(1)) {
+      expect(r).toMatchObject({ parent: r.timeline - 1, forkLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), at: expect.stringMatching(/^\d{4}-/), node: expect.stringMatching(/^node\d$/), current: true });
+    }
+    expect(rows.find((r) => r.why === 'failover' && r.by === 'repmgrd')).toBeDefined();
+    expect(rows.filter((r) => r.why === 'switchover').length).toBeGreaterThanOrEqual(2);
+    expect(rows.find((r) => r.why === 'failover' && /-failover-node\d-/.test(r.by ?? ''))).toBeDefined();
+    expect(rows.find((r) => r.why === 'failover' && /-resume-.*-elect-/.test(r.by ?? ''))).toBeDefined();
+    // the fork points are PostgreSQL's own: the current timeline's history file on the primary
+    const c = await sqlTo(cfg(), primary!);
+    const file = (await c.query(`SELECT pg_read_file('pg_wal/' || lpad(upper(to_hex($1::int)), 8, '0') || '.history') AS t`, [h.currentTimeline])).rows[0].t as string;
+    await c.end();
+    const forks = file.trim().split('\n').map((l) => l.split('\t')[1]);
+    expect(rows.slice(1).map((r) => r.forkLsn)).toEqual(forks);
+    const text = (await cli(['history', '--dir', tc.dir])).stdout;
+    expect(text).toMatch(new RegExp(`^${h.currentTimeline} \\*\\s+${h.currentTimeline - 1}\\s+\\S+\\s+\\S+\\s+${primary}\\s+restore\\s`, 'm'));
+  });
+});
+
 describe('isolation and no clear answer', () => {
   let primary = '';
 

@@ -213,7 +213,7 @@ describe('buildRoleChangeFlow: switchover', () => {
     const byId = new Map(jobs.map((j) => [String(j.opts?.jobId).replace('sw-1-', ''), j]));
     expect(byId.get('pause-repmgrd')!.data).toEqual({ cluster: 'pgha', node: 'node2', paused: true, flowId: 'sw-1' });
     expect(byId.get('stop-postgres')!.data).toEqual({ cluster: 'pgha', node: 'node1', flowId: 'sw-1' });
-    expect(byId.get('promote')!.data).toEqual({ cluster: 'pgha', node: 'node2', flowId: 'sw-1' });
+    expect(byId.get('promote')!.data).toEqual({ cluster: 'pgha', node: 'node2', flowId: 'sw-1', why: 'switchover' });
     expect(byId.get('rejoin-node')!.data).toEqual({ cluster: 'pgha', node: 'node1', primary: 'node2', flowId: 'sw-1' });
     expect(byId.get('ensure-follows-node3')!.data).toEqual({ cluster: 'pgha', node: 'node3', primary: 'node2', flowId: 'sw-1' });
     expect(byId.get('start-repmgrd')!.data).toEqual({ cluster: 'pgha', node: 'node2', restart: true, flowId: 'sw-1' });
@@ -314,7 +314,7 @@ describe('operation flows: no secrets in job data', () => {
       buildAfterPromotionFlow(cfg, 'node2', 'ap', ['node1']).tree,
       buildRoleChangeFlow(cfg, { mode: 'switchover', from: 'node1', to: 'node2', flowId: 'sw', followers: ['node3'] }).tree,
     ];
-    const allowed = new Set(['cluster', 'node', 'flowId', 'primary', 'paused', 'restart']);
+    const allowed = new Set(['cluster', 'node', 'flowId', 'primary', 'paused', 'restart', 'why']);
     for (const t of trees) for (const j of flowSteps(t)) for (const k of Object.keys(j.data)) expect(allowed.has(k) ? k : `unexpected ${k}`).toBe(k);
   });
 });
