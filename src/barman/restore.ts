@@ -84,18 +84,26 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
   return { ok: true, backupId: backup.id };
 }
 
-/** barman recover's options for a target (pure). */
+/**
+ * barman recover's options for a target (pure). Every target but the backup's own consistent point
+ * follows the timelines to the newest (--target-tli latest): without it barman copies only the WAL of
+ * the backup's timeline (its get_required_xlog_files skips any higher timeline), so a backup taken
+ * before a failover or switchover would be restored without anything written after that promotion,
+ * and the restored node would write on, on a timeline number the archive already holds with another
+ * history. With it, the restored node replays across the promotions and takes a new timeline.
+ */
 export function recoverTargetArgs(target: RestoreTarget): string[] {
+  const follow = ['--target-tli', 'latest'];
   switch (target.kind) {
     case 'latest':
-      return [];
+      return follow;
     case 'immediate':
       return ['--target-immediate', '--target-action', 'promote'];
     case 'time':
       // PostgreSQL's recovery_target_time takes "2026-11-26 14:11:42.976+00", not ISO's T…Z
-      return ['--target-time', new Date(target.time).toISOString().replace('T', ' ').replace('Z', '+00'), '--target-action', 'promote'];
+      return [...follow, '--target-time', new Date(target.time).toISOString().replace('T', ' ').replace('Z', '+00'), '--target-action', 'promote'];
     case 'lsn':
-      return ['--target-lsn', target.lsn, '--target-action', 'promote'];
+      return [...follow, '--target-lsn', target.lsn, '--target-action', 'promote'];
   }
 }
 

@@ -385,9 +385,19 @@ describe('maintenance mode and reinit', () => {
 
 describe('history', () => {
   it('pgha history names every promotion since the first start, each with its timeline, parent and fork LSN: repmgrd\'s failover, the switchovers, the failover flows, and a restore', async () => {
+    // a row written on the newest timeline, after the newest backup (taken before the last promotions)
+    const [before] = await writablePrimaries(cfg());
+    const w = await sqlTo(cfg(), before!);
+    await w.query('INSERT INTO stream (k) VALUES (-1)');
+    const streamed = Number((await w.query("SELECT count(*) AS n FROM stream")).rows[0].n);
+    await w.end();
     const restore = await cli(['restore', '--yes', '--dir', tc.dir], { timeoutMs: 600_000 });
     expect({ code: restore.exitCode, out: restore.all }).toMatchObject({ code: 0 });
     const [primary] = await writablePrimaries(cfg());
+    // restored across the timelines since the backup: nothing written after it is lost
+    const r = await sqlTo(cfg(), primary!);
+    expect((await r.query('SELECT count(*) AS n, bool_or(k = -1) AS marker FROM stream')).rows[0]).toEqual({ n: String(streamed), marker: true });
+    await r.end();
     const h = JSON.parse((await cli(['history', '--json', '--dir', tc.dir])).stdout);
     expect(h.primary).toBe(primary);
     const rows = h.timelines as { timeline: number; parent: number | null; forkLsn: string | null; at: string | null; node: string | null; why: string | null; by: string | null; current: boolean }[];

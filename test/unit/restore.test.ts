@@ -49,13 +49,14 @@ describe('planRestore', () => {
 });
 
 describe('recoverTargetArgs', () => {
-  it('maps each target to barman recover options, promoting at the target', () => {
-    expect(recoverTargetArgs({ kind: 'latest' })).toEqual([]);
+  it('maps each target to barman recover options, promoting at the target, across the timelines since the backup', () => {
+    // without --target-tli barman copies the backup's timeline's WAL only: everything after a later promotion would be lost
+    expect(recoverTargetArgs({ kind: 'latest' })).toEqual(['--target-tli', 'latest']);
     expect(recoverTargetArgs({ kind: 'immediate' })).toEqual(['--target-immediate', '--target-action', 'promote']);
-    expect(recoverTargetArgs({ kind: 'lsn', lsn: '0/5000028' })).toEqual(['--target-lsn', '0/5000028', '--target-action', 'promote']);
+    expect(recoverTargetArgs({ kind: 'lsn', lsn: '0/5000028' })).toEqual(['--target-tli', 'latest', '--target-lsn', '0/5000028', '--target-action', 'promote']);
     // PostgreSQL rejects ISO's T…Z in recovery_target_time
-    expect(recoverTargetArgs({ kind: 'time', time: '2026-11-26T14:11:42.976Z' })).toEqual(['--target-time', '2026-11-26 14:11:42.976+00', '--target-action', 'promote']);
-    expect(recoverTargetArgs({ kind: 'time', time: '2026-11-26T15:11:42+01:00' })).toEqual(['--target-time', '2026-11-26 14:11:42.000+00', '--target-action', 'promote']);
+    expect(recoverTargetArgs({ kind: 'time', time: '2026-11-26T14:11:42.976Z' })).toEqual(['--target-tli', 'latest', '--target-time', '2026-11-26 14:11:42.976+00', '--target-action', 'promote']);
+    expect(recoverTargetArgs({ kind: 'time', time: '2026-11-26T15:11:42+01:00' })).toEqual(['--target-tli', 'latest', '--target-time', '2026-11-26 14:11:42.000+00', '--target-action', 'promote']);
   });
 });
 
