@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { nodePaths } from '../src/config/paths.js';
 import { localKill } from '../src/local/hosts.js';
 import { benchCluster, type BenchCluster } from './cluster.js';
-import { insertStream, splitBrainSampler, writablePrimaries } from './stream.js';
+import { insertStream, longestAckGap, splitBrainSampler, writablePrimaries } from './stream.js';
 import type { Figure } from './lib.js';
 
 async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number) {
@@ -110,9 +110,7 @@ async function writeDowntime(c: BenchCluster, op: () => Promise<void>): Promise<
   const last = stream.acked.length;
   await until('inserts after', async () => stream.acked.length > last + 30, 60_000);
   await stream.stop();
-  let gap = 0;
-  for (let i = from + 1; i < stream.acked.length; i++) gap = Math.max(gap, stream.acked[i].at - stream.acked[i - 1].at);
-  return gap / 1000;
+  return longestAckGap(stream.acked, from) / 1000;
 }
 
 /** On `shared` when given (left up), else on a cluster of its own. */

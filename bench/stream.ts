@@ -120,3 +120,10 @@ export function insertStream(config: ClusterConfig) {
     },
   };
 }
+
+/** The longest gap (ms) between consecutive acknowledged inserts from index `from` on: the write downtime a client saw. */
+export function longestAckGap(acked: { at: number }[], from = 0): number {
+  let gap = 0;
+  for (let i = Math.max(1, from + 1); i < acked.length; i++) gap = Math.max(gap, acked[i]!.at - acked[i - 1]!.at);
+  return gap;
+}

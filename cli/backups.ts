@@ -10,7 +10,7 @@ const mib = (b: number | null | undefined) => (b === null || b === undefined ? '
 export async function backupNow(config: ClusterConfig, say: (s: string) => void = console.log): Promise<number> {
   const { code, result } = await runScenario(config, { scenario: 'backup' }, say, { timeoutMs: 30 * 60_000 });
   if (code !== 0) return code;
-  const r = result!.states.find((s) => s.step === 'barman-backup')!.returnValue as { backupId?: string; sizeBytes?: number; skipped?: string };
+  const r = result!.steps.find((s) => s.step === 'barman-backup')!.returnValue as { backupId?: string; sizeBytes?: number; skipped?: string };
   if (r.skipped) {
     say(`no backup taken: ${r.skipped}`);
     return 1;

@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--dir <dir>', DIR_HELP)
     .option('--config <file>', CONFIG_HELP)
     .description('validate; print every problem as path.to.field: what is wrong (got X), exit 2; or the resolved config, secrets masked')
-    .action((file: string | undefined, o: { env?: boolean; dir?: string; config?: string }) => {
+    .action(async (file: string | undefined, o: { env?: boolean; dir?: string; config?: string }) => {
       try {
         // FILE alone unless --env; --env alone: the variables; else the one rule, variables included
         const loaded = file
@@ -84,12 +84,33 @@ export async function main(argv: string[]): Promise<void> {
             ? resolveConfig({}, process.env)
             : loadConfig(o);
         for (const w of loaded.warnings) console.error(`warning: ${w}`);
+        // postgres.parameters against PostgreSQL's own catalogue, read on a node that answers
+        if (Object.keys(loaded.config.postgres.parameters).length) {
+          const { readCatalogue } = await import('../src/postgres/actions.js');
+          const { checkParameters } = await import('../src/postgres/parameters.js');
+          const catalogue = await readCatalogue(loaded.config);
+          if (!catalogue) console.error("warning: postgres.parameters: not checked against PostgreSQL's pg_settings, no node answers (pgha config apply checks them before it changes anything)");
+          else {
+            const problems = checkParameters(loaded.config.postgres.parameters, catalogue.settings);
+            if (problems.length) throw new ConfigError(problems.map((p) => `${p.path}: ${p.message}`));
+          }
+        }
         process.stdout.write(stringify(maskSecrets(loaded.config)));
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         for (const p of err.problems) console.error(p);
         process.exitCode = 2;
       }
+    });
+
+  config
+    .command('apply')
+    .option('--dir <dir>', DIR_HELP)
+    .option('--config <file>', CONFIG_HELP)
+    .description("roll postgres.parameters out: checked against PostgreSQL's pg_settings first (exit 2, nothing touched, on a problem); written on every node and reloaded; parameters that need a restart restart each standby in turn, then the primary through a switchover and back")
+    .action(async (o) => {
+      const { runApplyConfig } = await import('./operations.js');
+      process.exitCode = await runApplyConfig(configFrom(o));
     });
 
   const local = program.command('local').description('a whole cluster on this machine (no Docker)');

@@ -8,6 +8,9 @@ export function formatStatusTable(s: ClusterStatus): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   const out = [`cluster ${s.cluster}`, line(head), ...rows.map(line), ''];
+  const pending = s.nodes.filter((n) => n.pendingRestart?.length);
+  for (const n of pending) out.push(`${n.name}: pending restart: ${n.pendingRestart!.join(', ')} (pgha config apply restarts the nodes in turn; pgha restart ${n.name} restarts this one)`);
+  if (pending.length) out.push('');
   if (s.automaticFailover?.paused || s.automaticFailover?.maintenance) out.push(s.automaticFailover.message, '');
   if (s.barman.error) out.push(`barman: ${s.barman.error}`);
   else if (!s.barman.backups.length) out.push('barman: no backups yet');

@@ -5,7 +5,9 @@ import type { Redis } from 'ioredis';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { readBackups, readFailoverState, readNodes, within, type BarmanStatus, type ClusterStatus, type NodeStatus } from '../src/status.js';
 import { recentFlowRecords, type FlowRecord } from '../src/flows/registry.js';
-import { flowState, readStepStates, type StepState } from '../src/flows/run.js';
+import { readStepStates, summarizeFlow, type FlowSummary } from '../src/flows/run.js';
+
+export type { FlowSummary };
 import { readEvents, type ClusterEvent } from '../src/events.js';
 import { readHistory, type ClusterHistory } from '../src/history.js';
 
@@ -29,34 +31,6 @@ export class Cached<T> {
       .finally(() => (this.pending = undefined));
     return this.pending;
   }
-}
-
-export interface FlowSummary {
-  flowId: string;
-  scenario: string;
-  createdAt: string;
-  state: ReturnType<typeof flowState>;
-  /** The step running or next to run; for a failed flow, the failed step. */
-  currentStep: string | null;
-  done: number;
-  total: number;
-  steps: StepState[];
-}
-
-/** A flow's summary from its steps' states (pure). */
-export function summarizeFlow(record: FlowRecord, states: StepState[]): FlowSummary {
-  const state = flowState(states);
-  const current = states.find((s) => s.state === 'failed' || s.state === 'missing') ?? states.find((s) => s.state !== 'completed');
-  return {
-    flowId: record.flowId,
-    scenario: record.scenario,
-    createdAt: record.createdAt,
-    state,
-    currentStep: current?.step ?? null,
-    done: states.filter((s) => s.state === 'completed').length,
-    total: states.length,
-    steps: states,
-  };
 }
 
 /** repmgr's routine events (daemon starts, reloads, reconnects): left off the page's event list. */

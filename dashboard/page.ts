@@ -104,7 +104,7 @@ const ago = (iso) => { if (!iso) return '-'; const s = Math.round((Date.now() - 
 const mib = (b) => b == null ? '?' : (b / 1048576).toFixed(1) + ' MiB';
 
 function drawTopology(nodes) {
-  const W = 720, BW = 150, BH = 74;
+  const W = 720, BW = 150, BH = 80;
   const primary = nodes.filter((n) => n.role === 'primary');
   const rest = nodes.filter((n) => n.role !== 'primary');
   const place = (list, y) => list.forEach((n, i) => { n.x = (W / (list.length + 1)) * (i + 1) - BW / 2; n.y = y; });
@@ -126,7 +126,9 @@ function drawTopology(nodes) {
     const tl = n.timeline == null ? 'TL -' : 'TL ' + n.timeline;
     const lag = n.role === 'standby' ? ' · lag ' + (n.lagBytes == null ? '?' : n.lagBytes + ' B') : '';
     box.append(el('text', { class: 'detail', x: 10, y: 58 }, tl + lag));
-    const title = el('title', {}, n.error ? n.name + ': ' + n.error : n.name + ' ' + n.role + (n.upstream ? ' from ' + n.upstream : ''));
+    const pending = n.pendingRestart || [];
+    if (pending.length) box.append(el('text', { class: 'detail bad', x: 10, y: 72, 'data-pending-restart': pending.join(',') }, 'pending restart: ' + pending.join(', ')));
+    const title = el('title', {}, n.error ? n.name + ': ' + n.error : n.name + ' ' + n.role + (n.upstream ? ' from ' + n.upstream : '') + (pending.length ? '; pending restart: ' + pending.join(', ') : ''));
     box.append(title);
     g.append(box);
   }

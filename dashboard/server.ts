@@ -11,8 +11,7 @@ import { allQueueNames } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
 import { createLogger } from '../src/logger.js';
 import { readFlowRecord } from '../src/flows/registry.js';
-import { enqueueFlow } from '../src/flows/run.js';
-import { planScenario } from '../src/scenarios.js';
+import { startScenario } from '../src/scenarios.js';
 import { runBarmanJob } from '../src/flows/jobs.js';
 import type { BackupInfo } from '../src/barman/actions.js';
 import { authorized, dashboardToken } from '../src/auth.js';
@@ -113,9 +112,8 @@ export function createDashboard(config: ClusterConfig) {
   });
   api.post('/flows', async (req, res) => {
     if (config.dashboard.readOnly) return fail(res, 403, 'the dashboard is read-only (dashboard.readOnly: true)');
-    const planned = await planScenario(config, req.body ?? {});
+    const planned = await startScenario(config, connection, req.body ?? {});
     if (!planned.ok) return fail(res, planned.status, planned.error, planned.details);
-    await enqueueFlow(connection, planned, planned.scenario);
     logger.info(`flow ${planned.flowId} started from the API: ${planned.summary}`);
     return res.status(201).json({ flowId: planned.flowId, scenario: planned.scenario, summary: planned.summary, steps: `/api/flows/${planned.flowId}` });
   });

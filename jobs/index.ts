@@ -35,6 +35,7 @@ import barmanReconcile from './barman-reconcile.js';
 import installRestored from './install-restored.js';
 import recloneStandby from './reclone-standby.js';
 import forgetOldData from './forget-old-data.js';
+import writeParameters from './write-parameters.js';
 
 /**
  * One handler per catalog step, keyed by its name: a step missing here, a key the catalog lacks, or a
@@ -76,6 +77,7 @@ export const handlers = {
   'install-restored': installRestored,
   'reclone-standby': recloneStandby,
   'forget-old-data': forgetOldData,
+  'write-parameters': writeParameters,
 } satisfies { [K in StepName]: StepHandler<K> };
 
 /** The handlers a kind of worker runs, by step name (what workers/runtime.ts dispatches on). */

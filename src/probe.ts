@@ -24,6 +24,8 @@ export interface Probe {
   startedAt: number;
   /** Seconds since its repmgrd last saw its upstream (repmgr.get_upstream_last_seen); -1 when unknown (no repmgrd, or a primary). */
   upstreamLastSeenSecs?: number;
+  /** Parameters changed in its files that wait for a restart (pg_settings.pending_restart). */
+  pendingRestart?: string[];
 }
 
 /** What one node says of itself, on a connection as the repmgr role (status, restart decision, fencing watchdog). */
@@ -48,6 +50,7 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
            (SELECT coalesce(array_agg(node_name::text ORDER BY node_id), '{}') FROM repmgr.nodes WHERE type = 'primary' AND active) AS repmgr_primaries,
            repmgr.repmgrd_is_paused() AS repmgrd_paused,
            repmgr.get_upstream_last_seen() AS upstream_last_seen,
+           (SELECT coalesce(array_agg(name::text ORDER BY name), '{}') FROM pg_settings WHERE pending_restart) AS pending_restart,
            (extract(epoch FROM pg_postmaster_start_time()) * 1000)::bigint AS started_at`);
   const row = r.rows[0];
   return {
@@ -61,6 +64,7 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
     repmgrdPaused: row.repmgrd_paused === true,
     startedAt: Number(row.started_at),
     upstreamLastSeenSecs: row.upstream_last_seen === null ? -1 : Number(row.upstream_last_seen),
+    pendingRestart: row.pending_restart ?? [],
   };
 }
 
@@ -101,6 +105,7 @@ export function nodeViewOf(nodes: readonly { name: string; host: string }[], nam
     repmgrdPaused: p.repmgrdPaused,
     startedAt: p.startedAt,
     ...(p.upstreamLastSeenSecs !== undefined ? { upstreamLastSeenSecs: p.upstreamLastSeenSecs } : {}),
+    ...(p.pendingRestart !== undefined ? { pendingRestart: p.pendingRestart } : {}),
   };
 }
 

@@ -3,20 +3,24 @@
 // how they report (the CLI follows the flow, the API answers with its id).
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { ClusterConfig } from './config/schema.js';
-import { masterNode } from './config/paths.js';
+import { PostgresSchema, type ClusterConfig } from './config/schema.js';
+import { checkParameters, ownedParameterProblem, parameterChanges, rollOut, type ParameterValue } from './postgres/parameters.js';
+import { readSettings } from './postgres/actions.js';
+import { findNode, masterNode } from './config/paths.js';
 import { planRestore, type RestoreReach, type RestoreTarget } from './barman/restore.js';
 import type { BackupInfo } from './barman/actions.js';
 import { buildFirstStartFlow } from './flows/first-start.js';
-import { buildBackupFlow, buildMaintenanceFlow, buildPlannedRestartFlow, buildReinitFlow, buildRestoreFlow, buildRoleChangeFlow } from './flows/operations.js';
+import { buildApplyParametersFlow, buildBackupFlow, buildMaintenanceFlow, buildPlannedRestartFlow, buildReinitFlow, buildRestoreFlow, buildRoleChangeFlow } from './flows/operations.js';
 import type { FlowJob } from 'bullmq';
 import { nodeStatuses, type NodeStatus } from './status.js';
 import { readClusterView } from './probe.js';
 import { lsnToBytes } from './postgres/lsn.js';
 import { decidePromotion } from './roles/promotion.js';
 import { runBarmanJob } from './flows/jobs.js';
+import { enqueueFlow } from './flows/run.js';
+import type { Redis } from 'ioredis';
 
-export const SCENARIOS = ['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore', 'pause', 'resume', 'reinit'] as const;
+export const SCENARIOS = ['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore', 'pause', 'resume', 'reinit', 'apply-config'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Which scenarios name a node, and what the node is to them. */
@@ -30,6 +34,7 @@ const NODE_ROLE: Record<Scenario, 'required' | 'optional' | 'none'> = {
   pause: 'none',
   resume: 'none',
   reinit: 'required',
+  'apply-config': 'none',
 };
 
 export const RestoreParamsSchema = z.strictObject({
@@ -61,8 +66,19 @@ export const ResumeParamsSchema = z.strictObject({
   by: By,
 });
 
+export const ApplyConfigParamsSchema = z.strictObject({
+  /** The parameters to apply; default: postgres.parameters of the config the CLI or the dashboard loaded. */
+  parameters: PostgresSchema.shape.parameters.unwrap().optional(),
+});
+
 /** The params each scenario takes; the others take none. */
-const PARAMS: Partial<Record<Scenario, z.ZodType>> = { restore: RestoreParamsSchema, failover: FailoverParamsSchema, pause: PauseParamsSchema, resume: ResumeParamsSchema };
+const PARAMS: Partial<Record<Scenario, z.ZodType>> = {
+  restore: RestoreParamsSchema,
+  failover: FailoverParamsSchema,
+  pause: PauseParamsSchema,
+  resume: ResumeParamsSchema,
+  'apply-config': ApplyConfigParamsSchema,
+};
 
 export const FlowRequestSchema = z.strictObject({
   scenario: z.enum(SCENARIOS, { error: `must be one of ${SCENARIOS.join(', ')}` }),
@@ -85,6 +101,8 @@ export type Checked = {
   restore?: { backup: string; target: RestoreTarget };
   force?: boolean;
   maintenance?: { by: string; reason: string | null };
+  /** apply-config: parameters given in the request (else the config's), with the field they are reported under. */
+  parameters?: { values: Record<string, ParameterValue>; path: string };
 };
 export type Planned = { ok: true; scenario: Scenario; flowId: string; tree: FlowJob; summary: string };
 
@@ -134,6 +152,15 @@ export function checkFlowRequest(config: ClusterConfig, body: unknown): Checked 
   let maintenance: Checked['maintenance'];
   if (data && (scenario === 'failover' || scenario === 'resume')) force = data.force;
   if (data && (scenario === 'pause' || scenario === 'resume')) maintenance = { by: data.by, reason: data.reason ?? null };
+  let parameters: Checked['parameters'];
+  if (scenario === 'apply-config') {
+    const given = data?.parameters as Record<string, ParameterValue> | undefined;
+    parameters = given ? { values: given, path: 'params.parameters' } : { values: config.postgres.parameters, path: 'postgres.parameters' };
+    for (const [name, value] of Object.entries(parameters.values)) {
+      const problem = ownedParameterProblem(name, value, config.replication.synchronous);
+      if (problem) problems.push({ path: `${parameters.path}.${name}`, message: `${problem} (got ${JSON.stringify(value)})` });
+    }
+  }
   let restore: Checked['restore'];
   if (data && scenario === 'restore') {
     if (data.confirm !== true) problems.push({ path: 'params.confirm', message: 'must be true: a restore replaces the data of every node of the cluster with the backup' });
@@ -142,7 +169,7 @@ export function checkFlowRequest(config: ClusterConfig, body: unknown): Checked 
     else restore = { backup: data.backup, target };
   }
   if (problems.length) return refuse(400, problems);
-  return { ok: true, scenario, node, restore, force, maintenance };
+  return { ok: true, scenario, node, restore, force, maintenance, parameters };
 }
 
 const names = (nodes: NodeStatus[]) => nodes.map((n) => n.name).join(', ') || 'none';
@@ -181,6 +208,27 @@ export async function planScenario(config: ClusterConfig, body: unknown, stamp =
         ? `maintenance mode on, by ${by}${reason ? ` (${reason})` : ''}: automatic failover paused cluster-wide`
         : `maintenance mode off, by ${by}: automatic failover resumes${checked.force ? ' (the pause of any flow dropped too)' : ' unless a flow still holds it'}`;
     return { ok: true, scenario, ...flow, summary };
+  }
+  if (scenario === 'apply-config') {
+    const { values, path } = checked.parameters!;
+    const down = nodes.filter((n) => n.role !== 'primary' && n.role !== 'standby');
+    if (down.length) return refuse(409, [{ path: '', message: `${names(down)} down: config apply writes the parameters on every node; start it, or remove it from pgha.yaml` }]);
+    if (primaries.length !== 1) return refuse(409, [{ path: '', message: `config apply needs one primary, found ${primaries.length} (${names(primaries)})` }]);
+    const settings = new Map(await Promise.all(nodes.map(async (n) => [n.name, await readSettings(config, findNode(config, n.name))] as const)));
+    const problems = checkParameters(values, settings.get(primaries[0]!.name)!).map((pr) => ({ ...pr, path: pr.path.replace(/^postgres\.parameters/, path) }));
+    if (problems.length) return refuse(400, problems);
+    const changes = nodes.flatMap((n) => parameterChanges(values, settings.get(n.name)!).map((c) => ({ ...c, node: n.name })));
+    const plan = rollOut(changes);
+    if (!plan.ok) return refuse(409, [{ path, message: plan.reason }]);
+    const flow = buildApplyParametersFlow(config, {
+      flowId: id('apply-config'),
+      parameters: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)])),
+      primary: primaries[0]!.name,
+      standbys: standbys.map((n) => n.name),
+      kind: plan.kind,
+    });
+    const what = [...new Map(changes.map((c) => [c.name, `${c.name} ${c.from} → ${c.to ?? 'default'}`])).values()];
+    return { ok: true, scenario, ...flow, summary: `${plan.reason}${what.length ? ` (${what.join(', ')})` : ''}` };
   }
   if (scenario === 'reinit') {
     const target = nodes.find((n) => n.name === node)!;
@@ -235,4 +283,11 @@ export async function planScenario(config: ClusterConfig, body: unknown, stamp =
     pauseVia: primaries[0]?.name ?? into,
   });
   return { ok: true, scenario, ...flow, summary: `restore of backup ${restorable.backupId} into ${into}` };
+}
+
+/** Check, plan and enqueue a request (the CLI through the client, and POST /api/flows): the planned flow, or the refusal with nothing enqueued. */
+export async function startScenario(config: ClusterConfig, connection: Redis, body: unknown): Promise<Planned | Refusal> {
+  const planned = await planScenario(config, body);
+  if (planned.ok) await enqueueFlow(connection, planned, planned.scenario);
+  return planned;
 }

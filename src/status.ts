@@ -34,6 +34,8 @@ export interface NodeStatus {
   pid: number | null;
   /** `repmgr service pause` is in effect on this node (automatic failover off); undefined when it did not answer. */
   repmgrdPaused?: boolean;
+  /** Parameters changed in its files that take effect at its next restart (pg_settings.pending_restart); undefined when it did not answer. */
+  pendingRestart?: string[];
   error?: string;
 }
 
@@ -158,7 +160,7 @@ export function nodeStatuses(config: ClusterConfig, view: ClusterView, pids: Map
       lagBytes: lagBytesOf(view, n.name),
       lsn: answered(n) && n.lsn != null ? bytesToLsn(n.lsn) : null,
       pid: pids.get(n.name) ?? null,
-      ...(answered(n) ? { repmgrdPaused: n.repmgrdPaused ?? false } : {}),
+      ...(answered(n) ? { repmgrdPaused: n.repmgrdPaused ?? false, pendingRestart: n.pendingRestart ?? [] } : {}),
       ...(n.error ? { error: n.error } : role === 'unknown' ? { error: `${writers} nodes accept writes` } : {}),
     };
   });

@@ -55,6 +55,8 @@ export const STEP_CATALOG = {
     }),
   ),
   'stop-postgres': on('node', StepDataBase),
+  /** pgha config apply: the whole parameters file (names and values as postgresql.conf takes them). */
+  'write-parameters': on('node', StepDataBase.extend({ parameters: z.record(z.string(), z.string()) })),
   /** why: what the cluster's history says of the promotion (src/history.ts). */
   promote: on('node', StepDataBase.extend({ force: z.boolean().optional(), why: z.enum(['failover', 'switchover']).default('failover') })),
   'rejoin-node': on('node', StepDataBase.extend({ primary: z.string() })),

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { shellQuote } from '../cli-entry.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ClusterConfigSchema, crossChecks, DashboardSchema, FencingSchema, PostgresSchema, RedisSchema, RepmgrSchema, type NodeConfig, SECRET_PATHS, SEED_PASSWORDS, type ClusterConfig } from './schema.js';
+import { ClusterConfigSchema, crossChecks, DashboardSchema, FencingSchema, PostgresSchema, RedisSchema, RepmgrSchema, ReplicationSchema, type NodeConfig, SECRET_PATHS, SEED_PASSWORDS, type ClusterConfig } from './schema.js';
 import { DEFAULT_LOCAL_DIR } from './paths.js';
 
 /** PGHA_* variables that are not cluster config: which file and node, the local folder, process knobs (log level, shutdown grace), the crash-safety suite's crash point. */
@@ -138,7 +138,9 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Loaded
     const redis = RedisSchema.safeParse(merged.redis ?? {});
     const repmgr = RepmgrSchema.safeParse(merged.repmgr ?? {});
     const fencing = FencingSchema.safeParse(merged.fencing ?? {});
+    const replication = ReplicationSchema.safeParse(merged.replication ?? {});
     const cross = crossChecks({
+      replication: replication.success ? replication.data : undefined,
       nodes: nodes.success ? (nodes.data as NodeConfig[]) : undefined,
       postgres: postgres.success ? postgres.data : undefined,
       dashboard: dashboard.success ? dashboard.data : undefined,

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
 import { fenceBudgetProblem, type FenceTimings, type RepmgrTimings } from '../roles/fence.js';
+import { ownedParameterProblem, type ParameterValue } from '../postgres/parameters.js';
 
 /** Names end up in file names, queue names and command lines: keep them boring. */
 export const SAFE_NAME = /^[A-Za-z0-9_-]+$/;
@@ -49,6 +50,14 @@ export const PostgresSchema = z.strictObject({
   allowedNetworks: z.array(z.string().min(1)).default([]),
   maxWalSenders: z.number().int().min(4).default(10),
   maxReplicationSlots: z.number().int().min(4).default(10),
+  /**
+   * PostgreSQL parameters (shared_buffers: 256MB, work_mem: 16MB, …), written to each node's
+   * pgha-parameters.conf by `pgha config apply` (and at a first start). Checked against PostgreSQL's
+   * pg_settings by `config check` and `config apply`; parameters pgha owns are refused here.
+   */
+  parameters: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, 'a parameter name (letters, digits, _; a custom one as prefix.name)'), z.union([z.string(), z.number(), z.boolean()]))
+    .default({}),
 });
 
 export const RepmgrSchema = z.strictObject({
@@ -209,13 +218,18 @@ export interface CrossIssue {
  */
 export function crossChecks(cfg: {
   nodes?: z.infer<typeof NodeSchema>[];
-  postgres?: { port: number; technicalPort: number };
+  postgres?: { port: number; technicalPort: number; parameters?: Record<string, ParameterValue> };
+  replication?: { synchronous: 'quorum' | 'off' };
   dashboard?: { token?: string; tokenFile?: string };
   redis?: { url?: string; sentinels?: { host: string; port: number }[]; masterName?: string; password?: string; sentinelPassword?: string };
   repmgr?: RepmgrTimings & { failover: string };
   fencing?: FenceTimings & { enabled: boolean };
 }): CrossIssue[] {
   const out: CrossIssue[] = [];
+  for (const [name, value] of Object.entries(cfg.postgres?.parameters ?? {})) {
+    const problem = ownedParameterProblem(name, value, cfg.replication?.synchronous ?? 'quorum');
+    if (problem) out.push({ path: ['postgres', 'parameters', name], message: problem, input: value });
+  }
   // only automatic failover promotes behind a cut-off primary's back; one node has no one to promote
   if (cfg.fencing?.enabled && cfg.repmgr?.failover === 'automatic' && (cfg.nodes?.length ?? 0) > 1) {
     const problem = fenceBudgetProblem(cfg.fencing, cfg.repmgr);

@@ -37,19 +37,24 @@ export function buildStandbyHealFlow(config: ClusterConfig, node: string, primar
   return { flowId, tree: chainFlow(flowId, [nodeStep(config, node, 'ensure-follows', { primary, heal: true })]) };
 }
 
+/** The steps of a planned restart of `node` (pause, stop, decide and start, register, repmgrd, resume); ids prefixed by `prefix` where a flow holds several. */
+export function plannedRestartSteps(config: ClusterConfig, node: string, prefix = ''): PlannedStep[] {
+  return prefixed(prefix, [
+    nodeStep(config, node, 'set-repmgrd-paused', { paused: true }, { id: 'pause-repmgrd' }),
+    nodeStep(config, node, 'stop-postgres'),
+    nodeStep(config, node, 'decide-and-start', {}, DECIDE_RETRIES),
+    nodeStep(config, node, 'register-node'),
+    nodeStep(config, node, 'start-repmgrd', { restart: true }),
+    nodeStep(config, node, 'set-repmgrd-paused', { paused: false }, { id: 'resume-repmgrd' }),
+  ]);
+}
+
+/** Step ids unique within a flow that holds one sequence several times (pure). */
+const prefixed = (prefix: string, steps: PlannedStep[]) => (prefix ? steps.map((st) => ({ ...st, id: `${prefix}${st.id ?? st.step}` })) : steps);
+
 /** `pgha restart NODE`: a planned restart; automatic failover is paused for its duration. */
 export function buildPlannedRestartFlow(config: ClusterConfig, node: string, flowId: string) {
-  return {
-    flowId,
-    tree: chainFlow(flowId, [
-      nodeStep(config, node, 'set-repmgrd-paused', { paused: true }, { id: 'pause-repmgrd' }),
-      nodeStep(config, node, 'stop-postgres'),
-      nodeStep(config, node, 'decide-and-start', {}, DECIDE_RETRIES),
-      nodeStep(config, node, 'register-node'),
-      nodeStep(config, node, 'start-repmgrd', { restart: true }),
-      nodeStep(config, node, 'set-repmgrd-paused', { paused: false }, { id: 'resume-repmgrd' }),
-    ]),
-  };
+  return { flowId, tree: chainFlow(flowId, plannedRestartSteps(config, node)) };
 }
 
 /**
@@ -85,7 +90,16 @@ export function buildRoleChangeFlow(
   config: ClusterConfig,
   opts: { mode: 'switchover' | 'failover'; from: string | null; to: string; flowId: string; followers: string[]; force?: boolean },
 ) {
-  const { mode, from, to, flowId } = opts;
+  return { flowId: opts.flowId, tree: chainFlow(opts.flowId, roleChangeSteps(config, opts)) };
+}
+
+/** The steps of buildRoleChangeFlow; ids prefixed by `prefix` where a flow holds several (a switchover and back). */
+export function roleChangeSteps(
+  config: ClusterConfig,
+  opts: { mode: 'switchover' | 'failover'; from: string | null; to: string; followers: string[]; force?: boolean },
+  prefix = '',
+): PlannedStep[] {
+  const { mode, from, to } = opts;
   if (mode === 'switchover' && !from) throw new Error('a switchover needs the current primary');
   if (from === to) throw new Error(`${to} is already the primary`);
   const others = opts.followers.filter((n) => n !== to && n !== from);
@@ -98,7 +112,7 @@ export function buildRoleChangeFlow(
   steps.push(nodeStep(config, to, 'start-repmgrd', { restart: true }));
   steps.push(barmanStep(config, to, 'barman-switch-primary'));
   steps.push(nodeStep(config, to, 'set-repmgrd-paused', { paused: false }, { id: 'resume-repmgrd' }));
-  return { flowId, tree: chainFlow(flowId, steps) };
+  return prefixed(prefix, steps);
 }
 
 /**
@@ -151,4 +165,30 @@ export function buildReinitFlow(config: ClusterConfig, node: string, primary: st
     ? [nodeStep(config, primary, 'set-repmgrd-paused', { paused: true }, { id: 'pause-repmgrd' }), ...clone, nodeStep(config, primary, 'set-repmgrd-paused', { paused: false }, { id: 'resume-repmgrd' })]
     : clone;
   return { flowId, tree: chainFlow(flowId, steps) };
+}
+
+/**
+ * `pgha config apply`: `parameters` written on every node (each reloads), then the restarts the
+ * roll-out needs (src/postgres/parameters.ts, rollOut): standbys-first, each standby restarted in
+ * turn (back streaming before the next), then the primary through a switchover to the first standby
+ * and back; primary-first, the primary restarted in place, then each standby. Automatic failover is
+ * paused only for each restart's or switchover's own steps.
+ */
+export function buildApplyParametersFlow(
+  config: ClusterConfig,
+  o: { flowId: string; parameters: Record<string, string>; primary: string; standbys: string[]; kind: 'reload' | 'standbys-first' | 'primary-first' },
+) {
+  const all = [...o.standbys, o.primary];
+  const steps: PlannedStep[] = all.map((n) => nodeStep(config, n, 'write-parameters', { parameters: o.parameters }, { id: `write-parameters-${n}` }));
+  const restartStandbys = () => o.standbys.flatMap((n) => plannedRestartSteps(config, n, `restart-${n}-`));
+  if (o.kind === 'standbys-first') {
+    steps.push(...restartStandbys());
+    const to = o.standbys[0];
+    if (to) {
+      steps.push(...roleChangeSteps(config, { mode: 'switchover', from: o.primary, to, followers: o.standbys }, 'switch-out-'));
+      steps.push(...roleChangeSteps(config, { mode: 'switchover', from: to, to: o.primary, followers: o.standbys }, 'switch-back-'));
+    } else steps.push(...plannedRestartSteps(config, o.primary, `restart-${o.primary}-`));
+  }
+  if (o.kind === 'primary-first') steps.push(...plannedRestartSteps(config, o.primary, `restart-${o.primary}-`), ...restartStandbys());
+  return { flowId: o.flowId, tree: chainFlow(o.flowId, steps) };
 }

@@ -3,7 +3,7 @@ import { FlowProducer, Queue, type FlowJob } from 'bullmq';
 import { sleep } from '../wait.js';
 import type { Redis } from 'ioredis';
 import { flowSteps } from './chain.js';
-import { flowRecord, recordFlow } from './registry.js';
+import { flowRecord, recordFlow, type FlowRecord } from './registry.js';
 import type { RedisSettings } from '../config/schema.js';
 import { redisConnection } from '../redis.js';
 
@@ -149,3 +149,32 @@ export async function watchFlows(
     await Promise.all([...queues.values()].map((q) => q.close()));
   }
 }
+
+export interface FlowSummary {
+  flowId: string;
+  scenario: string;
+  createdAt: string;
+  state: ReturnType<typeof flowState>;
+  /** The step running or next to run; for a failed flow, the failed step. */
+  currentStep: string | null;
+  done: number;
+  total: number;
+  steps: StepState[];
+}
+
+/** A flow's summary from its steps' states (pure). */
+export function summarizeFlow(record: FlowRecord, states: StepState[]): FlowSummary {
+  const state = flowState(states);
+  const current = states.find((s) => s.state === 'failed' || s.state === 'missing') ?? states.find((s) => s.state !== 'completed');
+  return {
+    flowId: record.flowId,
+    scenario: record.scenario,
+    createdAt: record.createdAt,
+    state,
+    currentStep: current?.step ?? null,
+    done: states.filter((s) => s.state === 'completed').length,
+    total: states.length,
+    steps: states,
+  };
+}
+

@@ -8,6 +8,7 @@ import { CommandError, type Runner } from '../exec/runner.js';
 import { ensureDir, isAlive, writeFileAtomic } from '../fsutil.js';
 import { danglingPlaceholders, historyFileName, historyFileTimeline, RESERVED_TIMELINE_SETTING, reservedTimelineIn, withReservedTimeline } from '../roles/timeline.js';
 import { PGHA_CONF, renderPassfile, renderPgHba, renderPgIdent, renderPostgresConf, renderSynchronousConf, SYNC_CONF, withInclude } from './render.js';
+import { PARAMETERS_CONF, renderParametersConf, SETTINGS_SQL, settingInfoOf, type ParameterValue, type SettingInfo } from './parameters.js';
 
 export interface NodeContext {
   config: ClusterConfig;
@@ -91,7 +92,21 @@ export function renderNodeFiles(ctx: NodeContext, opts: { replication: boolean }
     writeFileAtomic(join(p.dataDir, 'pg_ident.conf'), renderPgIdent(osUsers), { owner, mode: 0o600 }),
     writeFileAtomic(confPath, withInclude(readFileSync(confPath, 'utf8')), { owner, mode: 0o600 }),
   ];
+  // the parameters from the config at a first start; from then on only pgha config apply writes them
+  // (a worker's config may be older than the last apply), and clones and rewinds copy them
+  const params = join(p.dataDir, PARAMETERS_CONF);
+  if (!existsSync(params)) changed.push(writeParametersConf(ctx, ctx.config.postgres.parameters));
   return changed.some(Boolean);
+}
+
+/**
+ * Write pgha-parameters.conf (postgres.parameters) in the data directory; true when it changed. The
+ * caller reloads or restarts PostgreSQL. Throws when the data directory is not initialised (retry later).
+ */
+export function writeParametersConf(ctx: NodeContext, params: Record<string, ParameterValue>): boolean {
+  const p = nodePaths(ctx.config, ctx.node);
+  if (!isInitialised(p.dataDir)) throw new Error(`${p.dataDir} is not an initialised data directory: ${PARAMETERS_CONF} not written`);
+  return writeFileAtomic(join(p.dataDir, PARAMETERS_CONF), renderParametersConf(params), { owner: ctx.config.osUsers.postgres, mode: 0o600 });
 }
 
 /**
@@ -335,4 +350,25 @@ export async function connectAs(
     connectionTimeoutMillis: opts.timeoutMs ?? 3000,
     ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
   });
+}
+
+/**
+ * A node's pg_settings (PostgreSQL's own catalogue of its parameters: type, unit, bounds, context,
+ * value now, pending restart), read as the repmgr role. Throws when the node does not answer within
+ * a few seconds (a retry may help).
+ */
+export async function readSettings(config: ClusterConfig, node: NodeConfig): Promise<Map<string, SettingInfo>> {
+  const client = await connectAs(config, node, { user: 'repmgr', timeoutMs: 2000, queryTimeoutMs: 5000 });
+  try {
+    const r = await client.query(SETTINGS_SQL);
+    return new Map(r.rows.map((row) => [row.name as string, settingInfoOf(row)]));
+  } finally {
+    dropClient(client);
+  }
+}
+
+/** pg_settings of the first node that answers (PostgreSQL's catalogue for checking parameters), with its name; null when none does. */
+export async function readCatalogue(config: ClusterConfig): Promise<{ node: string; settings: Map<string, SettingInfo> } | null> {
+  const answers = await Promise.all(config.nodes.map((n) => readSettings(config, n).then((settings) => ({ node: n.name, settings })).catch(() => null)));
+  return answers.find((a) => a !== null) ?? null;
 }

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { nodePaths } from '../config/paths.js';
+import { PARAMETERS_CONF } from './parameters.js';
 
 /** Name of the file pgha owns inside the data directory; postgresql.conf includes it. */
 export const PGHA_CONF = 'pgha.conf';
@@ -50,10 +51,14 @@ export function renderPostgresConf(config: ClusterConfig, node: NodeConfig, opts
       // so that a later archive_command needs a reload, not a restart
       `archive_mode = on`,
       `archive_command = '/bin/true'`,
-      // last: the quorum keeper's own file (absent on a first start: asynchronous until standbys stream)
-      `include_if_exists = '${SYNC_CONF}'`,
     );
   }
+  // the DBA's parameters (postgres.parameters, pgha config apply), after pgha's own lines; none of
+  // those can be overridden there (the config refuses them), shared_preload_libraries aside, which
+  // must keep repmgr
+  lines.push(`include_if_exists = '${PARAMETERS_CONF}'`);
+  // last: the quorum keeper's own file (absent on a first start: asynchronous until standbys stream)
+  if (opts.replication) lines.push(`include_if_exists = '${SYNC_CONF}'`);
   return lines.join('\n') + '\n';
 }
 

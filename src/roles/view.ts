@@ -37,6 +37,8 @@ export interface NodeView {
   startedAt?: number;
   /** Seconds since its repmgrd last saw its upstream; -1 when unknown (no repmgrd there, or a primary). */
   upstreamLastSeenSecs?: number;
+  /** Parameters changed in its files that wait for a restart (pg_settings.pending_restart). */
+  pendingRestart?: string[];
   /** Why it did not answer. */
   error?: string;
   /** It did not answer because nothing listens there or the network gave up (refused, timed out, starting up): down, not merely in error. */

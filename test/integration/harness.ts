@@ -142,7 +142,7 @@ export async function startRedisServer(dir: string): Promise<{ url: string; stop
   };
 }
 
-export { writablePrimaries, splitBrainSampler, insertStream } from '../../bench/stream.js';
+export { writablePrimaries, splitBrainSampler, insertStream, longestAckGap } from '../../bench/stream.js';
 
 /**
  * Run a nemesis program of bench/chaos (built, under dist/) as a user would, and print its report.

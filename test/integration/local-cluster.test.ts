@@ -13,7 +13,8 @@ import { barmanQueueName, controlQueueName, nodeQueueName } from '../../src/queu
 import { postmasterStatus } from '../../src/postgres/actions.js';
 import { isAlive, readPidFile } from '../../src/fsutil.js';
 import { secretsOf } from '../../src/config/load.js';
-import { cli, sqlTo, testCluster, waitFor, type TestCluster } from './harness.js';
+import { cli, repoRoot, sqlTo, testCluster, waitFor, type TestCluster } from './harness.js';
+import { PghaClient, PghaError, RefusedError, ValidationError } from '../../src/index.js';
 
 let tc: TestCluster;
 let redis: Redis;
@@ -257,6 +258,49 @@ describe('local up with 3 nodes', () => {
     const node1 = body.queues.find((q) => q.name === nodeQueueName(config.cluster, 'node1'))!;
     expect(node1.jobs.map((j) => j.name)).toEqual(expect.arrayContaining(['start-technical-port', 'register-primary', 'start-repmgrd']));
   });
+
+  it('the typed client (src/client.ts, exported as \'pgha\'), over Redis and over the REST API: status, refusals typed with their fields, a flow started and followed to its end', async () => {
+    const { base, token } = tc.dashboard();
+    for (const [how, client] of [
+      ['direct', PghaClient.connect({ config: tc.config() })],
+      ['REST', PghaClient.connect({ url: base, token })],
+    ] as const) {
+      try {
+        const status = await client.status();
+        expect(status.nodes.map((n) => n.role).sort()).toEqual(['primary', 'standby', 'standby']);
+        const primary = status.nodes.find((n) => n.role === 'primary')!.name;
+        const standby = status.nodes.find((n) => n.role === 'standby')!.name;
+        const invalid = await client.startFlow('restart', { node: 'node9' }).catch((e: unknown) => e);
+        expect(invalid).toBeInstanceOf(ValidationError);
+        expect((invalid as ValidationError).details).toEqual([{ path: 'node', message: 'unknown node "node9", known: node1, node2, node3' }]);
+        const refused = await client.startFlow('failover', { node: standby }).catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(RefusedError);
+        expect((refused as RefusedError).reason).toContain(`${primary} still accepts writes`);
+        const seen: string[] = [];
+        const id = await client.startFlow('backup');
+        const flow = await client.waitFlow(id, { timeoutMs: 300_000, onProgress: (f) => seen.push(`${f.done}/${f.total}`) });
+        expect(flow).toMatchObject({ flowId: id, scenario: 'backup', state: 'completed', done: 2, total: 2 });
+        expect(flow.steps.find((s) => s.step === 'barman-backup')!.returnValue).toMatchObject({ backupId: expect.stringMatching(/^\d{8}T\d{6}$/) });
+        expect(seen.at(-1)).toBe('2/2');
+        expect((await client.flows(5)).map((f) => f.flowId)).toContain(id);
+        expect(Array.isArray(await client.events())).toBe(true);
+        const missing = await client.waitFlow('pgha-no-such-flow', { timeoutMs: 5000 }).catch((e: unknown) => e);
+        expect({ how, status: (missing as PghaError).status }).toEqual({ how, status: 404 });
+      } finally {
+        await client.close();
+      }
+    }
+  }, 900_000);
+
+  it("examples/nightly-backup.js, a script on the library's public entry ('pgha'), runs as cron would through either transport: a backup, then OK", async () => {
+    const { base } = tc.dashboard();
+    const script = join(repoRoot, 'dist', 'examples', 'nightly-backup.js');
+    const tokenFile = tc.config().dashboard.tokenFile ?? join(tc.dir, 'dashboard.token');
+    for (const args of [['--dir', tc.dir], ['--url', base, '--token-file', tokenFile]]) {
+      const r = await execa('node', [script, ...args], { reject: false, all: true, timeout: 600_000 });
+      expect({ code: r.exitCode, out: r.all }).toMatchObject({ code: 0, out: expect.stringMatching(/^OK: backup \d{8}T\d{6} \(\d+ bytes\); 3 nodes healthy$/m) });
+    }
+  }, 1_200_000);
 
   it('local down leaves no process behind', async () => {
     const config = tc.config();

@@ -7,7 +7,8 @@ import { checkFlowRequest, SCENARIOS } from '../../src/scenarios.js';
 import { flowRecord } from '../../src/flows/registry.js';
 import { flowState, type StepState } from '../../src/flows/run.js';
 import { chainFlow } from '../../src/flows/chain.js';
-import { pageEvents, summarizeFlow } from '../../dashboard/overview.js';
+import { pageEvents } from '../../dashboard/overview.js';
+import { summarizeFlow } from '../../src/flows/run.js';
 import { bullBoardPage } from '../../dashboard/server.js';
 import { FETCH_WITHOUT_URL_CREDENTIALS } from '../../dashboard/page.js';
 import { readFileSync } from 'node:fs';
@@ -79,7 +80,7 @@ describe('POST /api/flows request check', () => {
   };
 
   it('accepts every scenario the CLI can start', () => {
-    expect(SCENARIOS).toEqual(['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore', 'pause', 'resume', 'reinit']);
+    expect(SCENARIOS).toEqual(['first-start', 'restart', 'failover', 'switchover', 'backup', 'restore', 'pause', 'resume', 'reinit', 'apply-config']);
     for (const scenario of ['first-start', 'restart', 'failover', 'switchover', 'reinit']) expect(checkFlowRequest(config, { scenario, node: 'node2' })).toMatchObject({ ok: true, scenario, node: 'node2' });
     expect(checkFlowRequest(config, { scenario: 'backup' })).toEqual({ ok: true, scenario: 'backup', node: undefined, restore: undefined, force: undefined, maintenance: undefined });
     expect(checkFlowRequest(config, { scenario: 'restore', params: { confirm: true } })).toEqual({
@@ -97,7 +98,7 @@ describe('POST /api/flows request check', () => {
     expect(refused({ scenario: 'restart', node: 'node9' }).details).toEqual([{ path: 'node', message: 'unknown node "node9", known: node1, node2, node3' }]);
     expect(refused({ scenario: 'restart', node: 3 }).details).toEqual([{ path: 'node', message: expect.stringMatching(/expected string/) }]);
     expect(refused({ scenario: 'backup', node: 'node1' }).details).toEqual([{ path: 'node', message: 'backup takes no node' }]);
-    expect(refused({ scenario: 'backup', params: { x: 1 } }).details).toEqual([{ path: 'params', message: 'backup takes no params (only restore, failover, pause, resume do)' }]);
+    expect(refused({ scenario: 'backup', params: { x: 1 } }).details).toEqual([{ path: 'params', message: 'backup takes no params (only restore, failover, pause, resume, apply-config do)' }]);
     expect(refused({ scenario: 'backup', extra: true }).details).toEqual([{ path: '(body)', message: 'unknown field(s) extra' }]);
     expect(refused('backup').details).toEqual([{ path: '(body)', message: expect.stringMatching(/expected object/) }]);
     expect(refused(null).status).toBe(400);

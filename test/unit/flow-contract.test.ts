@@ -9,6 +9,7 @@ import { barmanSteps, controlSteps, handlers, nodeSteps } from '../../jobs/index
 import { buildFirstStartFlow } from '../../src/flows/first-start.js';
 import {
   buildAfterPromotionFlow,
+  buildApplyParametersFlow,
   buildBackupFlow,
   buildMaintenanceFlow,
   buildReinitFlow,
@@ -44,6 +45,8 @@ const flows: [string, { flowId: string; tree: FlowJob }][] = [
   ['pause', buildMaintenanceFlow(config, 'node1', 'f-pause', { paused: true, by: 'dba@db1', reason: 'kernel upgrade' })],
   ['resume --force', buildMaintenanceFlow(config, 'node2', 'f-resume', { paused: false, by: 'dba@db1', reason: null, force: true })],
   ['reinit', buildReinitFlow(config, 'node3', 'node1', 'f-reinit')],
+  ['apply-config, standbys first', buildApplyParametersFlow(config, { flowId: 'f-apply-1', parameters: { shared_buffers: '256MB' }, primary: 'node1', standbys: ['node2', 'node3'], kind: 'standbys-first' })],
+  ['apply-config, primary first', buildApplyParametersFlow(config, { flowId: 'f-apply-2', parameters: { max_connections: '50' }, primary: 'node1', standbys: ['node2', 'node3'], kind: 'primary-first' })],
   ['reinit, failover held', buildReinitFlow(config, 'node2', 'node1', 'f-reinit-held', true)],
   ...(
     [

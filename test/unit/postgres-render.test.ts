@@ -9,7 +9,8 @@ function settings(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     const t = line.trim();
-    if (!t || t.startsWith('#')) continue;
+    // includes are files, not settings: checked on their own
+    if (!t || t.startsWith('#') || t.startsWith('include_if_exists')) continue;
     const m = /^([a-z_]+)\s*=\s*(.*)$/.exec(t);
     if (!m) throw new Error(`not a setting: ${line}`);
     if (out.has(m[1])) throw new Error(`setting ${m[1]} twice`);
@@ -63,10 +64,12 @@ describe('renderPostgresConf', () => {
     expect(s.get('archive_mode')).toBe('on');
   });
 
-  it('the replication file is the minimal file plus lines', () => {
-    const minimal = renderPostgresConf(config, node2, { replication: false });
-    const full = renderPostgresConf(config, node2, { replication: true });
-    expect(full.startsWith(minimal)).toBe(true);
+  it('the replication file is the minimal file plus lines; both include the parameters file after pgha\'s lines, the replication one the quorum file last', () => {
+    const minimal = renderPostgresConf(config, node2, { replication: false }).trimEnd().split('\n');
+    const full = renderPostgresConf(config, node2, { replication: true }).trimEnd().split('\n');
+    expect(minimal.at(-1)).toBe("include_if_exists = 'pgha-parameters.conf'");
+    expect(full.slice(-2)).toEqual(["include_if_exists = 'pgha-parameters.conf'", "include_if_exists = 'pgha-sync.conf'"]);
+    expect(full.slice(0, minimal.length - 1)).toEqual(minimal.slice(0, -1));
     expect(full.length).toBeGreaterThan(minimal.length);
   });
 

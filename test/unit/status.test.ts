@@ -71,9 +71,9 @@ describe('nodeStatuses: the status rows from the cluster view', () => {
     ]);
     const nodes = decideTopology(config, answers);
     expect(nodes.map((n) => n.name)).toEqual(['node1', 'node2', 'node3']);
-    expect(nodes[0]).toEqual({ name: 'node1', host: '127.0.0.11', port: 5432, pid: 101, repmgrdPaused: false, role: 'primary', upstream: null, timeline: 2, lagBytes: 0, lsn: '0/5000060' });
-    expect(nodes[1]).toEqual({ name: 'node2', host: '127.0.0.12', port: 5432, pid: 102, repmgrdPaused: false, role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x60, lsn: '0/5000000' });
-    expect(nodes[2]).toEqual({ name: 'node3', host: '127.0.0.13', port: 5432, pid: null, repmgrdPaused: false, role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x1000000, lsn: '0/4000060' });
+    expect(nodes[0]).toEqual({ name: 'node1', host: '127.0.0.11', port: 5432, pid: 101, repmgrdPaused: false, pendingRestart: [], role: 'primary', upstream: null, timeline: 2, lagBytes: 0, lsn: '0/5000060' });
+    expect(nodes[1]).toEqual({ name: 'node2', host: '127.0.0.12', port: 5432, pid: 102, repmgrdPaused: false, pendingRestart: [], role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x60, lsn: '0/5000000' });
+    expect(nodes[2]).toEqual({ name: 'node3', host: '127.0.0.13', port: 5432, pid: null, repmgrdPaused: false, pendingRestart: [], role: 'standby', upstream: 'node1', timeline: 2, lagBytes: 0x1000000, lsn: '0/4000060' });
     for (const n of nodes) expect(n).not.toHaveProperty('error');
   });
 
