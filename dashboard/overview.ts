@@ -81,3 +81,22 @@ export class Overview {
     return Promise.all(records.map((r) => this.flow(r)));
   }
 }
+
+/** One sample of every node's replication lag (bytes; null: not a standby that answered). */
+export interface LagSample {
+  at: number;
+  lag: Record<string, number | null>;
+}
+
+/** The page's lag chart: a sample of each node's lag every few seconds, the last `spanMs` kept (pure but for the clock it is given). */
+export class LagHistory {
+  private readonly samples: LagSample[] = [];
+  constructor(readonly spanMs = 15 * 60_000) {}
+  add(at: number, nodes: { name: string; role: string; lagBytes: number | null }[]): void {
+    this.samples.push({ at, lag: Object.fromEntries(nodes.map((n) => [n.name, n.role === 'standby' ? n.lagBytes : null])) });
+    while (this.samples.length && this.samples[0]!.at < at - this.spanMs) this.samples.shift();
+  }
+  get(): LagSample[] {
+    return [...this.samples];
+  }
+}

@@ -66,12 +66,20 @@ ${FETCH_WITHOUT_URL_CREDENTIALS}
   .banner { background: #fdecea; color: #b3261e; border: 2px solid #b3261e; padding: 8px 12px; margin: 8px 16px; font-weight: 600; }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
   dt { color: #667; }
+  .actions { display: flex; flex-wrap: wrap; gap: 8px 18px; align-items: center; }
+  .actions label { display: inline-flex; gap: 6px; align-items: center; }
+  button { font: inherit; padding: 3px 10px; }
+  #action-result { margin-top: 8px; font-size: 13px; }
+  #lag svg { width: 100%; height: 140px; }
+  #lag .axis { stroke: #ccd; }
+  #lag polyline { fill: none; stroke-width: 2; }
 </style>
 </head>
 <body>
 <header><h1>${title}</h1>
   <a href="queues">Bull Board (steps, logs, retry)</a><a href="api/status">API</a><a href="metrics">metrics</a>
-  <span>${o.readOnly ? 'read-only' : ''}</span><span id="updated">loading…</span></header>
+  <span>${o.readOnly ? 'read-only' : ''}</span><span id="updated">loading…</span>
+  <form method="post" action="logout"><button type="submit">log out</button></form></header>
 <div id="failover-paused" class="banner" role="alert" hidden></div>
 <main>
   <section id="topology"><h2>Topology</h2><div id="error"></div>
@@ -81,6 +89,24 @@ ${FETCH_WITHOUT_URL_CREDENTIALS}
     </svg>
   </section>
   <section id="barman"><h2>Barman</h2><dl id="barman-state"></dl></section>
+  ${
+    o.readOnly
+      ? ''
+      : `<section id="actions" class="wide"><h2>Operations</h2>
+    <div class="actions">
+      <label>to <select id="switchover-to" aria-label="switch over to"></select></label><button id="do-switchover">Switch over</button>
+      <button id="do-backup">Back up now</button>
+      <label><select id="restart-node" aria-label="node to restart"></select></label><button id="do-restart">Restart</button>
+      <label><select id="reinit-node" aria-label="standby to re-clone"></select></label><button id="do-reinit">Reinit</button>
+      <input id="pause-reason" placeholder="why (shown to all)" maxlength="500"><button id="do-pause">Pause automatic failover</button><button id="do-resume">Resume automatic failover</button>
+    </div>
+    <div id="action-result" role="status"></div>
+  </section>`
+  }
+  <section id="lag" class="wide"><h2>Replication lag, last 15 minutes</h2>
+    <svg id="lag-chart" viewBox="0 0 720 140" role="img" aria-label="replication lag of each standby over the last 15 minutes"><g id="lag-lines"></g></svg>
+    <div id="lag-legend"></div>
+  </section>
   <section id="flows" class="wide"><h2>Flows</h2>
     <table><thead><tr><th>flow</th><th>scenario</th><th>state</th><th>step</th><th>progress</th><th>started</th></tr></thead><tbody id="flow-rows"></tbody></table>
   </section>
@@ -184,6 +210,69 @@ async function refreshHistory() {
   if (res.ok) drawHistory(await res.json());
 }
 
+let current = { nodes: [] };
+const fill = (id, names) => {
+  const sel = document.getElementById(id);
+  if (!sel) return;
+  const keep = sel.value;
+  if ([...sel.options].map((x) => x.value).join() === names.join()) return;
+  sel.replaceChildren(...names.map((n) => { const opt = document.createElement('option'); opt.value = n; opt.textContent = n; return opt; }));
+  if (names.includes(keep)) sel.value = keep;
+};
+function drawActions(nodes) {
+  current.nodes = nodes;
+  const standbys = nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+  fill('switchover-to', standbys); fill('reinit-node', standbys); fill('restart-node', nodes.map((n) => n.name));
+}
+const primaryName = () => (current.nodes.find((n) => n.role === 'primary') || { name: 'the primary' }).name;
+async function act(request, question) {
+  if (!window.confirm(question)) return;
+  const out = document.getElementById('action-result');
+  out.className = ''; out.textContent = 'starting…';
+  try {
+    const res = await fetch('api/flows', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    const body = await res.json();
+    if (!res.ok) { out.className = 'bad'; out.textContent = 'refused: ' + body.error; return; }
+    out.className = 'ok'; out.textContent = 'started flow ' + body.flowId + ': ' + body.summary;
+    out.setAttribute('data-flow', body.flowId);
+  } catch (err) {
+    out.className = 'bad'; out.textContent = 'failed: ' + err.message;
+  }
+}
+const on = (id, fn) => { const b = document.getElementById(id); if (b) b.addEventListener('click', fn); };
+const picked = (id) => document.getElementById(id).value;
+on('do-switchover', () => { const to = picked('switchover-to'); act({ scenario: 'switchover', node: to }, 'Switch over to ' + to + '? ' + primaryName() + ' stops cleanly, ' + to + ' is promoted once it has replayed every commit, and ' + primaryName() + ' rejoins as its standby. Writes stop for about a second.'); });
+on('do-backup', () => act({ scenario: 'backup' }, 'Take a full backup now? barman copies the data of the primary while the cluster keeps serving.'));
+on('do-restart', () => { const n = picked('restart-node'); act({ scenario: 'restart', node: n }, 'Restart ' + n + '? Automatic failover is paused meanwhile; ' + (n === primaryName() ? 'writes stop until it is back.' : 'it serves no reads until it is back.')); });
+on('do-reinit', () => { const n = picked('reinit-node'); act({ scenario: 'reinit', node: n }, 'Reinit ' + n + '? Its data directory is moved aside and ' + n + ' is cloned again from ' + primaryName() + '; the old copy is removed once the new one streams.'); });
+on('do-pause', () => { const reason = document.getElementById('pause-reason').value; act({ scenario: 'pause', params: { by: 'the cluster page', ...(reason ? { reason } : {}) } }, 'Pause automatic failover cluster-wide? If the primary fails, no standby is promoted until you resume.'); });
+on('do-resume', () => act({ scenario: 'resume', params: { by: 'the cluster page' } }, 'Resume automatic failover? repmgrd acts on failures again (unless a flow still holds it paused).'));
+
+const COLORS = ['#2d6bd4', '#d4632d', '#1f8a3b', '#8a1f7a', '#7a6a1f'];
+function drawLag(l) {
+  const W = 720, H = 140, P = 24;
+  const g = document.getElementById('lag-lines'); g.replaceChildren();
+  const end = Date.now(), start = end - l.spanMs;
+  const names = [...new Set(l.samples.flatMap((s) => Object.keys(s.lag).filter((k) => s.lag[k] !== null)))].sort();
+  const max = Math.max(1, ...l.samples.flatMap((s) => Object.values(s.lag).filter((v) => v !== null)));
+  g.append(el('line', { class: 'axis', x1: P, y1: H - P, x2: W, y2: H - P }), el('text', { x: 2, y: 12, 'font-size': 10 }, max + ' B'), el('text', { x: 2, y: H - P, 'font-size': 10 }, '0'));
+  const legend = document.getElementById('lag-legend'); legend.replaceChildren();
+  names.forEach((name, i) => {
+    const pts = l.samples.filter((s) => s.lag[name] != null).map((s) => (P + ((s.at - start) / l.spanMs) * (W - P)).toFixed(1) + ',' + (H - P - (s.lag[name] / max) * (H - 2 * P)).toFixed(1));
+    g.append(el('polyline', { 'data-node': name, 'data-points': String(pts.length), points: pts.join(' '), stroke: COLORS[i % COLORS.length] }));
+    const last = l.samples.length ? l.samples[l.samples.length - 1].lag[name] : null;
+    const item = el('span', { style: 'color:' + COLORS[i % COLORS.length] + ';margin-right:16px' }, name + ': ' + (last == null ? '-' : last + ' B now'));
+    legend.append(item);
+  });
+}
+let lagAt = 0;
+async function refreshLag() {
+  if (Date.now() - lagAt < 5000) return;
+  lagAt = Date.now();
+  const res = await fetch('api/lag', { credentials: 'same-origin', cache: 'no-store' });
+  if (res.ok) drawLag(await res.json());
+}
+
 async function refresh() {
   try {
     // resolved against the page's address without the user:token@ a user may have opened it with:
@@ -191,7 +280,9 @@ async function refresh() {
     if (!res.ok) throw new Error('HTTP ' + res.status);
     const o = await res.json();
     drawTopology(o.status.nodes); drawFailover(o.status.automaticFailover); drawBarman(o.status.barman, o.status.nodes); drawFlows(o.flows); drawEvents(o.events);
+    drawActions(o.status.nodes);
     await refreshHistory();
+    await refreshLag();
     document.getElementById('error').textContent = '';
     document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
   } catch (err) {
@@ -203,4 +294,22 @@ setInterval(refresh, 1500);
 </script>
 </body>
 </html>`;
+}
+
+/** The login form (pure): the token for a session cookie; `error` after a wrong one. */
+export function loginPage(o: { cluster: string; error?: string }): string {
+  const title = dashboardTitle(o.cluster.replace(/[^A-Za-z0-9_-]/g, ''));
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>${title}: log in</title><meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body { font: 14px/1.4 system-ui, sans-serif; background: #f5f6f8; display: grid; place-items: center; height: 100vh; margin: 0; }
+form { background: #fff; padding: 24px; border-radius: 6px; box-shadow: 0 1px 3px #0003; display: grid; gap: 10px; min-width: 320px; }
+.bad { color: #b3261e; font-weight: 600; }</style></head>
+<body><form method="post" action="login">
+<h1 style="font-size:18px;margin:0">${title}</h1>
+<label>Dashboard token <input id="token" name="token" type="password" autocomplete="current-password" required autofocus style="width:100%"></label>
+${o.error ? `<div id="login-error" class="bad" role="alert">${o.error === 'wrong token' ? 'wrong token' : 'cannot log in'}</div>` : ''}
+<button type="submit">Log in</button>
+<small>The token is dashboard.token (or the file dashboard.tokenFile names). Scripts send it as Authorization: Bearer.</small>
+</form></body></html>`;
 }

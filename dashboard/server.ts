@@ -14,10 +14,13 @@ import { readFlowRecord } from '../src/flows/registry.js';
 import { startScenario } from '../src/scenarios.js';
 import { runBarmanJob } from '../src/flows/jobs.js';
 import type { BackupInfo } from '../src/barman/actions.js';
-import { authorized, dashboardToken } from '../src/auth.js';
-import { Overview, pageEvents } from './overview.js';
+import { authorized, cookieOf, dashboardToken, SESSION_COOKIE, SESSION_TTL_MS, sessionValue, validSession } from '../src/auth.js';
+import { LagHistory, Overview, pageEvents } from './overview.js';
 import { createMetrics } from './metrics.js';
-import { clusterPage, dashboardTitle, FETCH_WITHOUT_URL_CREDENTIALS } from './page.js';
+import { clusterPage, dashboardTitle, FETCH_WITHOUT_URL_CREDENTIALS, loginPage } from './page.js';
+
+/** How often the lag chart samples each node's lag. */
+export const LAG_SAMPLE_MS = 5000;
 
 /** The API's error body. */
 const fail = (res: Response, status: number, error: string, details: unknown[] = []) => res.status(status).json({ error, details });
@@ -49,6 +52,9 @@ export function createDashboard(config: ClusterConfig) {
   };
   const overview = new Overview(config, connection, queue);
   const metrics = createMetrics(config, overview, queues);
+  // the lag chart's samples: the last 15 minutes, one every LAG_SAMPLE_MS (lost when the dashboard restarts)
+  const lag = new LagHistory();
+  const lagTimer = setInterval(() => void overview.nodes.get().then((nodes) => lag.add(Date.now(), nodes), () => {}), LAG_SAMPLE_MS);
 
   const board = new ExpressAdapter();
   board.setBasePath('/queues');
@@ -61,7 +67,9 @@ export function createDashboard(config: ClusterConfig) {
   const app = express();
   app.disable('x-powered-by');
   const requireToken = (req: Request, res: Response, next: NextFunction) => {
-    if (authorized(req.headers.authorization, token)) return next();
+    if (authorized(req.headers.authorization, token) || validSession(cookieOf(req.headers.cookie, SESSION_COOKIE), token, Date.now())) return next();
+    // a person opening the page: the login form; scripts and Bull Board's API: 401 with the basic-auth challenge
+    if (req.method === 'GET' && req.path === '/' && req.accepts(['json', 'html']) === 'html') return res.redirect(303, 'login');
     // browsers ask for a user name and password: any user name, the token as password
     res.setHeader('WWW-Authenticate', `Basic realm="pgha ${config.cluster}", charset="UTF-8"`);
     return fail(res, 401, 'authentication required: send Authorization: Bearer <token> (or HTTP basic auth with the token as password)');
@@ -69,6 +77,21 @@ export function createDashboard(config: ClusterConfig) {
 
   app.get('/metrics', ...(config.dashboard.openMetrics ? [] : [requireToken]), async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  // the login form: a browser exchanges the token for a session cookie (HttpOnly: no script reads
+  // it; SameSite=Strict: no other site's page sends it, so no cross-site request acts with it)
+  app.get('/login', (_req, res) => void res.type('html').send(loginPage({ cluster: config.cluster })));
+  app.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
+    const given = typeof req.body?.token === 'string' ? req.body.token : '';
+    if (!authorized(`Bearer ${given}`, token)) return void res.status(401).type('html').send(loginPage({ cluster: config.cluster, error: 'wrong token' }));
+    const expiresAt = Date.now() + SESSION_TTL_MS;
+    res.cookie(SESSION_COOKIE, sessionValue(token, expiresAt), { httpOnly: true, sameSite: 'strict', path: '/', maxAge: SESSION_TTL_MS, secure: req.secure });
+    logger.info(`login from ${req.ip}: session until ${new Date(expiresAt).toISOString()}`);
+    return void res.redirect(303, './');
+  });
+  app.post('/logout', (_req, res) => {
+    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.redirect(303, 'login');
   });
   app.use(requireToken);
   // Bull Board's write actions (retry, clean, promote, remove) are its API's non-GET requests
@@ -89,6 +112,9 @@ export function createDashboard(config: ClusterConfig) {
   });
   api.get('/history', async (_req, res) => {
     res.json(await overview.history.get());
+  });
+  api.get('/lag', (_req, res) => {
+    res.json({ everyMs: LAG_SAMPLE_MS, spanMs: lag.spanMs, samples: lag.get() });
   });
   api.get('/events', async (_req, res) => {
     res.json(await overview.events.get());
@@ -130,6 +156,7 @@ export function createDashboard(config: ClusterConfig) {
   });
 
   const close = async () => {
+    clearInterval(lagTimer);
     await metrics.close();
     await Promise.all([...queueByName.values()].map((q) => q.close()));
     connection.disconnect();

@@ -1,6 +1,6 @@
 // The dashboard's one secret (also asked by health checks when health.open is false): a token, sent as
 // `Authorization: Bearer <token>` by scripts or as HTTP basic auth's password (any user name) by a browser.
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { timingSafeEqual, createHash, createHmac } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { ClusterConfig } from './config/schema.js';
 
@@ -44,4 +44,38 @@ export function presentedToken(header: string | undefined): string | null {
 export function authorized(header: string | undefined, token: string): boolean {
   const given = presentedToken(header);
   return given !== null && timingSafeEqual(digest(given), digest(token));
+}
+
+/** The browser session's cookie: set by the login form (POST /login) once it was given the token. */
+export const SESSION_COOKIE = 'pgha_session';
+/** How long a login lasts. */
+export const SESSION_TTL_MS = 12 * 3_600_000;
+
+const mac = (token: string, expiresAt: number) => createHmac('sha256', token).update(`pgha-session:${expiresAt}`).digest('base64url');
+
+/**
+ * A session cookie's value (pure): "<expiresAt ms>.<HMAC-SHA256 keyed by the token>". Nothing is
+ * stored server-side: any dashboard with the same token accepts it, and changing the token ends every
+ * session. The token itself never reaches the browser's storage.
+ */
+export function sessionValue(token: string, expiresAt: number): string {
+  return `${expiresAt}.${mac(token, expiresAt)}`;
+}
+
+/** Is this cookie value a session of `token` not yet expired at `now`? (pure, constant-time on the MAC) */
+export function validSession(value: string | null, token: string, now: number): boolean {
+  const m = value ? /^(\d{10,16})\.([A-Za-z0-9_-]{43})$/.exec(value) : null;
+  if (!m) return false;
+  const expiresAt = Number(m[1]);
+  if (expiresAt <= now) return false;
+  return timingSafeEqual(digest(m[2]!), digest(mac(token, expiresAt)));
+}
+
+/** A cookie's value from a Cookie header (pure); null when absent. */
+export function cookieOf(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return null;
 }

@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Dialog, type Page } from 'playwright-core';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { redisConnection } from '../../src/redis.js';
@@ -109,17 +109,35 @@ describe('authentication', () => {
     expect((await fetch(`${base}/metrics`)).status).toBe(200);
   });
 
-  it('a browser without credentials gets 401; with them it sees the cluster page', async () => {
+  it('a browser without credentials gets the login form; a wrong token is refused there; the token gives an HttpOnly, SameSite=Strict session cookie and the page; log out ends it', async () => {
     const anonymous = await browser.newContext();
-    const p = await anonymous.newPage();
-    const answers: number[] = [];
-    p.on('response', (r) => answers.push(r.status()));
-    // chromium answers the basic-auth challenge of a 401 with this error when it has no credentials
-    await expect(p.goto(base)).rejects.toThrow(/ERR_INVALID_AUTH_CREDENTIALS/);
-    // the page's content is not read here: after the failed navigation chromium is still swapping in its error page
-    expect(answers).toContain(401);
-    expect(answers).not.toContain(200);
-    await anonymous.close();
+    try {
+      const p = await anonymous.newPage();
+      await p.goto(base);
+      expect(p.url()).toBe(`${base}/login`);
+      await p.fill('#token', 'not-the-token-at-all-really');
+      await p.click('form button[type=submit]');
+      await expect(p.locator('#login-error').textContent()).resolves.toBe('wrong token');
+      expect((await anonymous.cookies()).filter((c) => c.name === 'pgha_session')).toEqual([]);
+      await p.fill('#token', tc.dashboard().token);
+      await Promise.all([p.waitForURL(`${base}/`), p.click('form button[type=submit]')]);
+      await p.waitForSelector('#nodes g[data-node="node1"]');
+      const cookies = (await anonymous.cookies()).filter((c) => c.name === 'pgha_session');
+      expect(cookies).toEqual([expect.objectContaining({ httpOnly: true, sameSite: 'Strict', path: '/' })]);
+      expect(cookies[0]!.value).not.toContain(tc.dashboard().token);
+      // the page's own calls ride on the cookie, which no script reads
+      expect(await p.evaluate(async () => (await fetch('api/status')).status)).toBe(200);
+      expect(await p.evaluate(() => document.cookie)).toBe('');
+      // the cookie works for a request outside the browser too, and a forged one does not
+      const cookie = `pgha_session=${cookies[0]!.value}`;
+      expect((await fetch(`${base}/api/status`, { headers: { cookie } })).status).toBe(200);
+      expect((await fetch(`${base}/api/status`, { headers: { cookie: cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) } })).status).toBe(401);
+      await Promise.all([p.waitForURL(`${base}/login`), p.click('header form button')]);
+      expect((await anonymous.cookies()).filter((c) => c.name === 'pgha_session')).toEqual([]);
+    } finally {
+      await anonymous.close();
+    }
+    // a browser given the token as basic auth still sees the page at once
     const ok = await page.goto(base);
     expect(ok!.status()).toBe(200);
   });
@@ -247,6 +265,11 @@ describe('REST API', () => {
       expect(retried.status).toBe(403);
       expect((await fetch(`${ro}/api/status`, { headers })).status).toBe(200);
       expect((await fetch(`${ro}/api/status`)).status).toBe(401);
+      // the page offers no operation in read-only mode
+      const pageHtml = await (await fetch(`${ro}/`, { headers })).text();
+      expect(pageHtml).toContain('id="topology"');
+      expect(pageHtml).not.toContain('id="actions"');
+      expect(pageHtml).not.toMatch(/<button id="do-/);
     } finally {
       server.close();
       await close();
@@ -464,6 +487,92 @@ describe('in the browser', () => {
     expect(await metric()).toBe(0);
     await page.locator('#failover-paused').waitFor({ state: 'hidden', timeout: 15_000 });
   }, 600_000);
+
+  it("the page's buttons: each asks a confirmation naming its effect, then starts its flow (backup, switchover to the chosen standby and back, restart, reinit, pause with a reason, resume); a dismissed one starts nothing", async () => {
+    await page.goto(base);
+    await page.waitForSelector('#switchover-to option');
+    const dialogs: string[] = [];
+    let accept = true;
+    const onDialog = (d: Dialog) => {
+      dialogs.push(d.message());
+      void (accept ? d.accept() : d.dismiss());
+    };
+    page.on('dialog', onDialog);
+    const option = (select: string, value: string) => waitFor(`${value} in ${select}`, async () => (await page.locator(`${select} option[value="${value}"]`).count()) === 1, 15_000, 200);
+    const clickAndFinish = async (button: string) => {
+      const before = await page.locator('#action-result').getAttribute('data-flow');
+      await page.click(button);
+      const id = await waitFor(`a flow started by ${button}`, async () => {
+        const f = await page.locator('#action-result').getAttribute('data-flow');
+        const text = (await page.locator('#action-result').textContent()) ?? '';
+        if (text.startsWith('refused')) throw new Error(text);
+        return f && f !== before ? f : undefined;
+      }, 15_000, 100);
+      return flowDone(id, 300_000);
+    };
+    try {
+      accept = false;
+      const flowsBefore = (await api('/api/flows?limit=200')).body.length;
+      await page.click('#do-backup');
+      await waitFor('the question asked', async () => dialogs.length === 1, 5000, 50);
+      expect(dialogs[0]).toBe('Take a full backup now? barman copies the data of the primary while the cluster keeps serving.');
+      expect((await api('/api/flows?limit=200')).body.length).toBe(flowsBefore);
+      accept = true;
+      await clickAndFinish('#do-backup');
+
+      const primary = (await api('/api/status')).body.nodes.find((n: any) => n.role === 'primary').name as string;
+      const target = primary === 'node3' ? 'node2' : 'node3';
+      await option('#switchover-to', target);
+      await page.selectOption('#switchover-to', target);
+      await clickAndFinish('#do-switchover');
+      expect(dialogs.at(-1)).toBe(`Switch over to ${target}? ${primary} stops cleanly, ${target} is promoted once it has replayed every commit, and ${primary} rejoins as its standby. Writes stop for about a second.`);
+      await waitFor(`${target} primary on the page`, async () => (await rolesOnPage())[target] === 'primary', 15_000, 200);
+
+      await option('#restart-node', primary);
+      await page.selectOption('#restart-node', primary);
+      await clickAndFinish('#do-restart');
+      expect(dialogs.at(-1)).toBe(`Restart ${primary}? Automatic failover is paused meanwhile; it serves no reads until it is back.`);
+
+      await option('#reinit-node', primary);
+      await page.selectOption('#reinit-node', primary);
+      await clickAndFinish('#do-reinit');
+      expect(dialogs.at(-1)).toBe(`Reinit ${primary}? Its data directory is moved aside and ${primary} is cloned again from ${target}; the old copy is removed once the new one streams.`);
+
+      await page.fill('#pause-reason', 'page test window');
+      await clickAndFinish('#do-pause');
+      expect(dialogs.at(-1)).toMatch(/^Pause automatic failover cluster-wide\?/);
+      expect((await api('/api/status')).body.automaticFailover.maintenance).toMatchObject({ by: 'the cluster page', reason: 'page test window' });
+      await waitFor('the maintenance banner', async () => ((await page.locator('#failover-paused').textContent()) ?? '').includes('(page test window)'), 10_000, 200);
+      await clickAndFinish('#do-resume');
+      await waitFor('the banner gone', async () => page.locator('#failover-paused').isHidden(), 10_000, 200);
+
+      // back to where the next test starts: the old primary
+      await option('#switchover-to', primary);
+      await page.selectOption('#switchover-to', primary);
+      await clickAndFinish('#do-switchover');
+      await waitFor(`${primary} primary on the page`, async () => (await rolesOnPage())[primary] === 'primary', 15_000, 200);
+      // the Timelines table names the two switchovers, the current timeline last promoted
+      await waitFor('the switchovers in the Timelines table', async () => (await page.locator('#timeline-rows tr[data-why="switchover"]').count()) >= 2, 30_000, 500);
+      await page.screenshot({ path: join(ARTIFACTS, 'cluster-page-operations.png'), fullPage: true });
+    } finally {
+      page.off('dialog', onDialog);
+    }
+  }, 900_000);
+
+  it("the lag chart: a line for each standby over the last 15 minutes, from the dashboard's own samples", async () => {
+    await page.goto(base);
+    const standbys = (await api('/api/status')).body.nodes.filter((n: any) => n.role === 'standby').map((n: any) => n.name).sort();
+    const lag = await waitFor('two samples of each standby', async () => {
+      const l = (await api('/api/lag')).body;
+      return l.samples.filter((x: any) => standbys.every((n: string) => typeof x.lag[n] === 'number')).length >= 2 ? l : undefined;
+    }, 60_000, 1000);
+    expect(lag).toMatchObject({ everyMs: 5000, spanMs: 900_000 });
+    await waitFor('a line per standby on the page', async () => {
+      const lines = await page.locator('#lag-lines polyline').evaluateAll((els) => els.map((e) => [e.getAttribute('data-node'), Number(e.getAttribute('data-points'))]));
+      return JSON.stringify(lines.map((l) => l[0])) === JSON.stringify(standbys) && lines.every((l) => (l[1] as number) >= 2);
+    }, 30_000, 500);
+    await expect(page.locator('#lag-legend').textContent()).resolves.toMatch(new RegExp(`${standbys[0]}: \\d+ B now`));
+  });
 
   it('after the primary is killed the page shows the new primary within 10 s, without a reload; health checks flip', async () => {
     await page.goto(base);

@@ -415,7 +415,7 @@ describe('history', () => {
     const c = await sqlTo(cfg(), primary!);
     const file = (await c.query(`SELECT pg_read_file('pg_wal/' || lpad(upper(to_hex($1::int)), 8, '0') || '.history') AS t`, [h.currentTimeline])).rows[0].t as string;
     await c.end();
-    const forks = file.trim().split('\n').map((l) => l.split('\t')[1]);
+    const forks = file.split('\n').filter((l) => l.trim()).map((l) => l.split('\t')[1]);
     expect(rows.slice(1).map((r) => r.forkLsn)).toEqual(forks);
     const text = (await cli(['history', '--dir', tc.dir])).stdout;
     expect(text).toMatch(new RegExp(`^${h.currentTimeline} \\*\\s+${h.currentTimeline - 1}\\s+\\S+\\s+\\S+\\s+${primary}\\s+restore\\s`, 'm'));

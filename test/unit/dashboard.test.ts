@@ -2,19 +2,19 @@ import { describe, it, expect, afterAll } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { authorized, dashboardToken, presentedToken } from '../../src/auth.js';
+import { authorized, cookieOf, dashboardToken, presentedToken, SESSION_COOKIE, SESSION_TTL_MS, sessionValue, validSession } from '../../src/auth.js';
 import { checkFlowRequest, SCENARIOS } from '../../src/scenarios.js';
 import { flowRecord } from '../../src/flows/registry.js';
 import { flowState, type StepState } from '../../src/flows/run.js';
 import { chainFlow } from '../../src/flows/chain.js';
-import { pageEvents } from '../../dashboard/overview.js';
+import { LagHistory, pageEvents } from '../../dashboard/overview.js';
 import { summarizeFlow } from '../../src/flows/run.js';
 import { bullBoardPage } from '../../dashboard/server.js';
 import { FETCH_WITHOUT_URL_CREDENTIALS } from '../../dashboard/page.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { backupAgeSeconds } from '../../dashboard/metrics.js';
-import { clusterPage } from '../../dashboard/page.js';
+import { clusterPage, loginPage } from '../../dashboard/page.js';
 import { blockingChecks } from '../../jobs/barman-ready.js';
 import { stepProgress } from '../../workers/runtime.js';
 import { problemsOf, localConfig } from './helpers.js';
@@ -239,5 +239,65 @@ describe("Bull Board's page as pgha serves it", () => {
     const out = bullBoardPage(template);
     expect(out.indexOf(FETCH_WITHOUT_URL_CREDENTIALS)).toBeGreaterThan(out.indexOf('<base href'));
     expect(out.indexOf(FETCH_WITHOUT_URL_CREDENTIALS)).toBeLessThan(out.indexOf('<script defer'));
+  });
+});
+
+describe('the login session (src/auth.ts)', () => {
+  const token = 'a-token-of-at-least-16-chars';
+  const now = 1_800_000_000_000;
+
+  it('a session is valid for its token until it expires; a forged, altered, expired or other-token one is not', () => {
+    const v = sessionValue(token, now + SESSION_TTL_MS);
+    expect(v).toMatch(/^\d+\.[A-Za-z0-9_-]{43}$/);
+    expect(v).not.toContain(token);
+    expect(validSession(v, token, now)).toBe(true);
+    expect(validSession(v, token, now + SESSION_TTL_MS)).toBe(false);
+    expect(validSession(v, 'another-token-of-16-chars', now)).toBe(false);
+    // a later expiry written by hand does not carry its MAC
+    expect(validSession(v.replace(/^\d+/, String(now + 10 * SESSION_TTL_MS)), token, now)).toBe(false);
+    expect(validSession(`${now + 1000}.${'A'.repeat(43)}`, token, now)).toBe(false);
+    expect(validSession(null, token, now)).toBe(false);
+    expect(validSession('garbage', token, now)).toBe(false);
+  });
+
+  it('reads a cookie out of a Cookie header', () => {
+    expect(cookieOf('a=1; pgha_session=123.abc; b=2', SESSION_COOKIE)).toBe('123.abc');
+    expect(cookieOf('xpgha_session=1', SESSION_COOKIE)).toBeNull();
+    expect(cookieOf(undefined, SESSION_COOKIE)).toBeNull();
+  });
+
+  it('the login page posts the token to login, says a wrong one, and carries no secret', () => {
+    const html = loginPage({ cluster: 'pgha', error: 'wrong token' });
+    expect(html).toContain('<form method="post" action="login">');
+    expect(html).toContain('name="token" type="password"');
+    expect(html).toContain('<div id="login-error" class="bad" role="alert">wrong token</div>');
+    expect(loginPage({ cluster: 'pgha' })).not.toContain('login-error');
+  });
+});
+
+describe('the cluster page: operations and the lag chart', () => {
+  it('the operations are on the page unless read-only; the page script parses', () => {
+    const rw = clusterPage({ cluster: 'pgha', readOnly: false });
+    for (const id of ['do-switchover', 'do-backup', 'do-restart', 'do-reinit', 'do-pause', 'do-resume']) expect(rw).toContain(`<button id="${id}">`);
+    const ro = clusterPage({ cluster: 'pgha', readOnly: true });
+    expect(ro).not.toContain('id="actions"');
+    expect(ro).not.toMatch(/<button id="do-/);
+    for (const html of [rw, ro]) for (const script of html.split('<script>').slice(1).map((x) => x.split('</script>')[0]!)) expect(() => new Function(script)).not.toThrow();
+  });
+
+  it('LagHistory keeps a sample of each standby\'s lag over its span, primaries and down nodes as null', () => {
+    const h = new LagHistory(60_000);
+    const nodes = (lag: number) => [
+      { name: 'node1', role: 'primary', lagBytes: 0 },
+      { name: 'node2', role: 'standby', lagBytes: lag },
+      { name: 'node3', role: 'down', lagBytes: null },
+    ];
+    h.add(0, nodes(5));
+    h.add(30_000, nodes(7));
+    h.add(70_000, nodes(9));
+    expect(h.get()).toEqual([
+      { at: 30_000, lag: { node1: null, node2: 7, node3: null } },
+      { at: 70_000, lag: { node1: null, node2: 9, node3: null } },
+    ]);
   });
 });
