@@ -14,7 +14,7 @@ import { postmasterStatus } from '../../src/postgres/actions.js';
 import { fencedWithinMs } from '../../src/roles/fence.js';
 import { isAlive, readPidFile } from '../../src/fsutil.js';
 import { layout } from '../../src/local/cluster.js';
-import { cli, insertStream, splitBrainSampler, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster } from './harness.js';
+import { cli, insertStream, splitBrainSampler, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster, streamsFrom as streamsFromOf } from './harness.js';
 
 let tc: TestCluster;
 let redis: Redis;
@@ -39,16 +39,7 @@ async function lastDecision(node: string): Promise<any> {
   }
 }
 
-async function streamsFrom(node: string): Promise<string | null> {
-  const c = await sqlTo(cfg(), node);
-  try {
-    const r = await c.query(`SELECT pg_is_in_recovery() AS rec, (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS host`);
-    if (!r.rows[0].rec) return 'PRIMARY';
-    return cfg().nodes.find((n) => n.host === r.rows[0].host)?.name ?? null;
-  } finally {
-    await c.end();
-  }
-}
+const streamsFrom = (node: string) => streamsFromOf(cfg(), node);
 
 beforeAll(async () => {
   // repmgr's backstop fence after 5 s without a streaming standby (30 s by default), so that its test is short

@@ -100,6 +100,18 @@ export async function testCluster(name: string, baseIp: string, opts: { nodes?: 
   return tc;
 }
 
+/** Whom `node` streams from now: 'PRIMARY' when it takes writes, the upstream node's name, or null when it streams from nothing. */
+export async function streamsFrom(config: ClusterConfig, node: string): Promise<string | null> {
+  const c = await sqlTo(config, node);
+  try {
+    const r = await c.query(`SELECT pg_is_in_recovery() AS rec, (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS host`);
+    if (!r.rows[0].rec) return 'PRIMARY';
+    return config.nodes.find((n) => n.host === r.rows[0].host)?.name ?? null;
+  } finally {
+    await c.end();
+  }
+}
+
 /** A SQL client to a node as the repmgr role (its password from the cluster's config). */
 export async function sqlTo(config: ClusterConfig, node: string): Promise<pg.Client> {
   const n = findNode(config, node);

@@ -8,7 +8,7 @@ import { parse, stringify } from 'yaml';
 import { nodePaths } from '../../src/config/paths.js';
 import { postmasterStatus } from '../../src/postgres/actions.js';
 import { PARAMETERS_CONF } from '../../src/postgres/parameters.js';
-import { cli, insertStream, longestAckGap, splitBrainSampler, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster } from './harness.js';
+import { cli, insertStream, longestAckGap, splitBrainSampler, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster, streamsFrom as streamsFromOf } from './harness.js';
 
 let tc: TestCluster;
 const cfg = () => tc.config();
@@ -31,16 +31,7 @@ async function show(node: string, name: string): Promise<string> {
     await c.end();
   }
 }
-async function streamsFrom(node: string): Promise<string | null> {
-  const c = await sqlTo(cfg(), node);
-  try {
-    const r = await c.query(`SELECT pg_is_in_recovery() AS rec, (SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming') AS host`);
-    if (!r.rows[0].rec) return 'PRIMARY';
-    return cfg().nodes.find((n) => n.host === r.rows[0].host)?.name ?? null;
-  } finally {
-    await c.end();
-  }
-}
+const streamsFrom = (node: string) => streamsFromOf(cfg(), node);
 
 beforeAll(async () => {
   tc = await testCluster('parameters', '127.0.31.11');
@@ -76,6 +67,7 @@ describe('pgha config apply', () => {
     const owned = await cli(['config', 'apply', '--dir', tc.dir]);
     expect(owned.exitCode).toBe(2);
     expect(owned.all).toContain('postgres.parameters.wal_level: pgha sets it to replica: streaming replication, barman and pg_rewind need it; remove it from postgres.parameters (got "logical")');
+    setParameters({});
     expect({ pids: pids(), files: paramFiles() }).toEqual(before);
   });
 
