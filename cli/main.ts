@@ -355,7 +355,8 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (o) => {
       const { serveDashboard } = await import('../dashboard/server.js');
       const loaded = loadConfig(o);
-      await runUntilSignal('dashboard', loaded, () => serveDashboard(loaded.config));
+      // config apply through the API reads the file again: the parameters it holds now
+      await runUntilSignal('dashboard', loaded, () => serveDashboard(loaded.config, { reload: () => loadConfig(o).config }));
     });
 
   const backup = program.command('backup').description('barman backups');

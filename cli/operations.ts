@@ -79,7 +79,7 @@ export async function runOperation(
   const { code } = await runScenario(config, { scenario: verb, node, ...(params ? { params } : {}) }, say, {
     onFailure: (failed) =>
       verb !== 'restart' || failed.step !== 'decide-and-start'
-        ? 'repmgrd may still be paused cluster-wide: fix the cause and retry the step from the dashboard, or run repmgr service unpause'
+        ? 'automatic failover may still be paused cluster-wide by this flow: fix the cause and retry the failed step from the dashboard (the flow then resumes it), or give up the flow with pgha resume --force'
         : undefined,
   });
   return code;

@@ -7,6 +7,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { ClusterConfig } from '../src/config/schema.js';
+import { ConfigError } from '../src/config/load.js';
+import { sleep } from '../src/wait.js';
 import { allQueueNames } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
 import { createLogger } from '../src/logger.js';
@@ -40,7 +42,11 @@ function servedBullBoard(_req: Request, res: Response, next: NextFunction) {
   next();
 }
 
-export function createDashboard(config: ClusterConfig) {
+/**
+ * The dashboard's app. `reload` reads the config again from where it came from: `pgha config apply`
+ * through the API applies the parameters the file holds now, not those it held when the dashboard started.
+ */
+export function createDashboard(config: ClusterConfig, o: { reload?: () => ClusterConfig } = {}) {
   const token = dashboardToken(config);
   const logger = createLogger('dashboard');
   const connection = redisConnection(config.redis);
@@ -65,9 +71,12 @@ export function createDashboard(config: ClusterConfig) {
   });
 
   const app = express();
+  /** Sessions ended by log out, until they expire (this process only: a new token ends them all everywhere). */
+  const loggedOut = new Map<string, number>();
   app.disable('x-powered-by');
   const requireToken = (req: Request, res: Response, next: NextFunction) => {
-    if (authorized(req.headers.authorization, token) || validSession(cookieOf(req.headers.cookie, SESSION_COOKIE), token, Date.now())) return next();
+    const session = cookieOf(req.headers.cookie, SESSION_COOKIE);
+    if (authorized(req.headers.authorization, token) || (validSession(session, token, Date.now()) && !loggedOut.has(session!))) return next();
     // a person opening the page: the login form; scripts and Bull Board's API: 401 with the basic-auth challenge
     if (req.method === 'GET' && req.path === '/' && req.accepts(['json', 'html']) === 'html') return res.redirect(303, 'login');
     // browsers ask for a user name and password: any user name, the token as password
@@ -81,15 +90,25 @@ export function createDashboard(config: ClusterConfig) {
   // the login form: a browser exchanges the token for a session cookie (HttpOnly: no script reads
   // it; SameSite=Strict: no other site's page sends it, so no cross-site request acts with it)
   app.get('/login', (_req, res) => void res.type('html').send(loginPage({ cluster: config.cluster })));
-  app.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
+  app.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
     const given = typeof req.body?.token === 'string' ? req.body.token : '';
-    if (!authorized(`Bearer ${given}`, token)) return void res.status(401).type('html').send(loginPage({ cluster: config.cluster, error: 'wrong token' }));
+    if (!authorized(`Bearer ${given}`, token)) {
+      // a second per wrong guess: guessing stays slow
+      await sleep(1000);
+      logger.warn(`login refused from ${req.ip}: wrong token`);
+      return void res.status(401).type('html').send(loginPage({ cluster: config.cluster, error: 'wrong token' }));
+    }
     const expiresAt = Date.now() + SESSION_TTL_MS;
-    res.cookie(SESSION_COOKIE, sessionValue(token, expiresAt), { httpOnly: true, sameSite: 'strict', path: '/', maxAge: SESSION_TTL_MS, secure: req.secure });
+    // Secure behind a TLS proxy too (X-Forwarded-Proto), so the cookie never travels in clear from there
+    res.cookie(SESSION_COOKIE, sessionValue(token, expiresAt), { httpOnly: true, sameSite: 'strict', path: '/', maxAge: SESSION_TTL_MS, secure: req.secure || req.get('x-forwarded-proto') === 'https' });
     logger.info(`login from ${req.ip}: session until ${new Date(expiresAt).toISOString()}`);
     return void res.redirect(303, './');
   });
-  app.post('/logout', (_req, res) => {
+  app.post('/logout', (req, res) => {
+    // the cookie is refused by this dashboard from now on, even replayed (a copy taken from the browser)
+    const value = cookieOf(req.headers.cookie, SESSION_COOKIE);
+    if (value && validSession(value, token, Date.now())) loggedOut.set(value, Number(value.split('.')[0]));
+    for (const [v, expiresAt] of loggedOut) if (expiresAt <= Date.now()) loggedOut.delete(v);
     res.clearCookie(SESSION_COOKIE, { path: '/' });
     res.redirect(303, 'login');
   });
@@ -138,7 +157,16 @@ export function createDashboard(config: ClusterConfig) {
   });
   api.post('/flows', async (req, res) => {
     if (config.dashboard.readOnly) return fail(res, 403, 'the dashboard is read-only (dashboard.readOnly: true)');
-    const planned = await startScenario(config, connection, req.body ?? {});
+    let current = config;
+    if (req.body?.scenario === 'apply-config' && o.reload) {
+      try {
+        current = o.reload();
+      } catch (err) {
+        if (err instanceof ConfigError) return fail(res, 400, `the config file is invalid: ${err.problems.join('; ')}`, err.problems.map((p) => ({ path: p.split(':')[0], message: p.slice(p.indexOf(':') + 1).trim() })));
+        throw err;
+      }
+    }
+    const planned = await startScenario(current, connection, req.body ?? {});
     if (!planned.ok) return fail(res, planned.status, planned.error, planned.details);
     logger.info(`flow ${planned.flowId} started from the API: ${planned.summary}`);
     return res.status(201).json({ flowId: planned.flowId, scenario: planned.scenario, summary: planned.summary, steps: `/api/flows/${planned.flowId}` });
@@ -168,9 +196,9 @@ export function createDashboard(config: ClusterConfig) {
  * `pgha dashboard`: serve the dashboard of a resolved config. `ready` rejects when the address cannot
  * be listened on (the port taken: another dashboard runs there); `stop` closes the server and its connections.
  */
-export function serveDashboard(config: ClusterConfig): { ready: Promise<void>; stop(): Promise<void> } {
+export function serveDashboard(config: ClusterConfig, o: { reload?: () => ClusterConfig } = {}): { ready: Promise<void>; stop(): Promise<void> } {
   const logger = createLogger('dashboard');
-  const { app, close } = createDashboard(config);
+  const { app, close } = createDashboard(config, o);
   let server: ReturnType<typeof app.listen> | undefined;
   const ready = new Promise<void>((done, fail) => {
     // Express 5 hands a listen error to this callback (it used to be logged as listening)

@@ -55,11 +55,18 @@ export async function keepMaintenancePause(ctx: StepContext, nc: NodeContext): P
   }
 }
 
-/** Write a promotion to the cluster's history (src/history.ts): the timeline it took, who, why. */
+/**
+ * Write a promotion to the cluster's history (src/history.ts): the timeline it took, who, why. Best
+ * effort: the promotion happened whatever Redis says, and a step must never fail (or undo a restore)
+ * for want of its history line; a miss is logged, and `pgha history` lists the timeline as not recorded.
+ */
 export async function notePromotion(ctx: StepContext, record: PromotionRecord): Promise<void> {
   const connection = redisConnection(ctx.config.redis);
+  connection.on('error', () => {});
   try {
     await recordPromotion(connection, ctx.config.cluster, record);
+  } catch (err) {
+    await ctx.log(`history: timeline ${record.timeline} (${record.why} of ${record.node}) not recorded: ${(err as Error).message}`).catch(() => {});
   } finally {
     connection.disconnect();
   }

@@ -92,8 +92,9 @@ export default defineStep('install-restored', {
       });
       rmSync(join(p.dataDir, 'barman_wal'), { recursive: true, force: true });
       await ctx.log(`${nc.node.name} recovered and promoted; recovery settings reset`);
-      const timeline = await withLocalSql(nc, ctx.config.postgres.port, 'postgres', async (c) => (await c.query(CURRENT_TIMELINE_SQL)).rows[0].t as number);
-      await notePromotion(ctx, { timeline, node: nc.node.name, at: new Date().toISOString(), why: 'restore', by: data.flowId });
+      // the history line is best effort: nothing here may send a restore that worked back to the old data
+      const timeline = await withLocalSql(nc, ctx.config.postgres.port, 'postgres', async (c) => (await c.query(CURRENT_TIMELINE_SQL)).rows[0].t as number).catch(() => null);
+      if (timeline !== null) await notePromotion(ctx, { timeline, node: nc.node.name, at: new Date().toISOString(), why: 'restore', by: data.flowId });
       return { restored: true };
     } catch (err) {
       const retried = !(err instanceof UnrecoverableError) && !ctx.finalAttempt;

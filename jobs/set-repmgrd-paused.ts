@@ -12,7 +12,7 @@ import { buildRoleChangeFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 import { pollUntil, WaitTimeout } from '../src/wait.js';
 import { setRepmgrdPaused } from '../src/repmgr/actions.js';
-import { readMaintenance, recordFailoverPause, recordMaintenance } from '../src/flows/registry.js';
+import { clearFailoverPause, readFlowRecord, readMaintenance, recordFailoverPause, recordMaintenance } from '../src/flows/registry.js';
 import { readPauseHolders } from '../src/status.js';
 import { describeHolder, releasePause } from '../src/roles/maintenance.js';
 import { redisConnection } from '../src/redis.js';
@@ -37,18 +37,21 @@ export default defineStep('set-repmgrd-paused', {
         return { paused: true };
       }
       if (data.maintenance) await recordMaintenance(connection, data.cluster, null);
-      const { holders, pause } = await readPauseHolders(connection, data.cluster, queue);
+      // this flow's hold goes (another flow's stays: that flow's resume step drops it)
+      else await clearFailoverPause(connection, data.cluster, data.flowId);
+      const { holders } = await readPauseHolders(connection, data.cluster, queue);
       const release = releasePause(holders, data.maintenance ? { kind: 'maintenance', force: data.force } : { kind: 'flow', flowId: data.flowId });
-      // this flow's record goes (another flow's, recorded after this one paused, is that flow's to clear), or a dropped one
-      const mine = !data.maintenance && [null, data.flowId].includes(pause?.flowId ?? null);
-      if (pause && (mine || release.dropped.some((h) => h.kind === 'flow' && h.flowId === pause.flowId))) await recordFailoverPause(connection, data.cluster, null);
+      // dropped holds, and those of flows that completed (a restore ends without a resume step), go
+      for (const h of [...release.dropped, ...holders.filter((x) => x.kind === 'flow' && x.state === 'completed')]) if (h.kind === 'flow') await clearFailoverPause(connection, data.cluster, h.flowId);
       if (release.unpause) {
         await setRepmgrdPaused(nc, false);
-        // `pgha pause` recorded while this step unpaused: its pause wins
-        if (!data.maintenance && (await readMaintenance(connection, data.cluster))) {
+        // a hold recorded while this step unpaused (pgha pause, a flow's pause step) wins: paused again
+        const after = await readPauseHolders(connection, data.cluster, queue);
+        const again = releasePause(after.holders, data.maintenance ? { kind: 'maintenance', force: false } : { kind: 'flow', flowId: data.flowId });
+        if (!again.unpause) {
           await setRepmgrdPaused(nc, true);
-          await ctx.log('maintenance mode began meanwhile: automatic failover paused again');
-          return { paused: true, heldBy: ['maintenance mode'] };
+          await ctx.log(`${again.reason}: a hold came meanwhile, automatic failover paused again`);
+          return { paused: true, heldBy: again.heldBy.map(describeHolder) };
         }
       }
       await ctx.log(release.reason);
@@ -81,7 +84,14 @@ async function electIfNoPrimary(ctx: StepContext, stepFlowId: string): Promise<{
   ).catch((err: Error) => (err instanceof WaitTimeout ? ({ action: 'none', reason: `no decision within ${gaveUp + 15} s: ${err.message}` } as const) : Promise.reject(err)));
   await ctx.log(`election after the resume: ${d.reason}`);
   if (d.action !== 'promote') return null;
-  const flowId = `${stepFlowId}-elect-${d.node}`;
+  // one election per resume: a re-run of this step after a crash, even one that would pick another node, starts nothing new
+  const flowId = `${stepFlowId}-elect`;
+  const connection = redisConnection(ctx.config.redis);
+  const started = await readFlowRecord(connection, ctx.config.cluster, flowId).finally(() => connection.disconnect());
+  if (started) {
+    await ctx.log(`election flow ${flowId} already started (${started.createdAt})`);
+    return { flowId, node: started.steps.find((st) => st.step === 'promote')?.queueName.split('.').at(-1) ?? d.node };
+  }
   const followers = view!.nodes.filter((n) => answered(n) && !n.writable).map((n) => n.name);
   await startFlow(ctx.config.redis, buildRoleChangeFlow(ctx.config, { mode: 'failover', from: null, to: d.node, flowId, followers }), 'failover');
   await ctx.log(`started flow ${flowId}: ${d.node} is promoted, the others follow it`);

@@ -1,6 +1,9 @@
 // pgha config apply, first step on each node: the parameters file written whole and PostgreSQL
 // reloaded; what still waits for a restart (pg_settings.pending_restart) is returned and logged.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
+import { writeFileAtomic } from '../src/fsutil.js';
 import { defineStep } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
 import { postmasterStatus, withLocalSql, writeParametersConf } from '../src/postgres/actions.js';
@@ -12,6 +15,8 @@ export default defineStep('write-parameters', {
   async run(ctx, data) {
     const nc = nodeContext(ctx, data.node);
     const p = nodePaths(ctx.config, nc.node);
+    const file = join(p.dataDir, PARAMETERS_CONF);
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : null;
     const changed = writeParametersConf(nc, data.parameters);
     await ctx.log(`${PARAMETERS_CONF} ${changed ? 'written' : 'already up to date'}: ${Object.keys(data.parameters).length} parameter(s)`);
     if (!postmasterStatus(p.dataDir)) return { changed, reloaded: false, pendingRestart: [] };
@@ -33,8 +38,11 @@ export default defineStep('write-parameters', {
       return { errors: [], pending: pending.rows.map((x) => x.name as string) };
     });
     if (r.errors.length) {
-      // checked against pg_settings before the flow started: only a different PostgreSQL build gets here
-      throw new UnrecoverableError(`PostgreSQL refused ${r.errors.map((e) => `${e.name} (${e.error})`).join(', ')} in ${PARAMETERS_CONF}: fix postgres.parameters and run pgha config apply again`);
+      // checked against pg_settings before the flow started: only a different PostgreSQL build gets
+      // here. The file it refused must not wait for the next restart: the one before goes back
+      if (previous !== null) writeFileAtomic(file, previous, { owner: ctx.config.osUsers.postgres, mode: 0o600 });
+      else rmSync(file, { force: true });
+      throw new UnrecoverableError(`PostgreSQL refused ${r.errors.map((e) => `${e.name} (${e.error})`).join(', ')} in ${PARAMETERS_CONF} (the file before it is back in place): fix postgres.parameters and run pgha config apply again`);
     }
     await ctx.log(r.pending.length ? `reloaded; pending restart: ${r.pending.join(', ')}` : 'reloaded; nothing waits for a restart');
     return { changed, reloaded: true, pendingRestart: r.pending };

@@ -84,12 +84,16 @@ export type Answer = { probe: Probe; error?: undefined } | { probe?: undefined; 
 
 /** Errors that mean nothing answers there (down, starting, or the network gave up), rather than a failure of another kind. */
 const DOWN_CODES = ['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ETIMEDOUT', '57P03'];
+/** Errors that prove no PostgreSQL listens there (the host itself said so), unlike a silence (a cut, a frozen host) that proves nothing. */
+const REFUSED_CODES = ['ECONNREFUSED', 'ENOENT'];
 
 /** One node's answer, probed at `sentAt`, as the cluster view has it (pure). The upstream is named from the walreceiver's sender host among `nodes`. */
 export function nodeViewOf(nodes: readonly { name: string; host: string }[], name: string, a: Answer, sentAt: number): NodeView {
   if (!a.probe) {
     const down = DOWN_CODES.includes(a.error.code ?? '') || /timeout|terminated/i.test(a.error.message);
-    return { name, answeredAt: null, error: a.error.message, down };
+    // the host answered that nothing listens there: no PostgreSQL runs, so none takes writes there
+    const refused = REFUSED_CODES.includes(a.error.code ?? '');
+    return { name, answeredAt: null, error: a.error.message, down, ...(refused ? { refused } : {}) };
   }
   const p = a.probe;
   return {

@@ -3,8 +3,8 @@
 // how they report (the CLI follows the flow, the API answers with its id).
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { PostgresSchema, type ClusterConfig } from './config/schema.js';
-import { checkParameters, ownedParameterProblem, parameterChanges, rollOut, type ParameterValue } from './postgres/parameters.js';
+import type { ClusterConfig } from './config/schema.js';
+import { checkParameters, parameterChanges, rollOut, type ParameterValue } from './postgres/parameters.js';
 import { readSettings } from './postgres/actions.js';
 import { findNode, masterNode } from './config/paths.js';
 import { planRestore, type RestoreReach, type RestoreTarget } from './barman/restore.js';
@@ -66,18 +66,12 @@ export const ResumeParamsSchema = z.strictObject({
   by: By,
 });
 
-export const ApplyConfigParamsSchema = z.strictObject({
-  /** The parameters to apply; default: postgres.parameters of the config the CLI or the dashboard loaded. */
-  parameters: PostgresSchema.shape.parameters.unwrap().optional(),
-});
-
 /** The params each scenario takes; the others take none. */
 const PARAMS: Partial<Record<Scenario, z.ZodType>> = {
   restore: RestoreParamsSchema,
   failover: FailoverParamsSchema,
   pause: PauseParamsSchema,
   resume: ResumeParamsSchema,
-  'apply-config': ApplyConfigParamsSchema,
 };
 
 export const FlowRequestSchema = z.strictObject({
@@ -101,7 +95,7 @@ export type Checked = {
   restore?: { backup: string; target: RestoreTarget };
   force?: boolean;
   maintenance?: { by: string; reason: string | null };
-  /** apply-config: parameters given in the request (else the config's), with the field they are reported under. */
+  /** apply-config: the config's parameters, with the field they are reported under. */
   parameters?: { values: Record<string, ParameterValue>; path: string };
 };
 export type Planned = { ok: true; scenario: Scenario; flowId: string; tree: FlowJob; summary: string };
@@ -152,15 +146,9 @@ export function checkFlowRequest(config: ClusterConfig, body: unknown): Checked 
   let maintenance: Checked['maintenance'];
   if (data && (scenario === 'failover' || scenario === 'resume')) force = data.force;
   if (data && (scenario === 'pause' || scenario === 'resume')) maintenance = { by: data.by, reason: data.reason ?? null };
-  let parameters: Checked['parameters'];
-  if (scenario === 'apply-config') {
-    const given = data?.parameters as Record<string, ParameterValue> | undefined;
-    parameters = given ? { values: given, path: 'params.parameters' } : { values: config.postgres.parameters, path: 'postgres.parameters' };
-    for (const [name, value] of Object.entries(parameters.values)) {
-      const problem = ownedParameterProblem(name, value, config.replication.synchronous);
-      if (problem) problems.push({ path: `${parameters.path}.${name}`, message: `${problem} (got ${JSON.stringify(value)})` });
-    }
-  }
+  // apply-config takes its parameters from the config file only (a request cannot hand PostgreSQL
+  // settings, some of which run commands); the config loader already refused the ones pgha owns
+  const parameters: Checked['parameters'] = scenario === 'apply-config' ? { values: config.postgres.parameters, path: 'postgres.parameters' } : undefined;
   let restore: Checked['restore'];
   if (data && scenario === 'restore') {
     if (data.confirm !== true) problems.push({ path: 'params.confirm', message: 'must be true: a restore replaces the data of every node of the cluster with the backup' });

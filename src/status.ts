@@ -9,7 +9,7 @@ import { postmasterStatus } from './postgres/actions.js';
 import { runBarmanJob } from './flows/jobs.js';
 import { barmanQueueName } from './queues.js';
 import type { Redis } from 'ioredis';
-import { readFailoverPause, readFlowRecord, readMaintenance, type FailoverPauseRecord } from './flows/registry.js';
+import { readFailoverPauses, readFlowRecord, readMaintenance, type FailoverPauseRecord } from './flows/registry.js';
 import { KEEPER_EVERY_MS, type MaintenanceRecord, type PauseHolder } from './roles/maintenance.js';
 import { flowState, readStepStates } from './flows/run.js';
 import { describeRedis, redisConnection, redisProblem } from './redis.js';
@@ -111,26 +111,30 @@ export function failoverState(
 }
 
 /**
- * Who holds repmgrd paused now, from Redis: the operator's maintenance mode and the flow that
- * recorded its pause, with that flow's state and the step it is at or failed at.
+ * Who holds repmgrd paused now, from Redis: the operator's maintenance mode and every flow that
+ * recorded its own pause, each with its state; `pause` and `flow` are the one status names (the
+ * newest flow that has not completed, else the newest), with the step it is at or failed at.
  */
 export async function readPauseHolders(
   connection: Redis,
   cluster: string,
   queue: (name: string) => Queue,
 ): Promise<{ holders: PauseHolder[]; maintenance: MaintenanceRecord | null; pause: FailoverPauseRecord | null; flow: { state: string; step: string | null } | null }> {
-  const [maintenance, pause] = await Promise.all([readMaintenance(connection, cluster), readFailoverPause(connection, cluster)]);
-  let flow: { state: string; step: string | null } | null = null;
-  const record = pause ? await readFlowRecord(connection, cluster, pause.flowId) : null;
-  if (record) {
-    const states = await readStepStates(queue, record.flowId, record.steps);
-    const at = states.find((st) => st.state === 'failed' || st.state === 'missing') ?? states.find((st) => st.state !== 'completed');
-    flow = { state: flowState(states), step: at?.step ?? null };
-  }
+  const [maintenance, pauses] = await Promise.all([readMaintenance(connection, cluster), readFailoverPauses(connection, cluster)]);
+  const flows = await Promise.all(
+    pauses.map(async (pause) => {
+      const record = await readFlowRecord(connection, cluster, pause.flowId);
+      if (!record) return { pause, flow: null };
+      const states = await readStepStates(queue, record.flowId, record.steps);
+      const at = states.find((st) => st.state === 'failed' || st.state === 'missing') ?? states.find((st) => st.state !== 'completed');
+      return { pause, flow: { state: flowState(states) as string, step: at?.step ?? null } };
+    }),
+  );
   const holders: PauseHolder[] = [];
   if (maintenance) holders.push({ kind: 'maintenance', record: maintenance });
-  if (pause) holders.push({ kind: 'flow', flowId: pause.flowId, state: flow?.state ?? null });
-  return { holders, maintenance, pause, flow };
+  for (const f of flows) holders.push({ kind: 'flow', flowId: f.pause.flowId, state: f.flow?.state ?? null });
+  const shown = flows.find((f) => f.flow?.state !== 'completed') ?? flows[0];
+  return { holders, maintenance, pause: shown?.pause ?? null, flow: shown?.flow ?? null };
 }
 
 /** failoverState read live: the pause record and its flow's steps from Redis; within timeoutMs, else (or when Redis fails) who paused is unknown. */

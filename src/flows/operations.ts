@@ -168,27 +168,31 @@ export function buildReinitFlow(config: ClusterConfig, node: string, primary: st
 }
 
 /**
- * `pgha config apply`: `parameters` written on every node (each reloads), then the restarts the
- * roll-out needs (src/postgres/parameters.ts, rollOut): standbys-first, each standby restarted in
- * turn (back streaming before the next), then the primary through a switchover to the first standby
- * and back; primary-first, the primary restarted in place, then each standby. Automatic failover is
- * paused only for each restart's or switchover's own steps.
+ * `pgha config apply`: `parameters` written to each node's file (each reloads). Reload only: every
+ * node at once. With a restart (src/postgres/parameters.ts, rollOut), each node's file is written
+ * just before that node restarts, so a node that restarts on its own in between (a crash, a host
+ * reboot) never comes up in the wrong order: standbys-first, each standby in turn (back streaming
+ * before the next), then the primary through a switchover to the first standby and back;
+ * primary-first, the primary restarted in place, then each standby. Automatic failover is paused
+ * only for each restart's or switchover's own steps.
  */
 export function buildApplyParametersFlow(
   config: ClusterConfig,
   o: { flowId: string; parameters: Record<string, string>; primary: string; standbys: string[]; kind: 'reload' | 'standbys-first' | 'primary-first' },
 ) {
-  const all = [...o.standbys, o.primary];
-  const steps: PlannedStep[] = all.map((n) => nodeStep(config, n, 'write-parameters', { parameters: o.parameters }, { id: `write-parameters-${n}` }));
-  const restartStandbys = () => o.standbys.flatMap((n) => plannedRestartSteps(config, n, `restart-${n}-`));
+  const write = (n: string) => nodeStep(config, n, 'write-parameters', { parameters: o.parameters }, { id: `write-parameters-${n}` });
+  const restart = (n: string) => [write(n), ...plannedRestartSteps(config, n, `restart-${n}-`)];
+  const steps: PlannedStep[] = [];
+  if (o.kind === 'reload') steps.push(...[...o.standbys, o.primary].map(write));
   if (o.kind === 'standbys-first') {
-    steps.push(...restartStandbys());
+    steps.push(...o.standbys.flatMap(restart));
     const to = o.standbys[0];
     if (to) {
+      steps.push(write(o.primary));
       steps.push(...roleChangeSteps(config, { mode: 'switchover', from: o.primary, to, followers: o.standbys }, 'switch-out-'));
       steps.push(...roleChangeSteps(config, { mode: 'switchover', from: to, to: o.primary, followers: o.standbys }, 'switch-back-'));
-    } else steps.push(...plannedRestartSteps(config, o.primary, `restart-${o.primary}-`));
+    } else steps.push(...restart(o.primary));
   }
-  if (o.kind === 'primary-first') steps.push(...plannedRestartSteps(config, o.primary, `restart-${o.primary}-`), ...restartStandbys());
+  if (o.kind === 'primary-first') steps.push(...restart(o.primary), ...o.standbys.flatMap(restart));
   return { flowId: o.flowId, tree: chainFlow(o.flowId, steps) };
 }

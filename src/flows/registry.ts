@@ -56,23 +56,28 @@ export async function recentFlowRecords(connection: Redis, cluster: string, limi
   return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as FlowRecord);
 }
 
-const pauseKey = (cluster: string) => `pgha:${clusterTag(cluster)}:failover-paused`;
+const pauseKey = (cluster: string) => `pgha:${clusterTag(cluster)}:failover-pauses`;
 
-/** Which flow paused automatic failover (repmgrd) cluster-wide, and when. */
+/** A flow that paused automatic failover (repmgrd) cluster-wide for its own steps, and when. */
 export interface FailoverPauseRecord {
   flowId: string;
   at: string;
 }
 
-/** Record (or, with null, clear) the flow that paused automatic failover: status and the page say who and since when. */
-export async function recordFailoverPause(connection: Redis, cluster: string, record: FailoverPauseRecord | null): Promise<void> {
-  if (record) await connection.set(pauseKey(cluster), JSON.stringify(record));
-  else await connection.del(pauseKey(cluster));
+/** Record a flow's hold on the pause (one field per flow: flows that overlap each keep theirs). */
+export async function recordFailoverPause(connection: Redis, cluster: string, record: FailoverPauseRecord): Promise<void> {
+  await connection.hset(pauseKey(cluster), record.flowId, JSON.stringify(record));
 }
 
-export async function readFailoverPause(connection: Redis, cluster: string): Promise<FailoverPauseRecord | null> {
-  const raw = await connection.get(pauseKey(cluster));
-  return raw ? (JSON.parse(raw) as FailoverPauseRecord) : null;
+/** Drop flow `flowId`'s hold (its resume step, or pgha resume --force). */
+export async function clearFailoverPause(connection: Redis, cluster: string, flowId: string): Promise<void> {
+  await connection.hdel(pauseKey(cluster), flowId);
+}
+
+/** Every flow's hold, newest first. */
+export async function readFailoverPauses(connection: Redis, cluster: string): Promise<FailoverPauseRecord[]> {
+  const raw = await connection.hvals(pauseKey(cluster));
+  return raw.map((r) => JSON.parse(r) as FailoverPauseRecord).sort((a, b) => b.at.localeCompare(a.at));
 }
 
 const maintenanceKey = (cluster: string) => `pgha:${clusterTag(cluster)}:maintenance`;

@@ -31,6 +31,8 @@ export const PGHA_OWNED: Record<string, string> = {
   recovery_target_timeline: 'a restore sets it',
   recovery_target_action: 'a restore sets it',
   recovery_target_inclusive: 'a restore sets it',
+  recovery_end_command: 'barman and pgha write recovery settings for a restore',
+  archive_cleanup_command: 'WAL reaches barman by streaming through a replication slot; pgha owns the archive settings',
   data_directory: 'set postgres.dataDir instead',
   config_file: 'pgha renders the configuration in the data directory',
   hba_file: 'pgha renders pg_hba.conf in the data directory',
@@ -58,6 +60,9 @@ export function ownedParameterProblem(name: string, value: ParameterValue, synch
   if (name === 'synchronous_commit' && synchronous === 'quorum' && ['off', 'local', 'false', 'no', '0'].includes(String(value).toLowerCase())) {
     return 'with replication.synchronous: quorum, commits must wait for a standby (on, remote_write or remote_apply): a failover could lose a commit acknowledged locally';
   }
+  const off = ['off', 'false', 'no', '0', 'f', 'n'].includes(String(value).trim().toLowerCase());
+  if (name === 'fsync' && off) return 'off loses acknowledged commits on a crash or power cut, and may corrupt the cluster; pgha keeps it on';
+  if (name === 'full_page_writes' && off) return 'off can corrupt data after a crash and breaks pg_rewind, which brings a failed primary back as a standby; pgha keeps it on';
   if (typeof value === 'string' && /[\n\r\0]/.test(value)) return 'a value on one line';
   return null;
 }
@@ -130,10 +135,11 @@ export function readSetting(value: ParameterValue, info: SettingInfo): { ok: tru
         }
         n = (n * given) / own[1];
       }
-      // PostgreSQL rounds a converted integer to the nearest unit
+      // PostgreSQL rounds a converted integer to the nearest unit, halves to even (rint)
       if (info.vartype === 'integer') {
         if (!m[2] && !Number.isInteger(n)) return { ok: false, message: 'must be an integer' };
-        n = Math.round(n);
+        const floor = Math.floor(n);
+        n = n - floor === 0.5 ? (floor % 2 === 0 ? floor : floor + 1) : Math.round(n);
       }
       const unit = info.unit ? ` ${info.unit}` : '';
       if (info.min !== null && n < info.min) return { ok: false, message: `below the minimum ${info.min}${unit}` };
@@ -237,7 +243,8 @@ export function rollOut(changes: ParameterChange[]): RollOut {
 /** pgha-parameters.conf: the parameters, one per line, each value quoted as postgresql.conf takes it (pure). */
 export function renderParametersConf(params: Record<string, ParameterValue>): string {
   const lines = ['# Written by pgha (postgres.parameters, applied by pgha config apply): edits here are lost.'];
-  for (const [name, value] of Object.entries(params).sort(([a], [b]) => a.localeCompare(b))) lines.push(`${name} = '${String(value).replace(/'/g, "''")}'`);
+  // the value checked is the trimmed one; inside quotes postgresql.conf reads backslash escapes (\t, \\) and '' as a quote
+  for (const [name, value] of Object.entries(params).sort(([a], [b]) => a.localeCompare(b))) lines.push(`${name} = '${String(value).trim().replace(/\\/g, '\\\\').replace(/'/g, "''")}'`);
   return lines.join('\n') + '\n';
 }
 

@@ -78,19 +78,34 @@ export type ElectionDecision = { action: 'none'; reason: string } | { action: 'w
  * its primary fail while paused goes into "degraded monitoring": from then on it only follows a
  * primary that appears and never elects one, even once unpaused, and a repmgrd restarted without its
  * upstream refuses to start (repmgr's monitor_streaming_standby; its docs, "degraded monitoring"
- * mode). So once no node takes writes and every answering standby's repmgrd has gone `gaveUpSecs`
- * without its upstream (an election of its own would be over by then), the most advanced standby
- * that the promotion rule accepts (decidePromotion: a majority answers, none is ahead) is promoted
- * by pgha's failover flow; ties go to the first in the config. Never beside a writable node; a
- * standby whose repmgrd may still be electing means wait.
+ * mode). So once no node takes writes, every node that does not answer refused the connection (no
+ * PostgreSQL runs there: a silent one may be a cut-off primary, never fenced while paused), and
+ * every answering standby's repmgrd has gone `gaveUpSecs` without its upstream (an election of its
+ * own would be over by then), the most advanced standby that the promotion rule accepts
+ * (decidePromotion: a majority answers, none is ahead) is promoted by pgha's failover flow; ties go
+ * to the first in the config. A standby whose repmgrd may still be electing (or does not say) means wait.
  */
 export function electAfterResume(view: ClusterView, gaveUpSecs: number): ElectionDecision {
   const writable = writableNodes(view);
   if (writable.length) return { action: 'none', reason: `${writable.map((n) => n.name).join(', ')} takes writes: no election` };
+  // a silent node may be a primary cut off from the others: paused, its watchdog never fenced it,
+  // and an unpause that cannot reach it leaves it so. Only a host that refuses the connection (no
+  // PostgreSQL runs there) is known not to take writes
+  const silent = view.nodes.filter((n) => !answered(n) && !n.refused);
+  if (silent.length) {
+    return {
+      action: 'none',
+      reason: `${silent.map((n) => n.name).join(', ')} does not answer (no refusal either): it may be a primary cut off from the others, never fenced while paused; pgha does not elect. Make sure it is stopped, then pgha failover --to a standby`,
+    };
+  }
   const standbys = view.nodes.filter((n) => answered(n) && !n.writable);
   if (!standbys.length) return { action: 'none', reason: 'no standby answers: nothing to promote (a node that starts again decides its role by itself)' };
-  const electing = standbys.filter((n) => (n.upstreamLastSeenSecs ?? -1) >= 0 && n.upstreamLastSeenSecs! < gaveUpSecs);
-  if (electing.length) return { action: 'wait', reason: `${electing.map((n) => `${n.name}'s repmgrd saw its upstream ${n.upstreamLastSeenSecs} s ago`).join(', ')}: its own election may be under way (${gaveUpSecs} s)` };
+  // unknown (-1: its repmgrd restarted, or none runs yet) may be an election starting: wait
+  const electing = standbys.filter((n) => (n.upstreamLastSeenSecs ?? -1) < gaveUpSecs);
+  if (electing.length) {
+    const said = (n: NodeView) => ((n.upstreamLastSeenSecs ?? -1) < 0 ? `${n.name}'s repmgrd has not said when it last saw its upstream` : `${n.name}'s repmgrd saw its upstream ${n.upstreamLastSeenSecs} s ago`);
+    return { action: 'wait', reason: `${electing.map(said).join(', ')}: its own election may be under way (${gaveUpSecs} s)` };
+  }
   const accepted = standbys.filter((n) => decidePromotion(n.name, view).ok);
   if (!accepted.length) return { action: 'none', reason: `no primary, and the promotion rule accepts no standby: ${decidePromotion(standbys[0]!.name, view).reason}` };
   // decidePromotion refuses a node any reachable node is ahead of: the accepted ones are equally advanced

@@ -43,6 +43,8 @@ export interface NodeView {
   error?: string;
   /** It did not answer because nothing listens there or the network gave up (refused, timed out, starting up): down, not merely in error. */
   down?: boolean;
+  /** Its host refused the connection (nothing listens on the port, or no socket file): no PostgreSQL runs there now. A silence proves nothing. */
+  refused?: boolean;
 }
 
 /** Every node of the cluster (the deciding node included), as read for one decision. */

@@ -134,6 +134,8 @@ describe('authentication', () => {
       expect((await fetch(`${base}/api/status`, { headers: { cookie: cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) } })).status).toBe(401);
       await Promise.all([p.waitForURL(`${base}/login`), p.click('header form button')]);
       expect((await anonymous.cookies()).filter((c) => c.name === 'pgha_session')).toEqual([]);
+      // logged out: the same cookie, replayed, is refused
+      expect((await fetch(`${base}/api/status`, { headers: { cookie } })).status).toBe(401);
     } finally {
       await anonymous.close();
     }

@@ -401,7 +401,7 @@ describe('history', () => {
     expect(rows.find((r) => r.why === 'failover' && r.by === 'repmgrd')).toBeDefined();
     expect(rows.filter((r) => r.why === 'switchover').length).toBeGreaterThanOrEqual(2);
     expect(rows.find((r) => r.why === 'failover' && /-failover-node\d-/.test(r.by ?? ''))).toBeDefined();
-    expect(rows.find((r) => r.why === 'failover' && /-resume-.*-elect-/.test(r.by ?? ''))).toBeDefined();
+    expect(rows.find((r) => r.why === 'failover' && /-resume-.*-elect$/.test(r.by ?? ''))).toBeDefined();
     // the fork points are PostgreSQL's own: the current timeline's history file on the primary
     const c = await sqlTo(cfg(), primary!);
     const file = (await c.query(`SELECT pg_read_file('pg_wal/' || lpad(upper(to_hex($1::int)), 8, '0') || '.history') AS t`, [h.currentTimeline])).rows[0].t as string;

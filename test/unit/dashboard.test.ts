@@ -98,7 +98,7 @@ describe('POST /api/flows request check', () => {
     expect(refused({ scenario: 'restart', node: 'node9' }).details).toEqual([{ path: 'node', message: 'unknown node "node9", known: node1, node2, node3' }]);
     expect(refused({ scenario: 'restart', node: 3 }).details).toEqual([{ path: 'node', message: expect.stringMatching(/expected string/) }]);
     expect(refused({ scenario: 'backup', node: 'node1' }).details).toEqual([{ path: 'node', message: 'backup takes no node' }]);
-    expect(refused({ scenario: 'backup', params: { x: 1 } }).details).toEqual([{ path: 'params', message: 'backup takes no params (only restore, failover, pause, resume, apply-config do)' }]);
+    expect(refused({ scenario: 'backup', params: { x: 1 } }).details).toEqual([{ path: 'params', message: 'backup takes no params (only restore, failover, pause, resume do)' }]);
     expect(refused({ scenario: 'backup', extra: true }).details).toEqual([{ path: '(body)', message: 'unknown field(s) extra' }]);
     expect(refused('backup').details).toEqual([{ path: '(body)', message: expect.stringMatching(/expected object/) }]);
     expect(refused(null).status).toBe(400);
@@ -114,6 +114,9 @@ describe('POST /api/flows request check', () => {
     expect(refused({ scenario: 'resume', params: { reason: 'x' } }).details).toEqual([{ path: 'params', message: 'unknown field(s) reason' }]);
     expect(refused({ scenario: 'reinit' }).details).toEqual([{ path: 'node', message: 'reinit needs a node, one of node1, node2, node3' }]);
     expect(refused({ scenario: 'reinit', node: 'node2', params: { force: true } }).details).toEqual([{ path: 'params', message: expect.stringMatching(/reinit takes no params/) }]);
+    // the parameters come from the config file only: a request cannot hand PostgreSQL settings (some run commands)
+    expect(refused({ scenario: 'apply-config', params: { parameters: { archive_cleanup_command: 'x' } } }).details).toEqual([{ path: 'params', message: expect.stringMatching(/^apply-config takes no params/) }]);
+    expect(checkFlowRequest(config, { scenario: 'apply-config' })).toMatchObject({ ok: true, parameters: { values: config.postgres.parameters, path: 'postgres.parameters' } });
   });
 
   it('a failover takes params.force, a boolean, and nothing else', () => {

@@ -59,6 +59,12 @@ describe('parameters pgha owns', () => {
     expect(ownedParameterProblem('pgha.reserved_timeline', 5, 'quorum')).toMatch(/pgha's own/);
     expect(ownedParameterProblem('application_name', 'a\nb', 'quorum')).toBe('a value on one line');
     expect(ownedParameterProblem('work_mem', '16MB', 'quorum')).toBeNull();
+    // settings that lose acknowledged commits or break pg_rewind, whatever their spelling of off
+    expect(ownedParameterProblem('fsync', 'OFF', 'off')).toMatch(/loses acknowledged commits/);
+    expect(ownedParameterProblem('fsync', false, 'off')).toMatch(/loses acknowledged commits/);
+    expect(ownedParameterProblem('fsync', 'on', 'off')).toBeNull();
+    expect(ownedParameterProblem('full_page_writes', 0, 'quorum')).toMatch(/breaks pg_rewind/);
+    expect(ownedParameterProblem('recovery_end_command', 'rm -rf /', 'quorum')).toMatch(/remove it from postgres.parameters$/);
   });
 });
 
@@ -70,6 +76,11 @@ describe('readSetting / checkParameters: as PostgreSQL reads a value', () => {
     expect(readSetting('16MB', at('work_mem'))).toEqual({ ok: true, value: 16384 });
     expect(readSetting('5min', at('checkpoint_timeout'))).toEqual({ ok: true, value: 300 });
     expect(readSetting('250ms', at('log_min_duration_statement'))).toEqual({ ok: true, value: 250 });
+    // halves round to even, as PostgreSQL's rint: 12kB is 1.5 × 8kB → 2; 4kB is 0.5 × 8kB → 0 (below the minimum)
+    expect(readSetting('12kB', at('shared_buffers'))).toMatchObject({ ok: false });
+    expect(readSetting('1500ms', at('checkpoint_timeout'))).toMatchObject({ ok: false, message: 'below the minimum 30 s' });
+    expect(readSetting('30500ms', at('checkpoint_timeout'))).toEqual({ ok: true, value: 30 });
+    expect(readSetting('31500ms', at('checkpoint_timeout'))).toEqual({ ok: true, value: 32 });
     expect(readSetting('1s', at('log_min_duration_statement'))).toEqual({ ok: true, value: 1000 });
     expect(readSetting('-1', at('log_min_duration_statement'))).toEqual({ ok: true, value: -1 });
     expect(readSetting('0.5', at('checkpoint_completion_target'))).toEqual({ ok: true, value: 0.5 });
@@ -144,8 +155,8 @@ describe('parameterChanges and rollOut', () => {
 
 describe('the parameters file and the apply flow', () => {
   it('every value quoted as postgresql.conf takes it, sorted; pgha.conf includes the file after its own lines', () => {
-    expect(renderParametersConf({ work_mem: '16MB', application_name: "it's", jit: false, max_connections: 200 })).toBe(
-      "# Written by pgha (postgres.parameters, applied by pgha config apply): edits here are lost.\napplication_name = 'it''s'\njit = 'false'\nmax_connections = '200'\nwork_mem = '16MB'\n",
+    expect(renderParametersConf({ work_mem: ' 16MB ', application_name: "it's", jit: false, max_connections: 200, log_directory: 'C:\\tmp' })).toBe(
+      "# Written by pgha (postgres.parameters, applied by pgha config apply): edits here are lost.\napplication_name = 'it''s'\njit = 'false'\nlog_directory = 'C:\\\\tmp'\nmax_connections = '200'\nwork_mem = '16MB'\n",
     );
     const config = localConfig({});
     const conf = renderPostgresConf(config, config.nodes[0]!, { replication: true }).split('\n');
@@ -153,11 +164,14 @@ describe('the parameters file and the apply flow', () => {
     expect(conf.indexOf("include_if_exists = 'pgha-parameters.conf'")).toBeLessThan(conf.indexOf("include_if_exists = 'pgha-sync.conf'"));
   });
 
-  it('standbys-first: every node written, each standby restarted in turn, then a switchover to the first standby and back; step ids unique', () => {
+  it('standbys-first: each standby written just before it restarts, in turn, then the primary written and switched over to the first standby and back; step ids unique', () => {
     const config = localConfig({});
     const flow = buildApplyParametersFlow(config, { flowId: 'f', parameters: { shared_buffers: '256MB' }, primary: 'node1', standbys: ['node2', 'node3'], kind: 'standbys-first' });
     const steps = flowSteps(flow.tree).map((s) => `${s.name}@${s.data.node}`);
-    expect(steps.slice(0, 3)).toEqual(['write-parameters@node2', 'write-parameters@node3', 'write-parameters@node1']);
+    // a node's file is never written long before its restart: one that restarts on its own meanwhile keeps the order
+    for (const n of ['node2', 'node3']) expect(steps.indexOf(`stop-postgres@${n}`) - steps.indexOf(`write-parameters@${n}`)).toBe(2);
+    expect(steps.indexOf('write-parameters@node1')).toBeGreaterThan(steps.indexOf('decide-and-start@node3'));
+    expect(steps.indexOf('write-parameters@node1')).toBe(steps.indexOf('promote@node2') - 3);
     const restarts = steps.filter((s) => s.startsWith('decide-and-start'));
     expect(restarts).toEqual(['decide-and-start@node2', 'decide-and-start@node3']);
     const promotes = steps.filter((s) => s.startsWith('promote'));
@@ -174,6 +188,10 @@ describe('the parameters file and the apply flow', () => {
     const config = localConfig({});
     const first = flowSteps(buildApplyParametersFlow(config, { flowId: 'f', parameters: {}, primary: 'node1', standbys: ['node2', 'node3'], kind: 'primary-first' }).tree);
     expect(first.filter((s) => s.name === 'decide-and-start').map((s) => s.data.node)).toEqual(['node1', 'node2', 'node3']);
+    // lowering: no standby's file holds the lower value before the primary runs with it
+    expect(first.filter((s) => s.name === 'write-parameters' || s.name === 'decide-and-start').map((s) => `${s.name}@${s.data.node}`)).toEqual([
+      'write-parameters@node1', 'decide-and-start@node1', 'write-parameters@node2', 'decide-and-start@node2', 'write-parameters@node3', 'decide-and-start@node3',
+    ]);
     expect(first.some((s) => s.name === 'promote')).toBe(false);
     expect(flowSteps(buildApplyParametersFlow(config, { flowId: 'f', parameters: {}, primary: 'node1', standbys: ['node2'], kind: 'reload' }).tree).map((s) => s.name)).toEqual(['write-parameters', 'write-parameters']);
   });

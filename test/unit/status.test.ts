@@ -247,7 +247,7 @@ describe('clusterViewOf: what each node answered, as every rule reads it', () =>
       ['node3', { probe: standbyProbe('0/2000000', '127.0.0.12', 2), pid: 3 }],
     ]);
     expect(viewOf(config, answers).nodes).toEqual([
-      { name: 'node1', answeredAt: null, error: 'connect ECONNREFUSED', down: true },
+      { name: 'node1', answeredAt: null, error: 'connect ECONNREFUSED', down: true, refused: true },
       { name: 'node2', answeredAt: 1000, writable: false, timeline: 2, timelineTaken: null, lsn: 0x3000100n, replayLsn: 0x3000000n, upstream: null, repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 },
       { name: 'node3', answeredAt: 1000, writable: false, timeline: 2, timelineTaken: null, lsn: 0x2000000n, replayLsn: 0x2000000n, upstream: 'node2', repmgrPrimaries: ['node1'], repmgrdPaused: false, startedAt: 0 },
     ]);

@@ -115,7 +115,7 @@ describe('the rules on one view (properties, 1 to 7 nodes)', () => {
 describe('electAfterResume: pgha elects once repmgrd, unpaused, will not', () => {
   const GAVE_UP = repmgrdGaveUpAfterSecs({ reconnectAttempts: 3, reconnectIntervalSecs: 1, monitorIntervalSecs: 1 });
   const standby = (name: string, lsn: bigint, seen: number): NodeView => ({ name, answeredAt: 1, writable: false, timeline: 1, lsn, replayLsn: lsn, upstreamLastSeenSecs: seen });
-  const dead: NodeView = { name: 'node1', answeredAt: null, down: true };
+  const dead: NodeView = { name: 'node1', answeredAt: null, down: true, refused: true };
 
   it('the primary died while paused: the most advanced standby the promotion rule accepts, once every repmgrd has had its window', () => {
     expect(GAVE_UP).toBe(15);
@@ -128,19 +128,28 @@ describe('electAfterResume: pgha elects once repmgrd, unpaused, will not', () =>
     expect(electAfterResume({ nodes: [{ name: 'node1', answeredAt: 1, writable: true, timeline: 1, lsn: 100n }, standby('node2', 100n, 99), standby('node3', 100n, 99)] }, GAVE_UP)).toMatchObject({ action: 'none', reason: 'node1 takes writes: no election' });
     expect(electAfterResume({ nodes: [dead, { ...dead, name: 'node2' }, standby('node3', 100n, 99)] }, GAVE_UP)).toMatchObject({ action: 'none', reason: expect.stringMatching(/the promotion rule accepts no standby: only 1 of 3 nodes answer/) });
     expect(electAfterResume({ nodes: [dead, { ...dead, name: 'node2' }] }, GAVE_UP).action).toBe('none');
-    // a standby without a repmgrd (-1) is no election under way
-    expect(electAfterResume({ nodes: [dead, standby('node2', 100n, -1), standby('node3', 100n, GAVE_UP)] }, GAVE_UP)).toMatchObject({ action: 'promote', node: 'node2' });
+    // a repmgrd that does not say when it last saw its upstream (-1: restarted, or none yet) may be starting an election
+    expect(electAfterResume({ nodes: [dead, standby('node2', 100n, -1), standby('node3', 100n, GAVE_UP)] }, GAVE_UP)).toMatchObject({ action: 'wait', reason: expect.stringContaining("node2's repmgrd has not said") });
+  });
+
+  it('a silent node (timed out, not refused) may be a cut-off primary that was never fenced while paused: no election (review finding 1)', () => {
+    const cut: NodeView = { name: 'node1', answeredAt: null, down: true, error: 'timeout expired' };
+    expect(electAfterResume({ nodes: [cut, standby('node2', 100n, 99), standby('node3', 100n, 99)] }, GAVE_UP)).toEqual({
+      action: 'none',
+      reason: 'node1 does not answer (no refusal either): it may be a primary cut off from the others, never fenced while paused; pgha does not elect. Make sure it is stopped, then pgha failover --to a standby',
+    });
   });
 
   it('property: a promotion only of a node the promotion rule accepts unforced, beside no writable node, and never while a repmgrd is inside its window', () => {
     fc.assert(
-      fc.property(viewArb, fc.array(fc.integer({ min: -1, max: 40 }), { minLength: 7, maxLength: 7 }), (view, seen) => {
-        const v = { nodes: view.nodes.map((n, i) => (answered(n) ? { ...n, upstreamLastSeenSecs: seen[i] } : n)) };
+      fc.property(viewArb, fc.array(fc.integer({ min: -1, max: 40 }), { minLength: 7, maxLength: 7 }), fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }), (view, seen, refused) => {
+        const v = { nodes: view.nodes.map((n, i) => (answered(n) ? { ...n, upstreamLastSeenSecs: seen[i] } : { ...n, refused: refused[i] })) };
         const d = electAfterResume(v, GAVE_UP);
         if (d.action !== 'promote') return;
         expect(decidePromotion(d.node, v)).toMatchObject({ ok: true, forced: false });
         expect(writableNodes(v)).toEqual([]);
-        for (const n of v.nodes.filter((x) => answered(x) && !x.writable)) expect(n.upstreamLastSeenSecs! < 0 || n.upstreamLastSeenSecs! >= GAVE_UP).toBe(true);
+        for (const n of v.nodes.filter((x) => answered(x) && !x.writable)) expect(n.upstreamLastSeenSecs! >= GAVE_UP).toBe(true);
+        for (const n of v.nodes.filter((x) => !answered(x))) expect(n.refused).toBe(true);
       }),
       { numRuns: 2000 },
     );
