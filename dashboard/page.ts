@@ -281,8 +281,9 @@ async function refresh() {
     const o = await res.json();
     drawTopology(o.status.nodes); drawFailover(o.status.automaticFailover); drawBarman(o.status.barman, o.status.nodes); drawFlows(o.flows); drawEvents(o.events);
     drawActions(o.status.nodes);
-    await refreshHistory();
-    await refreshLag();
+    // slower, rarer reads: never in the way of the overview's refresh
+    refreshHistory().catch(() => {});
+    refreshLag().catch(() => {});
     document.getElementById('error').textContent = '';
     document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
   } catch (err) {

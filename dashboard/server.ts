@@ -77,10 +77,12 @@ export function createDashboard(config: ClusterConfig, o: { reload?: () => Clust
   const requireToken = (req: Request, res: Response, next: NextFunction) => {
     const session = cookieOf(req.headers.cookie, SESSION_COOKIE);
     if (authorized(req.headers.authorization, token) || (validSession(session, token, Date.now()) && !loggedOut.has(session!))) return next();
-    // a person opening the page: the login form; scripts and Bull Board's API: 401 with the basic-auth challenge
-    if (req.method === 'GET' && req.path === '/' && req.accepts(['json', 'html']) === 'html') return res.redirect(303, 'login');
     // browsers ask for a user name and password: any user name, the token as password
     res.setHeader('WWW-Authenticate', `Basic realm="pgha ${config.cluster}", charset="UTF-8"`);
+    // a browser opening the page: the challenge (one that has the token as basic auth's password
+    // answers it) with the login form as the body, which one without it shows once its prompt is
+    // cancelled; /login serves the form alone
+    if (req.method === 'GET' && req.path === '/' && req.accepts(['json', 'html']) === 'html') return res.status(401).type('html').send(loginPage({ cluster: config.cluster }));
     return fail(res, 401, 'authentication required: send Authorization: Bearer <token> (or HTTP basic auth with the token as password)');
   };
 

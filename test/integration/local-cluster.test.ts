@@ -142,7 +142,7 @@ describe('local up with 3 nodes', () => {
     const status = JSON.parse(res.stdout);
     expect(Object.keys(status).sort()).toEqual(['automaticFailover', 'barman', 'cluster', 'nodes', 'redis']);
     expect(status.redis).toEqual({ ok: true });
-    expect(status.automaticFailover).toEqual({ paused: false, pausedOn: [], by: null, message: 'automatic failover on' });
+    expect(status.automaticFailover).toEqual({ paused: false, pausedOn: [], by: null, maintenance: null, message: 'automatic failover on' });
     expect(status.cluster).toBe(config.cluster);
     // repmgr's own metadata: who is registered as what, following whom
     const c = await sqlTo(config, 'node1');
