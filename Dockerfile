@@ -12,7 +12,7 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.lib.json ./
 COPY bin ./bin
 COPY src ./src
 COPY cli ./cli
