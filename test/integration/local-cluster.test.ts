@@ -150,8 +150,9 @@ describe('local up with 3 nodes', () => {
     await c.end();
     expect(status.nodes.map((n: any) => [n.name, n.role, n.upstream])).toEqual(meta.rows.map((r) => [r.node_name, r.type, r.upstream]));
     for (const n of status.nodes) {
-      expect(Object.keys(n).sort()).toEqual(['host', 'lagBytes', 'lsn', 'name', 'pid', 'port', 'repmgrdPaused', 'role', 'timeline', 'upstream']);
+      expect(Object.keys(n).sort()).toEqual(['host', 'lagBytes', 'lsn', 'name', 'pendingRestart', 'pid', 'port', 'repmgrdPaused', 'role', 'timeline', 'upstream']);
       expect(n.repmgrdPaused).toBe(false);
+      expect(n.pendingRestart).toEqual([]);
       expect(n.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
       expect(n.timeline).toBe(1);
       expect(n.pid).toBe(postmasterStatus(nodePaths(config, n.name).dataDir)!.pid);
