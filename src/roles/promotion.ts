@@ -4,6 +4,8 @@
 // of the nodes; any majority shares a node with it, so the most advanced node of a reachable majority
 // holds every acknowledged commit. Promoting any other node, or with no majority in sight, can lose one.
 import { answered, hasMajority, majorityOf, writableNodes, type ClusterView, type NodeView } from './view.js';
+import { fencedWithinMs, ownAnswerWithinMs } from './fence.js';
+import type { ClusterConfig } from '../config/schema.js';
 
 export type PromotionDecision =
   | { ok: true; reason: string; forced: boolean }
@@ -111,4 +113,124 @@ export function electAfterResume(view: ClusterView, gaveUpSecs: number): Electio
   // decidePromotion refuses a node any reachable node is ahead of: the accepted ones are equally advanced
   const node = accepted[0]!;
   return { action: 'promote', node: node.name, reason: `no primary, and no repmgrd elects one (each saw its upstream gone while paused): ${decidePromotion(node.name, view).reason}` };
+}
+
+/**
+ * How the node workers' failover detector is tuned (ms unless said). workers/fence-watchdog.ts
+ * derives it from the config: silentMs from the fencing budget, refusedMs one check.
+ */
+export interface DetectorSettings {
+  /**
+   * A primary whose probes get no answer at all (a cut, a host that died or froze: no refusal) is
+   * given up this long after the first unanswered probe was sent. The cut happened before that probe's
+   * answer was due, so by then a cut-off primary has fenced itself (fencedWithinMs, src/roles/fence.ts).
+   */
+  silentMs: number;
+  /** A primary whose host refuses the connection (no PostgreSQL listens there: it cannot take writes) is given up once it has refused this long. */
+  refusedMs: number;
+  /**
+   * Answers older than this are not "now": this node's own PostgreSQL and the majority must have
+   * answered this recently. A busy machine answers late: the detector waits, repmgrd stays the backstop.
+   */
+  freshMs: number;
+  /**
+   * A sibling that still streams from the primary must have had its repmgrd go this long (seconds)
+   * without seeing it: the primary may be lost only to this node (repmgr's primary_visibility_consensus
+   * asks the same of a sibling, two monitor intervals).
+   */
+  consensusSecs: number;
+  /** repmgr priority of each node (priority 0: never promoted, repmgr's rule); absent: 100. */
+  priorities: Record<string, number>;
+}
+
+/**
+ * Settings of the failover detector from the config (pure): a silent primary is given up one check
+ * after the latest it can have fenced itself (fencedWithinMs), a refusing one after one check; answers
+ * count as now for as long as the watchdog trusts its own (ownAnswerWithinMs); a sibling's repmgrd
+ * must have missed the primary two monitor intervals (repmgr's primary_visibility_consensus).
+ */
+export function detectorSettings(config: Pick<ClusterConfig, 'fencing' | 'repmgr' | 'nodes'>): DetectorSettings {
+  const f = config.fencing;
+  return {
+    silentMs: fencedWithinMs(f) + f.checkEveryMs,
+    refusedMs: f.checkEveryMs,
+    freshMs: ownAnswerWithinMs(f),
+    consensusSecs: 2 * config.repmgr.monitorIntervalSecs,
+    priorities: Object.fromEntries(config.nodes.map((n) => [n.name, n.priority])),
+  };
+}
+
+/** What a standby's node worker sees of the cluster at `now`, from its probes every fencing.checkEveryMs. */
+export interface DetectorObservation {
+  now: number;
+  /** The standby this worker runs for. */
+  self: string;
+  /** The running view: each node's latest answer, however old (answeredAt: when that probe was sent; null: never). */
+  view: ClusterView;
+  /** Per node: when the first probe left unanswered since its latest answer was sent (one still out counts); null or absent: its latest probe was answered. */
+  silentSince: Record<string, number | null>;
+  /** Per node: since when every probe was refused without a break; null or absent: its latest probe was not refused. */
+  refusedSince: Record<string, number | null>;
+}
+
+export type DetectorDecision =
+  | { action: 'none'; reason: string }
+  | { action: 'wait'; reason: string }
+  | { action: 'promote'; node: string; primary: string; timeline: number | null; followers: string[]; reason: string };
+
+/**
+ * The node workers' failover detector (pure): has the primary been lost, and is this node the one to
+ * promote? It goes faster than repmgrd, which waits out libpq's connect_timeout (2 s at least) on each
+ * of its reconnect attempts, and it decides under the one promotion rule (decidePromotion):
+ * - the primary is the one node whose latest answer said writable; no node answered writable now;
+ * - it refused connections for refusedMs (nothing listens: it takes no writes), or gave no answer at
+ *   all for silentMs (a cut-off primary has fenced itself by then);
+ * - this node's own PostgreSQL answered within freshMs (a busy machine is not a dead primary), no
+ *   node has repmgrd paused (an operation or maintenance holds failover), and every sibling that still
+ *   streams from the primary had its repmgrd go consensusSecs without seeing it;
+ * - among the standbys that answered within freshMs (a majority, with this node), the promotion rule
+ *   accepts this one, with priority above 0, and no accepted one has a higher priority (ties: the
+ *   first in the config). Every standby's detector picks the same one from the same answers.
+ * 'wait' and 'none' both mean do nothing now: 'wait' is expected to change within seconds.
+ */
+export function decideFailover(o: DetectorObservation, s: DetectorSettings): DetectorDecision {
+  const { now, view } = o;
+  const fresh = (n: NodeView) => n.answeredAt !== null && now - n.answeredAt <= s.freshMs;
+  const me = view.nodes.find((n) => n.name === o.self);
+  if (!me || !fresh(me)) return { action: 'none', reason: `${o.self}'s own PostgreSQL has not answered within ${s.freshMs} ms (busy or down): repmgrd decides` };
+  if (me.writable) return { action: 'none', reason: `${o.self} is the primary: nothing to detect` };
+  const paused = view.nodes.filter((n) => fresh(n) && n.repmgrdPaused);
+  if (paused.length) return { action: 'none', reason: `repmgrd is paused on ${paused.map((n) => n.name).join(', ')}: an operation or maintenance holds failover` };
+  const seenWritable = view.nodes.filter((n) => n.name !== o.self && answered(n) && n.writable);
+  if (seenWritable.length !== 1) return { action: 'none', reason: seenWritable.length ? `${seenWritable.map((n) => n.name).join(' and ')} were each last seen writable: the keepers and fencing sort that out` : 'no primary seen yet' };
+  const primary = seenWritable[0]!;
+  const since = o.silentSince[primary.name] ?? null;
+  if (since === null || fresh(primary)) return { action: 'none', reason: `${primary.name} is the primary and answers` };
+  const refusedSince = o.refusedSince[primary.name] ?? null;
+  const refused = refusedSince !== null && now - refusedSince >= s.refusedMs;
+  const silentFor = now - since;
+  if (!refused && silentFor < s.silentMs) {
+    return { action: 'wait', reason: `${primary.name} (the primary) has not answered for ${silentFor} ms${refusedSince !== null ? ' (refused)' : ''}: gives it ${refusedSince !== null ? s.refusedMs : s.silentMs} ms` };
+  }
+  const lost = refused ? `refused connections for ${now - refusedSince!} ms` : `not answered for ${silentFor} ms`;
+  // the view now: answers older than freshMs count as silent; the lost primary refused or said nothing
+  const nowView: ClusterView = {
+    nodes: view.nodes.map((n) => (fresh(n) ? n : { name: n.name, answeredAt: null, down: true, ...(n.name === primary.name && refused ? { refused: true } : {}) })),
+  };
+  const seeing = nowView.nodes.filter((n) => n.name !== o.self && answered(n) && n.upstream === primary.name && (n.upstreamLastSeenSecs ?? -1) < s.consensusSecs);
+  if (seeing.length) {
+    const said = (n: NodeView) => ((n.upstreamLastSeenSecs ?? -1) < 0 ? `${n.name} still streams from it (its repmgrd does not say when it last saw it)` : `${n.name} still streams from it and its repmgrd saw it ${n.upstreamLastSeenSecs} s ago`);
+    return { action: 'wait', reason: `${primary.name} ${lost}, but ${seeing.map(said).join('; ')}: it may be lost to ${o.self} only` };
+  }
+  const priority = (name: string) => s.priorities[name] ?? 100;
+  const accepted = nowView.nodes.filter((n) => answered(n) && !n.writable && priority(n.name) > 0 && decidePromotion(n.name, nowView).ok);
+  if (!accepted.length) {
+    const d = decidePromotion(o.self, nowView);
+    return { action: 'none', reason: `${primary.name} ${lost}; the promotion rule accepts no standby now: ${d.ok ? `${o.self} has priority 0` : d.reason}` };
+  }
+  const best = Math.max(...accepted.map((n) => priority(n.name)));
+  const candidate = accepted.find((n) => priority(n.name) === best)!;
+  if (candidate.name !== o.self) return { action: 'none', reason: `${primary.name} ${lost}: ${candidate.name} is the candidate; its worker promotes it` };
+  const followers = nowView.nodes.filter((n) => n.name !== o.self && answered(n) && !n.writable).map((n) => n.name);
+  return { action: 'promote', node: o.self, primary: primary.name, timeline: primary.timeline ?? null, followers, reason: `${primary.name} ${lost}: ${decidePromotion(o.self, nowView).reason}` };
 }
