@@ -3,12 +3,13 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { QueueEvents, type Queue } from 'bullmq';
 import type { ClusterConfig } from '../src/config/schema.js';
 import { redisConnection } from '../src/redis.js';
+import { DETECTED_FAILOVER_EVENT } from '../src/events.js';
 import type { Overview } from './overview.js';
 
 const ROLES = ['primary', 'standby', 'down', 'unknown'] as const;
 
-/** Successful promotions by repmgrd: automatic failovers. */
-export const FAILOVER_EVENT = 'repmgrd_failover_promote';
+/** Successful automatic failovers: promotions by repmgrd or by a node worker's failover detector. */
+export const FAILOVER_EVENTS = ['repmgrd_failover_promote', DETECTED_FAILOVER_EVENT];
 
 /** Seconds since the backup ended, or null (pure). */
 export function backupAgeSeconds(endTime: string | null | undefined, now = Date.now()): number | null {
@@ -100,10 +101,10 @@ export function createMetrics(config: ClusterConfig, overview: Overview, queues:
   });
   new Counter({
     name: 'pgha_failovers_total',
-    help: 'Automatic failovers (successful repmgrd promotions) in the recorded events',
+    help: 'Automatic failovers (successful promotions by repmgrd or by a node worker\'s failover detector) in the recorded events',
     registers: [registry],
     async collect() {
-      const n = (await overview.events.get()).filter((e) => e.event === FAILOVER_EVENT && e.success).length;
+      const n = (await overview.events.get()).filter((e) => FAILOVER_EVENTS.includes(e.event) && e.success).length;
       this.reset();
       this.inc(n);
     },

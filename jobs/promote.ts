@@ -1,14 +1,15 @@
-// Switchover / manual failover: promote this standby, after it has replayed the old primary's
+// Switchover / manual failover / a node worker's detected failover: promote this standby, after it has replayed the old primary's
 // shutdown checkpoint (switchover) or everything it received (failover).
 import { UnrecoverableError } from 'bullmq';
 import { defineStep } from '../src/step.js';
 import { connectAs, postmasterStatus, removeDanglingPlaceholders, withLocalSql } from '../src/postgres/actions.js';
-import { repmgr } from '../src/repmgr/actions.js';
+import { promoteStandby } from '../src/repmgr/actions.js';
+import { DETECTED_FAILOVER_EVENT, recordClusterEvent } from '../src/events.js';
 import { readClusterView } from '../src/probe.js';
 import { lsnToBytes } from '../src/postgres/lsn.js';
 import { answered, writableNodes } from '../src/roles/view.js';
 import { checkPromotion, reserveTimeline, type Connect } from '../src/repmgr/validate.js';
-import { findNode, nodePaths } from '../src/config/paths.js';
+import { findNode, nodePaths, repmgrNodeId } from '../src/config/paths.js';
 import { nodeContext, notePromotion } from './context.js';
 import { pollUntil } from '../src/wait.js';
 
@@ -17,11 +18,14 @@ export default defineStep('promote', {
     const nc = nodeContext(ctx, data.node);
     const sql = <T>(q: string) => withLocalSql(nc, ctx.config.postgres.port, 'postgres', async (c) => (await c.query(q)).rows[0] as T);
     const state = await sql<{ recovery: boolean }>('SELECT pg_is_in_recovery() AS recovery');
+    const nodeId = repmgrNodeId(ctx.config, nc.node.name);
     if (!state.recovery) {
+      // a re-run after a crash between the promotion and its metadata finds it here
+      await promoteStandby(nc, ctx.config.postgres.port, nodeId);
       await ctx.log(`${nc.node.name} is already the primary`);
       return { promoted: false };
     }
-    const connect: Connect = (n) => connectAs(ctx.config, findNode(ctx.config, n.name), { user: 'repmgr', timeoutMs: 2000 });
+    const connect: Connect = (n) => connectAs(ctx.config, findNode(ctx.config, n.name), { user: 'repmgr', timeoutMs: data.connectTimeoutMs ?? 2000 });
     let reserved: number | undefined;
     const previous = Object.values(await ctx.previous()).find((v) => v && typeof v === 'object' && 'checkpointLsn' in v) as { checkpointLsn: string } | undefined;
     if (previous) {
@@ -77,8 +81,8 @@ export default defineStep('promote', {
         },
       );
       await ctx.log(`replayed up to ${r.replay}${previous ? ` (old primary's shutdown checkpoint ${previous.checkpointLsn})` : ''}`);
-      await ctx.progress(60, 'repmgr standby promote');
-      await repmgr(nc, ['standby', 'promote']);
+      await ctx.progress(60, 'pg_promote');
+      await promoteStandby(nc, ctx.config.postgres.port, nodeId);
     } catch (err) {
       // no promotion happened: the placeholders written for it would make this standby refuse to start
       if (!postmasterStatus(nodePaths(ctx.config, nc.node).dataDir) || (await sql<{ recovery: boolean }>('SELECT pg_is_in_recovery() AS recovery').catch(() => ({ recovery: true }))).recovery) {
@@ -93,6 +97,8 @@ export default defineStep('promote', {
       await ctx.log(`WARNING: ${nc.node.name} took timeline ${timeline}, not the reserved ${reserved}: another history may hold that number; check pgha status and the nodes' timelines`);
     }
     await notePromotion(ctx, { timeline, node: nc.node.name, at: new Date().toISOString(), why: data.why, by: data.flowId });
+    // the page's event list and the failover counter (repmgr's hook does not run: repmgr did not promote); best effort
+    await recordClusterEvent(ctx.config.redis, ctx.config.cluster, { nodeId, event: data.detected ? DETECTED_FAILOVER_EVENT : 'standby_promote', success: true }).catch((err) => ctx.log(`event not recorded: ${(err as Error).message}`));
     return { promoted: true, timeline, reserved: reserved ?? null };
   },
 });

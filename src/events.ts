@@ -29,6 +29,9 @@ export async function recordEvent(o: { redisFile: string; cluster: string; nodeI
   });
 }
 
+/** The event a promotion by a node worker's failover detector records (repmgrd's own is repmgrd_failover_promote). */
+export const DETECTED_FAILOVER_EVENT = 'pgha_failover_promote';
+
 /** Record an event of a node (repmgr's, or pgha's own such as a fence) on the control queue; `at` defaults to now. */
 export async function recordClusterEvent(redis: RedisSettings, cluster: string, e: { nodeId: number; event: string; success: boolean; at?: string }): Promise<void> {
   const connection = redisConnection(redis);

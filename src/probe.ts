@@ -87,12 +87,15 @@ const DOWN_CODES = ['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ETIMEDOUT', '57P0
 /** Errors that prove no PostgreSQL listens there (the host itself said so), unlike a silence (a cut, a frozen host) that proves nothing. */
 const REFUSED_CODES = ['ECONNREFUSED', 'ENOENT'];
 
+/** The host answered that nothing listens there (a refusal, no socket file): no PostgreSQL runs there now. */
+export const isRefusal = (err: unknown): boolean => REFUSED_CODES.includes((err as { code?: string } | null)?.code ?? '');
+
 /** One node's answer, probed at `sentAt`, as the cluster view has it (pure). The upstream is named from the walreceiver's sender host among `nodes`. */
 export function nodeViewOf(nodes: readonly { name: string; host: string }[], name: string, a: Answer, sentAt: number): NodeView {
   if (!a.probe) {
     const down = DOWN_CODES.includes(a.error.code ?? '') || /timeout|terminated/i.test(a.error.message);
     // the host answered that nothing listens there: no PostgreSQL runs, so none takes writes there
-    const refused = REFUSED_CODES.includes(a.error.code ?? '');
+    const refused = isRefusal(a.error);
     return { name, answeredAt: null, error: a.error.message, down, ...(refused ? { refused } : {}) };
   }
   const p = a.probe;

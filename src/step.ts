@@ -58,7 +58,17 @@ export const STEP_CATALOG = {
   /** pgha config apply: the whole parameters file (names and values as postgresql.conf takes them). */
   'write-parameters': on('node', StepDataBase.extend({ parameters: z.record(z.string(), z.string()) })),
   /** why: what the cluster's history says of the promotion (src/history.ts). */
-  promote: on('node', StepDataBase.extend({ force: z.boolean().optional(), why: z.enum(['failover', 'switchover']).default('failover') })),
+  promote: on(
+    'node',
+    StepDataBase.extend({
+      force: z.boolean().optional(),
+      why: z.enum(['failover', 'switchover']).default('failover'),
+      // the detector's failover: how long the promotion rule's read waits for a node (the lost primary) before counting it silent
+      connectTimeoutMs: z.number().int().min(200).max(10_000).optional(),
+      // started by a node worker's failover detector (recorded as the event pgha_failover_promote)
+      detected: z.boolean().default(false),
+    }),
+  ),
   'rejoin-node': on('node', StepDataBase.extend({ primary: z.string() })),
   // restore
   'install-restored': on('node', StepDataBase),

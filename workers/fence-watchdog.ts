@@ -1,7 +1,10 @@
-// The fencing watchdog in each node worker. Every fencing.checkEveryMs it asks its own PostgreSQL and
-// each peer what they are (one kept connection each; a slow answer is waited for, a connection silent
-// for 5 s is dropped), hands what it saw to watchdogStep (src/roles/fence.ts) and acts on the answer: fence
-// (stop PostgreSQL at once, then repmgrd) or rejoin (enqueue the node's restart flow).
+// The fencing watchdog and the failover detector in each node worker. Every fencing.checkEveryMs it asks
+// its own PostgreSQL and each peer what they are (one kept connection each; a slow answer is waited
+// for, a connection silent for 5 s is dropped). On a primary it hands what it saw to watchdogStep
+// (src/roles/fence.ts) and acts on the answer: fence (stop PostgreSQL at once, then repmgrd) or rejoin
+// (enqueue the node's restart flow). On a standby it hands it to decideFailover
+// (src/roles/promotion.ts): when the primary is lost and this node is the one to promote, it claims
+// the failover in Redis and starts the failover flow; repmgrd stays the backstop.
 import type pg from 'pg';
 import type { Logger } from 'winston';
 import type { ClusterConfig, NodeConfig } from '../src/config/schema.js';
@@ -10,11 +13,14 @@ import { secretsOf } from '../src/config/load.js';
 import { Runner } from '../src/exec/runner.js';
 import { connectAs, dropClient, stopPostgres, type NodeContext } from '../src/postgres/actions.js';
 import { stopRepmgrd } from '../src/repmgr/actions.js';
-import { nodeViewOf, readProbe, type Probe } from '../src/probe.js';
+import { isRefusal, nodeViewOf, readProbe, type Probe } from '../src/probe.js';
 import { initialWatchdogState, promotionWindowMs, watchdogStep, type Observation, type WatchdogAction } from '../src/roles/fence.js';
+import { decideFailover, detectorSettings, type DetectorDecision } from '../src/roles/promotion.js';
 import { recordClusterEvent } from '../src/events.js';
-import { buildRestartFlow } from '../src/flows/operations.js';
+import { buildDetectedFailoverFlow, buildRestartFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
+import { claimFailover } from '../src/flows/registry.js';
+import { redisConnection } from '../src/redis.js';
 
 /**
  * A kept connection to one node and its latest answer. A slow answer is waited for, not abandoned:
@@ -28,6 +34,10 @@ class NodeLink {
   last: Probe | null = null;
   /** The latest finished probe got an answer (false: refused, failed or dropped). */
   ok = false;
+  /** When the first probe left unanswered since the latest answer was sent (one still out counts); null: the latest was answered. */
+  silentSince: number | null = null;
+  /** Since when every probe was refused (nothing listens there); null: the latest was not refused. */
+  refusedSince: number | null = null;
   private client: pg.Client | undefined;
   private busy = false;
 
@@ -46,15 +56,30 @@ class NodeLink {
 
   private async probe(): Promise<void> {
     const sentAt = Date.now();
+    this.silentSince ??= sentAt;
     let stuck: NodeJS.Timeout | undefined;
     try {
+      const kept = this.client !== undefined;
       this.client ??= await connectAs(this.config, this.node, { user: 'repmgr', timeoutMs: this.stuckMs });
       const gaveUp = new Promise<never>((_, reject) => (stuck = setTimeout(() => reject(new Error('no answer')), this.stuckMs)));
-      this.last = await Promise.race([readProbe(this.client), gaveUp]);
+      this.last = await Promise.race([
+        readProbe(this.client).catch(async (err) => {
+          if (!kept || isTimeout(err)) throw err;
+          // the kept connection broke (the server ended it, or died): one new connection says at once
+          // whether anything still listens there, rather than at the next check
+          this.close();
+          this.client = await connectAs(this.config, this.node, { user: 'repmgr', timeoutMs: this.stuckMs });
+          return readProbe(this.client);
+        }),
+        gaveUp,
+      ]);
       this.answeredAt = sentAt;
       this.ok = true;
-    } catch {
+      this.silentSince = null;
+      this.refusedSince = null;
+    } catch (err) {
       this.ok = false;
+      this.refusedSince = isRefusal(err) ? (this.refusedSince ?? sentAt) : null;
       this.close();
     } finally {
       clearTimeout(stuck);
@@ -75,11 +100,19 @@ class NodeLink {
   }
 }
 
+const isTimeout = (err: unknown) => /timeout/i.test((err as Error | null)?.message ?? '');
+
 export interface FenceWatchdog {
   stop(): void;
 }
 
-/** Start the watchdog of node `me`; null when fencing is off or there is no one to fence against. */
+/** How long a claim on one lost primary's failover holds: one failover flow per lost primary and timeline meanwhile. */
+const CLAIM_TTL_MS = 120_000;
+
+/**
+ * Start the watchdog (and, with repmgr.fastFailover and automatic failover, the failover detector) of
+ * node `me`; null when fencing is off or there is no one to fence against.
+ */
 export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Logger): FenceWatchdog | null {
   const { enabled, afterMs, checkEveryMs } = config.fencing;
   if (!enabled || config.nodes.length < 2) {
@@ -99,6 +132,11 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
   let steadySince = lastTick;
   let lastReason = '';
   let acting = false;
+  const detecting = config.repmgr.fastFailover && config.repmgr.failover === 'automatic';
+  const detector = detectorSettings(config);
+  let lastDetected = '';
+  /** The lost primary (name and timeline) a failover flow was started or claimed for by someone: decided once. */
+  let claimed: string | null = null;
 
   const event = (name: string) =>
     recordClusterEvent(config.redis, config.cluster, { nodeId: repmgrNodeId(config, me), event: name, success: true }).catch((err) => logger.warn(`event ${name} not recorded: ${err.message}`));
@@ -129,15 +167,44 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
     }
   };
 
+  const promote = async (d: Extract<DetectorDecision, { action: 'promote' }>) => {
+    const lost = `${d.primary}:tl${d.timeline ?? '?'}`;
+    acting = true;
+    const connection = redisConnection({ ...config.redis });
+    try {
+      const flowId = `${config.cluster}-failover-${d.node}-from-${d.primary}-${Date.now()}`;
+      const claim = new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('Redis did not answer within 2 s')), 2000);
+        claimFailover(connection, config.cluster, d.primary, d.timeline, flowId, CLAIM_TTL_MS).then(resolve, reject).finally(() => clearTimeout(t));
+      });
+      const holder = await claim;
+      claimed = lost;
+      if (holder !== flowId) {
+        logger.info(`failover detector: the failover of ${d.primary} is already claimed by ${holder}`);
+        return;
+      }
+      logger.warn(`FAILOVER: ${d.reason}; starting flow ${flowId}`);
+      await startFlow(config.redis, buildDetectedFailoverFlow(config, { to: d.node, followers: d.followers, flowId, connectTimeoutMs: detector.freshMs }), 'failover');
+      void event('pgha_failover_detected');
+    } catch (err) {
+      logger.error(`failover detector: could not start the failover (${(err as Error).message}); repmgrd stays the backstop`);
+    } finally {
+      connection.disconnect();
+      acting = false;
+    }
+  };
+
   const tick = () => {
     const now = Date.now();
     // a late tick means this process did not run: what it holds is old, so it looks again before fencing
     if (now - lastTick > 2 * checkEveryMs) steadySince = now;
     lastTick = now;
-    // a standby has nothing to fence: only a writable or fenced node needs to hear from its peers,
-    // and it keeps asking them while its own answer is out (else slow own answers would age the peers')
+    // a writable or fenced node hears from its peers to fence; a standby to detect a lost primary
+    // (with the detector on). Each keeps asking them while its own answer is out (else slow own
+    // answers would age the peers')
     const writable = self.last?.recovery === false;
-    for (const link of writable || state.fencedAt !== null ? [self, ...peers] : [self]) link.poke();
+    const standby = self.last?.recovery === true;
+    for (const link of writable || state.fencedAt !== null || (detecting && standby) ? [self, ...peers] : [self]) link.poke();
     if (acting) return;
     const o: Observation = {
       now,
@@ -157,7 +224,23 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
       logger.info(`fencing watchdog: ${decision.reason}`);
       lastReason = decision.reason;
     }
-    if (decision.action !== 'none') void act(decision);
+    if (decision.action !== 'none') return void act(decision);
+    if (!detecting || !standby || state.fencedAt !== null) return;
+    const d = decideFailover(
+      {
+        now,
+        self: me,
+        view: o.view,
+        silentSince: Object.fromEntries([self, ...peers].map((l) => [l.node.name, l.silentSince])),
+        refusedSince: Object.fromEntries([self, ...peers].map((l) => [l.node.name, l.refusedSince])),
+      },
+      detector,
+    );
+    if (d.reason !== lastDetected) {
+      logger.info(`failover detector: ${d.reason}`);
+      lastDetected = d.reason;
+    }
+    if (d.action === 'promote' && claimed !== `${d.primary}:tl${d.timeline ?? '?'}`) void promote(d);
   };
   const timer = setInterval(tick, checkEveryMs);
   logger.info(`fencing watchdog on: a writable ${me} that hears from no majority for ${afterMs} ms stops (checks every ${checkEveryMs} ms)`);

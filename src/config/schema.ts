@@ -76,6 +76,13 @@ export const RepmgrSchema = z.strictObject({
   reconnectAttempts: z.number().int().min(1).default(3),
   reconnectIntervalSecs: z.number().int().min(1).default(1),
   /**
+   * The node workers detect a lost primary themselves (they probe every node every
+   * fencing.checkEveryMs) and promote under the promotion rule, seconds before repmgrd would: a
+   * refusing primary after one check, a silent one once it has surely fenced itself. repmgrd stays
+   * the backstop. Needs failover automatic and fencing enabled; false leaves failover to repmgrd.
+   */
+  fastFailover: z.boolean().default(true),
+  /**
    * repmgrd's own fence, the backstop for when the node worker (and its watchdog, see fencing) is
    * down: a primary that has lost every standby for this long stops itself. 0 turns it off.
    */

@@ -116,6 +116,30 @@ export function roleChangeSteps(
 }
 
 /**
+ * The node workers' failover (decideFailover, src/roles/promotion.ts): `to` is promoted under the
+ * promotion rule, read again with `connectTimeoutMs` for the lost primary; the standbys that answered
+ * follow it; its repmgrd restarts to monitor it as the primary, and theirs (each was counting down to
+ * an election of its own); barman streams from it and takes a backup. No
+ * pause: repmgrd keeps watching, and its own promotion asks the same rule, which refuses while `to`
+ * takes writes. Down nodes are left to their restart decision.
+ */
+export function buildDetectedFailoverFlow(config: ClusterConfig, opts: { to: string; followers: string[]; flowId: string; connectTimeoutMs: number }) {
+  const { to, followers, flowId } = opts;
+  return {
+    flowId,
+    tree: chainFlow(flowId, [
+      nodeStep(config, to, 'promote', { why: 'failover', connectTimeoutMs: opts.connectTimeoutMs, detected: true }),
+      // first the followers: under quorum replication the new primary acknowledges no commit until one streams from it
+      ...followers.map((n) => nodeStep(config, n, 'ensure-follows', { primary: to }, { id: `ensure-follows-${n}` })),
+      nodeStep(config, to, 'start-repmgrd', { restart: true }),
+      ...followers.map((n) => nodeStep(config, n, 'start-repmgrd', { restart: true }, { id: `start-repmgrd-${n}` })),
+      barmanStep(config, to, 'barman-switch-primary'),
+      barmanStep(config, to, 'barman-backup'),
+    ]),
+  };
+}
+
+/**
  * Restore: stop every node; barman recovers the backup (to the target) for `target`; it becomes the
  * primary; every other node is re-cloned from it; barman streams from it; a fresh backup; then the
  * data directories from before the restore are removed (kept until here, so a failure can go back).

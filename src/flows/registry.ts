@@ -92,3 +92,17 @@ export async function readMaintenance(connection: Redis, cluster: string): Promi
   const raw = await connection.get(maintenanceKey(cluster));
   return raw ? (JSON.parse(raw) as MaintenanceRecord) : null;
 }
+
+const failoverClaimKey = (cluster: string, primary: string, timeline: number | null) => `pgha:${clusterTag(cluster)}:failover-claim:${primary}:tl${timeline ?? 'unknown'}`;
+
+/**
+ * Claim the failover of `primary` (lost on `timeline`) for `node`: the first claim holds for `ttlMs`
+ * and is the one answer every caller gets, so two node workers' detectors never start two failover
+ * flows for one lost primary. Returns the node that holds the claim. Throws when Redis does not
+ * answer (the detector then leaves the failover to repmgrd).
+ */
+export async function claimFailover(connection: Redis, cluster: string, primary: string, timeline: number | null, node: string, ttlMs: number): Promise<string> {
+  const key = failoverClaimKey(cluster, primary, timeline);
+  const set = await connection.set(key, node, 'PX', ttlMs, 'NX');
+  return set === 'OK' ? node : ((await connection.get(key)) ?? node);
+}

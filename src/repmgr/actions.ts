@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { isAlive, readPidFile, writeFileAtomic } from '../fsutil.js';
 import type { CommandResult, RunOptions } from '../exec/runner.js';
-import type { NodeContext } from '../postgres/actions.js';
+import { withLocalSql, type NodeContext } from '../postgres/actions.js';
 import { renderRepmgrConf, type RepmgrHooks } from './render.js';
 import { cliCommandLine, shellQuote } from '../cli-entry.js';
 import { socketsOfPid } from './unstick.js';
@@ -154,4 +154,37 @@ export async function destroyRepmgrdConnections(ctx: NodeContext, host: string, 
   // a connection may have closed by itself between the listing and the kill: only none destroyed is a failure
   if (ports.length && !destroyed) throw new Error(`ss -K destroyed none of repmgrd's ${ports.length} connection(s) to ${host}:${port}${refused ? ` (${refused})` : ''}`);
   return destroyed;
+}
+
+/**
+ * Promote this standby the way `repmgr standby promote` does, without its wait: repmgr calls
+ * pg_promote(wait => false) and then sleeps promote_check_interval (1 s at least) before it first
+ * looks, a second on every failover. Here PostgreSQL's pg_promote(wait => true) returns once the node
+ * accepts writes (PostgreSQL's docs, "pg_promote"), then repmgr's metadata is written as repmgr writes
+ * it (repmgr's update_node_record_set_primary: any other active primary inactive, this node the
+ * primary with no upstream) with a standby_promote event record, committed with synchronous_commit
+ * local (no standby streams from the new primary yet: under quorum replication a commit would wait).
+ * Idempotent: on a node already promoted only the metadata is written again. Throws when PostgreSQL
+ * has not promoted within 60 s (pg_promote returns false) or does not answer; a retry looks again.
+ */
+export async function promoteStandby(ctx: NodeContext, port: number, nodeId: number): Promise<void> {
+  await withLocalSql(ctx, port, 'repmgr', async (c) => {
+    const { recovery } = (await c.query('SELECT pg_is_in_recovery() AS recovery')).rows[0] as { recovery: boolean };
+    if (recovery) {
+      const { promoted } = (await c.query('SELECT pg_promote(true, 60) AS promoted')).rows[0] as { promoted: boolean };
+      if (!promoted) throw new Error(`${ctx.node.name} did not finish its promotion within 60 s (pg_promote returned false); see its PostgreSQL log`);
+    }
+    await c.query('BEGIN');
+    try {
+      await c.query(`SET LOCAL synchronous_commit = local`);
+      await c.query(`UPDATE repmgr.nodes SET active = FALSE WHERE type = 'primary' AND active IS TRUE AND node_id <> $1`, [nodeId]);
+      await c.query(`UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = TRUE WHERE node_id = $1`, [nodeId]);
+      if (recovery) await c.query(`INSERT INTO repmgr.events (node_id, event, successful, details) VALUES ($1, 'standby_promote', TRUE, $2)`, [nodeId, `server "${ctx.node.name}" (ID: ${nodeId}) was promoted to primary by pgha (pg_promote)`]);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  });
+  await ctx.log(`${ctx.node.name} promoted (pg_promote) and recorded as the primary in repmgr's metadata`);
 }

@@ -81,8 +81,9 @@ describe('schema defaults are the seed values', () => {
       configDir: '/etc/repmgr.d/',
       password: 'iamrepmgr',
       streamingPassword: 'iamstreamingrepmgr',
-      // tuned to fail over in about 3 s, fencing after 30 s without any standby
+      // repmgrd tuned to fail over in about 3 s, the node workers' detector before it; fencing after 30 s without any standby
       failover: 'automatic',
+      fastFailover: true,
       monitorIntervalSecs: 1,
       reconnectAttempts: 3,
       reconnectIntervalSecs: 1,

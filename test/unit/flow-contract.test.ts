@@ -9,6 +9,7 @@ import { barmanSteps, controlSteps, handlers, nodeSteps } from '../../jobs/index
 import { buildFirstStartFlow } from '../../src/flows/first-start.js';
 import {
   buildAfterPromotionFlow,
+  buildDetectedFailoverFlow,
   buildApplyParametersFlow,
   buildBackupFlow,
   buildMaintenanceFlow,
@@ -41,6 +42,7 @@ const flows: [string, { flowId: string; tree: FlowJob }][] = [
   ['barman repair, backup only', buildBarmanRepairFlow(config, 'node2', 'f-repair-2', { switchFirst: false, reset: false })],
   ['switchover', buildRoleChangeFlow(config, { mode: 'switchover', from: 'node1', to: 'node2', flowId: 'f-sw', followers: nodes })],
   ['failover', buildRoleChangeFlow(config, { mode: 'failover', from: null, to: 'node3', flowId: 'f-fo', followers: nodes })],
+  ['detected failover', buildDetectedFailoverFlow(config, { to: 'node2', followers: ['node3'], flowId: 'f-detected', connectTimeoutMs: 750 })],
   ['failover --force', buildRoleChangeFlow(config, { mode: 'failover', from: 'node1', to: 'node3', flowId: 'f-fo-force', followers: nodes, force: true })],
   ['pause', buildMaintenanceFlow(config, 'node1', 'f-pause', { paused: true, by: 'dba@db1', reason: 'kernel upgrade' })],
   ['resume --force', buildMaintenanceFlow(config, 'node2', 'f-resume', { paused: false, by: 'dba@db1', reason: null, force: true })],

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import type { FlowJob } from 'bullmq';
 import { flowSteps, STEP_DEFAULTS } from '../../src/flows/chain.js';
-import { buildAfterPromotionFlow, buildPlannedRestartFlow, buildRestartFlow, buildRoleChangeFlow } from '../../src/flows/operations.js';
+import { buildAfterPromotionFlow, buildDetectedFailoverFlow, buildPlannedRestartFlow, buildRestartFlow, buildRoleChangeFlow } from '../../src/flows/operations.js';
 import { secretsOf } from '../../src/config/load.js';
 import { StepDataBase } from '../../src/step.js';
 import type { ClusterConfig } from '../../src/config/schema.js';
@@ -121,6 +121,28 @@ describe('buildPlannedRestartFlow', () => {
     expect(jobs.find((j) => j.name === 'decide-and-start')!.opts?.attempts).toBe(20);
     expect(jobs.find((j) => j.name === 'start-repmgrd')!.data).toMatchObject({ restart: true });
     expect(jobs.find((j) => j.name === 'stop-postgres')!.opts?.attempts).toBe(STEP_DEFAULTS.attempts);
+  });
+});
+
+describe('buildDetectedFailoverFlow', () => {
+  it('the candidate is promoted (the rule read with the short timeout), the followers follow before any repmgrd restart (a quorum commit needs one streaming), then repmgrd, then barman', () => {
+    const { flowId, tree } = buildDetectedFailoverFlow(localConfig(FIVE), { to: 'node2', followers: ['node3', 'node4'], flowId: 'df-1', connectTimeoutMs: 750 });
+    expect(flowId).toBe('df-1');
+    expect(plan(tree)).toEqual([
+      'promote@{pgha}.node.node2',
+      'ensure-follows@{pgha}.node.node3',
+      'ensure-follows@{pgha}.node.node4',
+      'start-repmgrd@{pgha}.node.node2',
+      'start-repmgrd@{pgha}.node.node3',
+      'start-repmgrd@{pgha}.node.node4',
+      'barman-switch-primary@{pgha}.barman',
+      'barman-backup@{pgha}.barman',
+    ]);
+    expectSoundTree(tree, 'df-1');
+    const [promote, follow] = flowSteps(tree);
+    expect(promote.data).toMatchObject({ node: 'node2', why: 'failover', connectTimeoutMs: 750, detected: true });
+    expect(promote.data).not.toHaveProperty('force');
+    expect(follow.data).toMatchObject({ node: 'node3', primary: 'node2' });
   });
 });
 
