@@ -123,7 +123,7 @@ export interface DetectorSettings {
   /**
    * A primary whose probes get no answer at all (a cut, a host that died or froze: no refusal) is
    * given up this long after the first unanswered probe was sent. The cut happened before that probe's
-   * answer was due, so by then a cut-off primary has fenced itself (fencedWithinMs, src/roles/fence.ts).
+   * answer was due, so by then a cut-off primary has fenced itself (detectorSettings).
    */
   silentMs: number;
   /** A primary whose host refuses the connection (no PostgreSQL listens there: it cannot take writes) is given up once it has refused this long. */
@@ -144,15 +144,18 @@ export interface DetectorSettings {
 }
 
 /**
- * Settings of the failover detector from the config (pure): a silent primary is given up one check
- * after the latest it can have fenced itself (fencedWithinMs), a refusing one after one check; answers
- * count as now for as long as the watchdog trusts its own (ownAnswerWithinMs); a sibling's repmgrd
- * must have missed the primary two monitor intervals (repmgr's primary_visibility_consensus).
+ * Settings of the failover detector from the config (pure). Answers count as now for as long as the
+ * watchdog trusts its own (freshMs = ownAnswerWithinMs). A silent primary: the cut came no later than
+ * the first unanswered probe's send time plus the longest answer the detector accepts (freshMs: a
+ * slower machine does not promote), and a cut-off primary has fenced itself fencedWithinMs after
+ * the cut, so silentMs = freshMs + fencedWithinMs (2500 ms by default). A refusing one after one
+ * check. A sibling's repmgrd must have missed the primary two monitor intervals (repmgr's
+ * primary_visibility_consensus).
  */
 export function detectorSettings(config: Pick<ClusterConfig, 'fencing' | 'repmgr' | 'nodes'>): DetectorSettings {
   const f = config.fencing;
   return {
-    silentMs: fencedWithinMs(f) + f.checkEveryMs,
+    silentMs: ownAnswerWithinMs(f) + fencedWithinMs(f),
     refusedMs: f.checkEveryMs,
     freshMs: ownAnswerWithinMs(f),
     consensusSecs: 2 * config.repmgr.monitorIntervalSecs,

@@ -117,21 +117,22 @@ describe('decideFailover: properties over random running views', () => {
 });
 
 describe('detectorSettings: from the config', () => {
-  it('defaults: a silent primary is given 2000 ms (after the latest a cut-off primary fences, 1750 ms), a refusing one 250 ms; answers count for 750 ms; a sibling\'s repmgrd must have missed it 2 s; priorities from the nodes', () => {
+  it('defaults: a silent primary is given 2500 ms (the longest accepted answer, 750 ms, plus the latest a cut-off primary fences, 1750 ms), a refusing one 250 ms; answers count for 750 ms; a sibling\'s repmgrd must have missed it 2 s; priorities from the nodes', () => {
     const config = localConfig();
     const s = detectorSettings(config);
-    expect(s).toEqual({ silentMs: 2000, refusedMs: 250, freshMs: 750, consensusSecs: 2, priorities: { node1: 100, node2: 100, node3: 100 } });
-    expect(s.silentMs).toBeGreaterThan(fencedWithinMs(config.fencing));
+    expect(s).toEqual({ silentMs: 2500, refusedMs: 250, freshMs: 750, consensusSecs: 2, priorities: { node1: 100, node2: 100, node3: 100 } });
+    expect(s.silentMs).toBeGreaterThanOrEqual(s.freshMs + fencedWithinMs(config.fencing));
     // seconds before repmgrd's own earliest promotion on a silent primary (every ping waits out connect_timeout)
     expect(s.silentMs).toBeLessThan(promotionWindowMs(config.repmgr).latestMs);
   });
 
-  it('property: whatever the fencing timings, a silent primary is given up only after it has fenced itself', () => {
+  it('property: whatever the fencing timings, a silent primary is given up only after it has fenced itself, even when the cut came as late as an accepted answer allows', () => {
     fc.assert(
       fc.property(fc.integer({ min: 200, max: 30_000 }), fc.integer({ min: 50, max: 5000 }), (afterMs, checkEveryMs) => {
         const config = localConfig();
         const fencing = { enabled: true, afterMs, checkEveryMs };
-        expect(detectorSettings({ ...config, fencing }).silentMs).toBeGreaterThan(fencedWithinMs(fencing));
+        const s = detectorSettings({ ...config, fencing });
+        expect(s.silentMs).toBeGreaterThanOrEqual(s.freshMs + fencedWithinMs(fencing));
       }),
     );
   });
