@@ -15,11 +15,14 @@ import { connectAs, dropClient, stopPostgres, type NodeContext } from '../src/po
 import { stopRepmgrd } from '../src/repmgr/actions.js';
 import { isRefusal, nodeViewOf, readProbe, type Probe } from '../src/probe.js';
 import { initialWatchdogState, promotionWindowMs, watchdogStep, type Observation, type WatchdogAction } from '../src/roles/fence.js';
-import { decideFailover, detectorSettings, type DetectorDecision } from '../src/roles/promotion.js';
+import { decideFailover, detectorSettings, type DetectorObservation } from '../src/roles/promotion.js';
 import { recordClusterEvent } from '../src/events.js';
 import { buildDetectedFailoverFlow, buildRestartFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
 import { claimFailover } from '../src/flows/registry.js';
+import { readPauseHolders } from '../src/status.js';
+import { describeHolder, holdsFailover } from '../src/roles/maintenance.js';
+import { Queue } from 'bullmq';
 import { redisConnection } from '../src/redis.js';
 
 /**
@@ -167,17 +170,31 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
     }
   };
 
-  const promote = async (d: Extract<DetectorDecision, { action: 'promote' }>) => {
-    const lost = `${d.primary}:tl${d.timeline ?? '?'}`;
+  const promote = async (o: DetectorObservation) => {
     acting = true;
     const connection = redisConnection({ ...config.redis });
-    try {
-      const flowId = `${config.cluster}-failover-${d.node}-from-${d.primary}-${Date.now()}`;
-      const claim = new Promise<string>((resolve, reject) => {
+    const queues = new Map<string, Queue>();
+    const queue = (name: string) => queues.get(name) ?? queues.set(name, new Queue(name, { connection })).get(name)!;
+    const within2s = <T>(p: Promise<T>) =>
+      new Promise<T>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('Redis did not answer within 2 s')), 2000);
-        claimFailover(connection, config.cluster, d.primary, d.timeline, flowId, CLAIM_TTL_MS).then(resolve, reject).finally(() => clearTimeout(t));
+        p.then(resolve, reject).finally(() => clearTimeout(t));
       });
-      const holder = await claim;
+    try {
+      // the holds live in Redis: a flow that restarts nodes (a restore, a planned restart) holds
+      // failover while its restarted nodes have forgotten repmgr's pause; a completed flow's hold
+      // (a restore ends without a resume step) no longer does, a failed one's still does
+      const { holders } = await within2s(readPauseHolders(connection, config.cluster, queue));
+      const heldBy = holders.filter(holdsFailover).map(describeHolder);
+      const d = decideFailover({ ...o, heldBy }, detector);
+      if (d.action !== 'promote') {
+        if (d.reason !== lastDetected) logger.info(`failover detector: ${d.reason}`);
+        lastDetected = d.reason;
+        return;
+      }
+      const lost = `${d.primary}:tl${d.timeline ?? '?'}`;
+      const flowId = `${config.cluster}-failover-${d.node}-from-${d.primary}-${Date.now()}`;
+      const holder = await within2s(claimFailover(connection, config.cluster, d.primary, d.timeline, flowId, CLAIM_TTL_MS));
       claimed = lost;
       if (holder !== flowId) {
         logger.info(`failover detector: the failover of ${d.primary} is already claimed by ${holder}`);
@@ -189,6 +206,7 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
     } catch (err) {
       logger.error(`failover detector: could not start the failover (${(err as Error).message}); repmgrd stays the backstop`);
     } finally {
+      for (const q of queues.values()) await q.close().catch(() => {});
       connection.disconnect();
       acting = false;
     }
@@ -226,21 +244,19 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
     }
     if (decision.action !== 'none') return void act(decision);
     if (!detecting || !standby || state.fencedAt !== null) return;
-    const d = decideFailover(
-      {
-        now,
-        self: me,
-        view: o.view,
-        silentSince: Object.fromEntries([self, ...peers].map((l) => [l.node.name, l.silentSince])),
-        refusedSince: Object.fromEntries([self, ...peers].map((l) => [l.node.name, l.refusedSince])),
-      },
-      detector,
-    );
+    const seen: DetectorObservation = {
+      now,
+      self: me,
+      view: o.view,
+      silentSince: Object.fromEntries([self, ...peers].map((l) => [l.node.name, l.silentSince])),
+      refusedSince: Object.fromEntries([self, ...peers].map((l) => [l.node.name, l.refusedSince])),
+    };
+    const d = decideFailover(seen, detector);
+    if (d.action === 'promote' && claimed !== `${d.primary}:tl${d.timeline ?? '?'}`) return void promote(seen);
     if (d.reason !== lastDetected) {
       logger.info(`failover detector: ${d.reason}`);
       lastDetected = d.reason;
     }
-    if (d.action === 'promote' && claimed !== `${d.primary}:tl${d.timeline ?? '?'}`) void promote(d);
   };
   const timer = setInterval(tick, checkEveryMs);
   logger.info(`fencing watchdog on: a writable ${me} that hears from no majority for ${afterMs} ms stops (checks every ${checkEveryMs} ms)`);

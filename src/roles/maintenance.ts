@@ -43,7 +43,8 @@ export const describeHolder = (h: PauseHolder): string =>
     ? `maintenance mode (by ${h.record.by} since ${h.record.since}${h.record.reason ? `: ${h.record.reason}` : ''}; pgha resume ends it)`
     : `flow ${h.flowId} (${h.state ?? 'record gone'}${h.state === 'failed' ? ': retry its failed step in the dashboard, or pgha resume --force' : ''})`;
 
-const holds = (h: PauseHolder) => h.kind === 'maintenance' || h.state !== 'completed';
+/** Whether a holder still holds failover paused (pure): maintenance mode, or a flow that has not completed (a failed one still does). */
+export const holdsFailover = (h: PauseHolder) => h.kind === 'maintenance' || h.state !== 'completed';
 
 /**
  * Whether `releaser`'s release may unpause repmgrd (pure): yes only when no other holder remains.
@@ -51,7 +52,7 @@ const holds = (h: PauseHolder) => h.kind === 'maintenance' || h.state !== 'compl
  * drops the flows' holds too (the operator takes over: a failed switchover's pause ends with it).
  */
 export function releasePause(holders: PauseHolder[], releaser: Releaser): Release {
-  const others = holders.filter((h) => holds(h) && !(h.kind === releaser.kind && (h.kind === 'maintenance' || (releaser.kind === 'flow' && h.flowId === releaser.flowId))));
+  const others = holders.filter((h) => holdsFailover(h) && !(h.kind === releaser.kind && (h.kind === 'maintenance' || (releaser.kind === 'flow' && h.flowId === releaser.flowId))));
   const dropped: PauseHolder[] = releaser.kind === 'maintenance' && releaser.force ? others.filter((h) => h.kind === 'flow') : [];
   const heldBy = others.filter((h) => !dropped.includes(h));
   if (heldBy.length) return { unpause: false, heldBy, dropped, reason: `repmgrd stays paused: still held by ${heldBy.map(describeHolder).join(', ')}` };

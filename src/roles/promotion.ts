@@ -174,6 +174,12 @@ export interface DetectorObservation {
   silentSince: Record<string, number | null>;
   /** Per node: since when every probe was refused without a break; null or absent: its latest probe was not refused. */
   refusedSince: Record<string, number | null>;
+  /**
+   * Who holds automatic failover paused in Redis (maintenance mode, a flow's pause: each flow that
+   * restarts nodes records one, since a restarted PostgreSQL forgets repmgr's pause); absent: not read
+   * yet. The worker reads it only once the rule would promote, and asks again with it.
+   */
+  heldBy?: string[];
 }
 
 export type DetectorDecision =
@@ -189,7 +195,8 @@ export type DetectorDecision =
  * - it refused connections for refusedMs (nothing listens: it takes no writes), or gave no answer at
  *   all for silentMs (a cut-off primary has fenced itself by then);
  * - this node's own PostgreSQL answered within freshMs (a busy machine is not a dead primary), no
- *   node has repmgrd paused (an operation or maintenance holds failover), and every sibling that still
+ *   node has repmgrd paused and nobody holds failover paused in Redis (an operation or maintenance:
+ *   a node it restarted forgets repmgr's pause), and every sibling that still
  *   streams from the primary had its repmgrd go consensusSecs without seeing it;
  * - among the standbys that answered within freshMs (a majority, with this node), the promotion rule
  *   accepts this one, with priority above 0, and no accepted one has a higher priority (ties: the
@@ -204,6 +211,7 @@ export function decideFailover(o: DetectorObservation, s: DetectorSettings): Det
   if (me.writable) return { action: 'none', reason: `${o.self} is the primary: nothing to detect` };
   const paused = view.nodes.filter((n) => fresh(n) && n.repmgrdPaused);
   if (paused.length) return { action: 'none', reason: `repmgrd is paused on ${paused.map((n) => n.name).join(', ')}: an operation or maintenance holds failover` };
+  if (o.heldBy?.length) return { action: 'none', reason: `automatic failover is held by ${o.heldBy.join(', ')}: no promotion meanwhile` };
   const seenWritable = view.nodes.filter((n) => n.name !== o.self && answered(n) && n.writable);
   if (seenWritable.length !== 1) return { action: 'none', reason: seenWritable.length ? `${seenWritable.map((n) => n.name).join(' and ')} were each last seen writable: the keepers and fencing sort that out` : 'no primary seen yet' };
   const primary = seenWritable[0]!;

@@ -49,6 +49,12 @@ describe('decideFailover: the node workers promote a lost primary under the prom
     expect(decideFailover(obs([oldPrimary(), standby('node2', { writable: true }), standby('node3')], NOW - 5000), S)).toMatchObject({ action: 'none', reason: 'node2 is the primary: nothing to detect' });
   });
 
+  it('failover held in Redis (maintenance mode, a running flow that restarts nodes, which forget repmgr\'s pause): nothing, though the rule would promote', () => {
+    const nodes = [oldPrimary(), standby('node2'), standby('node3')];
+    expect(decideFailover({ ...obs(nodes, NOW - 600, NOW - 300), heldBy: [] }, S)).toMatchObject({ action: 'promote' });
+    expect(decideFailover({ ...obs(nodes, NOW - 600, NOW - 300), heldBy: ['flow pgha-restore-1 (active)'] }, S)).toEqual({ action: 'none', reason: 'automatic failover is held by flow pgha-restore-1 (active): no promotion meanwhile' });
+  });
+
   it('no majority answers now (the sibling too is stale): the promotion rule refuses, nothing is promoted', () => {
     const d = decideFailover(obs([oldPrimary(), standby('node2'), standby('node3', { answeredAt: NOW - 2000 })], NOW - 5000, NOW - 5000), S);
     expect(d).toMatchObject({ action: 'none', reason: expect.stringMatching(/only 1 of 3 nodes answer/) });
