@@ -243,9 +243,18 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('--port <port>', "the nodes' PostgreSQL port", int('--port'))
     .requiredOption('--passfile <file>', "libpq passfile holding the repmgr role's password")
     .option('--timeout-ms <ms>', 'how long one node may take to answer', int('--timeout-ms'), 1500)
+    .option('--redis-file <file>', "the cluster's Redis settings (JSON): the failover is claimed there first, so that a node worker's detector and repmgrd never both promote")
+    .option('--cluster <name>', 'the cluster name (with --redis-file)')
     .action(async (o) => {
       const { checkPromotion, parseNodeList, passfileConnect } = await import('../src/repmgr/validate.js');
-      const d = await checkPromotion({ candidate: o.node, nodes: parseNodeList(o.nodes), connect: passfileConnect(o.port, o.passfile, o.timeoutMs), log: (l) => console.log(l) });
+      let claim: ((timeline: number | null) => Promise<string | null>) | undefined;
+      if (o.redisFile && o.cluster) {
+        const { failoverClaim } = await import('../src/flows/registry.js');
+        const { RedisSchema } = await import('../src/config/schema.js');
+        const { readFileSync } = await import('node:fs');
+        claim = failoverClaim(RedisSchema.parse(JSON.parse(readFileSync(o.redisFile, 'utf8'))), o.cluster, `repmgrd:${o.node}`, (l) => console.log(l));
+      }
+      const d = await checkPromotion({ candidate: o.node, nodes: parseNodeList(o.nodes), connect: passfileConnect(o.port, o.passfile, o.timeoutMs), log: (l) => console.log(l), ...(claim ? { claim } : {}) });
       // repmgrd copies this output into its log
       console.log(`pgha promotion rule: ${d.ok ? 'allowed' : 'REFUSED'}: ${d.reason}`);
       process.exitCode = d.ok ? 0 : 1;

@@ -5,6 +5,7 @@ import { defineStep } from '../src/step.js';
 import { connectAs, postmasterStatus, removeDanglingPlaceholders, withLocalSql } from '../src/postgres/actions.js';
 import { promoteStandby } from '../src/repmgr/actions.js';
 import { DETECTED_FAILOVER_EVENT, recordClusterEvent } from '../src/events.js';
+import { failoverClaim } from '../src/flows/registry.js';
 import { readClusterView } from '../src/probe.js';
 import { lsnToBytes } from '../src/postgres/lsn.js';
 import { answered, writableNodes } from '../src/roles/view.js';
@@ -47,7 +48,12 @@ export default defineStep('promote', {
         connect,
         force: data.force,
         log: (l) => void ctx.log(l),
+        // the detector claimed this failover under the flow's id; repmgrd may have claimed it first
+        ...(data.detected ? { claim: failoverClaim(ctx.config.redis, ctx.config.cluster, data.flowId, (l) => void ctx.log(l)) } : {}),
       });
+      if (!d.ok && d.retryable && /already claimed by/.test(d.reason)) {
+        throw new UnrecoverableError(`promotion of ${nc.node.name} not needed: ${d.reason} (repmgrd's own promotion and its follow-up flow take over; see pgha status)`);
+      }
       // a reservation that did not reach a majority (a lost connection, a promotion at the same moment): the step tries again
       if (!d.ok && d.retryable) throw new Error(`promotion of ${nc.node.name} not yet: ${d.reason}; this step tries again`);
       if (!d.ok) {

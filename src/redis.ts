@@ -36,6 +36,18 @@ export function describeRedis(settings: RedisSettings): string {
  * One connection, no retries, closed before it returns: a caller that finds Redis down says so once
  * instead of leaving connections to retry (and print) until it exits.
  */
+/**
+ * One short-lived connection that gives up at once (no retries, no offline queue): for a hook or a
+ * step that must not wait on a Redis that is down. The caller disconnects it.
+ */
+export function quickRedisConnection(settings: RedisSettings | string, timeoutMs = 1000): Redis {
+  const { url, ...options } = redisOptions(settings);
+  const quick: RedisOptions = { ...options, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, sentinelRetryStrategy: () => null };
+  const r = url !== undefined ? new Redis(url, quick) : new Redis(quick);
+  r.on('error', () => {});
+  return r;
+}
+
 export async function redisProblem(settings: RedisSettings | string, timeoutMs = 2000): Promise<string | null> {
   const { url, ...options } = redisOptions(settings);
   const probeOptions: RedisOptions = { ...options, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, sentinelRetryStrategy: () => null };

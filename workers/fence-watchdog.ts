@@ -19,7 +19,7 @@ import { decideFailover, detectorSettings, type DetectorObservation } from '../s
 import { recordClusterEvent } from '../src/events.js';
 import { buildDetectedFailoverFlow, buildRestartFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
-import { claimFailover } from '../src/flows/registry.js';
+import { claimFailover, FAILOVER_CLAIM_TTL_MS } from '../src/flows/registry.js';
 import { readPauseHolders } from '../src/status.js';
 import { describeHolder, holdsFailover } from '../src/roles/maintenance.js';
 import { Queue } from 'bullmq';
@@ -109,9 +109,6 @@ export interface FenceWatchdog {
   stop(): void;
 }
 
-/** How long a claim on one lost primary's failover holds: one failover flow per lost primary and timeline meanwhile. */
-const CLAIM_TTL_MS = 120_000;
-
 /**
  * Start the watchdog (and, with repmgr.fastFailover and automatic failover, the failover detector) of
  * node `me`; null when fencing is off or there is no one to fence against.
@@ -194,7 +191,7 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
       }
       const lost = `${d.primary}:tl${d.timeline ?? '?'}`;
       const flowId = `${config.cluster}-failover-${d.node}-from-${d.primary}-${Date.now()}`;
-      const holder = await within2s(claimFailover(connection, config.cluster, d.primary, d.timeline, flowId, CLAIM_TTL_MS));
+      const holder = await within2s(claimFailover(connection, config.cluster, d.timeline, flowId, FAILOVER_CLAIM_TTL_MS));
       claimed = lost;
       if (holder !== flowId) {
         logger.info(`failover detector: the failover of ${d.primary} is already claimed by ${holder}`);

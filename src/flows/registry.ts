@@ -4,6 +4,8 @@ import type { FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { flowSteps } from './chain.js';
 import { clusterTag } from '../queues.js';
+import { quickRedisConnection } from '../redis.js';
+import type { RedisSettings } from '../config/schema.js';
 import type { MaintenanceRecord } from '../roles/maintenance.js';
 
 export interface FlowRecord {
@@ -93,16 +95,41 @@ export async function readMaintenance(connection: Redis, cluster: string): Promi
   return raw ? (JSON.parse(raw) as MaintenanceRecord) : null;
 }
 
-const failoverClaimKey = (cluster: string, primary: string, timeline: number | null) => `pgha:${clusterTag(cluster)}:failover-claim:${primary}:tl${timeline ?? 'unknown'}`;
+const failoverClaimKey = (cluster: string, timeline: number | null) => `pgha:${clusterTag(cluster)}:failover-claim:tl${timeline ?? 'unknown'}`;
 
 /**
- * Claim the failover of `primary` (lost on `timeline`) for `node`: the first claim holds for `ttlMs`
- * and is the one answer every caller gets, so two node workers' detectors never start two failover
- * flows for one lost primary. Returns the node that holds the claim. Throws when Redis does not
- * answer (the detector then leaves the failover to repmgrd).
+ * Claim the automatic failover away from `timeline` (the one the standbys were following) for
+ * `claimant` (a failover flow's id, or `repmgrd:<node>`): the first claim holds for `ttlMs` and is
+ * the one answer every caller gets, so the node workers' detectors and repmgrd's elections never
+ * promote two nodes for one lost primary. Returns the claimant that holds it (the caller's own when
+ * it won, or claimed it before). Throws when Redis does not answer.
  */
-export async function claimFailover(connection: Redis, cluster: string, primary: string, timeline: number | null, node: string, ttlMs: number): Promise<string> {
-  const key = failoverClaimKey(cluster, primary, timeline);
-  const set = await connection.set(key, node, 'PX', ttlMs, 'NX');
-  return set === 'OK' ? node : ((await connection.get(key)) ?? node);
+export async function claimFailover(connection: Redis, cluster: string, timeline: number | null, claimant: string, ttlMs: number): Promise<string> {
+  const key = failoverClaimKey(cluster, timeline);
+  const set = await connection.set(key, claimant, 'PX', ttlMs, 'NX');
+  return set === 'OK' ? claimant : ((await connection.get(key)) ?? claimant);
+}
+
+/** How long a claim on one failover holds: one automatic promotion per lost timeline meanwhile. */
+export const FAILOVER_CLAIM_TTL_MS = 120_000;
+
+/**
+ * A PromotionCheck's claim (src/repmgr/validate.ts) for `claimant`: resolves to the other claimant
+ * that holds this failover, or null when `claimant` holds it, or when Redis does not answer within
+ * `timeoutMs` (then repmgrd alone decides, as it would without the detector; `log` says so).
+ */
+export function failoverClaim(redis: RedisSettings, cluster: string, claimant: string, log: (l: string) => void, timeoutMs = 1000) {
+  return async (timeline: number | null): Promise<string | null> => {
+    const connection = quickRedisConnection(redis, timeoutMs);
+    try {
+      await connection.connect();
+      const holder = await claimFailover(connection, cluster, timeline, claimant, FAILOVER_CLAIM_TTL_MS);
+      return holder === claimant ? null : holder;
+    } catch (err) {
+      log(`the failover claim could not be asked (Redis: ${(err as Error).message.split('\n')[0]}): going on without it`);
+      return null;
+    } finally {
+      connection.disconnect();
+    }
+  };
 }

@@ -34,7 +34,7 @@ export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
       join(p.stateDir, 'fence-backstop.lock'),
     ])} >>${shellQuote(join(p.stateDir, 'fence-backstop.log'))} 2>&1 &`,
     // the promotion rule (src/roles/promotion.ts) before every automatic promotion
-    validationCommand: cliCommandLine(['validate-promotion', ...cluster]),
+    validationCommand: cliCommandLine(['validate-promotion', ...cluster, '--redis-file', p.redisFile, '--cluster', ctx.config.cluster]),
   };
 }
 

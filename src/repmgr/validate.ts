@@ -93,6 +93,13 @@ export interface PromotionCheck {
   connect: Connect;
   force?: boolean;
   log?: (line: string) => void;
+  /**
+   * Claim this automatic failover (claimFailover, keyed by the candidate's timeline) before anything
+   * is changed: resolves to the claimant that holds it when another does (no promotion then; the
+   * caller may retry), null when this caller holds it or the claim could not be asked (Redis down:
+   * repmgrd alone decides then, as without the detector).
+   */
+  claim?: (timeline: number | null) => Promise<string | null>;
 }
 
 /**
@@ -105,6 +112,9 @@ export async function checkPromotion(o: PromotionCheck): Promise<PromotionDecisi
   const seen = await readView(o.nodes, o.connect);
   const first = decidePromotion(o.candidate, seen, { force: o.force });
   if (!first.ok) return first;
+  // the node workers' detector and repmgrd's election may both go for this failover: the first claim wins
+  const other = await o.claim?.(seen.nodes.find((n) => n.name === o.candidate)?.timeline ?? null);
+  if (other) return { ok: false, forceable: false, retryable: true, ahead: [], reason: `this failover is already claimed by ${other}: no second promotion` };
   // only siblings that answered as standbys: one that did not answer (a frozen node takes the whole
   // timeout again) counts as unreachable below whatever it says then
   const answeredStandby = new Set(seen.nodes.filter((s) => answered(s) && !s.writable).map((s) => s.name));

@@ -215,9 +215,14 @@ export function decideFailover(o: DetectorObservation, s: DetectorSettings): Det
   const seenWritable = view.nodes.filter((n) => n.name !== o.self && answered(n) && n.writable);
   if (seenWritable.length !== 1) return { action: 'none', reason: seenWritable.length ? `${seenWritable.map((n) => n.name).join(' and ')} were each last seen writable: the keepers and fencing sort that out` : 'no primary seen yet' };
   const primary = seenWritable[0]!;
-  const since = o.silentSince[primary.name] ?? null;
-  if (since === null || fresh(primary)) return { action: 'none', reason: `${primary.name} is the primary and answers` };
-  const refusedSince = o.refusedSince[primary.name] ?? null;
+  // an answer after the first silence or refusal would mean it was back: both count from its latest answer at the earliest
+  const after = (t: number | null) => (t === null ? null : Math.max(t, primary.answeredAt ?? t));
+  const since = after(o.silentSince[primary.name] ?? null);
+  if (since === null) return { action: 'none', reason: `${primary.name} is the primary and answers` };
+  const refusedSince = after(o.refusedSince[primary.name] ?? null);
+  // a refusal proves nothing listens there now, whatever it answered before it died (a killed
+  // postmaster's orphan backend may still answer a kept connection); silentMs is longer than freshMs,
+  // so a silent primary's last answer is never fresh by then
   const refused = refusedSince !== null && now - refusedSince >= s.refusedMs;
   const silentFor = now - since;
   if (!refused && silentFor < s.silentMs) {
@@ -226,7 +231,7 @@ export function decideFailover(o: DetectorObservation, s: DetectorSettings): Det
   const lost = refused ? `refused connections for ${now - refusedSince!} ms` : `not answered for ${silentFor} ms`;
   // the view now: answers older than freshMs count as silent; the lost primary refused or said nothing
   const nowView: ClusterView = {
-    nodes: view.nodes.map((n) => (fresh(n) ? n : { name: n.name, answeredAt: null, down: true, ...(n.name === primary.name && refused ? { refused: true } : {}) })),
+    nodes: view.nodes.map((n) => (fresh(n) && n.name !== primary.name ? n : { name: n.name, answeredAt: null, down: true, ...(n.name === primary.name && refused ? { refused: true } : {}) })),
   };
   const seeing = nowView.nodes.filter((n) => n.name !== o.self && answered(n) && n.upstream === primary.name && (n.upstreamLastSeenSecs ?? -1) < s.consensusSecs);
   if (seeing.length) {
@@ -243,5 +248,5 @@ export function decideFailover(o: DetectorObservation, s: DetectorSettings): Det
   const candidate = accepted.find((n) => priority(n.name) === best)!;
   if (candidate.name !== o.self) return { action: 'none', reason: `${primary.name} ${lost}: ${candidate.name} is the candidate; its worker promotes it` };
   const followers = nowView.nodes.filter((n) => n.name !== o.self && answered(n) && !n.writable).map((n) => n.name);
-  return { action: 'promote', node: o.self, primary: primary.name, timeline: primary.timeline ?? null, followers, reason: `${primary.name} ${lost}: ${decidePromotion(o.self, nowView).reason}` };
+  return { action: 'promote', node: o.self, primary: primary.name, timeline: me.timeline ?? null, followers, reason: `${primary.name} ${lost}: ${decidePromotion(o.self, nowView).reason}` };
 }

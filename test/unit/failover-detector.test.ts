@@ -27,6 +27,13 @@ describe('decideFailover: the node workers promote a lost primary under the prom
     expect(decideFailover(obs(nodes, NOW - 600, NOW - 300, 'node3'), S)).toEqual({ action: 'none', reason: 'node1 refused connections for 300 ms: node2 is the candidate; its worker promotes it' });
   });
 
+  it('a refusing primary whose last answer is recent (an orphan backend of the killed postmaster answered a kept connection): the refusal decides', () => {
+    const nodes = [oldPrimary({ answeredAt: NOW - 400 }), standby('node2'), standby('node3')];
+    expect(decideFailover(obs(nodes, NOW - 300, NOW - 260), S)).toMatchObject({ action: 'promote', node: 'node2' });
+    // answered at its latest probe: it is there
+    expect(decideFailover(obs(nodes, null, null), S)).toMatchObject({ action: 'none', reason: 'node1 is the primary and answers' });
+  });
+
   it('refused for less than refusedMs, or silent (no refusal) for less than silentMs: waits', () => {
     const nodes = [oldPrimary(), standby('node2'), standby('node3')];
     expect(decideFailover(obs(nodes, NOW - 200, NOW - 200), S)).toMatchObject({ action: 'wait', reason: expect.stringMatching(/200 ms \(refused\): gives it 250 ms/) });
@@ -108,11 +115,12 @@ describe('decideFailover: properties over random running views', () => {
         const p = promoting[0];
         if (!p || p.action !== 'promote') return;
         promoted++;
-        expect(view.nodes.some((n) => n.answeredAt !== null && NOW - n.answeredAt <= S.freshMs && n.writable)).toBe(false);
         const lost = world.find((w) => w.node.name === p.primary)!;
         const refusedLong = lost.refused !== null && NOW - lost.refused >= S.refusedMs;
+        // no node answered writable within freshMs, but a primary that refuses now (it died since)
+        expect(view.nodes.some((n) => n.answeredAt !== null && NOW - n.answeredAt <= S.freshMs && n.writable && !(n.name === p.primary && refusedLong))).toBe(false);
         expect(refusedLong || NOW - lost.silent! >= S.silentMs).toBe(true);
-        const nowView: ClusterView = { nodes: view.nodes.map((n) => (n.answeredAt !== null && NOW - n.answeredAt <= S.freshMs ? n : { name: n.name, answeredAt: null })) };
+        const nowView: ClusterView = { nodes: view.nodes.map((n) => (n.answeredAt !== null && NOW - n.answeredAt <= S.freshMs && n.name !== p.primary ? n : { name: n.name, answeredAt: null })) };
         expect(decidePromotion(p.node, nowView).ok).toBe(true);
       }),
       { numRuns: 6000 },

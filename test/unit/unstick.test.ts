@@ -118,6 +118,19 @@ describe('checkPromotion with a frozen old primary', () => {
     expect(queries.filter((q) => q.startsWith('node1'))).toEqual(['node1: connect', 'node1: connect']);
   });
 
+  it('the failover claimed by another (a node worker\'s detector, or repmgrd): refused before anything changes, retryable; claimed by this caller or not askable: goes on', async () => {
+    const nodes = ['node1', 'node2', 'node3'].map((name, i) => ({ name, host: `127.0.0.${11 + i}`, port: 5432 }));
+    const queries: string[] = [];
+    const asked: (number | null)[] = [];
+    const refused = await checkPromotion({ candidate: 'node3', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), queries), claim: async (t) => (asked.push(t), 'pgha-failover-node2-from-node1-1') });
+    expect(refused).toMatchObject({ ok: false, retryable: true, forceable: false, reason: 'this failover is already claimed by pgha-failover-node2-from-node1-1: no second promotion' });
+    // keyed by the candidate's timeline; nothing detached, nothing reserved
+    expect(asked).toEqual([1]);
+    expect(queries.filter((q) => q.includes('ALTER SYSTEM'))).toEqual([]);
+    const ok = await checkPromotion({ candidate: 'node3', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), []), claim: async () => null });
+    expect(ok).toMatchObject({ ok: true });
+  });
+
   it('a sibling that knows a higher timeline (input 8): the number above it is reserved, and the candidate gets placeholders for those between that it lacks', async () => {
     const queries: string[] = [];
     const nodes = ['node1', 'node2', 'node3'].map((name, i) => ({ name, host: `127.0.0.${11 + i}`, port: 5432 }));
