@@ -225,6 +225,12 @@ export function decideFailover(o: DetectorObservation, s: DetectorSettings): Det
   // so a silent primary's last answer is never fresh by then
   const refused = refusedSince !== null && now - refusedSince >= s.refusedMs;
   const silentFor = now - since;
+  // a probe still out for less than an answer may take is no silence yet
+  if (refusedSince === null && silentFor < s.freshMs) return { action: 'none', reason: `${primary.name} is the primary and answers` };
+  // its watchdog does not fence while repmgrd is paused: silent since then, it may be cut off and writable
+  if (!refused && primary.repmgrdPaused) {
+    return { action: 'none', reason: `${primary.name} (the primary) went silent while repmgrd was paused, when its watchdog does not fence: it may be cut off and still take writes; only a refusal proves it stopped (else make sure it is stopped, then pgha failover --to a standby)` };
+  }
   if (!refused && silentFor < s.silentMs) {
     return { action: 'wait', reason: `${primary.name} (the primary) has not answered for ${silentFor} ms${refusedSince !== null ? ' (refused)' : ''}: gives it ${refusedSince !== null ? s.refusedMs : s.silentMs} ms` };
   }

@@ -607,7 +607,7 @@ describe('in the browser', () => {
     await waitFor(`${other} replica of ${promoted}`, async () => (await health(other, '/replica')) === 200 && (await health(other, '/primary')) === 503, 60_000, 500);
     // the failover is counted and listed
     await waitFor('failover counted', async () => (await (await fetch(`${base}/metrics`)).text()).includes('pgha_failovers_total{cluster="pgha"} 1'), 30_000, 500);
-    await waitFor('the promotion on the page', async () => ((await page.locator('#event-rows').textContent()) ?? '').includes('repmgrd_failover_promote'), 15_000, 300);
+    await waitFor('the promotion on the page', async () => ((await page.locator('#event-rows').textContent()) ?? '').includes('pgha_failover_promote'), 15_000, 300);
     // the old primary comes back as a standby, and its /replica turns 200
     const start = await cli(['local', 'start', 'node1', '--dir', tc.dir], { timeoutMs: 240_000 });
     expect({ code: start.exitCode, out: start.all }).toMatchObject({ code: 0 });

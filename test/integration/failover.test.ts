@@ -14,6 +14,8 @@ import { postmasterStatus } from '../../src/postgres/actions.js';
 import { fencedWithinMs } from '../../src/roles/fence.js';
 import { isAlive, readPidFile } from '../../src/fsutil.js';
 import { layout } from '../../src/local/cluster.js';
+import { recentFlowRecords } from '../../src/flows/registry.js';
+import { catalogue } from '../../src/barman/actions.js';
 import { cli, insertStream, splitBrainSampler, sqlTo, testCluster, waitFor, writablePrimaries, type TestCluster, streamsFrom as streamsFromOf } from './harness.js';
 
 let tc: TestCluster;
@@ -144,20 +146,19 @@ describe('automatic failover and the old primary\'s return', () => {
     console.log(`failover: ${stream.acked.length} inserts acknowledged, ${lost.length} missing afterwards`);
     expect(lost.every((a) => a.node === 'node1')).toBe(true);
 
-    // the event is recorded and its follow-up flow ends with barman on the new primary and a DONE backup
-    const promote = await waitFor('the promotion event and its follow-up flow', async () => {
-      const events = JSON.parse((await cli(['events', '--json', '--dir', tc.dir])).stdout) as { at: string; node: string; event: string; followUp?: string }[];
-      return events.find((e) => e.event === 'repmgrd_failover_promote' && e.node === newPrimary && e.followUp);
+    // a node worker's failover detector promoted it (a refused primary, seconds before repmgrd's
+    // reconnect attempts run out): its event is recorded, and its flow ends with barman on the new
+    // primary and a DONE backup
+    const promote = await waitFor('the promotion event', async () => {
+      const events = JSON.parse((await cli(['events', '--json', '--dir', tc.dir])).stdout) as { at: string; node: string; event: string }[];
+      return events.find((e) => e.event === 'pgha_failover_promote' && e.node === newPrimary);
     }, 30_000, 500);
-    expect(promote.followUp).toMatch(new RegExp(`-promoted-${newPrimary}-`));
-    // stamped with the time it happened (repmgr's own, as in its repmgr.events table), not when pgha recorded it
-    const ev = await sqlTo(cfg(), newPrimary);
-    const happened = (await ev.query(`SELECT event_timestamp AS t FROM repmgr.events WHERE event = 'repmgrd_failover_promote' ORDER BY event_timestamp DESC LIMIT 1`)).rows[0].t as Date;
-    await ev.end();
-    expect(promote.at).toBe(happened.toISOString());
+    expect(Date.parse(promote.at)).toBeGreaterThan(killedAt);
+    const flow = (await recentFlowRecords(redis, cfg().cluster, 50)).find((r) => r.scenario === 'failover' && r.flowId.startsWith(`${cfg().cluster}-failover-${newPrimary}-from-node1-`));
+    expect(flow?.steps.map((st) => st.step)).toEqual(['promote', 'ensure-follows', 'start-repmgrd', 'start-repmgrd', 'barman-switch-primary', 'barman-backup']);
     const q = new Queue(barmanQueueName(cfg().cluster), { connection: redis });
-    const backup = await waitFor('the follow-up backup', async () => {
-      const j = await q.getJob(`${promote!.followUp}-barman-backup`);
+    const backup = await waitFor('the failover flow\'s backup', async () => {
+      const j = await q.getJob(`${flow!.flowId}-barman-backup`);
       return j && (await j.getState()) === 'completed' ? j : undefined;
     }, 180_000, 500);
     await q.close();
@@ -167,6 +168,11 @@ describe('automatic failover and the old primary\'s return', () => {
     expect(show.stdout).toMatch(/Timeline\s+:\s+2/);
     const server = await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'show-servers', b.server]);
     expect(server.stdout).toContain(`host=${cfg().nodes.find((n) => n.name === newPrimary)!.host}`);
+    // repmgrd's own election (its reconnect attempts ran out meanwhile) found a primary already there: no second promotion, no second timeline
+    const ev = await sqlTo(cfg(), newPrimary);
+    const promotions = (await ev.query(`SELECT event FROM repmgr.events WHERE event IN ('standby_promote', 'repmgrd_failover_promote') AND event_timestamp > to_timestamp(${killedAt / 1000})`)).rows.map((r) => r.event);
+    await ev.end();
+    expect(promotions).toEqual(['standby_promote']);
   });
 
   it('node1 started again rejoins as a standby of the new primary on the new timeline by pg_rewind, never writable meanwhile', async () => {
@@ -375,14 +381,16 @@ describe('maintenance mode and reinit', () => {
 });
 
 describe('history', () => {
-  it('pgha history names every promotion since the first start, each with its timeline, parent and fork LSN: repmgrd\'s failover, the switchovers, the failover flows, and a restore', async () => {
+  it('pgha history names every promotion since the first start, each with its timeline, parent and fork LSN: the detector\'s failovers, the switchovers, pgha failover --to, and a restore of the oldest backup', async () => {
     // a row written on the newest timeline, after the newest backup (taken before the last promotions)
     const [before] = await writablePrimaries(cfg());
     const w = await sqlTo(cfg(), before!);
     await w.query('INSERT INTO stream (k) VALUES (-1)');
     const streamed = Number((await w.query("SELECT count(*) AS n FROM stream")).rows[0].n);
     await w.end();
-    const restore = await cli(['restore', '--yes', '--dir', tc.dir], { timeoutMs: 600_000 });
+    // the oldest backup, from before every promotion (each failover flow takes a fresh one on its new timeline)
+    const oldest = catalogue(cfg()).filter((b) => b.status === 'DONE').sort((a, b) => a.id.localeCompare(b.id))[0]!;
+    const restore = await cli(['restore', '--yes', '--backup', oldest.id, '--dir', tc.dir], { timeoutMs: 600_000 });
     expect({ code: restore.exitCode, out: restore.all }).toMatchObject({ code: 0 });
     const [primary] = await writablePrimaries(cfg());
     // restored across the timelines since the backup: nothing written after it is lost
@@ -398,10 +406,11 @@ describe('history', () => {
     for (const r of rows.slice(1)) {
       expect(r).toMatchObject({ parent: r.timeline - 1, forkLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), at: expect.stringMatching(/^\d{4}-/), node: expect.stringMatching(/^node\d$/), current: true });
     }
-    expect(rows.find((r) => r.why === 'failover' && r.by === 'repmgrd')).toBeDefined();
+    // the node workers' detector (the kill under inserts; the primary killed during maintenance, at the resume)
+    expect(rows.filter((r) => r.why === 'failover' && /-failover-node\d-from-node\d-\d+$/.test(r.by ?? '')).length).toBeGreaterThanOrEqual(2);
     expect(rows.filter((r) => r.why === 'switchover').length).toBeGreaterThanOrEqual(2);
-    expect(rows.find((r) => r.why === 'failover' && /-failover-node\d-/.test(r.by ?? ''))).toBeDefined();
-    expect(rows.find((r) => r.why === 'failover' && /-resume-.*-elect$/.test(r.by ?? ''))).toBeDefined();
+    // pgha failover --to
+    expect(rows.find((r) => r.why === 'failover' && /-failover-node\d-[0-9a-f]/.test(r.by ?? '') && !/-from-/.test(r.by ?? ''))).toBeDefined();
     // the fork points are PostgreSQL's own: the current timeline's history file on the primary
     const c = await sqlTo(cfg(), primary!);
     const file = (await c.query(`SELECT pg_read_file('pg_wal/' || lpad(upper(to_hex($1::int)), 8, '0') || '.history') AS t`, [h.currentTimeline])).rows[0].t as string;

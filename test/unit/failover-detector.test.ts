@@ -48,6 +48,12 @@ describe('decideFailover: the node workers promote a lost primary under the prom
     expect(decideFailover(obs(seeing(2), NOW - 2500), S)).toMatchObject({ action: 'promote', node: 'node2', followers: ['node3'] });
   });
 
+  it('a primary that went silent while paused (its watchdog does not fence then): never promoted on silence; a refusal still proves it stopped', () => {
+    const nodes = [oldPrimary({ repmgrdPaused: true }), standby('node2'), standby('node3')];
+    expect(decideFailover(obs(nodes, NOW - 60_000), S)).toMatchObject({ action: 'none', reason: expect.stringMatching(/went silent while repmgrd was paused.*only a refusal proves it stopped/) });
+    expect(decideFailover(obs(nodes, NOW - 600, NOW - 300), S)).toMatchObject({ action: 'promote', node: 'node2' });
+  });
+
   it('a busy machine (own answer late), a paused repmgrd, a primary that answers, no primary seen: nothing', () => {
     expect(decideFailover(obs([oldPrimary(), standby('node2', { answeredAt: NOW - 800 }), standby('node3')], NOW - 5000), S)).toMatchObject({ action: 'none', reason: expect.stringMatching(/own PostgreSQL has not answered within 750 ms/) });
     expect(decideFailover(obs([oldPrimary(), standby('node2'), standby('node3', { repmgrdPaused: true })], NOW - 5000), S)).toMatchObject({ action: 'none', reason: expect.stringMatching(/paused on node3/) });
@@ -120,6 +126,8 @@ describe('decideFailover: properties over random running views', () => {
         // no node answered writable within freshMs, but a primary that refuses now (it died since)
         expect(view.nodes.some((n) => n.answeredAt !== null && NOW - n.answeredAt <= S.freshMs && n.writable && !(n.name === p.primary && refusedLong))).toBe(false);
         expect(refusedLong || NOW - lost.silent! >= S.silentMs).toBe(true);
+        // silence counts only when its watchdog could fence (its last answer was not paused)
+        expect(refusedLong || !lost.node.repmgrdPaused).toBe(true);
         const nowView: ClusterView = { nodes: view.nodes.map((n) => (n.answeredAt !== null && NOW - n.answeredAt <= S.freshMs && n.name !== p.primary ? n : { name: n.name, answeredAt: null })) };
         expect(decidePromotion(p.node, nowView).ok).toBe(true);
       }),
