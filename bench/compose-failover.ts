@@ -17,9 +17,11 @@ const log = (s: string) => console.error(`[${((Date.now() - started) / 1000).toF
 const nodes = ['pg1', 'pg2', 'pg3'];
 
 const id = process.pid % 10_000;
+// BENCH_COMPOSE_FAST=false: the same with repmgrd alone (repmgr.fastFailover off), the baseline of the node workers' detector
+const fast = process.env.BENCH_COMPOSE_FAST !== 'false';
 const dir = mkdtempSync('/tmp/pgha-bench-compose-');
 const engine = new Engine(`pgha-bc${id}`);
-const cluster = new ComposeCluster(engine, `pghabc${id}`, repoRoot, dir, freshDotEnv({ SUBNET: `172.30.${(id % 200) + 20}.0/24` }));
+const cluster = new ComposeCluster(engine, `pghabc${id}`, repoRoot, dir, freshDotEnv({ SUBNET: `172.30.${(id % 200) + 20}.0/24`, REPMGR_FAST_FAILOVER: String(fast) }));
 
 /** One primary and every other node streaming from it; returns the primary. */
 const whole = (timeoutMs: number) =>
@@ -69,7 +71,7 @@ try {
     const xs: { haproxy: number; multihost: number }[] = [];
     for (let i = 0; i < trials; i++) xs.push(await trial(kind, i));
     figures.push({
-      name: `compose: write downtime through HAProxy, primary's container ${kind === 'kill' ? 'killed' : 'cut off'}`,
+      name: `compose${fast ? '' : ' (repmgrd alone)'}: write downtime through HAProxy, primary's container ${kind === 'kill' ? 'killed' : 'cut off'}`,
       unit: 's',
       pgha: xs.map((x) => x.haproxy),
       baseline: xs.map((x) => x.multihost),

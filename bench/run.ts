@@ -23,14 +23,14 @@ const log = (s: string) => console.error(`[${((Date.now() - started) / 1000).toF
 const figures: Figure[] = [];
 const notes: string[] = [];
 const failoverNote = (f: ReturnType<typeof failoverResult>) =>
-  notes.push(`failover: acknowledged inserts lost per trial (asynchronous replication): ${f.lost.join(', ')}; two-primary moments sampled every 200 ms: ${f.twoPrimary}`);
+  notes.push(`failover: acknowledged inserts lost per pgha trial: ${f.lost.join(', ')}; two-primary moments sampled every 200 ms (all trials): ${f.twoPrimary}`);
 const scale = Number(process.env.BENCH_RESTORE_SCALE ?? (quick ? 10 : 70));
 
 if (!quick) {
   if (only.includes('bootstrap')) figures.push((await benchBootstrap(n('BENCH_TRIALS', 5), log)).figure);
   if (only.includes('failover')) {
     const f = await benchFailover(n('BENCH_FAILOVER_TRIALS', 10), n('BENCH_ANCHOR_TRIALS', 3), log);
-    figures.push(f.figure);
+    figures.push(...f.figures);
     failoverNote(f);
   }
   if (only.includes('switchover')) figures.push(await benchSwitchover(n('BENCH_SWITCHOVER_TRIALS', 5), log));
@@ -64,7 +64,7 @@ if (!quick) {
     ]);
     if (only.includes('failover')) {
       const f = failoverResult(pghaFailover, anchor);
-      figures.splice(only.includes('bootstrap') ? 1 : 0, 0, f.figure);
+      figures.splice(only.includes('bootstrap') ? 1 : 0, 0, ...f.figures);
       failoverNote(f);
     }
     figures.push(...footprint);

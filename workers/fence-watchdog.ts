@@ -135,7 +135,10 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
   const detecting = config.repmgr.fastFailover && config.repmgr.failover === 'automatic';
   const detector = detectorSettings(config);
   let lastDetected = '';
-  /** The lost primary (name and timeline) a failover flow was started or claimed for by someone: decided once. */
+  /**
+   * The lost primary whose failover was claimed (by this detector's flow or another claimant): decided
+   * once, until a primary answers again (this node's own timeline moves while its promotion runs).
+   */
   let claimed: string | null = null;
 
   const event = (name: string) =>
@@ -189,10 +192,9 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
         lastDetected = d.reason;
         return;
       }
-      const lost = `${d.primary}:tl${d.timeline ?? '?'}`;
       const flowId = `${config.cluster}-failover-${d.node}-from-${d.primary}-${Date.now()}`;
       const holder = await within2s(claimFailover(connection, config.cluster, d.timeline, flowId, FAILOVER_CLAIM_TTL_MS));
-      claimed = lost;
+      claimed = d.primary;
       if (holder !== flowId) {
         logger.info(`failover detector: the failover of ${d.primary} is already claimed by ${holder}`);
         return;
@@ -249,7 +251,10 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
       refusedSince: Object.fromEntries([self, ...peers].map((l) => [l.node.name, l.refusedSince])),
     };
     const d = decideFailover(seen, detector);
-    if (d.action === 'promote' && claimed !== `${d.primary}:tl${d.timeline ?? '?'}`) return void promote(seen);
+    // decided again once the lost primary answers again, or another node is the primary
+    const back = peers.find((l) => l.node.name === claimed)?.silentSince === null;
+    if (back || o.view.nodes.some((n) => n.name !== claimed && n.writable && n.answeredAt !== null && now - n.answeredAt <= detector.freshMs)) claimed = null;
+    if (d.action === 'promote' && claimed !== d.primary) return void promote(seen);
     if (d.reason !== lastDetected) {
       logger.info(`failover detector: ${d.reason}`);
       lastDetected = d.reason;
