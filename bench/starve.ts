@@ -23,6 +23,9 @@ interface Window {
   fences: number;
   promotions: number;
   holds: number;
+  /** The failover detector's decisions to promote ("FAILOVER" lines) and its waits on a silent primary. */
+  detectorPromotions: number;
+  detectorWaits: number;
   inserts: number[];
   insertErrors: number;
 }
@@ -65,11 +68,15 @@ function countLines(dir: string, config: ClusterConfig, re: RegExp): number {
 
 const FENCE = /FENCING /;
 const HOLD = /checks were late|own PostgreSQL answered/;
+const DETECTED = /FAILOVER: /;
+const DETECTOR_WAIT = /failover detector: \S+ \(the primary\) has not answered for/;
 
 async function measure(name: string, seconds: number, dir: string, config: ClusterConfig, load: (() => Promise<unknown>) | null): Promise<Window> {
-  const w: Window = { name, seconds, fences: 0, promotions: 0, holds: 0, inserts: [], insertErrors: 0 };
+  const w: Window = { name, seconds, fences: 0, promotions: 0, holds: 0, detectorPromotions: 0, detectorWaits: 0, inserts: [], insertErrors: 0 };
   const fences0 = countLines(dir, config, FENCE);
   const holds0 = countLines(dir, config, HOLD);
+  const detected0 = countLines(dir, config, DETECTED);
+  const waits0 = countLines(dir, config, DETECTOR_WAIT);
   let current = await primaryOf(config);
   const end = Date.now() + seconds * 1000;
   const stress = load?.();
@@ -109,6 +116,8 @@ async function measure(name: string, seconds: number, dir: string, config: Clust
   await stress;
   w.fences = countLines(dir, config, FENCE) - fences0;
   w.holds = countLines(dir, config, HOLD) - holds0;
+  w.detectorPromotions = countLines(dir, config, DETECTED) - detected0;
+  w.detectorWaits = countLines(dir, config, DETECTOR_WAIT) - waits0;
   return w;
 }
 
@@ -139,11 +148,11 @@ async function main() {
     log(`load: ${o.seconds} s of ${name}`);
     const loaded = await measure(name, o.seconds, dir, config, () => execa(stress[0], stress.slice(1), { reject: false }));
     const ms = (xs: number[]) => (xs.length ? `${median(xs)} / ${Math.max(...xs)}` : '-');
-    console.log('\n| window | seconds | fences | promotions | watchdog holds | inserts ok | insert errors | insert ms median / max |\n|---|---|---|---|---|---|---|---|');
-    for (const w of [quiet, loaded]) console.log(`| ${w.name} | ${w.seconds} | ${w.fences} | ${w.promotions} | ${w.holds} | ${w.inserts.length} | ${w.insertErrors} | ${ms(w.inserts)} |`);
+    console.log('\n| window | seconds | fences | promotions | watchdog holds | detector promotions | detector waits on a silent primary | inserts ok | insert errors | insert ms median / max |\n|---|---|---|---|---|---|---|---|---|---|');
+    for (const w of [quiet, loaded]) console.log(`| ${w.name} | ${w.seconds} | ${w.fences} | ${w.promotions} | ${w.holds} | ${w.detectorPromotions} | ${w.detectorWaits} | ${w.inserts.length} | ${w.insertErrors} | ${ms(w.inserts)} |`);
     const ratio = loaded.inserts.length && quiet.inserts.length ? median(loaded.inserts) / median(quiet.inserts) : NaN;
     console.log(`\ninsert latency under load / quiet (median): ${ratio.toFixed(2)}×`);
-    failed = loaded.fences + loaded.promotions > 0;
+    failed = loaded.fences + loaded.promotions + loaded.detectorPromotions > 0;
     console.log(failed ? 'FAILED: the load alone fenced or failed over' : 'held: no fence and no promotion caused by CPU starvation');
   } finally {
     await pgha(['local', 'down']);

@@ -6,7 +6,7 @@ import { UnrecoverableError } from 'bullmq';
 import { defineStep } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
 import { ensureRunningOn, isInitialised, postmasterStatus, renderNodeFiles } from '../src/postgres/actions.js';
-import { readControlData } from '../src/postgres/controldata.js';
+import { newestTimelineOf } from '../src/postgres/controldata.js';
 import { writeRepmgrConf } from '../src/repmgr/actions.js';
 import { decideRole } from '../src/roles/decide.js';
 import { clonePartialMarker, ensureFollows, rejoin, resumeReclone, startAsStandby, streamingFrom, waitStreaming } from '../src/roles/node.js';
@@ -38,7 +38,7 @@ export default defineStep('decide-and-start', {
       return { action: 'already-running', role: now.recovery ? 'standby' : 'primary' };
     }
     await ctx.progress(10, 'ask the peers');
-    const self = { name: nc.node.name, wasStandby: existsSync(join(p.dataDir, 'standby.signal')), timeline: (await readControlData(nc)).timeline };
+    const self = { name: nc.node.name, wasStandby: existsSync(join(p.dataDir, 'standby.signal')), timeline: await newestTimelineOf(nc) };
     const view = await readClusterView(ctx.config);
     for (const peer of view.nodes.filter((n) => n.name !== nc.node.name)) {
       await ctx.log(

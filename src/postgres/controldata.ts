@@ -2,6 +2,8 @@
 import type { NodeContext } from './actions.js';
 import { pgBin } from './actions.js';
 import { nodePaths } from '../config/paths.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface ControlData {
   /** "in production", "shut down", "shut down in recovery", "in archive recovery", "in crash recovery", … */
@@ -28,6 +30,36 @@ export function parseControlData(text: string): ControlData {
     checkpointLsn: field('Latest checkpoint location'),
     systemIdentifier: field('Database system identifier'),
   };
+}
+
+/**
+ * The newest timeline among WAL segment file names (24 hex digits, timeline first; PostgreSQL's
+ * naming, .partial ones included) (pure); null when there is none.
+ */
+export function newestSegmentTimeline(fileNames: string[]): number | null {
+  let newest: number | null = null;
+  for (const f of fileNames) {
+    const m = /^([0-9A-F]{8})[0-9A-F]{16}(\.partial)?$/.exec(f);
+    if (m) newest = Math.max(newest ?? 0, parseInt(m[1]!, 16));
+  }
+  return newest;
+}
+
+/**
+ * The newest timeline a stopped data directory holds WAL of: its last checkpoint's, or a newer one
+ * among its pg_wal segments. A node promoted and stopped (killed) before its first checkpoint on
+ * the new timeline has WAL of that timeline while pg_control still names the old one; a standby
+ * that followed it may hold that WAL too. Throws like readControlData.
+ */
+export async function newestTimelineOf(ctx: NodeContext): Promise<number> {
+  const cd = await readControlData(ctx);
+  let names: string[] = [];
+  try {
+    names = readdirSync(join(nodePaths(ctx.config, ctx.node).dataDir, 'pg_wal'));
+  } catch {
+    // no pg_wal to read: the checkpoint's timeline is all there is
+  }
+  return Math.max(cd.timeline, newestSegmentTimeline(names) ?? 0);
 }
 
 export async function readControlData(ctx: NodeContext): Promise<ControlData> {

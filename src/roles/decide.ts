@@ -6,7 +6,10 @@ export interface SelfView {
   name: string;
   /** standby.signal is in the data directory: the node was a standby when it stopped. */
   wasStandby: boolean;
-  /** Timeline of its last checkpoint (pg_controldata). */
+  /**
+   * The newest timeline it holds WAL of: its last checkpoint's (pg_controldata), or newer when its
+   * pg_wal has segments of a newer one (promoted, then stopped before a checkpoint on it).
+   */
   timeline: number;
 }
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { CLEAN_STATES, parseControlData, readControlData } from '../../src/postgres/controldata.js';
+import { CLEAN_STATES, newestSegmentTimeline, parseControlData, readControlData } from '../../src/postgres/controldata.js';
 import type { NodeContext } from '../../src/postgres/actions.js';
 import type { Runner } from '../../src/exec/runner.js';
 import { localConfig } from './helpers.js';
@@ -167,5 +167,16 @@ describe('parseControlData refuses what the restart decision cannot compare', ()
     ].join('\n');
     expect(() => parseControlData(text)).toThrow(/invalid timeline \(x\)/);
     expect(() => parseControlData(text.replace('TimeLineID:       x', 'TimeLineID:       0'))).toThrow(/invalid timeline/);
+  });
+});
+
+describe('newestSegmentTimeline: the newest timeline a pg_wal holds segments of', () => {
+  it('a node promoted to timeline 3 and killed before its first checkpoint there: its segments say 3 (pg_control still says the old one); history files, .partial and other files', () => {
+    expect(newestSegmentTimeline(['000000010000000000000009', '00000002.history', '000000020000000000000009', '00000003.history', '00000003000000000000000A', 'archive_status'])).toBe(3);
+    expect(newestSegmentTimeline(['00000002000000000000000D.partial', '00000001000000000000000D'])).toBe(2);
+    // a reservation's placeholder history file is no WAL of that timeline
+    expect(newestSegmentTimeline(['000000010000000000000001', '00000005.history'])).toBe(1);
+    expect(newestSegmentTimeline(['archive_status'])).toBeNull();
+    expect(newestSegmentTimeline(['0000000A0000000000000001'])).toBe(10);
   });
 });
