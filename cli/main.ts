@@ -247,14 +247,19 @@ export async function main(argv: string[]): Promise<void> {
     .option('--cluster <name>', 'the cluster name (with --redis-file)')
     .action(async (o) => {
       const { checkPromotion, parseNodeList, passfileConnect } = await import('../src/repmgr/validate.js');
-      let claim: ((timeline: number | null) => Promise<string | null>) | undefined;
+      let claim: ReturnType<typeof import('../src/flows/registry.js').failoverClaim> | undefined;
       if (o.redisFile && o.cluster) {
-        const { failoverClaim } = await import('../src/flows/registry.js');
-        const { RedisSchema } = await import('../src/config/schema.js');
-        const { readFileSync } = await import('node:fs');
-        claim = failoverClaim(RedisSchema.parse(JSON.parse(readFileSync(o.redisFile, 'utf8'))), o.cluster, `repmgrd:${o.node}`, (l) => console.log(l));
+        try {
+          const { failoverClaim } = await import('../src/flows/registry.js');
+          const { RedisSchema } = await import('../src/config/schema.js');
+          const { readFileSync } = await import('node:fs');
+          claim = failoverClaim(RedisSchema.parse(JSON.parse(readFileSync(o.redisFile, 'utf8'))), o.cluster, `repmgrd:${o.node}`, (l) => console.log(l));
+        } catch (err) {
+          // repmgrd is the backstop: a missing or broken file must not keep it from promoting
+          console.log(`${o.redisFile} unreadable (${(err as Error).message}): the failover is not claimed`);
+        }
       }
-      const d = await checkPromotion({ candidate: o.node, nodes: parseNodeList(o.nodes), connect: passfileConnect(o.port, o.passfile, o.timeoutMs), log: (l) => console.log(l), ...(claim ? { claim } : {}) });
+      const d = await checkPromotion({ candidate: o.node, nodes: parseNodeList(o.nodes), connect: passfileConnect(o.port, o.passfile, o.timeoutMs), log: (l) => console.log(l), ...(claim ?? {}) });
       // repmgrd copies this output into its log
       console.log(`pgha promotion rule: ${d.ok ? 'allowed' : 'REFUSED'}: ${d.reason}`);
       process.exitCode = d.ok ? 0 : 1;

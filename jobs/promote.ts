@@ -6,6 +6,9 @@ import { connectAs, postmasterStatus, removeDanglingPlaceholders, withLocalSql }
 import { promoteStandby } from '../src/repmgr/actions.js';
 import { DETECTED_FAILOVER_EVENT, recordClusterEvent } from '../src/events.js';
 import { failoverClaim } from '../src/flows/registry.js';
+import { redisConnection } from '../src/redis.js';
+import { failoverHeldBy } from '../src/status.js';
+import type { StepContext } from '../src/step.js';
 import { readClusterView } from '../src/probe.js';
 import { lsnToBytes } from '../src/postgres/lsn.js';
 import { answered, writableNodes } from '../src/roles/view.js';
@@ -13,6 +16,16 @@ import { checkPromotion, reserveTimeline, type Connect } from '../src/repmgr/val
 import { findNode, nodePaths, repmgrNodeId } from '../src/config/paths.js';
 import { nodeContext, notePromotion } from './context.js';
 import { pollUntil } from '../src/wait.js';
+
+/** Who holds automatic failover paused now, from Redis. */
+async function heldBy(ctx: StepContext): Promise<string[]> {
+  const connection = redisConnection(ctx.config.redis);
+  try {
+    return await failoverHeldBy(connection, ctx.config.cluster);
+  } finally {
+    connection.disconnect();
+  }
+}
 
 export default defineStep('promote', {
   async run(ctx, data) {
@@ -40,6 +53,11 @@ export default defineStep('promote', {
       await ctx.log(r.said);
       reserved = r.plan.timeline;
     } else {
+      // a detected failover waited in this node's queue: maintenance or a flow may hold failover since
+      if (data.detected) {
+        const held = await heldBy(ctx);
+        if (held.length) throw new UnrecoverableError(`promotion of ${nc.node.name} called off: automatic failover is held by ${held.join(', ')} since the failure was detected (repmgrd and the detector decide again once it is released)`);
+      }
       // failover: the rule again, now (the cluster may have moved since the request was checked); the
       // siblings are detached from the old primary, which may only be frozen
       const d = await checkPromotion({
@@ -49,7 +67,7 @@ export default defineStep('promote', {
         force: data.force,
         log: (l) => void ctx.log(l),
         // the detector claimed this failover under the flow's id; repmgrd may have claimed it first
-        ...(data.detected ? { claim: failoverClaim(ctx.config.redis, ctx.config.cluster, data.flowId, (l) => void ctx.log(l)) } : {}),
+        ...(data.detected ? failoverClaim(ctx.config.redis, ctx.config.cluster, data.flowId, (l) => void ctx.log(l)) : {}),
       });
       if (!d.ok && d.retryable && /already claimed by/.test(d.reason)) {
         throw new UnrecoverableError(`promotion of ${nc.node.name} not needed: ${d.reason} (repmgrd's own promotion and its follow-up flow take over; see pgha status)`);

@@ -32,11 +32,6 @@ export function describeRedis(settings: RedisSettings): string {
 }
 
 /**
- * Does Redis answer a PING within `timeoutMs`? null when it does, else why not (one line, no secret).
- * One connection, no retries, closed before it returns: a caller that finds Redis down says so once
- * instead of leaving connections to retry (and print) until it exits.
- */
-/**
  * One short-lived connection that gives up at once (no retries, no offline queue): for a hook or a
  * step that must not wait on a Redis that is down. The caller disconnects it.
  */
@@ -48,6 +43,11 @@ export function quickRedisConnection(settings: RedisSettings | string, timeoutMs
   return r;
 }
 
+/**
+ * Does Redis answer a PING within `timeoutMs`? null when it does, else why not (one line, no secret).
+ * One connection, no retries, closed before it returns: a caller that finds Redis down says so once
+ * instead of leaving connections to retry (and print) until it exits.
+ */
 export async function redisProblem(settings: RedisSettings | string, timeoutMs = 2000): Promise<string | null> {
   const { url, ...options } = redisOptions(settings);
   const probeOptions: RedisOptions = { ...options, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, sentinelRetryStrategy: () => null };

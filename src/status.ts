@@ -10,7 +10,7 @@ import { runBarmanJob } from './flows/jobs.js';
 import { barmanQueueName } from './queues.js';
 import type { Redis } from 'ioredis';
 import { readFailoverPauses, readFlowRecord, readMaintenance, type FailoverPauseRecord } from './flows/registry.js';
-import { KEEPER_EVERY_MS, type MaintenanceRecord, type PauseHolder } from './roles/maintenance.js';
+import { describeHolder, holdsFailover, KEEPER_EVERY_MS, type MaintenanceRecord, type PauseHolder } from './roles/maintenance.js';
 import { flowState, readStepStates } from './flows/run.js';
 import { describeRedis, redisConnection, redisProblem } from './redis.js';
 import { answered, lagBytesOf, roleOf, type ClusterView, type Role } from './roles/view.js';
@@ -135,6 +135,20 @@ export async function readPauseHolders(
   for (const f of flows) holders.push({ kind: 'flow', flowId: f.pause.flowId, state: f.flow?.state ?? null });
   const shown = flows.find((f) => f.flow?.state !== 'completed') ?? flows[0];
   return { holders, maintenance, pause: shown?.pause ?? null, flow: shown?.flow ?? null };
+}
+
+/**
+ * Who holds automatic failover paused now, each described for a person (maintenance mode, flows
+ * that have not completed; holdsFailover), read on `connection` with queues of its own.
+ */
+export async function failoverHeldBy(connection: Redis, cluster: string): Promise<string[]> {
+  const queues = new Map<string, Queue>();
+  const queue = (name: string) => queues.get(name) ?? queues.set(name, new Queue(name, { connection })).get(name)!;
+  try {
+    return (await readPauseHolders(connection, cluster, queue)).holders.filter(holdsFailover).map(describeHolder);
+  } finally {
+    for (const q of queues.values()) await q.close().catch(() => {});
+  }
 }
 
 /** failoverState read live: the pause record and its flow's steps from Redis; within timeoutMs, else (or when Redis fails) who paused is unknown. */

@@ -19,11 +19,9 @@ import { decideFailover, detectorSettings, type DetectorObservation } from '../s
 import { recordClusterEvent } from '../src/events.js';
 import { buildDetectedFailoverFlow, buildRestartFlow } from '../src/flows/operations.js';
 import { startFlow } from '../src/flows/run.js';
-import { claimFailover, FAILOVER_CLAIM_TTL_MS } from '../src/flows/registry.js';
-import { readPauseHolders } from '../src/status.js';
-import { describeHolder, holdsFailover } from '../src/roles/maintenance.js';
-import { Queue } from 'bullmq';
-import { redisConnection } from '../src/redis.js';
+import { claimFailover, FAILOVER_CLAIM_TTL_MS, releaseFailover } from '../src/flows/registry.js';
+import { failoverHeldBy, within } from '../src/status.js';
+import { quickRedisConnection } from '../src/redis.js';
 
 /**
  * A kept connection to one node and its latest answer. A slow answer is waited for, not abandoned:
@@ -41,6 +39,8 @@ class NodeLink {
   silentSince: number | null = null;
   /** Since when every probe was refused (nothing listens there); null: the latest was not refused. */
   refusedSince: number | null = null;
+  /** How long the latest answer took (ms). */
+  latencyMs: number | null = null;
   private client: pg.Client | undefined;
   private busy = false;
 
@@ -71,18 +71,28 @@ class NodeLink {
           // the kept connection broke (the server ended it, or died): one new connection says at once
           // whether anything still listens there, rather than at the next check
           this.close();
-          this.client = await connectAs(this.config, this.node, { user: 'repmgr', timeoutMs: this.stuckMs });
-          return readProbe(this.client);
+          const fresh = await connectAs(this.config, this.node, { user: 'repmgr', timeoutMs: this.stuckMs });
+          // the give-up may have fired meanwhile and a later probe taken over: this one keeps nothing
+          if (this.client !== undefined || Date.now() - sentAt >= this.stuckMs) {
+            dropClient(fresh);
+            throw err;
+          }
+          this.client = fresh;
+          return readProbe(fresh);
         }),
         gaveUp,
       ]);
       this.answeredAt = sentAt;
+      this.latencyMs = Date.now() - sentAt;
       this.ok = true;
       this.silentSince = null;
       this.refusedSince = null;
     } catch (err) {
       this.ok = false;
       this.refusedSince = isRefusal(err) ? (this.refusedSince ?? sentAt) : null;
+      // the server itself answered with an error (starting up after a crash, too many clients…): it is
+      // there, not silent; only what the network gives up on counts as silence
+      if (/^[0-9A-Z]{5}$/.test((err as { code?: string }).code ?? '')) this.silentSince = null;
       this.close();
     } finally {
       clearTimeout(stuck);
@@ -139,7 +149,7 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
    * The lost primary whose failover was claimed (by this detector's flow or another claimant): decided
    * once, until a primary answers again (this node's own timeline moves while its promotion runs).
    */
-  let claimed: string | null = null;
+  let claimed: { primary: string; at: number } | null = null;
 
   const event = (name: string) =>
     recordClusterEvent(config.redis, config.cluster, { nodeId: repmgrNodeId(config, me), event: name, success: true }).catch((err) => logger.warn(`event ${name} not recorded: ${err.message}`));
@@ -170,44 +180,49 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
     }
   };
 
+  // the detector's own flag: a slow Redis must never hold up the fencing watchdog's checks
+  let promoting = false;
+  const sayDetected = (reason: string) => {
+    // decisions that differ only by a count of milliseconds are the same decision
+    const key = reason.replace(/\d+ ms/g, '# ms');
+    if (key !== lastDetected) logger.info(`failover detector: ${reason}`);
+    lastDetected = key;
+  };
   const promote = async (o: DetectorObservation) => {
-    acting = true;
-    const connection = redisConnection({ ...config.redis });
-    const queues = new Map<string, Queue>();
-    const queue = (name: string) => queues.get(name) ?? queues.set(name, new Queue(name, { connection })).get(name)!;
-    const within2s = <T>(p: Promise<T>) =>
-      new Promise<T>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('Redis did not answer within 2 s')), 2000);
-        p.then(resolve, reject).finally(() => clearTimeout(t));
-      });
+    promoting = true;
+    // gives up at once on a Redis that does not answer: the detector then leaves the failover to repmgrd
+    const connection = quickRedisConnection(config.redis, 2000);
+    let claim: { timeline: number | null; flowId: string } | null = null;
     try {
+      await connection.connect();
       // the holds live in Redis: a flow that restarts nodes (a restore, a planned restart) holds
       // failover while its restarted nodes have forgotten repmgr's pause; a completed flow's hold
       // (a restore ends without a resume step) no longer does, a failed one's still does
-      const { holders } = await within2s(readPauseHolders(connection, config.cluster, queue));
-      const heldBy = holders.filter(holdsFailover).map(describeHolder);
+      const heldBy = await within(failoverHeldBy(connection, config.cluster), 2000, () => null);
+      if (!heldBy) throw new Error('Redis did not answer within 2 s');
       const d = decideFailover({ ...o, heldBy }, detector);
-      if (d.action !== 'promote') {
-        if (d.reason !== lastDetected) logger.info(`failover detector: ${d.reason}`);
-        lastDetected = d.reason;
-        return;
-      }
+      if (d.action !== 'promote') return sayDetected(d.reason);
       const flowId = `${config.cluster}-failover-${d.node}-from-${d.primary}-${Date.now()}`;
-      const holder = await within2s(claimFailover(connection, config.cluster, d.timeline, flowId, FAILOVER_CLAIM_TTL_MS));
-      claimed = d.primary;
+      const holder = await claimFailover(connection, config.cluster, d.timeline, flowId, FAILOVER_CLAIM_TTL_MS);
       if (holder !== flowId) {
+        claimed = { primary: d.primary, at: Date.now() };
         logger.info(`failover detector: the failover of ${d.primary} is already claimed by ${holder}`);
         return;
       }
+      claim = { timeline: d.timeline, flowId };
       logger.warn(`FAILOVER: ${d.reason}; starting flow ${flowId}`);
-      await startFlow(config.redis, buildDetectedFailoverFlow(config, { to: d.node, followers: d.followers, flowId, connectTimeoutMs: detector.freshMs }), 'failover');
+      const started = await within(startFlow(config.redis, buildDetectedFailoverFlow(config, { to: d.node, followers: d.followers, flowId, connectTimeoutMs: detector.freshMs }), 'failover').then(() => true), 5000, () => false);
+      if (!started) throw new Error('the flow was not enqueued within 5 s');
+      claimed = { primary: d.primary, at: Date.now() };
+      claim = null;
       void event('pgha_failover_detected');
     } catch (err) {
       logger.error(`failover detector: could not start the failover (${(err as Error).message}); repmgrd stays the backstop`);
+      // a claim whose flow never started would hold off repmgrd's election for its whole TTL
+      if (claim) await releaseFailover(connection, config.cluster, claim.timeline, claim.flowId).catch(() => {});
     } finally {
-      for (const q of queues.values()) await q.close().catch(() => {});
       connection.disconnect();
-      acting = false;
+      promoting = false;
     }
   };
 
@@ -242,23 +257,20 @@ export function startFenceWatchdog(config: ClusterConfig, me: string, logger: Lo
       lastReason = decision.reason;
     }
     if (decision.action !== 'none') return void act(decision);
-    if (!detecting || !standby || state.fencedAt !== null) return;
+    // decided again once the lost primary has answered since, or this node became the primary
+    if (claimed && (writable || (peers.find((l) => l.node.name === claimed!.primary)?.answeredAt ?? 0) > claimed.at)) claimed = null;
+    if (!detecting || !standby || state.fencedAt !== null || promoting) return;
     const seen: DetectorObservation = {
       now,
       self: me,
       view: o.view,
       silentSince: Object.fromEntries([self, ...peers].map((l) => [l.node.name, l.silentSince])),
       refusedSince: Object.fromEntries([self, ...peers].map((l) => [l.node.name, l.refusedSince])),
+      latencyMs: Object.fromEntries([self, ...peers].map((l) => [l.node.name, l.latencyMs])),
     };
     const d = decideFailover(seen, detector);
-    // decided again once the lost primary answers again, or another node is the primary
-    const back = peers.find((l) => l.node.name === claimed)?.silentSince === null;
-    if (back || o.view.nodes.some((n) => n.name !== claimed && n.writable && n.answeredAt !== null && now - n.answeredAt <= detector.freshMs)) claimed = null;
-    if (d.action === 'promote' && claimed !== d.primary) return void promote(seen);
-    if (d.reason !== lastDetected) {
-      logger.info(`failover detector: ${d.reason}`);
-      lastDetected = d.reason;
-    }
+    if (d.action === 'promote' && claimed?.primary !== d.primary) return void promote(seen);
+    sayDetected(d.reason);
   };
   const timer = setInterval(tick, checkEveryMs);
   logger.info(`fencing watchdog on: a writable ${me} that hears from no majority for ${afterMs} ms stops (checks every ${checkEveryMs} ms)`);

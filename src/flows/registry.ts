@@ -105,31 +105,43 @@ const failoverClaimKey = (cluster: string, timeline: number | null) => `pgha:${c
  * it won, or claimed it before). Throws when Redis does not answer.
  */
 export async function claimFailover(connection: Redis, cluster: string, timeline: number | null, claimant: string, ttlMs: number): Promise<string> {
-  const key = failoverClaimKey(cluster, timeline);
-  const set = await connection.set(key, claimant, 'PX', ttlMs, 'NX');
-  return set === 'OK' ? claimant : ((await connection.get(key)) ?? claimant);
+  // one command: the holder it finds, or none when this call set it (Redis 7's SET … NX GET)
+  const before = await connection.set(failoverClaimKey(cluster, timeline), claimant, 'PX', ttlMs, 'NX', 'GET');
+  return before ?? claimant;
+}
+
+/** Drop `claimant`'s claim (a check that refused, a flow that never started), never another's. */
+export async function releaseFailover(connection: Redis, cluster: string, timeline: number | null, claimant: string): Promise<void> {
+  await connection.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, failoverClaimKey(cluster, timeline), claimant);
 }
 
 /** How long a claim on one failover holds: one automatic promotion per lost timeline meanwhile. */
 export const FAILOVER_CLAIM_TTL_MS = 120_000;
 
 /**
- * A PromotionCheck's claim (src/repmgr/validate.ts) for `claimant`: resolves to the other claimant
- * that holds this failover, or null when `claimant` holds it, or when Redis does not answer within
- * `timeoutMs` (then repmgrd alone decides, as it would without the detector; `log` says so).
+ * A PromotionCheck's claim and release (src/repmgr/validate.ts) for `claimant`. `claim` resolves to
+ * the other claimant that holds this failover, or null when `claimant` holds it, or when Redis does
+ * not answer within `timeoutMs` (then repmgrd alone decides, as it would without the detector; `log`
+ * says so). `release` drops the claim if `claimant` still holds it (a check that refused after it).
  */
 export function failoverClaim(redis: RedisSettings, cluster: string, claimant: string, log: (l: string) => void, timeoutMs = 1000) {
-  return async (timeline: number | null): Promise<string | null> => {
+  const withRedis = async <T>(fn: (c: Redis) => Promise<T>, what: string): Promise<T | null> => {
     const connection = quickRedisConnection(redis, timeoutMs);
     try {
       await connection.connect();
-      const holder = await claimFailover(connection, cluster, timeline, claimant, FAILOVER_CLAIM_TTL_MS);
-      return holder === claimant ? null : holder;
+      return await fn(connection);
     } catch (err) {
-      log(`the failover claim could not be asked (Redis: ${(err as Error).message.split('\n')[0]}): going on without it`);
+      log(`the failover claim could not be ${what} (Redis: ${(err as Error).message.split('\n')[0]}): going on without it`);
       return null;
     } finally {
       connection.disconnect();
     }
+  };
+  return {
+    claim: async (timeline: number | null): Promise<string | null> => {
+      const holder = await withRedis((c) => claimFailover(c, cluster, timeline, claimant, FAILOVER_CLAIM_TTL_MS), 'asked');
+      return holder === null || holder === claimant ? null : holder;
+    },
+    release: async (timeline: number | null): Promise<void> => void (await withRedis((c) => releaseFailover(c, cluster, timeline, claimant), 'released')),
   };
 }

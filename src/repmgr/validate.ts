@@ -100,6 +100,8 @@ export interface PromotionCheck {
    * repmgrd alone decides then, as without the detector).
    */
   claim?: (timeline: number | null) => Promise<string | null>;
+  /** Drop this caller's claim: the check refused after claiming (another candidate may go ahead). */
+  release?: (timeline: number | null) => Promise<void>;
 }
 
 /**
@@ -113,8 +115,16 @@ export async function checkPromotion(o: PromotionCheck): Promise<PromotionDecisi
   const first = decidePromotion(o.candidate, seen, { force: o.force });
   if (!first.ok) return first;
   // the node workers' detector and repmgrd's election may both go for this failover: the first claim wins
-  const other = await o.claim?.(seen.nodes.find((n) => n.name === o.candidate)?.timeline ?? null);
+  const claimedTimeline = seen.nodes.find((n) => n.name === o.candidate)?.timeline ?? null;
+  const other = await o.claim?.(claimedTimeline);
   if (other) return { ok: false, forceable: false, retryable: true, ahead: [], reason: `this failover is already claimed by ${other}: no second promotion` };
+  const d = await detachAndReserve(o, seen);
+  if (!d.ok) await o.release?.(claimedTimeline);
+  return d;
+}
+
+/** checkPromotion once the rule allowed and the failover is claimed: detach, check again, reserve. */
+async function detachAndReserve(o: PromotionCheck, seen: ClusterView): Promise<PromotionDecision & { timeline?: number }> {
   // only siblings that answered as standbys: one that did not answer (a frozen node takes the whole
   // timeout again) counts as unreachable below whatever it says then
   const answeredStandby = new Set(seen.nodes.filter((s) => answered(s) && !s.writable).map((s) => s.name));

@@ -4,7 +4,7 @@
 // of the nodes; any majority shares a node with it, so the most advanced node of a reachable majority
 // holds every acknowledged commit. Promoting any other node, or with no majority in sight, can lose one.
 import { answered, hasMajority, majorityOf, writableNodes, type ClusterView, type NodeView } from './view.js';
-import { fencedWithinMs, ownAnswerWithinMs } from './fence.js';
+import { busyHoldEndsMs, FENCE_STOP_MS, fencedWithinMs, ownAnswerWithinMs, promotionWindowMs } from './fence.js';
 import type { ClusterConfig } from '../config/schema.js';
 
 export type PromotionDecision =
@@ -146,16 +146,18 @@ export interface DetectorSettings {
 /**
  * Settings of the failover detector from the config (pure). Answers count as now for as long as the
  * watchdog trusts its own (freshMs = ownAnswerWithinMs). A silent primary: the cut came no later than
- * the first unanswered probe's send time plus the longest answer the detector accepts (freshMs: a
- * slower machine does not promote), and a cut-off primary has fenced itself fencedWithinMs after
- * the cut, so silentMs = freshMs + fencedWithinMs (2500 ms by default). A refusing one after one
- * check. A sibling's repmgrd must have missed the primary two monitor intervals (repmgr's
+ * the first unanswered probe's send time plus the primary's answer time (freshMs, or its latest
+ * answer's when slower: decideFailover adds that), and a cut-off primary has stopped by the latest
+ * its watchdog fences (fencedWithinMs, or later when its own PostgreSQL answers slowly and it holds
+ * off until busyHoldEndsMs), so silentMs = freshMs + that (2750 ms by default). A refusing one after
+ * one check. A sibling's repmgrd must have missed the primary two monitor intervals (repmgr's
  * primary_visibility_consensus).
  */
 export function detectorSettings(config: Pick<ClusterConfig, 'fencing' | 'repmgr' | 'nodes'>): DetectorSettings {
   const f = config.fencing;
   return {
-    silentMs: ownAnswerWithinMs(f) + fencedWithinMs(f),
+    // the latest a cut-off primary stops: a busy one holds off fencing until busyHoldEndsMs, then a check and the stop
+    silentMs: ownAnswerWithinMs(f) + Math.max(fencedWithinMs(f), busyHoldEndsMs({ ...f, earliestPromotionMs: promotionWindowMs(config.repmgr).earliestMs }) + f.checkEveryMs + FENCE_STOP_MS),
     refusedMs: f.checkEveryMs,
     freshMs: ownAnswerWithinMs(f),
     consensusSecs: 2 * config.repmgr.monitorIntervalSecs,
@@ -174,6 +176,8 @@ export interface DetectorObservation {
   silentSince: Record<string, number | null>;
   /** Per node: since when every probe was refused without a break; null or absent: its latest probe was not refused. */
   refusedSince: Record<string, number | null>;
+  /** Per node: how long its latest answer took (ms); a slow primary may have been cut that much after the probe left. */
+  latencyMs?: Record<string, number | null>;
   /**
    * Who holds automatic failover paused in Redis (maintenance mode, a flow's pause: each flow that
    * restarts nodes records one, since a restarted PostgreSQL forgets repmgr's pause); absent: not read
@@ -212,9 +216,12 @@ export function decideFailover(o: DetectorObservation, s: DetectorSettings): Det
   const paused = view.nodes.filter((n) => fresh(n) && n.repmgrdPaused);
   if (paused.length) return { action: 'none', reason: `repmgrd is paused on ${paused.map((n) => n.name).join(', ')}: an operation or maintenance holds failover` };
   if (o.heldBy?.length) return { action: 'none', reason: `automatic failover is held by ${o.heldBy.join(', ')}: no promotion meanwhile` };
+  // the primary is the node last seen writable on the newest timeline (an old primary still down keeps its last answer)
   const seenWritable = view.nodes.filter((n) => n.name !== o.self && answered(n) && n.writable);
-  if (seenWritable.length !== 1) return { action: 'none', reason: seenWritable.length ? `${seenWritable.map((n) => n.name).join(' and ')} were each last seen writable: the keepers and fencing sort that out` : 'no primary seen yet' };
-  const primary = seenWritable[0]!;
+  const newestTl = Math.max(0, ...seenWritable.map((n) => n.timeline ?? 0));
+  const newest = seenWritable.filter((n) => (n.timeline ?? 0) === newestTl);
+  if (newest.length !== 1) return { action: 'none', reason: newest.length ? `${newest.map((n) => n.name).join(' and ')} were each last seen writable on timeline ${newestTl}: the keepers and fencing sort that out` : 'no primary seen yet' };
+  const primary = newest[0]!;
   // an answer after the first silence or refusal would mean it was back: both count from its latest answer at the earliest
   const after = (t: number | null) => (t === null ? null : Math.max(t, primary.answeredAt ?? t));
   const since = after(o.silentSince[primary.name] ?? null);
@@ -231,8 +238,10 @@ export function decideFailover(o: DetectorObservation, s: DetectorSettings): Det
   if (!refused && primary.repmgrdPaused) {
     return { action: 'none', reason: `${primary.name} (the primary) went silent while repmgrd was paused, when its watchdog does not fence: it may be cut off and still take writes; only a refusal proves it stopped (else make sure it is stopped, then pgha failover --to a standby)` };
   }
-  if (!refused && silentFor < s.silentMs) {
-    return { action: 'wait', reason: `${primary.name} (the primary) has not answered for ${silentFor} ms${refusedSince !== null ? ' (refused)' : ''}: gives it ${refusedSince !== null ? s.refusedMs : s.silentMs} ms` };
+  // a primary that answered slowly may have been cut that much after the probe left
+  const silentNeeded = s.silentMs + Math.max(0, (o.latencyMs?.[primary.name] ?? 0) - s.freshMs);
+  if (!refused && silentFor < silentNeeded) {
+    return { action: 'wait', reason: `${primary.name} (the primary) has not answered for ${silentFor} ms${refusedSince !== null ? ' (refused)' : ''}: gives it ${refusedSince !== null ? s.refusedMs : silentNeeded} ms` };
   }
   const lost = refused ? `refused connections for ${now - refusedSince!} ms` : `not answered for ${silentFor} ms`;
   // the view now: answers older than freshMs count as silent; the lost primary refused or said nothing

@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { decideFailover, decidePromotion, detectorSettings, type DetectorObservation, type DetectorSettings } from '../../src/roles/promotion.js';
-import { fencedWithinMs, promotionWindowMs } from '../../src/roles/fence.js';
+import { busyHoldEndsMs, FENCE_STOP_MS, fencedWithinMs, promotionWindowMs } from '../../src/roles/fence.js';
 import { localConfig } from './helpers.js';
 import type { ClusterView, NodeView } from '../../src/roles/view.js';
 
@@ -52,6 +52,22 @@ describe('decideFailover: the node workers promote a lost primary under the prom
     const nodes = [oldPrimary({ repmgrdPaused: true }), standby('node2'), standby('node3')];
     expect(decideFailover(obs(nodes, NOW - 60_000), S)).toMatchObject({ action: 'none', reason: expect.stringMatching(/went silent while repmgrd was paused.*only a refusal proves it stopped/) });
     expect(decideFailover(obs(nodes, NOW - 600, NOW - 300), S)).toMatchObject({ action: 'promote', node: 'node2' });
+  });
+
+  it('after one failover, the old primary still down keeps its last answer (writable, older timeline): the newest writable one is the primary; two on one timeline: nothing', () => {
+    // five nodes: node1 (the first primary) is still down; node3, promoted after it, dies too; three standbys answer
+    const nodes = [oldPrimary({ answeredAt: NOW - 60_000 }), standby('node2', { timeline: 2 }), { ...standby('node3', { timeline: 2 }), writable: true, answeredAt: NOW - 3000 }, standby('node4', { timeline: 2 }), standby('node5', { timeline: 2 })];
+    const o: DetectorObservation = { now: NOW, self: 'node2', view: { nodes }, silentSince: { node1: NOW - 59_000, node3: NOW - 600 }, refusedSince: { node1: NOW - 59_000, node3: NOW - 300 } };
+    expect(decideFailover(o, S)).toMatchObject({ action: 'promote', node: 'node2', primary: 'node3' });
+    const same = nodes.map((n) => (n.name === 'node1' ? { ...n, timeline: 2 } : n));
+    expect(decideFailover({ ...o, view: { nodes: same } }, S)).toMatchObject({ action: 'none', reason: expect.stringMatching(/node1 and node3 were each last seen writable on timeline 2/) });
+  });
+
+  it('a primary whose latest answer was slow may have been cut that much after the probe left: silence needs that much more', () => {
+    const nodes = [oldPrimary(), standby('node2'), standby('node3')];
+    expect(decideFailover({ ...obs(nodes, NOW - 2600), latencyMs: { node1: 1750 } }, S)).toMatchObject({ action: 'wait', reason: expect.stringMatching(/gives it 3000 ms/) });
+    expect(decideFailover({ ...obs(nodes, NOW - 3000), latencyMs: { node1: 1750 } }, S)).toMatchObject({ action: 'promote' });
+    expect(decideFailover({ ...obs(nodes, NOW - 2000), latencyMs: { node1: 20 } }, S)).toMatchObject({ action: 'promote' });
   });
 
   it('a busy machine (own answer late), a paused repmgrd, a primary that answers, no primary seen: nothing', () => {
@@ -139,10 +155,10 @@ describe('decideFailover: properties over random running views', () => {
 });
 
 describe('detectorSettings: from the config', () => {
-  it('defaults: a silent primary is given 2500 ms (the longest accepted answer, 750 ms, plus the latest a cut-off primary fences, 1750 ms), a refusing one 250 ms; answers count for 750 ms; a sibling\'s repmgrd must have missed it 2 s; priorities from the nodes', () => {
+  it('defaults: a silent primary is given 2750 ms (an answer time, 750 ms, plus the latest a cut-off primary stops, 2000 ms when its own answers are slow and it holds off until 1250 ms), a refusing one 250 ms; answers count for 750 ms; a sibling\'s repmgrd must have missed it 2 s; priorities from the nodes', () => {
     const config = localConfig();
     const s = detectorSettings(config);
-    expect(s).toEqual({ silentMs: 2500, refusedMs: 250, freshMs: 750, consensusSecs: 2, priorities: { node1: 100, node2: 100, node3: 100 } });
+    expect(s).toEqual({ silentMs: 2750, refusedMs: 250, freshMs: 750, consensusSecs: 2, priorities: { node1: 100, node2: 100, node3: 100 } });
     expect(s.silentMs).toBeGreaterThanOrEqual(s.freshMs + fencedWithinMs(config.fencing));
     // seconds before repmgrd's own earliest promotion on a silent primary (every ping waits out connect_timeout)
     expect(s.silentMs).toBeLessThan(promotionWindowMs(config.repmgr).latestMs);
@@ -155,6 +171,8 @@ describe('detectorSettings: from the config', () => {
         const fencing = { enabled: true, afterMs, checkEveryMs };
         const s = detectorSettings({ ...config, fencing });
         expect(s.silentMs).toBeGreaterThanOrEqual(s.freshMs + fencedWithinMs(fencing));
+        // and after a busy primary's longest hold (busyHoldEndsMs), a check and the stop
+        expect(s.silentMs).toBeGreaterThanOrEqual(s.freshMs + busyHoldEndsMs({ ...fencing, earliestPromotionMs: promotionWindowMs(config.repmgr).earliestMs }) + checkEveryMs + FENCE_STOP_MS);
       }),
     );
   });

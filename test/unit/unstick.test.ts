@@ -127,8 +127,14 @@ describe('checkPromotion with a frozen old primary', () => {
     // keyed by the candidate's timeline; nothing detached, nothing reserved
     expect(asked).toEqual([1]);
     expect(queries.filter((q) => q.includes('ALTER SYSTEM'))).toEqual([]);
-    const ok = await checkPromotion({ candidate: 'node3', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), []), claim: async () => null });
+    const released: (number | null)[] = [];
+    const ok = await checkPromotion({ candidate: 'node3', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), []), claim: async () => null, release: async (t) => void released.push(t) });
     expect(ok).toMatchObject({ ok: true });
+    expect(released).toEqual([]);
+    // claimed, then refused (the reservation reached no majority): the claim is dropped, so another candidate may go ahead
+    const refusedLater = await checkPromotion({ candidate: 'node3', nodes, connect: fake({ node2: true, node3: true }, new Set(['node1']), [], { refuseReservation: new Set(['node2', 'node3']) }), claim: async () => null, release: async (t) => void released.push(t) });
+    expect(refusedLater).toMatchObject({ ok: false, retryable: true });
+    expect(released).toEqual([1]);
   });
 
   it('a sibling that knows a higher timeline (input 8): the number above it is reserved, and the candidate gets placeholders for those between that it lacks', async () => {
