@@ -9,7 +9,7 @@
 //
 // Flows: first-start (the run's own bootstrap, and with --every-step one fresh cluster per step),
 // restart (planned, any node), rejoin (the old primary's boot after a kill -9: rewind or re-clone),
-// switchover, after-promotion (repmgrd promoted a standby: barman switches, standbys follow, backup),
+// switchover, after-promotion (a standby's failover detector promoted it: standbys follow, barman switches, backup),
 // backup, restore (to the latest point, so every acknowledged write must survive it; re-clones).
 // "A random point inside the step": the step's job is seen active, then the kill waits a uniformly
 // random fraction of that step's duration as measured earlier in the run (a step that ended before
@@ -401,13 +401,15 @@ async function main() {
           };
           break;
         case 'after-promotion': {
-          // repmgrd's hook starts this flow at once: its crash point is armed before the kill, by pattern
+          // a standby's failover detector starts this flow within a second of the kill (its steps after
+          // the promotion: the standbys follow, barman switches, a backup): its crash point is armed
+          // before the kill, by pattern
           const kinds = ['barman-switch-primary', 'ensure-follows', 'barman-backup'];
           const kind = kinds[Math.min(want ?? Math.floor(rnd() * kinds.length), kinds.length - 1)];
           armed = { line: 1 + Math.floor(rnd() * (logLines.get(kind) ?? DEFAULT_LOG_LINES)) };
-          writeFileSync(crashFile(cl.dir), JSON.stringify({ jobId: `${cl.config.cluster}-promoted-*-${kind === 'ensure-follows' ? 'ensure-follows-*' : kind}`, logLine: armed.line }));
+          writeFileSync(crashFile(cl.dir), JSON.stringify({ jobId: `${cl.config.cluster}-failover-*-from-*-${kind === 'ensure-follows' ? 'ensure-follows-*' : kind}`, logLine: armed.line }));
           await localKill(cl.dir, primary, () => {});
-          record = await newRecord(cl, 'after-promotion', since, 120_000);
+          record = await newRecord(cl, 'failover', since, 120_000);
           armedIndex = record.steps.findIndex((x) => x.step === kind);
           after = async () => {
             const r = await pgha(['local', 'start', primary, '--dir', cl.dir]);
@@ -417,7 +419,7 @@ async function main() {
         }
         case 'rejoin': {
           await localKill(cl.dir, primary, () => {});
-          const promoted = await newRecord(cl, 'after-promotion', since, 120_000);
+          const promoted = await newRecord(cl, 'failover', since, 120_000);
           await flowDone(cl, promoted.flowId);
           const t = Date.now();
           startWorkers(cl.dir, cl.config, [`${primary}-worker`]);
