@@ -49,9 +49,7 @@ export function quickRedisConnection(settings: RedisSettings | string, timeoutMs
  * instead of leaving connections to retry (and print) until it exits.
  */
 export async function redisProblem(settings: RedisSettings | string, timeoutMs = 2000): Promise<string | null> {
-  const { url, ...options } = redisOptions(settings);
-  const probeOptions: RedisOptions = { ...options, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, sentinelRetryStrategy: () => null };
-  const r = url !== undefined ? new Redis(url, probeOptions) : new Redis(probeOptions);
+  const r = quickRedisConnection(settings, timeoutMs);
   // the first socket error says why (ECONNREFUSED, ENOTFOUND…); connect() itself only says "Connection is closed"
   let first: (Error & { code?: string }) | undefined;
   r.on('error', (err) => (first ??= err));
