@@ -231,9 +231,13 @@ describe('docker-compose.yml on podman, as a user runs it', () => {
       const cutAt = await cluster.cut(old);
       connected = false;
       const oldSampler = samplers.find((x) => x.node === old)!;
+      // fenced: the first refusal after its last accepted write, once five refusals in a row say so
+      // (a single failure right after the cut, a write caught by the cut itself, is no fence)
       const fencedAt = await waitFor(`${old} refuses writes`, async () => {
-        const last = oldSampler.samples.at(-1);
-        return last && !last.ok && last.t > cutAt ? last.t : undefined;
+        const after = oldSampler.samples.filter((y) => y.t > cutAt);
+        const lastOk = after.map((y) => y.ok).lastIndexOf(true);
+        const refused = after.slice(lastOk + 1);
+        return refused.length >= 5 ? refused[0]!.t : undefined;
       }, 15_000, 50);
       const budget = fencedWithinMs(fencing);
       const promoted = await waitFor('a standby promoted', async () => samplers.filter((x) => x.node !== old).find((x) => x.samples.some((y) => y.ok && y.t > cutAt)), 90_000, 100);
