@@ -6,7 +6,8 @@ import { stringify } from 'yaml';
 import pg from 'pg';
 import { loadConfig } from '../src/config/load.js';
 import type { ClusterConfig } from '../src/config/schema.js';
-import { LOCAL_DEFAULTS, localConfig } from '../src/local/cluster.js';
+import { localConfig } from '../src/local/cluster.js';
+import { LOCAL_DEFAULTS } from '../src/config/paths.js';
 import { repoRoot } from './lib.js';
 
 export interface BenchCluster {

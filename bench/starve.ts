@@ -13,7 +13,8 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load.js';
 import type { ClusterConfig } from '../src/config/schema.js';
-import { LOCAL_DEFAULTS, layout, localConfig } from '../src/local/cluster.js';
+import { layout, localConfig } from '../src/local/cluster.js';
+import { LOCAL_DEFAULTS } from '../src/config/paths.js';
 import { median, repoRoot } from './lib.js';
 import { writablePrimaries } from './stream.js';
 

@@ -2,17 +2,13 @@
 // Every command uses the same flow builders and readers as the workers (src/).
 import { Command } from 'commander';
 import { wholeNumber } from './args.js';
-import { stringify } from 'yaml';
-import { ConfigError, describeSource, loadConfig, maskSecrets, resolveConfig, type LoadedConfig } from '../src/config/load.js';
-import { LOCAL_DEFAULTS, localDown, localUp } from '../src/local/cluster.js';
-import { buildFirstStartFlow } from '../src/flows/first-start.js';
-import { enqueueFlow } from '../src/flows/run.js';
-import { redisConnection } from '../src/redis.js';
-import { readStatus } from '../src/status.js';
+import type { LoadedConfig } from '../src/config/load.js';
+import { LOCAL_DEFAULTS } from '../src/config/paths.js';
 import { shellQuote } from '../src/cli-entry.js';
-import { createLogger } from '../src/logger.js';
 import type { Service } from '../workers/runtime.js';
-import { formatStatusTable } from './status-table.js';
+// Everything else is imported by the command that uses it: repmgr runs this entry for each of its
+// hooks (event, validate-promotion, fence-backstop), a dozen times in a bootstrap, and each one
+// loading the whole CLI cost about half a second of CPU (measured 2026-12-02).
 
 const int = (name: string) => wholeNumber(name);
 
@@ -20,7 +16,9 @@ const DIR_HELP = `local cluster folder (default: PGHA_CONFIG, else in a containe
 const CONFIG_HELP = 'pgha.yaml (default: --dir, else PGHA_CONFIG, else PGHA_* variables alone when PGHA_NODES is set, else .pgha/pgha.yaml)';
 
 /** The config of a command, by the one rule (configSource in src/config/load.ts). */
-const configFrom = (opts: { config?: string; dir?: string }) => loadConfig(opts).config;
+const configLoader = () => import('../src/config/load.js');
+const loadConfig = async (opts: { config?: string; dir?: string }) => (await configLoader()).loadConfig(opts);
+const configFrom = async (opts: { config?: string; dir?: string }) => (await loadConfig(opts)).config;
 
 /**
  * A long-running process (worker, dashboard): its config by the same rule, warnings logged. On
@@ -37,6 +35,7 @@ async function runUntilSignal(role: string, loaded: LoadedConfig, start: () => S
   process.on('SIGINT', () => stop('SIGINT', 0));
   // loaded here, not at the top: the hooks repmgr runs (event, validate-promotion) start faster without it
   const { SHUTDOWN_GRACE_MS } = await import('../workers/runtime.js');
+  const { createLogger } = await import('../src/logger.js');
   const logger = createLogger(role);
   for (const w of loaded.warnings) logger.warn(w);
   let stopping = false;
@@ -76,6 +75,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--config <file>', CONFIG_HELP)
     .description('validate; print every problem as path.to.field: what is wrong (got X), exit 2; or the resolved config, secrets masked')
     .action(async (file: string | undefined, o: { env?: boolean; dir?: string; config?: string }) => {
+      const { ConfigError, loadConfig, maskSecrets, resolveConfig } = await configLoader();
+      const { stringify } = await import('yaml');
       try {
         // FILE alone unless --env; --env alone: the variables; else the one rule, variables included
         const loaded = file
@@ -110,7 +111,7 @@ export async function main(argv: string[]): Promise<void> {
     .description("roll postgres.parameters out: checked against PostgreSQL's pg_settings first (exit 2, nothing touched, on a problem); written on every node and reloaded; parameters that need a restart restart each standby in turn, then the primary through a switchover and back")
     .action(async (o) => {
       const { runApplyConfig } = await import('./operations.js');
-      process.exitCode = await runApplyConfig(configFrom(o));
+      process.exitCode = await runApplyConfig(await configFrom(o));
     });
 
   const local = program.command('local').description('a whole cluster on this machine (no Docker)');
@@ -124,6 +125,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--dashboard-port <port>', 'port of the dashboard', int('--dashboard-port'), LOCAL_DEFAULTS.dashboardPort)
     .option('--cluster <name>', 'cluster name', LOCAL_DEFAULTS.cluster)
     .action(async (o) => {
+      const { localUp } = await import('../src/local/cluster.js');
       process.exitCode = await localUp({ ...o });
     });
   local
@@ -163,6 +165,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('stop everything the local cluster started, by pid')
     .option('--dir <dir>', 'state folder', LOCAL_DEFAULTS.dir)
     .action(async (o) => {
+      const { localDown } = await import('../src/local/cluster.js');
       process.exitCode = await localDown(o.dir);
     });
 
@@ -173,7 +176,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--config <file>', CONFIG_HELP)
     .option('--json', 'machine-readable output (a stable interface)')
     .action(async (o) => {
-      const { config, source } = loadConfig(o);
+      const { describeSource } = await configLoader();
+      const { readStatus } = await import('../src/status.js');
+      const { formatStatusTable } = await import('./status-table.js');
+      const { config, source } = await loadConfig(o);
       const status = await readStatus(config);
       console.log(o.json ? JSON.stringify(status, null, 2) : formatStatusTable(status));
       if (status.redis?.ok === false) {
@@ -194,7 +200,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('the worker of a PostgreSQL host')
     .action(async (o) => {
       const { startNodeWorker } = await import('../workers/node-worker.js');
-      const loaded = loadConfig(o);
+      const loaded = await loadConfig(o);
       await runUntilSignal(`node-worker[${o.name}]`, loaded, () => startNodeWorker(loaded.config, o.name));
     });
   worker
@@ -204,7 +210,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('the worker of the barman host')
     .action(async (o) => {
       const { startBarmanWorker } = await import('../workers/barman-worker.js');
-      const loaded = loadConfig(o);
+      const loaded = await loadConfig(o);
       await runUntilSignal('barman-worker', loaded, () => startBarmanWorker(loaded.config));
     });
   worker
@@ -214,7 +220,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('the control worker: repmgr events and the flows they start')
     .action(async (o) => {
       const { startControlWorker } = await import('../workers/control-worker.js');
-      const loaded = loadConfig(o);
+      const loaded = await loadConfig(o);
       await runUntilSignal('control-worker', loaded, () => startControlWorker(loaded.config));
     });
   program
@@ -251,7 +257,7 @@ export async function main(argv: string[]): Promise<void> {
       if (o.redisFile && o.cluster) {
         try {
           const { failoverClaim } = await import('../src/flows/registry.js');
-          const { RedisSchema } = await import('../src/config/schema.js');
+          const { RedisSchema } = await import('../src/config/redis-schema.js');
           const { readFileSync } = await import('node:fs');
           claim = failoverClaim(RedisSchema.parse(JSON.parse(readFileSync(o.redisFile, 'utf8'))), o.cluster, `repmgrd:${o.node}`, (l) => console.log(l));
         } catch (err) {
@@ -299,7 +305,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const { readEvents } = await import('../src/events.js');
-      const events = await readEvents(configFrom(o));
+      const events = await readEvents(await configFrom(o));
       console.log(o.json ? JSON.stringify(events, null, 2) : events.map((e) => `${e.at}  ${e.node.padEnd(8)} ${e.event} ${e.success ? 'ok' : 'FAILED'}${e.followUp ? `  → ${e.followUp}` : ''}`).join('\n'));
     });
   for (const [verb, what] of [
@@ -317,7 +323,7 @@ export async function main(argv: string[]): Promise<void> {
         const node: string | undefined = verb === 'restart' ? args[0] : undefined;
         const o = verb === 'restart' ? args[1] : args[0];
         const { runOperation } = await import('./operations.js');
-        process.exitCode = await runOperation(configFrom(o), verb, node ?? o.to, console.log, o.force ? { force: true } : undefined);
+        process.exitCode = await runOperation(await configFrom(o), verb, node ?? o.to, console.log, o.force ? { force: true } : undefined);
       });
   }
   program
@@ -328,7 +334,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const { formatHistory, readHistory } = await import('../src/history.js');
-      const h = await readHistory(configFrom(o));
+      const h = await readHistory(await configFrom(o));
       console.log(o.json ? JSON.stringify(h, null, 2) : formatHistory(h));
     });
   program
@@ -339,7 +345,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--config <file>', CONFIG_HELP)
     .action(async (o) => {
       const { runMaintenance } = await import('./operations.js');
-      process.exitCode = await runMaintenance(configFrom(o), 'pause', { reason: o.reason });
+      process.exitCode = await runMaintenance(await configFrom(o), 'pause', { reason: o.reason });
     });
   program
     .command('resume')
@@ -349,7 +355,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--config <file>', CONFIG_HELP)
     .action(async (o) => {
       const { runMaintenance } = await import('./operations.js');
-      process.exitCode = await runMaintenance(configFrom(o), 'resume', o.force ? { force: true } : {});
+      process.exitCode = await runMaintenance(await configFrom(o), 'resume', o.force ? { force: true } : {});
     });
   program
     .command('reinit')
@@ -359,7 +365,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--config <file>', CONFIG_HELP)
     .action(async (node: string, o) => {
       const { runScenario } = await import('./operations.js');
-      process.exitCode = (await runScenario(configFrom(o), { scenario: 'reinit', node })).code;
+      process.exitCode = (await runScenario(await configFrom(o), { scenario: 'reinit', node })).code;
     });
   program
     .command('dashboard')
@@ -368,9 +374,10 @@ export async function main(argv: string[]): Promise<void> {
     .description('the cluster page at /, Bull Board at /queues, the REST API under /api, metrics at /metrics (needs dashboard.token)')
     .action(async (o) => {
       const { serveDashboard } = await import('../dashboard/server.js');
-      const loaded = loadConfig(o);
+      const { loadConfig: reload } = await configLoader();
+      const loaded = reload(o);
       // config apply through the API reads the file again: the parameters it holds now
-      await runUntilSignal('dashboard', loaded, () => serveDashboard(loaded.config, { reload: () => loadConfig(o).config }));
+      await runUntilSignal('dashboard', loaded, () => serveDashboard(loaded.config, { reload: () => reload(o).config }));
     });
 
   const backup = program.command('backup').description('barman backups');
@@ -381,7 +388,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--config <file>', CONFIG_HELP)
     .action(async (o) => {
       const { backupNow } = await import('./backups.js');
-      process.exitCode = await backupNow(configFrom(o));
+      process.exitCode = await backupNow(await configFrom(o));
     });
   backup
     .command('list')
@@ -391,7 +398,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const { backupList } = await import('./backups.js');
-      process.exitCode = await backupList(configFrom(o), Boolean(o.json));
+      process.exitCode = await backupList(await configFrom(o), Boolean(o.json));
     });
 
   program
@@ -407,7 +414,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--config <file>', CONFIG_HELP)
     .action(async (o) => {
       const { runRestore } = await import('./restore.js');
-      process.exitCode = await runRestore(configFrom(o), o);
+      process.exitCode = await runRestore(await configFrom(o), o);
     });
 
   const flow = program.command('flow').description('enqueue a flow');
@@ -419,7 +426,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--flow-id <id>', 'flow id (default: deterministic, so a second enqueue adds nothing)')
     .description('enqueue the first-start flow of a node (primary or standby by its master flag)')
     .action(async (node: string, o) => {
-      const cfg = configFrom(o);
+      const { buildFirstStartFlow } = await import('../src/flows/first-start.js');
+      const { enqueueFlow } = await import('../src/flows/run.js');
+      const { redisConnection } = await import('../src/redis.js');
+      const cfg = await configFrom(o);
       const f = buildFirstStartFlow(cfg, node, o.flowId);
       const connection = redisConnection(cfg.redis);
       try {

@@ -1,10 +1,11 @@
 // repmgr's events (and pgha's fences), recorded as jobs on the control queue (the control worker acts on them).
 import { readFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
-import { RedisSchema, type ClusterConfig, type RedisSettings } from './config/schema.js';
+import type { ClusterConfig } from './config/schema.js';
+import { RedisSchema, type RedisSettings } from './config/redis-schema.js';
 import { controlQueueName } from './queues.js';
 import { redisConnection } from './redis.js';
-import { stepJob } from './step.js';
+import type { StepInput } from './step.js';
 
 /**
  * repmgr's event time (%t: PostgreSQL's timestamptz text, "2026-12-01 17:39:58.123456+00", or repmgr's
@@ -37,10 +38,11 @@ export async function recordClusterEvent(redis: RedisSettings, cluster: string, 
   const connection = redisConnection(redis);
   const queue = new Queue(controlQueueName(cluster), { connection });
   try {
-    const job = stepJob('repmgr-event', { cluster, nodeId: e.nodeId, event: e.event, success: e.success, at: e.at ?? new Date().toISOString() });
+    // typed by the step catalogue, not loaded from it: repmgr runs this in a short-lived hook process
+    const data: StepInput<'repmgr-event'> = { cluster, nodeId: e.nodeId, event: e.event, success: e.success, at: e.at ?? new Date().toISOString() };
     await queue.add(
-      job.name,
-      job.data,
+      'repmgr-event',
+      data,
       { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 1000 },
     );
   } finally {

@@ -5,6 +5,25 @@ import type { ClusterConfig, NodeConfig } from './schema.js';
 /** The local cluster's folder when no --dir is given (relative to where pgha runs). */
 export const DEFAULT_LOCAL_DIR = '.pgha';
 
+/** `pgha local up`'s options and their defaults (here, not in src/local/cluster.ts: the CLI shows them without loading it). */
+export interface LocalOptions {
+  dir: string;
+  nodes: number;
+  baseIp: string;
+  redisPort: number;
+  dashboardPort: number;
+  cluster: string;
+}
+
+export const LOCAL_DEFAULTS: LocalOptions = {
+  dir: DEFAULT_LOCAL_DIR,
+  nodes: 3,
+  baseIp: '127.0.0.11',
+  redisPort: 6390,
+  dashboardPort: 8080,
+  cluster: 'pgha',
+};
+
 export interface NodePaths {
   dataDir: string;
   socketDir: string;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
 import { fenceBudgetProblem, type FenceTimings, type RepmgrTimings } from '../roles/fence.js';
 import { ownedParameterProblem, type ParameterValue } from '../postgres/parameters.js';
+import { DEFAULT_REDIS_URL, port, RedisSchema } from './redis-schema.js';
 
 /** Names end up in file names, queue names and command lines: keep them boring. */
 export const SAFE_NAME = /^[A-Za-z0-9_-]+$/;
@@ -12,7 +13,6 @@ const safeName = z
   .max(63, 'must be at most 63 characters')
   .regex(SAFE_NAME, 'only letters, digits, "-" and "_" are allowed');
 
-const port = z.number().int().min(1, 'must be a TCP port (1-65535)').max(65535, 'must be a TCP port (1-65535)');
 const absPath = z.string().min(1).refine((p) => p.startsWith('/'), 'must be an absolute path');
 const password = z.string().min(1, 'must not be empty');
 
@@ -144,24 +144,7 @@ export const BarmanSchema = z.strictObject({
   sshCommand: z.string().min(3).default('ssh -o BatchMode=yes'),
 });
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-
-/**
- * One Redis (url), or a master found through Redis Sentinel (sentinels + masterName), handed to
- * ioredis. Neither given: the url default.
- */
-export const RedisSchema = z
-  .strictObject({
-    url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
-    sentinels: z.array(z.strictObject({ host: z.string().min(1), port: port.default(26379) })).min(1, 'list at least one sentinel').optional(),
-    /** The master's name in the sentinels' configuration (sentinel monitor <name> …). */
-    masterName: z.string().min(1).optional(),
-    /** With sentinels: the Redis password (with url, put it in the URL). */
-    password: z.string().min(1).optional(),
-    sentinelPassword: z.string().min(1).optional(),
-  })
-  .transform((r) => (r.url === undefined && r.sentinels === undefined ? { ...r, url: DEFAULT_REDIS_URL } : r));
-export type RedisSettings = z.infer<typeof RedisSchema>;
+export { DEFAULT_REDIS_URL, RedisSchema, type RedisSettings } from './redis-schema.js';
 
 export const DashboardSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),

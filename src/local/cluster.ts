@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { dashboardToken } from '../auth.js';
 import { loadConfig } from '../config/load.js';
 import type { ClusterConfig } from '../config/schema.js';
-import { DEFAULT_LOCAL_DIR, nodePaths } from '../config/paths.js';
+import { LOCAL_DEFAULTS, nodePaths, type LocalOptions } from '../config/paths.js';
 import { buildFirstStartFlow, firstStartFlowId } from '../flows/first-start.js';
 import { buildRestartFlow } from '../flows/operations.js';
 import { enqueueFlow, retryFailedSteps, watchFlows, type StepState } from '../flows/run.js';
@@ -23,24 +23,6 @@ import { CLI_ENTRY } from '../cli-entry.js';
 import { markedPids, runningPid, startDaemon, stopPid } from './processes.js';
 import { pollUntil } from '../wait.js';
 
-
-export interface LocalOptions {
-  dir: string;
-  nodes: number;
-  baseIp: string;
-  redisPort: number;
-  dashboardPort: number;
-  cluster: string;
-}
-
-export const LOCAL_DEFAULTS: LocalOptions = {
-  dir: DEFAULT_LOCAL_DIR,
-  nodes: 3,
-  baseIp: '127.0.0.11',
-  redisPort: 6390,
-  dashboardPort: 8080,
-  cluster: 'pgha',
-};
 
 /** node i (from 0) gets base + i on the last octet: 127.0.0.11, 127.0.0.12, … (pure). */
 export function nodeAddress(baseIp: string, i: number): string {

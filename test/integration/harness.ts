@@ -2,7 +2,8 @@
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { pollUntil } from '../../src/wait.js';
 import { stringify } from 'yaml';
-import { LOCAL_DEFAULTS, localConfig } from '../../src/local/cluster.js';
+import { localConfig } from '../../src/local/cluster.js';
+import { LOCAL_DEFAULTS } from '../../src/config/paths.js';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
