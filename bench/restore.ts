@@ -10,14 +10,50 @@ import { nodeQueueName } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
 import { benchCluster, type BenchCluster } from './cluster.js';
 import { writablePrimaries } from './stream.js';
-import type { Figure } from './lib.js';
+import { median, type Figure } from './lib.js';
+import { readFlowRecord } from '../src/flows/registry.js';
+import type { Redis } from 'ioredis';
 
 /** On a 1-node cluster of its own, or on `shared` (left up; the restore then also re-clones its standbys). */
+/**
+ * Where one restore's time went, from its jobs' own timestamps (ms after `t0`, the CLI's start): the
+ * part before the flow's first step (the CLI, its plan job on the barman worker, the enqueue), then per
+ * step the wait for its worker to take it (the hop) and its run.
+ */
+async function restoreSteps(connection: Redis, cluster: string, flowId: string, t0: number): Promise<{ step: string; waitMs: number; runMs: number }[]> {
+  const record = await readFlowRecord(connection, cluster, flowId);
+  if (!record) throw new Error(`restore flow ${flowId}: no flow record`);
+  const out: { step: string; waitMs: number; runMs: number }[] = [];
+  let prevEnd = t0;
+  for (const s of record.steps) {
+    const q = new Queue(s.queueName, { connection });
+    const job = await q.getJob(s.jobId);
+    await q.close();
+    if (!job?.processedOn || !job.finishedOn) throw new Error(`restore flow ${flowId}: step ${s.jobId} has no timestamps`);
+    const name = s.jobId.slice(flowId.length + 1);
+    if (!out.length) out.push({ step: 'before the flow (CLI, plan, enqueue)', waitMs: 0, runMs: job.timestamp - t0 }), (prevEnd = job.timestamp);
+    out.push({ step: name, waitMs: job.processedOn - prevEnd, runMs: job.finishedOn - job.processedOn });
+    prevEnd = job.finishedOn;
+  }
+  return out;
+}
+
+/** The per-step table over all trials: median wait and run of each step, ms (markdown). */
+function stepTable(trials: { step: string; waitMs: number; runMs: number }[][]): string {
+  const rows = trials[0].map((r, i) => {
+    const wait = median(trials.map((t) => t[i].waitMs));
+    const run = median(trials.map((t) => t[i].runMs));
+    return `| ${r.step} | ${wait.toFixed(0)} | ${run.toFixed(0)} | ${Math.max(...trials.map((t) => t[i].runMs)).toFixed(0)} |`;
+  });
+  return ['| step | wait for the worker, median ms | run, median ms | run, max ms |', '|---|---|---|---|', ...rows].join('\n');
+}
+
 export async function benchRestore(trials: number, scale: number, log: (s: string) => void, shared?: BenchCluster): Promise<Figure[]> {
   const c = shared ?? (await benchCluster('restore', '127.0.16.11', { redis: 6397, dashboard: 8097 }, {}, 1));
   const pgha: number[] = [];
   const serving: number[] = [];
   const byHand: number[] = [];
+  const steps: { step: string; waitMs: number; runMs: number }[][] = [];
   try {
     const primary = (await writablePrimaries(c.config))[0];
     const n = c.config.nodes.find((x) => x.name === primary)!;
@@ -52,10 +88,12 @@ export async function benchRestore(trials: number, scale: number, log: (s: strin
       const installed = await q.getJob(`${flowId}-install-restored`);
       if (!installed?.finishedOn) throw new Error(`restore flow ${flowId}: no finished install-restored step on ${n.name}'s queue`);
       serving.push((installed.finishedOn - p0) / 1000);
+      steps.push(await restoreSteps(connection, c.config.cluster, flowId, p0));
       await q.close();
       connection.disconnect();
       log(`restore trial ${i + 1}/${trials}: pgha restore ${pgha[i].toFixed(1)} s (primary serving after ${serving[i].toFixed(1)} s), barman recover by hand ${byHand[i].toFixed(1)} s`);
     }
+    log(`restore: where the time goes (${trials} trials, from the jobs' timestamps; the whole flow, after the primary serves too):\n${stepTable(steps)}`);
   } finally {
     if (!shared) await c.destroy();
   }

@@ -6,7 +6,7 @@ import { defineStep } from '../src/step.js';
 import { barmanPaths, masterNode } from '../src/config/paths.js';
 import { stepJobId } from '../src/flows/chain.js';
 import { firstStartFlowId } from '../src/flows/first-start.js';
-import { barman, deleteFailedBackups, listBackups } from '../src/barman/actions.js';
+import { barman, catalogue, deleteFailedBackups } from '../src/barman/actions.js';
 import { barmanQueueName } from '../src/queues.js';
 import { redisConnection } from '../src/redis.js';
 
@@ -44,10 +44,10 @@ export default defineStep('barman-backup', {
     // this step's own earlier attempt, if its worker was killed, left a FAILED or STARTED backup
     // behind; a delete that fails must not cost this backup (the reconcile tries again)
     await deleteFailedBackups(ctx).catch((err: Error) => ctx.log(`interrupted backups not deleted now: ${err.message}`));
-    const before = new Set((await listBackups(ctx)).map((b) => b.id));
+    const before = new Set(catalogue(ctx.config).map((b) => b.id));
     await ctx.progress(20, 'barman backup');
     await barman(ctx, ['backup', '--wait', '--wait-timeout', '300', server], { timeoutMs: 900_000 });
-    const made = (await listBackups(ctx)).filter((b) => !before.has(b.id));
+    const made = catalogue(ctx.config).filter((b) => !before.has(b.id));
     const done = made.find((b) => b.status === 'DONE');
     if (!done) throw new Error(`barman backup ended without a DONE backup (${made.map((b) => `${b.id} ${b.status}`).join(', ') || 'none listed'})`);
     await ctx.log(`backup ${done.id} DONE, ${done.sizeBytes ?? '?'} bytes`);

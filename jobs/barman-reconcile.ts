@@ -43,7 +43,7 @@ export default defineStep('barman-reconcile', {
       const repair = decideBarmanRepair({
         pointsAt,
         primary,
-        backupTimelines: backups.filter((b) => b.status === 'DONE').flatMap((b) => walTimeline(b.beginWal) ?? []),
+        backupTimelines: backups.filter((b) => b.status === 'DONE').flatMap((b) => walTimeline(b.walBegin) ?? []),
         busy,
         checkFailed: checks[0]?.returnvalue.failed ?? [],
       });

@@ -56,24 +56,6 @@ export interface BackupInfo {
   walEnd: string | null;
 }
 
-/** Parse `barman -f json list-backups SERVER` (pure). */
-export function parseBackupList(json: string, server: string): BackupInfo[] {
-  const doc = JSON.parse(json) as Record<string, any[]>;
-  const list = doc[server] ?? [];
-  // barman lists newest first; ids are timestamps, so oldest first is a string sort
-  list.sort((a, b) => String(a.backup_id).localeCompare(String(b.backup_id)));
-  const time = (ts: unknown, text: unknown) => (ts ? new Date(Number(ts) * 1000).toISOString() : text ? String(text) : null);
-  return list.map((b) => ({
-    id: String(b.backup_id),
-    status: String(b.status),
-    beginTime: time(b.begin_time_timestamp, b.begin_time),
-    endTime: time(b.end_time_timestamp, b.end_time),
-    sizeBytes: typeof b.size_bytes === 'number' ? b.size_bytes : null,
-    walBegin: b.begin_wal ?? null,
-    walEnd: b.end_wal ?? null,
-  }));
-}
-
 /** key=value lines of a backup's backup.info (pure). */
 export function parseBackupInfo(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -84,19 +66,45 @@ export function parseBackupInfo(text: string): Record<string, string> {
   return out;
 }
 
+/** barman's "None", or a time in backup.info's format ("2026-12-02 06:44:42.893049+00:00"), as ISO (pure). */
+function infoTime(t: string | undefined): string | null {
+  if (!t || t === 'None') return null;
+  const d = new Date(t.replace(' ', 'T'));
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
 /**
- * barman's catalogue read from its backup.info files, oldest first: id, status and first WAL file (no
- * barman run: each costs about a second of Python start-up, and the first backup is on the
- * bootstrap's critical path).
+ * One backup from its backup.info text (pure): status as barman writes it (STARTED, WAITING_FOR_WALS,
+ * DONE, FAILED…), begin/end time, size in bytes (the base backup's `size`: without the WAL archived
+ * since), first and last WAL file.
  */
-export function catalogue(config: ClusterConfig): { id: string; status: string; beginWal: string | null }[] {
+export function backupInfoOf(id: string, text: string): BackupInfo {
+  const info = parseBackupInfo(text);
+  const wal = (w: string | undefined) => (w && w !== 'None' ? w : null);
+  const size = Number(info.size);
+  return {
+    id,
+    status: info.status ?? 'UNKNOWN',
+    beginTime: infoTime(info.begin_time),
+    endTime: infoTime(info.end_time),
+    sizeBytes: info.size && Number.isFinite(size) ? size : null,
+    walBegin: wal(info.begin_wal),
+    walEnd: wal(info.end_wal),
+  };
+}
+
+/**
+ * barman's catalogue read from its backup.info files, oldest first (no barman run: each costs about a
+ * second of Python start-up, on the bootstrap's and the restore's critical paths; and `barman
+ * list-backups` itself was seen failing with a Python exception while a backup waited for its WAL).
+ */
+export function catalogue(config: ClusterConfig): BackupInfo[] {
   const base = join(config.barman.backupDir, barmanPaths(config).server, 'base');
   if (!existsSync(base)) return [];
   return readdirSync(base)
     .flatMap((id) => {
       try {
-        const info = parseBackupInfo(readFileSync(join(base, id, 'backup.info'), 'utf8'));
-        return [{ id, status: info.status ?? 'UNKNOWN', beginWal: info.begin_wal && info.begin_wal !== 'None' ? info.begin_wal : null }];
+        return [backupInfoOf(id, readFileSync(join(base, id, 'backup.info'), 'utf8'))];
       } catch {
         return [];
       }
@@ -142,18 +150,3 @@ export async function deleteFailedBackups(ctx: BarmanContext): Promise<string[]>
   return deleted;
 }
 
-export async function listBackups(ctx: BarmanContext): Promise<BackupInfo[]> {
-  const server = barmanPaths(ctx.config).server;
-  const res = await barman(ctx, ['-f', 'json', 'list-backups', server], { timeoutMs: 60_000, maxLogLines: 5 });
-  const list = parseBackupList(res.stdout, server);
-  // begin time and WAL range are not in list-backups' JSON: barman keeps them in backup.info
-  return list.map((b) => {
-    try {
-      const info = parseBackupInfo(readFileSync(join(ctx.config.barman.backupDir, server, 'base', b.id, 'backup.info'), 'utf8'));
-      const iso = (t?: string) => (t && t !== 'None' ? new Date(t.replace(' ', 'T')).toISOString() : null);
-      return { ...b, beginTime: iso(info.begin_time) ?? b.beginTime, walBegin: info.begin_wal ?? b.walBegin, walEnd: info.end_wal ?? b.walEnd };
-    } catch {
-      return b;
-    }
-  });
-}

@@ -314,7 +314,7 @@ describe('heals by itself, from what is read', () => {
     const b = barmanPaths(cfg());
     await waitFor(`barman's server file points at ${promoted}`, async () => serverConfPrimary(cfg(), readFileSync(b.serverConf, 'utf8')) === promoted, 180_000, 1000);
     try {
-      await waitFor(`a DONE backup on timeline ${timeline}`, async () => catalogue(cfg()).some((x) => x.status === 'DONE' && (walTimeline(x.beginWal) ?? 0) >= timeline), 300_000, 2000);
+      await waitFor(`a DONE backup on timeline ${timeline}`, async () => catalogue(cfg()).some((x) => x.status === 'DONE' && (walTimeline(x.walBegin) ?? 0) >= timeline), 300_000, 2000);
     } catch (err) {
       // for the post-mortem: what the reconcile decided and what became of its repair flows
       const connection = redisConnection(cfg().redis);
@@ -323,7 +323,7 @@ describe('heals by itself, from what is read', () => {
       console.log([
         ...jobs.filter((j) => j?.name === 'barman-reconcile').sort((a, b) => (a.finishedOn ?? 0) - (b.finishedOn ?? 0)).slice(-6).map((j) => `reconcile ${new Date(j.finishedOn ?? 0).toISOString()}: ${JSON.stringify(j.returnvalue)}`),
         ...jobs.filter((j) => j && String(j.id).includes('-barman-repair-')).map((j) => `${j.id}: ${j.finishedOn ? new Date(j.finishedOn).toISOString() : 'not finished'} ${JSON.stringify(j.returnvalue)} ${j.failedReason ?? ''}`),
-        ...catalogue(cfg()).map((b) => `backup ${b.id} ${b.status} ${b.beginWal}`),
+        ...catalogue(cfg()).map((b) => `backup ${b.id} ${b.status} ${b.walBegin}`),
       ].join('\n'));
       await queue.close();
       connection.disconnect();

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderBarmanMainConf, renderBarmanServerConf } from '../../src/barman/render.js';
-import { doneBackupIds } from '../../src/barman/actions.js';
+import { backupInfoOf, catalogue, doneBackupIds } from '../../src/barman/actions.js';
 import { secretsOf } from '../../src/config/load.js';
 import { localConfig, CUSTOM_PASSWORDS } from './helpers.js';
 
@@ -121,6 +121,59 @@ describe('doneBackupIds', () => {
       put('20261127T030000', 'FAILED');
       mkdirSync(join(dir, 'demo', 'base', '20261127T040000')); // no backup.info yet
       expect(doneBackupIds(config)).toEqual(['20261126T010203', '20261127T010203']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('backupInfoOf / catalogue: barman\'s catalogue from backup.info, no barman run', () => {
+  // a DONE backup.info as barman 3.4 writes it (trimmed to the fields read)
+  const DONE = [
+    "backup_label='START WAL LOCATION: 0/4000028 (file 000000010000000000000004)\\n'",
+    'begin_time=2026-12-02 06:44:42.893049+00:00',
+    'begin_wal=000000010000000000000004',
+    'end_time=2026-12-02 06:44:44.565905+00:00',
+    'end_wal=000000010000000000000005',
+    'error=None',
+    'size=30871771',
+    'status=DONE',
+    'timeline=1',
+  ].join('\n');
+
+  it('reads status, times (as ISO, UTC), size in bytes and the WAL range', () => {
+    expect(backupInfoOf('20261202T064442', DONE)).toEqual({
+      id: '20261202T064442',
+      status: 'DONE',
+      beginTime: '2026-12-02T06:44:42.893Z',
+      endTime: '2026-12-02T06:44:44.565Z',
+      sizeBytes: 30871771,
+      walBegin: '000000010000000000000004',
+      walEnd: '000000010000000000000005',
+    });
+  });
+
+  it("a backup barman has only started: None and missing fields are null, not 'None' or NaN", () => {
+    const started = backupInfoOf('20261202T070000', 'begin_time=2026-12-02 07:00:00.5+00:00\nbegin_wal=000000020000000000000009\nend_time=None\nend_wal=None\nsize=None\nstatus=STARTED\n');
+    expect(started).toEqual({ id: '20261202T070000', status: 'STARTED', beginTime: '2026-12-02T07:00:00.500Z', endTime: null, sizeBytes: null, walBegin: '000000020000000000000009', walEnd: null });
+    expect(backupInfoOf('x', '').status).toBe('UNKNOWN');
+  });
+
+  it('lists every backup with a backup.info, oldest first, WAITING_FOR_WALS included', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-unit-barman-'));
+    try {
+      const config = localConfig({ cluster: 'demo', barman: { backupDir: dir } });
+      const put = (id: string, text: string) => {
+        mkdirSync(join(dir, 'demo', 'base', id), { recursive: true });
+        writeFileSync(join(dir, 'demo', 'base', id, 'backup.info'), text);
+      };
+      put('20261202T064442', DONE);
+      put('20261202T050000', DONE.replace('status=DONE', 'status=WAITING_FOR_WALS'));
+      mkdirSync(join(dir, 'demo', 'base', '20261202T080000')); // barman has not written backup.info yet
+      expect(catalogue(config).map((b) => [b.id, b.status, b.sizeBytes])).toEqual([
+        ['20261202T050000', 'WAITING_FOR_WALS', 30871771],
+        ['20261202T064442', 'DONE', 30871771],
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
