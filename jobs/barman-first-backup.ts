@@ -1,8 +1,8 @@
 // Last primary step (barman host): WAL streaming running, one WAL archived, the first base backup.
 import { existsSync, readdirSync } from 'node:fs';
 import { defineStep } from '../src/step.js';
-import { barmanPaths } from '../src/config/paths.js';
-import { barman, doneBackupIds } from '../src/barman/actions.js';
+import { barmanPaths, findNode } from '../src/config/paths.js';
+import { barman, doneBackupIds, switchWalArchived } from '../src/barman/actions.js';
 import { pollUntil, WaitTimeout } from '../src/wait.js';
 
 /** receive-wal streams (a .partial file in its folder) within `timeoutMs`; false when not. */
@@ -15,7 +15,7 @@ async function receiveWalStreaming(dir: string, timeoutMs: number, signal?: Abor
 }
 
 export default defineStep('barman-first-backup', {
-  async run(ctx) {
+  async run(ctx, data) {
     const { server, log, cronOut, streamingDir } = barmanPaths(ctx.config);
     const done = doneBackupIds(ctx.config);
     if (done.length) {
@@ -30,7 +30,7 @@ export default defineStep('barman-first-backup', {
         // cron starts receive-wal in the background: a WAL file switched before pg_receivewal connects
         // is never streamed, and switch-wal then waits out its whole --archive-timeout (seen: 30 s lost)
         if (!(await receiveWalStreaming(streamingDir, 15_000, ctx.signal))) await ctx.log(`no .partial WAL file in ${streamingDir} after 15 s: switching anyway`);
-        return (await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 })).exitCode === 0;
+        return switchWalArchived(ctx, findNode(ctx.config, data.node));
       },
       {
         timeoutMs: 4 * 60_000,

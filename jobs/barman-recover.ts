@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { defineStep } from '../src/step.js';
 import { barmanPaths, findNode } from '../src/config/paths.js';
 import { barman } from '../src/barman/actions.js';
-import { recoverTargetArgs, restoreDestination, type RestoreTarget } from '../src/barman/restore.js';
+import { recoverArgs, restoreDestination, type RestoreTarget } from '../src/barman/restore.js';
 import { ensureDir } from '../src/fsutil.js';
 import { UnrecoverableError } from 'bullmq';
 import { restartEveryNode } from './context.js';
@@ -21,9 +21,9 @@ export default defineStep('barman-recover', {
     }
     await ctx.progress(10, `barman recover ${data.backupId}`);
     // WAL is copied into the restored folder (barman_wal/) so PostgreSQL needs no barman on its host
-    const remote = dest.sshCommand ? ['--remote-ssh-command', dest.sshCommand] : [];
     try {
-      await barman(ctx, ['recover', ...remote, ...recoverTargetArgs(data.target as RestoreTarget), server, data.backupId, dest.path], { timeoutMs: 3_600_000 });
+      const args = recoverArgs(ctx.config, { server, backupId: data.backupId, target: data.target as RestoreTarget, destination: dest.path, sshCommand: dest.sshCommand ?? undefined });
+      await barman(ctx, args, { timeoutMs: 3_600_000 });
     } catch (err) {
       // the nodes were stopped for this restore and nothing of theirs was touched yet: when no retry
       // follows, they start again on their own data rather than stay down

@@ -7,7 +7,7 @@ import type { NodeConfig } from '../src/config/schema.js';
 import { connectAs } from '../src/postgres/actions.js';
 import { chownTo } from '../src/fsutil.js';
 import { barmanPaths, findNode } from '../src/config/paths.js';
-import { barman, writeBarmanFiles } from '../src/barman/actions.js';
+import { barman, switchWalArchived, writeBarmanFiles } from '../src/barman/actions.js';
 import { pollUntil } from '../src/wait.js';
 
 /**
@@ -70,7 +70,7 @@ export default defineStep('barman-switch-primary', {
       `barman archives a WAL file from ${primary.name}`,
       async () => {
         await barman(ctx, ['cron'], { outputFile: cronOut, timeoutMs: 120_000 });
-        return (await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 })).exitCode === 0;
+        return switchWalArchived(ctx, primary);
       },
       {
         timeoutMs: 5 * 60_000,

@@ -260,6 +260,8 @@ export async function planScenario(config: ClusterConfig, body: unknown, stamp =
     switchWal: target.kind !== 'immediate',
     backup,
     reach: true,
+    // an idle primary's switched WAL reaches barman only once it writes again (switchWalArchived)
+    ...(primaries.length === 1 ? { primary: primaries[0]!.name } : {}),
   });
   const restorable = planRestore({ backups: plan.backups, lastWalTime: plan.lastWalTime, backupId: backup, target, reach: plan.reach });
   if (!restorable.ok) return refuse(409, [{ path: 'params', message: `restore refused, nothing was stopped: ${restorable.problem}` }]);

@@ -87,7 +87,7 @@ export const STEP_CATALOG = {
   'barman-check': on('barman', ClusterOnly),
   'barman-reconcile': on('barman', ClusterOnly),
   'barman-list-backups': on('barman', ClusterOnly),
-  'barman-restore-plan': on('barman', ClusterOnly.extend({ switchWal: z.boolean().default(true), backup: z.string().default('latest'), reach: z.boolean().default(false) })),
+  'barman-restore-plan': on('barman', ClusterOnly.extend({ switchWal: z.boolean().default(true), backup: z.string().default('latest'), reach: z.boolean().default(false), primary: z.string().optional() })),
   // repmgr's event hook
   'repmgr-event': on('control', ClusterOnly.extend({ nodeId: z.number().int(), event: z.string(), success: z.boolean(), at: z.string() })),
 } as const;

@@ -6,6 +6,9 @@ import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import type { CommandResult, Runner, RunOptions } from '../exec/runner.js';
 import { ensureDir, writeFileAtomic } from '../fsutil.js';
 import { renderPassfile } from '../postgres/render.js';
+import { connectAs } from '../postgres/actions.js';
+import { sleep } from '../wait.js';
+import type pg from 'pg';
 import { renderBarmanMainConf, renderBarmanServerConf } from './render.js';
 
 export interface BarmanContext {
@@ -22,6 +25,48 @@ export function barman(ctx: BarmanContext, args: string[], opts: RunOptions = {}
     timeoutMs: 600_000,
     ...opts,
   });
+}
+
+/**
+ * `barman switch-wal --force --archive`: the primary closes its current WAL file and barman waits up to
+ * `archiveTimeoutS` seconds until that file is archived. True when it was (barman exit 0); false when
+ * not (a retry may help: WAL streaming may not have started yet). Never throws for barman's exit code.
+ *
+ * barman archives a complete file from its streaming folder only once pg_receivewal has opened the
+ * next one (barman's StreamingWalArchiver.get_next_batch keeps the newest full file when no .partial
+ * file follows it), and pg_receivewal opens the next file only when the primary writes WAL again: on
+ * an idle primary (after a restore) the switched file waited 11.5 s, until PostgreSQL's next
+ * running-transactions record (every 15 s). So while barman waits, each half second with no .partial
+ * file in the streaming folder, one WAL record is written on `primary` (pg_logical_emit_message,
+ * non-transactional: no commit, nothing that waits for a synchronous standby; as repmgr, a
+ * superuser). A record that cannot be written only leaves barman to wait as before.
+ */
+export async function switchWalArchived(ctx: BarmanContext & { signal?: AbortSignal }, primary: NodeConfig, archiveTimeoutS = 30): Promise<boolean> {
+  const { server, streamingDir } = barmanPaths(ctx.config);
+  let settled = false;
+  const switched = barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', String(archiveTimeoutS), server], { allowFail: true, timeoutMs: (archiveTimeoutS + 60) * 1000 }).finally(() => (settled = true));
+  let client: pg.Client | undefined;
+  let nudged = 0;
+  try {
+    while (!settled && !ctx.signal?.aborted) {
+      await Promise.race([switched, sleep(500)]);
+      if (settled) break;
+      const partial = existsSync(streamingDir) && readdirSync(streamingDir).some((f) => f.endsWith('.partial'));
+      if (partial) continue;
+      try {
+        client ??= await connectAs(ctx.config, primary, { user: 'repmgr', timeoutMs: 3000, queryTimeoutMs: 5000 });
+        await client.query("SELECT pg_logical_emit_message(false, 'pgha', 'barman switch-wal')");
+        nudged++;
+      } catch {
+        // barman goes on waiting on its own
+      }
+    }
+    const res = await switched;
+    if (nudged) await ctx.log(`wrote ${nudged} WAL record(s) on ${primary.name} so that pg_receivewal opened the next WAL file and barman archived the switched one`);
+    return res.exitCode === 0;
+  } finally {
+    await client?.end().catch(() => {});
+  }
 }
 
 /** Folders, passfile, main config and the server file pointing at `primary`. True when anything changed. */

@@ -107,6 +107,16 @@ export function recoverTargetArgs(target: RestoreTarget): string[] {
   }
 }
 
+/**
+ * The whole `barman recover` argument list of a restore (pure): barman.recoveryJobs parallel copy
+ * workers (--jobs), the ssh command when the node is on another host, the target's options, then
+ * server, backup id and destination folder.
+ */
+export function recoverArgs(config: ClusterConfig, o: { server: string; backupId: string; target: RestoreTarget; destination: string; sshCommand?: string }): string[] {
+  const remote = o.sshCommand ? ['--remote-ssh-command', o.sshCommand] : [];
+  return ['recover', '--jobs', String(config.barman.recoveryJobs), ...remote, ...recoverTargetArgs(o.target), o.server, o.backupId, o.destination];
+}
+
 /** The newest archive time in barman's xlog.db ("name size time compression" lines) (pure). */
 export function lastWalTime(xlogDb: string): string | null {
   let last = 0;

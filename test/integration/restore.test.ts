@@ -8,6 +8,9 @@ import { redisConnection } from '../../src/redis.js';
 import { nodePaths } from '../../src/config/paths.js';
 import { postmasterStatus } from '../../src/postgres/actions.js';
 import { cli, sqlTo, testCluster, waitFor, type TestCluster } from './harness.js';
+import { switchWalArchived } from '../../src/barman/actions.js';
+import { Runner } from '../../src/exec/runner.js';
+import { secretsOf } from '../../src/config/load.js';
 
 let tc: TestCluster;
 const cfg = () => tc.config();
@@ -158,5 +161,17 @@ describe('restore', () => {
       { batch: 2, n: 100 },
     ]);
     await expectHealthyAfter(since);
+  });
+
+  it('barman archives a switched WAL file from an idle primary well inside 15 s (its next running-xacts record): pgha writes the WAL record that opens the next file', async () => {
+    // after the restores above nothing writes on node1: wait until the last file is complete and no .partial follows it
+    const lines: string[] = [];
+    const ctx = { config: cfg(), run: new Runner(secretsOf(cfg())), log: (l: string) => void lines.push(l) };
+    const t0 = Date.now();
+    // 10 s: without the WAL record barman would wait out the whole timeout on an idle primary and fail
+    expect(await switchWalArchived(ctx, cfg().nodes[0], 10)).toBe(true);
+    const took = Date.now() - t0;
+    expect(lines.join('\n')).toMatch(/wrote \d+ WAL record\(s\) on node1/);
+    expect(took).toBeLessThan(10_000);
   });
 });

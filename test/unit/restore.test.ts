@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { lastWalTime, planRestore, recoverTargetArgs, type RestoreReach } from '../../src/barman/restore.js';
+import { lastWalTime, planRestore, recoverArgs, recoverTargetArgs, type RestoreReach } from '../../src/barman/restore.js';
 import { parseHistory, parseWalName, recoveryPath, segmentsToReplay, summarizeWalDump } from '../../src/barman/wal.js';
 import { parseTarget } from '../../src/scenarios.js';
 import { bytesToLsn, lsnToBytes } from '../../src/postgres/lsn.js';
+import { localConfig } from './helpers.js';
 
 const backups = [
   { id: '20261126T100000', status: 'DONE', endTime: '2026-11-26T10:00:05.000Z' },
@@ -57,6 +58,20 @@ describe('recoverTargetArgs', () => {
     // PostgreSQL rejects ISO's T…Z in recovery_target_time
     expect(recoverTargetArgs({ kind: 'time', time: '2026-11-26T14:11:42.976Z' })).toEqual(['--target-tli', 'latest', '--target-time', '2026-11-26 14:11:42.976+00', '--target-action', 'promote']);
     expect(recoverTargetArgs({ kind: 'time', time: '2026-11-26T15:11:42+01:00' })).toEqual(['--target-tli', 'latest', '--target-time', '2026-11-26 14:11:42.000+00', '--target-action', 'promote']);
+  });
+});
+
+describe('recoverArgs', () => {
+  it('copies with barman.recoveryJobs parallel workers (2 by default), over ssh only for another host', () => {
+    const config = localConfig();
+    expect(config.barman.recoveryJobs).toBe(2);
+    expect(recoverArgs(config, { server: 'pgha', backupId: '20261202T064457', target: { kind: 'immediate' }, destination: '/d' })).toEqual([
+      'recover', '--jobs', '2', '--target-immediate', '--target-action', 'promote', 'pgha', '20261202T064457', '/d',
+    ]);
+    const four = localConfig({ barman: { recoveryJobs: 4 } });
+    expect(recoverArgs(four, { server: 'pgha', backupId: 'b', target: { kind: 'latest' }, destination: '/d', sshCommand: 'ssh -p 2222' })).toEqual([
+      'recover', '--jobs', '4', '--remote-ssh-command', 'ssh -p 2222', '--target-tli', 'latest', 'pgha', 'b', '/d',
+    ]);
   });
 });
 
