@@ -6,9 +6,8 @@ import { startFlow } from '../src/flows/run.js';
 import { readClusterView } from '../src/probe.js';
 import { answered } from '../src/roles/view.js';
 import { notePromotion } from './context.js';
+import { PROMOTION_EVENTS } from '../src/repmgr/actions.js';
 
-/** repmgr events after which the cluster has a new primary. */
-export const PROMOTION_EVENTS = ['repmgrd_failover_promote'];
 
 export default defineStep('repmgr-event', {
   async run(ctx, data) {

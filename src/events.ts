@@ -1,5 +1,6 @@
 // repmgr's events (and pgha's fences), recorded as jobs on the control queue (the control worker acts on them).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { ClusterConfig } from './config/schema.js';
 import { RedisSchema, type RedisSettings } from './config/redis-schema.js';
@@ -28,6 +29,49 @@ export async function recordEvent(o: { redisFile: string; cluster: string; nodeI
     success: o.success === '1',
     at: (o.at && repmgrEventTime(o.at)) || undefined,
   });
+}
+
+/** A spooled event file's one line, "NODE_ID EVENT SUCCESS TIME" as the hook wrote it (pure); null when it is not one. */
+export function parseSpooledEvent(text: string): { nodeId: number; event: string; success: string; at?: string } | null {
+  const m = /^(\d+) ([a-z_]+) ([01])(?: (.*))?$/.exec(text.trim());
+  if (!m) return null;
+  return { nodeId: Number(m[1]), event: m[2], success: m[3], at: m[4] ? (repmgrEventTime(m[4]) ?? undefined) : undefined };
+}
+
+/**
+ * Record the events repmgr's hook spooled in `dir` (files `*.event`), each then deleted; one that
+ * cannot be recorded now (Redis down) stays for the next turn; a file that is not an event is deleted
+ * with a `warn`. Returns how many were recorded. Never throws for one event.
+ */
+export async function drainEventSpool(
+  dir: string,
+  record: (e: { nodeId: number; event: string; success: boolean; at?: string }) => Promise<void>,
+  warn: (line: string) => void,
+): Promise<number> {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((f) => f.endsWith('.event')).sort();
+  } catch {
+    return 0; // no spool yet
+  }
+  let recorded = 0;
+  for (const name of names) {
+    const file = join(dir, name);
+    const e = parseSpooledEvent(readFileSync(file, 'utf8'));
+    if (!e) {
+      warn(`event spool: ${file} is not an event (${JSON.stringify(readFileSync(file, 'utf8').slice(0, 80))}): deleted`);
+      rmSync(file, { force: true });
+      continue;
+    }
+    try {
+      await record({ nodeId: e.nodeId, event: e.event, success: e.success === '1', at: e.at });
+    } catch {
+      break; // Redis: the next turn tries again, in order
+    }
+    rmSync(file, { force: true });
+    recorded++;
+  }
+  return recorded;
 }
 
 /** The event a promotion by a node worker's failover detector records (repmgrd's own is repmgrd_failover_promote). */

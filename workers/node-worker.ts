@@ -20,6 +20,26 @@ import { startFenceWatchdog } from './fence-watchdog.js';
 import { startSyncKeeper } from './sync-keeper.js';
 import { startStandbyKeeper } from './standby-keeper.js';
 import { createLogger } from '../src/logger.js';
+import { drainEventSpool, recordClusterEvent } from '../src/events.js';
+import type { Logger } from 'winston';
+
+/** How often the node worker records the events repmgr's hook spooled (src/repmgr/actions.ts, repmgrHooks). */
+export const EVENT_SPOOL_EVERY_MS = 500;
+
+/** Every EVENT_SPOOL_EVERY_MS: repmgr's spooled events of this node onto the control queue, in order. */
+function startEventSpool(config: ClusterConfig, nodeName: string, logger: Logger): { stop(): void } {
+  const dir = nodePaths(config, findNode(config, nodeName)).eventSpool;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    drainEventSpool(dir, (e) => recordClusterEvent(config.redis, config.cluster, e), (l) => logger.warn(l))
+      .catch((err: Error) => logger.warn(`event spool: ${err.message}`))
+      .finally(() => (busy = false));
+  }, EVENT_SPOOL_EVERY_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
 
 /** What a booting node runs: nothing, its first start (resumed), or the restart decision. */
 export async function bootNode(config: ClusterConfig, nodeName: string): Promise<string> {
@@ -28,6 +48,8 @@ export async function bootNode(config: ClusterConfig, nodeName: string): Promise
   ensureDir(p.stateDir, { owner: config.osUsers.postgres, mode: 0o750 });
   // repmgr's event hook runs as postgres and cannot read pgha.yaml: it gets the Redis URL here
   writeFileAtomic(p.redisFile, `${JSON.stringify(config.redis)}\n`, { owner: config.osUsers.postgres, mode: 0o600 });
+  // where the event hook (run as postgres) leaves repmgr's events for this worker
+  ensureDir(p.eventSpool, { owner: config.osUsers.postgres, mode: 0o750 });
   let flow: Parameters<typeof startFlow>[1] | undefined;
   if (!existsSync(p.startedMarker)) flow = buildFirstStartFlow(config, node.name);
   else if (!postmasterStatus(p.dataDir)) flow = buildRestartFlow(config, node.name, `${config.cluster}-boot-${node.name}-${Date.now()}`);
@@ -51,5 +73,12 @@ export function startNodeWorker(config: ClusterConfig, nodeName: string): Servic
   startFenceWatchdog(config, nodeName, logger);
   startSyncKeeper(config, nodeName, logger);
   startStandbyKeeper(config, nodeName, logger);
-  return { ready: bootNode(config, nodeName).then(() => undefined), stop: running.stop };
+  const spool = startEventSpool(config, nodeName, logger);
+  return {
+    ready: bootNode(config, nodeName).then(() => undefined),
+    stop: async (reason) => {
+      spool.stop();
+      await running.stop(reason);
+    },
+  };
 }

@@ -39,6 +39,8 @@ export interface NodePaths {
   /** Redis URL for repmgr's event hook (it runs as postgres and cannot read pgha.yaml). */
   /** The Redis settings (JSON) for repmgr's event hook, which runs as postgres and cannot read pgha.yaml. */
   redisFile: string;
+  /** repmgr's events wait here for the node worker (src/events.ts, drainEventSpool). */
+  eventSpool: string;
   /** Written when the node first ran in its role: from then on a boot is a restart, not a first start. */
   startedMarker: string;
   /** Id of the flow the node worker enqueued when it booted. */
@@ -59,6 +61,7 @@ export function nodePaths(config: ClusterConfig, node: NodeConfig | string): Nod
     repmgrdLog: join(stateDir, 'repmgrd.log'),
     repmgrdOut: join(stateDir, 'repmgrd.out'),
     redisFile: join(stateDir, 'redis.json'),
+    eventSpool: join(stateDir, 'events'),
     startedMarker: join(stateDir, 'first-start.done'),
     bootFlowFile: join(stateDir, 'boot-flow'),
   };

@@ -1,7 +1,18 @@
 import { describe, it, expect } from '@jest/globals';
-import { repmgrEventTime } from '../../src/events.js';
-import { repmgrHooks } from '../../src/repmgr/actions.js';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { drainEventSpool, parseSpooledEvent, repmgrEventTime } from '../../src/events.js';
+import { PROMOTION_EVENTS, repmgrHooks } from '../../src/repmgr/actions.js';
+import { nodePaths } from '../../src/config/paths.js';
 import { localConfig } from './helpers.js';
+
+/** What repmgr runs for an event: its placeholders replaced in the configured line, through /bin/sh. */
+function runHook(command: string, e: { n: number; e: string; s: string; t: string }) {
+  const line = command.replace(/%n/g, String(e.n)).replace(/%e/g, e.e).replace(/%s/g, e.s).replace(/%t/g, e.t);
+  execFileSync('/bin/sh', ['-c', line]);
+}
 
 describe("repmgrEventTime: repmgr's %t as the time the event happened", () => {
   it.each([
@@ -18,10 +29,69 @@ describe("repmgrEventTime: repmgr's %t as the time the event happened", () => {
   });
 });
 
-describe("the event hook passes repmgr's time", () => {
-  it('ends with --at and %t quoted (it holds a space), in the background', () => {
+describe("the event hook: repmgr's events without a Node process, promotions at once", () => {
+  const T = '2026-12-01 17:39:58.123456+00';
+
+  it('an event the control worker does not act on is one line in the node\'s spool folder, with repmgr\'s time', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-unit-spool-'));
+    try {
+      const config = localConfig({ stateDir: dir });
+      const spool = nodePaths(config, config.nodes[1]).eventSpool;
+      mkdirSync(spool, { recursive: true });
+      const hooks = repmgrHooks({ config, node: config.nodes[1], run: undefined as never, log: () => {} });
+      // repmgr replaces %s anywhere: the line must hold no other % (printf '%s' would have been broken)
+      expect(hooks.eventCommand!.replace(/%[nest]/g, '')).not.toContain('%');
+      runHook(hooks.eventCommand!, { n: 2, e: 'standby_register', s: '1', t: T });
+      const files = readdirSync(spool);
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/\.event$/);
+      expect(parseSpooledEvent(readFileSync(join(spool, files[0]), 'utf8'))).toEqual({ nodeId: 2, event: 'standby_register', success: '1', at: '2026-12-01T17:39:58.123Z' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a promotion event goes through the CLI at once, in the background, with --at and %t quoted (it holds a space)', () => {
     const config = localConfig();
     const hooks = repmgrHooks({ config, node: config.nodes[0], run: undefined as never, log: () => {} });
-    expect(hooks.eventCommand).toMatch(/ --node-id %n --event %e --success %s --at '%t' >\/dev\/null 2>&1 &$/);
+    expect(PROMOTION_EVENTS).toEqual(['repmgrd_failover_promote']);
+    expect(hooks.eventCommand).toMatch(/^case %e in repmgrd_failover_promote\) .* event --redis-file \S+ --cluster pgha --node-id %n --event %e --success %s --at '%t' >\/dev\/null 2>&1 & ;; \*\) /);
   });
 });
+
+describe('parseSpooledEvent / drainEventSpool', () => {
+  it('parses "NODE_ID EVENT SUCCESS TIME"; anything else is null', () => {
+    expect(parseSpooledEvent('3 repmgrd_start 0 2026-12-01 17:39:58+00\n')).toEqual({ nodeId: 3, event: 'repmgrd_start', success: '0', at: '2026-12-01T17:39:58.000Z' });
+    expect(parseSpooledEvent('3 repmgrd_start 1\n')).toEqual({ nodeId: 3, event: 'repmgrd_start', success: '1', at: undefined });
+    for (const bad of ['', 'x repmgrd_start 1 t', '3 Bad-Event 1 t', '3 repmgrd_start 2 t']) expect(parseSpooledEvent(bad)).toBeNull();
+  });
+
+  it('records each spooled event in file order and deletes it; one that cannot be recorded stays, with the ones after it; junk is deleted with a warning', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-unit-spool-'));
+    try {
+      writeFileSync(join(dir, 'event.a.event'), '1 standby_clone 1 2026-12-01 17:00:00+00\n');
+      writeFileSync(join(dir, 'event.b.event'), '1 standby_register 1 2026-12-01 17:00:01+00\n');
+      writeFileSync(join(dir, 'event.c.event'), 'garbage\n');
+      writeFileSync(join(dir, 'event.d'), '1 half_written 1\n'); // mktemp's name, not yet moved: not read
+      const got: string[] = [];
+      const warnings: string[] = [];
+      let redisUp = false;
+      const record = async (e: { event: string; success: boolean; at?: string }) => {
+        if (!redisUp) throw new Error('Redis down');
+        got.push(`${e.event} ${e.success} ${e.at}`);
+      };
+      expect(await drainEventSpool(dir, record, (l) => warnings.push(l))).toBe(0);
+      expect(readdirSync(dir).sort()).toEqual(['event.a.event', 'event.b.event', 'event.c.event', 'event.d']);
+      redisUp = true;
+      expect(await drainEventSpool(dir, record, (l) => warnings.push(l))).toBe(2);
+      expect(got).toEqual(['standby_clone true 2026-12-01T17:00:00.000Z', 'standby_register true 2026-12-01T17:00:01.000Z']);
+      expect(readdirSync(dir)).toEqual(['event.d']);
+      expect(warnings).toEqual([expect.stringContaining('is not an event')]);
+      // no spool folder yet: nothing to do
+      expect(await drainEventSpool(join(dir, 'missing'), record, () => {})).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+

@@ -19,6 +19,7 @@ describe('nodePaths', () => {
       redisFile: '/var/lib/pgha/nodes/node2/redis.json',
       startedMarker: '/var/lib/pgha/nodes/node2/first-start.done',
       bootFlowFile: '/var/lib/pgha/nodes/node2/boot-flow',
+      eventSpool: '/var/lib/pgha/nodes/node2/events',
     });
   });
 
