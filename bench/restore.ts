@@ -53,6 +53,7 @@ export async function benchRestore(trials: number, scale: number, log: (s: strin
   const pgha: number[] = [];
   const serving: number[] = [];
   const byHand: number[] = [];
+  const byHandJobs: number[] = [];
   const steps: { step: string; waitMs: number; runMs: number }[][] = [];
   try {
     const primary = (await writablePrimaries(c.config))[0];
@@ -78,6 +79,13 @@ export async function benchRestore(trials: number, scale: number, log: (s: strin
       await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'recover', b.server, id, dest]);
       byHand.push((Date.now() - h0) / 1000);
       rmSync(dest, { recursive: true, force: true });
+      // the same with pgha's parallel copy (barman.recoveryJobs): what the options alone buy
+      const destJobs = mkdtempSync('/tmp/pgha-bench-recover-');
+      chownSync(destJobs, barmanUser.uid, barmanUser.gid);
+      const j0 = Date.now();
+      await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'recover', '--jobs', String(c.config.barman.recoveryJobs), b.server, id, destJobs]);
+      byHandJobs.push((Date.now() - j0) / 1000);
+      rmSync(destJobs, { recursive: true, force: true });
       const p0 = Date.now();
       const r = await c.pgha(['restore', '--yes', '--backup', id, '--target', 'immediate', '--node', n.name]);
       if (r.exitCode !== 0) throw new Error(`restore failed:\n${r.all}`);
@@ -91,7 +99,7 @@ export async function benchRestore(trials: number, scale: number, log: (s: strin
       steps.push(await restoreSteps(connection, c.config.cluster, flowId, p0));
       await q.close();
       connection.disconnect();
-      log(`restore trial ${i + 1}/${trials}: pgha restore ${pgha[i].toFixed(1)} s (primary serving after ${serving[i].toFixed(1)} s), barman recover by hand ${byHand[i].toFixed(1)} s`);
+      log(`restore trial ${i + 1}/${trials}: pgha restore ${pgha[i].toFixed(1)} s (primary serving after ${serving[i].toFixed(1)} s), barman recover by hand ${byHand[i].toFixed(1)} s (--jobs ${c.config.barman.recoveryJobs}: ${byHandJobs[i].toFixed(1)} s)`);
     }
     log(`restore: where the time goes (${trials} trials, from the jobs' timestamps; the whole flow, after the primary serves too):\n${stepTable(steps)}`);
   } finally {
@@ -100,5 +108,6 @@ export async function benchRestore(trials: number, scale: number, log: (s: strin
   return [
     { name: `restore ${scale > 1 ? `pgbench scale ${scale}` : ''}: until the restored primary serves`, unit: 's', pgha: serving, baseline: byHand, baselineName: 'barman recover by hand', target: '≤ 1.2×' },
     { name: 'restore: whole flow (with the fresh backup)', unit: 's', pgha, baseline: byHand, baselineName: 'barman recover by hand' },
+    { name: 'restore: until the restored primary serves, against barman recover --jobs as pgha runs it', unit: 's', pgha: serving, baseline: byHandJobs, baselineName: 'barman recover --jobs by hand' },
   ];
 }
