@@ -14,11 +14,11 @@ import { median, type Figure } from './lib.js';
 import { readFlowRecord } from '../src/flows/registry.js';
 import type { Redis } from 'ioredis';
 
-/** On a 1-node cluster of its own, or on `shared` (left up; the restore then also re-clones its standbys). */
 /**
  * Where one restore's time went, from its jobs' own timestamps (ms after `t0`, the CLI's start): the
  * part before the flow's first step (the CLI, its plan job on the barman worker, the enqueue), then per
- * step the wait for its worker to take it (the hop) and its run.
+ * step the wait for its worker to take it (the hop) and its run. The restore flow is a chain: each
+ * step's wait is counted from the previous one's end.
  */
 async function restoreSteps(connection: Redis, cluster: string, flowId: string, t0: number): Promise<{ step: string; waitMs: number; runMs: number }[]> {
   const record = await readFlowRecord(connection, cluster, flowId);
@@ -27,8 +27,7 @@ async function restoreSteps(connection: Redis, cluster: string, flowId: string, 
   let prevEnd = t0;
   for (const s of record.steps) {
     const q = new Queue(s.queueName, { connection });
-    const job = await q.getJob(s.jobId);
-    await q.close();
+    const job = await q.getJob(s.jobId).finally(() => q.close());
     if (!job?.processedOn || !job.finishedOn) throw new Error(`restore flow ${flowId}: step ${s.jobId} has no timestamps`);
     const name = s.jobId.slice(flowId.length + 1);
     if (!out.length) out.push({ step: 'before the flow (CLI, plan, enqueue)', waitMs: 0, runMs: job.timestamp - t0 }), (prevEnd = job.timestamp);
@@ -48,6 +47,7 @@ function stepTable(trials: { step: string; waitMs: number; runMs: number }[][]):
   return ['| step | wait for the worker, median ms | run, median ms | run, max ms |', '|---|---|---|---|', ...rows].join('\n');
 }
 
+/** On a 1-node cluster of its own, or on `shared` (left up; the restore then also re-clones its standbys). */
 export async function benchRestore(trials: number, scale: number, log: (s: string) => void, shared?: BenchCluster): Promise<Figure[]> {
   const c = shared ?? (await benchCluster('restore', '127.0.16.11', { redis: 6397, dashboard: 8097 }, {}, 1));
   const pgha: number[] = [];
@@ -73,19 +73,25 @@ export async function benchRestore(trials: number, scale: number, log: (s: strin
     const b = barmanPaths(c.config);
     const barmanUser = lookupUser(c.config.osUsers.barman);
     for (let i = 0; i < trials; i++) {
-      const dest = mkdtempSync('/tmp/pgha-bench-recover-');
-      chownSync(dest, barmanUser.uid, barmanUser.gid);
-      const h0 = Date.now();
-      await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'recover', b.server, id, dest]);
-      byHand.push((Date.now() - h0) / 1000);
-      rmSync(dest, { recursive: true, force: true });
-      // the same with pgha's parallel copy (barman.recoveryJobs): what the options alone buy
-      const destJobs = mkdtempSync('/tmp/pgha-bench-recover-');
-      chownSync(destJobs, barmanUser.uid, barmanUser.gid);
-      const j0 = Date.now();
-      await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'recover', '--jobs', String(c.config.barman.recoveryJobs), b.server, id, destJobs]);
-      byHandJobs.push((Date.now() - j0) / 1000);
-      rmSync(destJobs, { recursive: true, force: true });
+      // barman recover by hand, with barman's defaults and with pgha's copy options (what the options
+      // alone buy); which goes first alternates, the second one reads a warmer page cache
+      const recoverByHand = async (jobs: string[]) => {
+        const dest = mkdtempSync('/tmp/pgha-bench-recover-');
+        chownSync(dest, barmanUser.uid, barmanUser.gid);
+        const h0 = Date.now();
+        await execa('runuser', ['-u', 'barman', '--', 'barman', '-c', b.mainConf, 'recover', ...jobs, b.server, id, dest]);
+        const took = (Date.now() - h0) / 1000;
+        rmSync(dest, { recursive: true, force: true });
+        return took;
+      };
+      const withJobs = ['--jobs', String(c.config.barman.recoveryJobs)];
+      if (i % 2 === 0) {
+        byHand.push(await recoverByHand([]));
+        byHandJobs.push(await recoverByHand(withJobs));
+      } else {
+        byHandJobs.push(await recoverByHand(withJobs));
+        byHand.push(await recoverByHand([]));
+      }
       const p0 = Date.now();
       const r = await c.pgha(['restore', '--yes', '--backup', id, '--target', 'immediate', '--node', n.name]);
       if (r.exitCode !== 0) throw new Error(`restore failed:\n${r.all}`);

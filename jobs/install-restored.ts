@@ -82,7 +82,7 @@ export default defineStep('install-restored', {
         // exited (a target the WAL cannot reach) no retry helps, and waiting would only keep the cluster down
         if (!postmasterStatus(p.dataDir)) throw new UnrecoverableError(`PostgreSQL on ${nc.node.name} exited during recovery: ${postmasterExitReason(nc)}`);
         if (Date.now() > deadline) throw new Error('recovery did not finish within 10 minutes');
-        // the cluster is down until this step ends: look often (each look is one local query)
+        // the cluster is down until this step ends: look often (each look is a local connection and one query)
         await sleep(100, ctx.signal);
       }
       // barman's recovery settings must not outlive the recovery: a standby cloned from this node

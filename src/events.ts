@@ -1,5 +1,5 @@
 // repmgr's events (and pgha's fences), recorded as jobs on the control queue (the control worker acts on them).
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { ClusterConfig } from './config/schema.js';
@@ -38,37 +38,67 @@ export function parseSpooledEvent(text: string): { nodeId: number; event: string
   return { nodeId: Number(m[1]), event: m[2], success: m[3], at: m[4] ? (repmgrEventTime(m[4]) ?? undefined) : undefined };
 }
 
+/** How old a hook's half-written file (mktemp's, not yet moved to *.event) may get before the drain deletes it. */
+const STALE_TEMP_MS = 60_000;
+
 /**
- * Record the events repmgr's hook spooled in `dir` (files `*.event`), each then deleted; one that
- * cannot be recorded now (Redis down) stays for the next turn; a file that is not an event is deleted
- * with a `warn`. Returns how many were recorded. Never throws for one event.
+ * Record the events repmgr's hook spooled in `dir` (files `*.event`), oldest first (by the file's
+ * modification time: the hook's names are random), each then deleted. `record` gets a job id made of
+ * the file's name, so an event recorded again (the worker died between the add and the delete) is
+ * one job. When `record` throws (Redis), that event and the ones after it stay for the next turn; a
+ * file that is not an event is deleted with a `warn`, and so is a half-written one (a hook killed
+ * between its mktemp and its mv) older than a minute. Returns how many were recorded; throws only
+ * what `record` would not (never for one file).
  */
 export async function drainEventSpool(
   dir: string,
-  record: (e: { nodeId: number; event: string; success: boolean; at?: string }) => Promise<void>,
+  record: (e: { nodeId: number; event: string; success: boolean; at?: string; jobId: string }) => Promise<void>,
   warn: (line: string) => void,
+  now = Date.now(),
 ): Promise<number> {
-  let names: string[];
+  let files: { name: string; mtimeMs: number }[];
   try {
-    names = readdirSync(dir).filter((f) => f.endsWith('.event')).sort();
+    files = readdirSync(dir).flatMap((name) => {
+      try {
+        return [{ name, mtimeMs: statSync(join(dir, name)).mtimeMs }];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
   } catch {
     return 0; // no spool yet
   }
-  let recorded = 0;
-  for (const name of names) {
-    const file = join(dir, name);
-    const e = parseSpooledEvent(readFileSync(file, 'utf8'));
-    if (!e) {
-      warn(`event spool: ${file} is not an event (${JSON.stringify(readFileSync(file, 'utf8').slice(0, 80))}): deleted`);
+  const remove = (file: string) => {
+    try {
       rmSync(file, { force: true });
+    } catch (err) {
+      warn(`event spool: ${file} not deleted: ${(err as Error).message}`);
+    }
+  };
+  for (const f of files) if (!f.name.endsWith('.event') && now - f.mtimeMs > STALE_TEMP_MS) remove(join(dir, f.name));
+  const events = files.filter((f) => f.name.endsWith('.event')).sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
+  let recorded = 0;
+  for (const { name } of events) {
+    const file = join(dir, name);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      warn(`event spool: ${file} unreadable: ${(err as Error).message}`);
+      continue;
+    }
+    const e = parseSpooledEvent(text);
+    if (!e) {
+      warn(`event spool: ${file} is not an event (${JSON.stringify(text.slice(0, 80))}): deleted`);
+      remove(file);
       continue;
     }
     try {
-      await record({ nodeId: e.nodeId, event: e.event, success: e.success === '1', at: e.at });
+      await record({ nodeId: e.nodeId, event: e.event, success: e.success === '1', at: e.at, jobId: `event-${e.nodeId}-${name.replace(/\.event$/, '')}` });
     } catch {
       break; // Redis: the next turn tries again, in order
     }
-    rmSync(file, { force: true });
+    remove(file);
     recorded++;
   }
   return recorded;
@@ -78,7 +108,7 @@ export async function drainEventSpool(
 export const DETECTED_FAILOVER_EVENT = 'pgha_failover_promote';
 
 /** Record an event of a node (repmgr's, or pgha's own such as a fence) on the control queue; `at` defaults to now. */
-export async function recordClusterEvent(redis: RedisSettings, cluster: string, e: { nodeId: number; event: string; success: boolean; at?: string }): Promise<void> {
+export async function recordClusterEvent(redis: RedisSettings, cluster: string, e: { nodeId: number; event: string; success: boolean; at?: string; jobId?: string }): Promise<void> {
   const connection = redisConnection(redis);
   const queue = new Queue(controlQueueName(cluster), { connection });
   try {
@@ -87,7 +117,8 @@ export async function recordClusterEvent(redis: RedisSettings, cluster: string, 
     await queue.add(
       'repmgr-event',
       data,
-      { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 1000 },
+      // jobId (a spooled event's): recorded again after a crash between the add and the file's delete, BullMQ keeps the one job
+      { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: 1000, removeOnFail: 1000, ...(e.jobId ? { jobId: e.jobId } : {}) },
     );
   } finally {
     await queue.close();

@@ -6,7 +6,7 @@ import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import type { CommandResult, Runner, RunOptions } from '../exec/runner.js';
 import { ensureDir, writeFileAtomic } from '../fsutil.js';
 import { renderPassfile } from '../postgres/render.js';
-import { connectAs } from '../postgres/actions.js';
+import { connectAs, dropClient } from '../postgres/actions.js';
 import { sleep } from '../wait.js';
 import type pg from 'pg';
 import { renderBarmanMainConf, renderBarmanServerConf } from './render.js';
@@ -45,28 +45,44 @@ export async function switchWalArchived(ctx: BarmanContext & { signal?: AbortSig
   const { server, streamingDir } = barmanPaths(ctx.config);
   let settled = false;
   const switched = barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', String(archiveTimeoutS), server], { allowFail: true, timeoutMs: (archiveTimeoutS + 60) * 1000 }).finally(() => (settled = true));
+  // awaited below; a throw in the loop must not leave its rejection unhandled
+  switched.catch(() => {});
   let client: pg.Client | undefined;
   let nudged = 0;
   try {
     while (!settled && !ctx.signal?.aborted) {
       await Promise.race([switched, sleep(500)]);
       if (settled) break;
-      const partial = existsSync(streamingDir) && readdirSync(streamingDir).some((f) => f.endsWith('.partial'));
-      if (partial) continue;
       try {
+        if (!waitsForNextWalFile(existsSync(streamingDir) ? readdirSync(streamingDir) : [])) continue;
         client ??= await connectAs(ctx.config, primary, { user: 'repmgr', timeoutMs: 3000, queryTimeoutMs: 5000 });
         await client.query("SELECT pg_logical_emit_message(false, 'pgha', 'barman switch-wal')");
         nudged++;
       } catch {
-        // barman goes on waiting on its own
+        // barman goes on waiting on its own; a connection that failed (a frozen primary) is dropped, not waited for
+        dropClient(client);
+        client = undefined;
       }
     }
     const res = await switched;
-    if (nudged) await ctx.log(`wrote ${nudged} WAL record(s) on ${primary.name} so that pg_receivewal opened the next WAL file and barman archived the switched one`);
+    if (nudged) {
+      const outcome = res.exitCode === 0 ? 'barman archived the switched one' : `barman still did not archive it (exit ${res.exitCode})`;
+      await ctx.log(`wrote ${nudged} WAL record(s) on ${primary.name} so that pg_receivewal would open the next WAL file: ${outcome}`);
+    }
     return res.exitCode === 0;
   } finally {
-    await client?.end().catch(() => {});
+    // never waits for a primary that stopped answering (frozen, cut off)
+    dropClient(client);
   }
+}
+
+/**
+ * Whether barman's streaming folder (its file names) shows pg_receivewal between two WAL files: no
+ * .partial file, so barman keeps the newest complete one unarchived until the primary writes WAL
+ * again (pure). An empty folder too: receive-wal may not stream yet, and a WAL record does no harm.
+ */
+export function waitsForNextWalFile(names: string[]): boolean {
+  return !names.some((f) => f.endsWith('.partial'));
 }
 
 /** Folders, passfile, main config and the server file pointing at `primary`. True when anything changed. */

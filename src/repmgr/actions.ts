@@ -18,8 +18,33 @@ import { pollUntil } from '../wait.js';
  */
 export const PROMOTION_EVENTS = ['repmgrd_failover_promote'];
 
-/** repmgr's hooks: events go to the control queue through the CLI; the promotion rule and the fence backstop read the cluster through it too. */
+/**
+ * repmgr reads a command setting into, and fills its placeholders into, a MAXPGPATH (1,024 byte)
+ * buffer, and cuts what does not fit without a word (repmgr's _create_event): a cut event command is
+ * a shell syntax error and every event is lost, a cut validation command a refused promotion.
+ */
+export const REPMGR_COMMAND_MAX = 1023;
+
+/** The hooks unchanged, or an Error naming the setting to shorten when one could not fit repmgr's buffer once filled in (each %x counted as 40 characters). */
+function fitRepmgrBuffer(ctx: NodeContext, hooks: RepmgrHooks): RepmgrHooks {
+  for (const [name, command] of Object.entries(hooks)) {
+    const filled = (command ?? '').replace(/%[a-z]/g, 'x'.repeat(40)).length;
+    if (filled > REPMGR_COMMAND_MAX) {
+      throw new Error(
+        `repmgr's ${name} for ${ctx.node.name} is ${filled} characters once repmgr fills in its placeholders, and repmgr cuts a command at ${REPMGR_COMMAND_MAX}: ` +
+          `shorten stateDir (${ctx.config.stateDir}), postgres.dataDir (${ctx.config.postgres.dataDir}) or the node names and hosts`,
+      );
+    }
+  }
+  return hooks;
+}
+
+/** repmgr's hooks: events go to the control queue through the CLI; the promotion rule and the fence backstop read the cluster through it too. Throws an Error (no retry helps) when a command would not fit repmgr's buffer (REPMGR_COMMAND_MAX). */
 export function repmgrHooks(ctx: NodeContext): RepmgrHooks {
+  return fitRepmgrBuffer(ctx, buildRepmgrHooks(ctx));
+}
+
+function buildRepmgrHooks(ctx: NodeContext): RepmgrHooks {
   const p = nodePaths(ctx.config, ctx.node);
   // how the hooks (run as postgres, without pgha.yaml) reach every node
   const cluster = ['--node', ctx.node.name, '--nodes', ctx.config.nodes.map((n) => `${n.name}=${n.host}`).join(','), '--port', String(ctx.config.postgres.port), '--passfile', p.passfile];

@@ -164,7 +164,7 @@ describe('restore', () => {
   });
 
   it('barman archives a switched WAL file from an idle primary well inside 15 s (its next running-xacts record): pgha writes the WAL record that opens the next file', async () => {
-    // after the restores above nothing writes on node1: wait until the last file is complete and no .partial follows it
+    // after the restores above nothing writes on node1: once barman's switch closes the current WAL file, no .partial follows it
     const lines: string[] = [];
     const ctx = { config: cfg(), run: new Runner(secretsOf(cfg())), log: (l: string) => void lines.push(l) };
     const t0 = Date.now();

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderBarmanMainConf, renderBarmanServerConf } from '../../src/barman/render.js';
-import { backupInfoOf, catalogue, doneBackupIds } from '../../src/barman/actions.js';
+import { backupInfoOf, catalogue, doneBackupIds, waitsForNextWalFile } from '../../src/barman/actions.js';
 import { secretsOf } from '../../src/config/load.js';
 import { localConfig, CUSTOM_PASSWORDS } from './helpers.js';
 
@@ -177,5 +177,16 @@ describe('backupInfoOf / catalogue: barman\'s catalogue from backup.info, no bar
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('waitsForNextWalFile: when barman keeps a switched WAL file until the primary writes again', () => {
+  it('no .partial file after the complete ones: barman keeps the newest complete file, a WAL record is needed', () => {
+    expect(waitsForNextWalFile(['00000001000000000000000A', '00000001000000000000000B'])).toBe(true);
+    expect(waitsForNextWalFile([])).toBe(true);
+  });
+  it('pg_receivewal writes a .partial file: barman archives the complete ones by itself', () => {
+    expect(waitsForNextWalFile(['00000001000000000000000B', '00000001000000000000000C.partial'])).toBe(false);
+    expect(waitsForNextWalFile(['00000002.history', '00000002000000000000000C.partial'])).toBe(false);
   });
 });

@@ -1,10 +1,10 @@
 import { describe, it, expect } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drainEventSpool, parseSpooledEvent, repmgrEventTime } from '../../src/events.js';
-import { PROMOTION_EVENTS, repmgrHooks } from '../../src/repmgr/actions.js';
+import { PROMOTION_EVENTS, REPMGR_COMMAND_MAX, repmgrHooks } from '../../src/repmgr/actions.js';
 import { nodePaths } from '../../src/config/paths.js';
 import { localConfig } from './helpers.js';
 
@@ -51,11 +51,39 @@ describe("the event hook: repmgr's events without a Node process, promotions at 
     }
   });
 
+  it('events the hook spools one after the other are recorded in that order (its file names are random)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-unit-spool-'));
+    try {
+      const config = localConfig({ stateDir: dir });
+      const spool = nodePaths(config, config.nodes[1]).eventSpool;
+      mkdirSync(spool, { recursive: true });
+      const hooks = repmgrHooks({ config, node: config.nodes[1], run: undefined as never, log: () => {} });
+      const order = ['standby_clone', 'standby_register', 'repmgrd_start', 'standby_follow', 'repmgrd_upstream_reconnect', 'child_node_new_connect'];
+      for (const e of order) runHook(hooks.eventCommand!, { n: 2, e, s: '1', t: T });
+      const got: string[] = [];
+      expect(await drainEventSpool(spool, async (e) => void got.push(e.event), () => {})).toBe(order.length);
+      expect(got).toEqual(order);
+      expect(readdirSync(spool)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a promotion event goes through the CLI at once, in the background, with --at and %t quoted (it holds a space)', () => {
     const config = localConfig();
     const hooks = repmgrHooks({ config, node: config.nodes[0], run: undefined as never, log: () => {} });
     expect(PROMOTION_EVENTS).toEqual(['repmgrd_failover_promote']);
     expect(hooks.eventCommand).toMatch(/^case %e in repmgrd_failover_promote\) .* event --redis-file \S+ --cluster pgha --node-id %n --event %e --success %s --at '%t' >\/dev\/null 2>&1 & ;; \*\) /);
+  });
+});
+
+describe("the hooks fit repmgr's command buffer", () => {
+  it('the default paths leave room; a state folder that would make repmgr cut a command is refused, naming it', () => {
+    const config = localConfig();
+    const hooks = repmgrHooks({ config, node: config.nodes[2], run: undefined as never, log: () => {} });
+    for (const c of Object.values(hooks)) expect(c!.replace(/%[a-z]/g, 'x'.repeat(40)).length).toBeLessThanOrEqual(REPMGR_COMMAND_MAX);
+    const long = localConfig({ stateDir: `/var/lib/${'p'.repeat(300)}` });
+    expect(() => repmgrHooks({ config: long, node: long.nodes[0], run: undefined as never, log: () => {} })).toThrow(/cuts a command at 1023: shorten stateDir \(\/var\/lib\/p+\)/);
   });
 });
 
@@ -73,18 +101,30 @@ describe('parseSpooledEvent / drainEventSpool', () => {
       writeFileSync(join(dir, 'event.b.event'), '1 standby_register 1 2026-12-01 17:00:01+00\n');
       writeFileSync(join(dir, 'event.c.event'), 'garbage\n');
       writeFileSync(join(dir, 'event.d'), '1 half_written 1\n'); // mktemp's name, not yet moved: not read
+      writeFileSync(join(dir, 'event.e'), '1 killed_half_way 1\n'); // a hook killed before its mv, long ago
+      const t = Date.now() / 1000;
+      // written in this order (the names say nothing)
+      utimesSync(join(dir, 'event.b.event'), t - 30, t - 30);
+      utimesSync(join(dir, 'event.a.event'), t - 20, t - 20);
+      utimesSync(join(dir, 'event.c.event'), t - 10, t - 10);
+      utimesSync(join(dir, 'event.e'), t - 120, t - 120);
       const got: string[] = [];
+      const ids: string[] = [];
       const warnings: string[] = [];
       let redisUp = false;
-      const record = async (e: { event: string; success: boolean; at?: string }) => {
+      const record = async (e: { event: string; success: boolean; at?: string; jobId: string }) => {
         if (!redisUp) throw new Error('Redis down');
         got.push(`${e.event} ${e.success} ${e.at}`);
+        ids.push(e.jobId);
       };
       expect(await drainEventSpool(dir, record, (l) => warnings.push(l))).toBe(0);
+      // the stale half-written file went; every event stays for the next turn
       expect(readdirSync(dir).sort()).toEqual(['event.a.event', 'event.b.event', 'event.c.event', 'event.d']);
       redisUp = true;
       expect(await drainEventSpool(dir, record, (l) => warnings.push(l))).toBe(2);
-      expect(got).toEqual(['standby_clone true 2026-12-01T17:00:00.000Z', 'standby_register true 2026-12-01T17:00:01.000Z']);
+      expect(got).toEqual(['standby_register true 2026-12-01T17:00:01.000Z', 'standby_clone true 2026-12-01T17:00:00.000Z']);
+      // one job id per spooled file: recorded twice (a crash before the delete), still one job
+      expect(ids).toEqual(['event-1-event.b', 'event-1-event.a']);
       expect(readdirSync(dir)).toEqual(['event.d']);
       expect(warnings).toEqual([expect.stringContaining('is not an event')]);
       // no spool folder yet: nothing to do
