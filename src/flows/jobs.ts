@@ -1,5 +1,6 @@
 // Run one job on a queue and wait for its result: how the CLI, the API and status ask the barman
 // worker (it runs on the barman host) for something that only it can read.
+import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import type { ClusterConfig } from '../config/schema.js';
 import { barmanQueueName } from '../queues.js';
@@ -9,7 +10,7 @@ import { stepJob, type StepInput, type StepOn } from '../step.js';
 /**
  * Add job `name` with `data` (and the cluster) to the barman queue and wait up to `timeoutMs` for its
  * return value. Throws when the job fails (its error) or the wait runs out (BullMQ's timeout: the
- * barman worker or Redis did not answer; a retry may help). The job is removed once finished.
+ * barman worker or Redis did not answer; a retry may help). The job is removed 10 s after it finished.
  */
 export async function runBarmanJob<T, K extends StepOn<'barman'> = StepOn<'barman'>>(
   config: ClusterConfig,
@@ -25,7 +26,15 @@ export async function runBarmanJob<T, K extends StepOn<'barman'> = StepOn<'barma
   try {
     await events.waitUntilReady();
     const { data: jobData } = stepJob(name, { cluster: config.cluster, ...data } as StepInput<K>);
-    const job = await queue.add(name, jobData, { jobId: `${name}-${Date.now()}`, attempts: 1, removeOnComplete: true, removeOnFail: true });
+    // kept 10 s once finished: a step that ends before this wait listens (barman-list-backups reads
+    // files, in milliseconds) is read back from the job; removed at once, the wait failed with
+    // "Missing key for job" (CI). The random part: two callers in the same millisecond get two jobs.
+    const job = await queue.add(name, jobData, {
+      jobId: `${name}-${Date.now()}-${randomBytes(3).toString('hex')}`,
+      attempts: 1,
+      removeOnComplete: { age: 10 },
+      removeOnFail: { age: 10 },
+    });
     return (await job.waitUntilFinished(events, timeoutMs)) as T;
   } finally {
     await queue.close();
