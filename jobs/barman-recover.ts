@@ -22,7 +22,7 @@ export default defineStep('barman-recover', {
     await ctx.progress(10, `barman recover ${data.backupId}`);
     // WAL is copied into the restored folder (barman_wal/) so PostgreSQL needs no barman on its host
     try {
-      const args = recoverArgs(ctx.config, { server, backupId: data.backupId, target: data.target as RestoreTarget, destination: dest.path, sshCommand: dest.sshCommand ?? undefined });
+      const args = recoverArgs(ctx.config, { server, backupId: data.backupId, target: data.target as RestoreTarget, destination: dest.path, sshCommand: dest.sshCommand });
       await barman(ctx, args, { timeoutMs: 3_600_000 });
     } catch (err) {
       // the nodes were stopped for this restore and nothing of theirs was touched yet: when no retry

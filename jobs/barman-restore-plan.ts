@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { defineStep, type StepContext } from '../src/step.js';
 import { barmanPaths } from '../src/config/paths.js';
-import { barman, catalogue, parseBackupInfo, switchWalArchived, type BackupInfo } from '../src/barman/actions.js';
+import { catalogue, parseBackupInfo, switchWalArchived, type BackupInfo } from '../src/barman/actions.js';
 import { lastWalTime, type RestoreReach } from '../src/barman/restore.js';
 import { lsnToBytes } from '../src/postgres/lsn.js';
 import { recoveryPath, segmentsToReplay, summarizeWalDump } from '../src/barman/wal.js';
@@ -66,11 +66,7 @@ export default defineStep('barman-restore-plan', {
   async run(ctx, data) {
     const { server } = barmanPaths(ctx.config);
     // with no target a restore replays every WAL barman holds: close the current segment first
-    if (data.switchWal) {
-      const primary = data.primary ? ctx.config.nodes.find((n) => n.name === data.primary) : undefined;
-      if (primary) await switchWalArchived(ctx, primary);
-      else await barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', '30', server], { allowFail: true, timeoutMs: 90_000 });
-    }
+    if (data.switchWal) await switchWalArchived(ctx, ctx.config.nodes.find((n) => n.name === data.primary));
     const xlog = join(ctx.config.barman.backupDir, server, 'wals', 'xlog.db');
     const backups = catalogue(ctx.config);
     const done = backups.filter((b) => b.status === 'DONE');

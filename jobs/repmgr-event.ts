@@ -8,7 +8,6 @@ import { answered } from '../src/roles/view.js';
 import { notePromotion } from './context.js';
 import { PROMOTION_EVENTS } from '../src/repmgr/actions.js';
 
-
 export default defineStep('repmgr-event', {
   async run(ctx, data) {
     const node = ctx.config.nodes[data.nodeId - 1]?.name ?? `node id ${data.nodeId}`;

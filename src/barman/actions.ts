@@ -39,9 +39,9 @@ export function barman(ctx: BarmanContext, args: string[], opts: RunOptions = {}
  * running-transactions record (every 15 s). So while barman waits, each half second with no .partial
  * file in the streaming folder, one WAL record is written on `primary` (pg_logical_emit_message,
  * non-transactional: no commit, nothing that waits for a synchronous standby; as repmgr, a
- * superuser). A record that cannot be written only leaves barman to wait as before.
+ * superuser). A record that cannot be written, or no `primary` known, only leaves barman to wait as before.
  */
-export async function switchWalArchived(ctx: BarmanContext & { signal?: AbortSignal }, primary: NodeConfig, archiveTimeoutS = 30): Promise<boolean> {
+export async function switchWalArchived(ctx: BarmanContext & { signal?: AbortSignal }, primary: NodeConfig | undefined, archiveTimeoutS = 30): Promise<boolean> {
   const { server, streamingDir } = barmanPaths(ctx.config);
   let settled = false;
   const switched = barman(ctx, ['switch-wal', '--force', '--archive', '--archive-timeout', String(archiveTimeoutS), server], { allowFail: true, timeoutMs: (archiveTimeoutS + 60) * 1000 }).finally(() => (settled = true));
@@ -52,7 +52,7 @@ export async function switchWalArchived(ctx: BarmanContext & { signal?: AbortSig
   try {
     while (!settled && !ctx.signal?.aborted) {
       await Promise.race([switched, sleep(500)]);
-      if (settled) break;
+      if (settled || !primary) continue;
       try {
         if (!waitsForNextWalFile(existsSync(streamingDir) ? readdirSync(streamingDir) : [])) continue;
         client ??= await connectAs(ctx.config, primary, { user: 'repmgr', timeoutMs: 3000, queryTimeoutMs: 5000 });
@@ -67,7 +67,7 @@ export async function switchWalArchived(ctx: BarmanContext & { signal?: AbortSig
     const res = await switched;
     if (nudged) {
       const outcome = res.exitCode === 0 ? 'barman archived the switched one' : `barman still did not archive it (exit ${res.exitCode})`;
-      await ctx.log(`wrote ${nudged} WAL record(s) on ${primary.name} so that pg_receivewal would open the next WAL file: ${outcome}`);
+      await ctx.log(`wrote ${nudged} WAL record(s) on ${primary!.name} so that pg_receivewal would open the next WAL file: ${outcome}`);
     }
     return res.exitCode === 0;
   } finally {

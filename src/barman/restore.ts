@@ -112,7 +112,7 @@ export function recoverTargetArgs(target: RestoreTarget): string[] {
  * workers (--jobs), the ssh command when the node is on another host, the target's options, then
  * server, backup id and destination folder.
  */
-export function recoverArgs(config: ClusterConfig, o: { server: string; backupId: string; target: RestoreTarget; destination: string; sshCommand?: string }): string[] {
+export function recoverArgs(config: ClusterConfig, o: { server: string; backupId: string; target: RestoreTarget; destination: string; sshCommand?: string | null }): string[] {
   const remote = o.sshCommand ? ['--remote-ssh-command', o.sshCommand] : [];
   return ['recover', '--jobs', String(config.barman.recoveryJobs), ...remote, ...recoverTargetArgs(o.target), o.server, o.backupId, o.destination];
 }

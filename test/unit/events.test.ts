@@ -32,42 +32,39 @@ describe("repmgrEventTime: repmgr's %t as the time the event happened", () => {
 describe("the event hook: repmgr's events without a Node process, promotions at once", () => {
   const T = '2026-12-01 17:39:58.123456+00';
 
-  it('an event the control worker does not act on is one line in the node\'s spool folder, with repmgr\'s time', () => {
+  /** node2's event hook over a spool folder of its own (removed after `fn`). */
+  async function withNode2Hook(fn: (hook: string, spool: string) => unknown) {
     const dir = mkdtempSync(join(tmpdir(), 'pgha-unit-spool-'));
     try {
       const config = localConfig({ stateDir: dir });
       const spool = nodePaths(config, config.nodes[1]).eventSpool;
       mkdirSync(spool, { recursive: true });
-      const hooks = repmgrHooks({ config, node: config.nodes[1], run: undefined as never, log: () => {} });
+      await fn(repmgrHooks({ config, node: config.nodes[1], run: undefined as never, log: () => {} }).eventCommand!, spool);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('an event the control worker does not act on is one line in the node\'s spool folder, with repmgr\'s time', () =>
+    withNode2Hook((hook, spool) => {
       // repmgr replaces %s anywhere: the line must hold no other % (printf '%s' would have been broken)
-      expect(hooks.eventCommand!.replace(/%[nest]/g, '')).not.toContain('%');
-      runHook(hooks.eventCommand!, { n: 2, e: 'standby_register', s: '1', t: T });
+      expect(hook.replace(/%[nest]/g, '')).not.toContain('%');
+      runHook(hook, { n: 2, e: 'standby_register', s: '1', t: T });
       const files = readdirSync(spool);
       expect(files).toHaveLength(1);
       expect(files[0]).toMatch(/\.event$/);
       expect(parseSpooledEvent(readFileSync(join(spool, files[0]), 'utf8'))).toEqual({ nodeId: 2, event: 'standby_register', success: '1', at: '2026-12-01T17:39:58.123Z' });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('events the hook spools one after the other are recorded in that order (its file names are random)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pgha-unit-spool-'));
-    try {
-      const config = localConfig({ stateDir: dir });
-      const spool = nodePaths(config, config.nodes[1]).eventSpool;
-      mkdirSync(spool, { recursive: true });
-      const hooks = repmgrHooks({ config, node: config.nodes[1], run: undefined as never, log: () => {} });
+  it('events the hook spools one after the other are recorded in that order (its file names are random)', () =>
+    withNode2Hook(async (hook, spool) => {
       const order = ['standby_clone', 'standby_register', 'repmgrd_start', 'standby_follow', 'repmgrd_upstream_reconnect', 'child_node_new_connect'];
-      for (const e of order) runHook(hooks.eventCommand!, { n: 2, e, s: '1', t: T });
+      for (const e of order) runHook(hook, { n: 2, e, s: '1', t: T });
       const got: string[] = [];
       expect(await drainEventSpool(spool, async (e) => void got.push(e.event), () => {})).toBe(order.length);
       expect(got).toEqual(order);
       expect(readdirSync(spool)).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
   it('a promotion event goes through the CLI at once, in the background, with --at and %t quoted (it holds a space)', () => {
     const config = localConfig();
