@@ -10,7 +10,7 @@ import { stepJob, type StepInput, type StepOn } from '../step.js';
 /**
  * Add job `name` with `data` (and the cluster) to the barman queue and wait up to `timeoutMs` for its
  * return value. Throws when the job fails (its error) or the wait runs out (BullMQ's timeout: the
- * barman worker or Redis did not answer; a retry may help). The job is removed 10 s after it finished.
+ * barman worker or Redis did not answer; a retry may help). The job is removed once its result is read.
  */
 export async function runBarmanJob<T, K extends StepOn<'barman'> = StepOn<'barman'>>(
   config: ClusterConfig,
@@ -26,16 +26,17 @@ export async function runBarmanJob<T, K extends StepOn<'barman'> = StepOn<'barma
   try {
     await events.waitUntilReady();
     const { data: jobData } = stepJob(name, { cluster: config.cluster, ...data } as StepInput<K>);
-    // kept 10 s once finished: a step that ends before this wait listens (barman-list-backups reads
-    // files, in milliseconds) is read back from the job; removed at once, the wait failed with
-    // "Missing key for job" (CI). The random part: two callers in the same millisecond get two jobs.
-    const job = await queue.add(name, jobData, {
-      jobId: `${name}-${Date.now()}-${randomBytes(3).toString('hex')}`,
-      attempts: 1,
-      removeOnComplete: { age: 10 },
-      removeOnFail: { age: 10 },
-    });
-    return (await job.waitUntilFinished(events, timeoutMs)) as T;
+    // the random part: two callers in the same millisecond get two jobs
+    const job = await queue.add(name, jobData, { jobId: `${name}-${Date.now()}-${randomBytes(3).toString('hex')}`, attempts: 1, removeOnComplete: false, removeOnFail: false });
+    try {
+      return (await job.waitUntilFinished(events, timeoutMs)) as T;
+    } finally {
+      // removed once read, by this caller: a step that ends at once (barman-list-backups reads files,
+      // in milliseconds) can finish before waitUntilFinished listens, which then reads the finished
+      // job back; removed by BullMQ on completion it was gone ("Missing key for job", CI). An age or
+      // count on removeOnComplete is no way out: BullMQ applies it to every finished job of the queue.
+      await job.remove().catch(() => {});
+    }
   } finally {
     await queue.close();
     await events.close();

@@ -3,12 +3,12 @@
 // ends within milliseconds, before the caller's wait saw it; status then showed no backups.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { runBarmanJob } from '../../src/flows/jobs.js';
 import { barmanQueueName } from '../../src/queues.js';
 import { redisConnection } from '../../src/redis.js';
 import { localConfig } from '../unit/helpers.js';
-import { startRedisServer } from './harness.js';
+import { startRedisServer, waitFor } from './harness.js';
 
 let dir: string;
 let redisServer: Awaited<ReturnType<typeof startRedisServer>>;
@@ -29,7 +29,15 @@ describe('runBarmanJob', () => {
     const connection = redisConnection(config.redis);
     // a barman worker whose step answers without any delay
     const worker = new Worker(barmanQueueName(config.cluster), async (job) => ({ backups: [{ id: job.id }] }), { connection, concurrency: 4 });
+    const queue = new Queue(barmanQueueName(config.cluster), { connection });
     try {
+      // a flow's finished step on the same queue, kept (a first start's barman steps, shown on the page):
+      // older than any age-based clean-up a finished query job could run over the queue
+      await queue.add('barman-first-backup', { cluster: config.cluster }, { jobId: 'kept-step' });
+      await waitFor('the kept step finished 11 s ago', async () => {
+        const j = await queue.getJob('kept-step');
+        return j?.finishedOn !== undefined && Date.now() - j.finishedOn > 11_000;
+      }, 30_000, 200);
       // several callers at once, as the dashboard, pgha status and a restore plan may be
       const caller = async () => {
         for (let i = 0; i < 25; i++) {
@@ -38,7 +46,10 @@ describe('runBarmanJob', () => {
         }
       };
       await Promise.all(Array.from({ length: 8 }, caller));
+      // the queries leave nothing behind, and take nothing else with them
+      expect((await queue.getJobs(['completed'])).map((j) => j.id)).toEqual(['kept-step']);
     } finally {
+      await queue.close();
       await worker.close();
       connection.disconnect();
     }
