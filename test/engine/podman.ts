@@ -7,9 +7,9 @@
 // Why a namespace: netavark turns the host's ip_forward on and adds iptables chains to it; inside a
 // namespace of its own every bridge, rule and published port stays there. `nsenter --net` (not `ip
 // netns exec`, whose fresh /sys breaks runc) runs podman and the test's clients in it.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { pollUntil, sleep } from '../../src/wait.js';
 import { isAlive } from '../../src/fsutil.js';
@@ -65,6 +65,8 @@ export class Engine {
   async start(): Promise<void> {
     if (!existsSync(this.netns)) await execa('ip', ['netns', 'add', this.name]);
     await execa('ip', ['netns', 'exec', this.name, 'ip', 'link', 'set', 'lo', 'up']);
+    // /run/podman is made by podman's systemd socket unit, which a machine without systemd never runs
+    mkdirSync(dirname(this.socket), { recursive: true });
     rmSync(this.socket, { force: true });
     this.service = execa('nsenter', [`--net=${this.netns}`, 'podman', 'system', 'service', '--time=0', `unix://${this.socket}`], { reject: false, stdio: 'ignore' });
     await pollUntil('podman answers on its socket', () => ping(this.socket), {
