@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { dashboardToken } from '../auth.js';
 import { loadConfig } from '../config/load.js';
-import type { ClusterConfig } from '../config/schema.js';
+import { SEED_PASSWORDS, type ClusterConfig } from '../config/schema.js';
 import { LOCAL_DEFAULTS, nodePaths, type LocalOptions } from '../config/paths.js';
 import { buildFirstStartFlow, firstStartFlowId } from '../flows/first-start.js';
 import { buildRestartFlow } from '../flows/operations.js';
@@ -246,7 +246,18 @@ export async function localUp(opts: Partial<LocalOptions> & { timeoutMs?: number
 async function connectLine(config: ClusterConfig, configFile: string): Promise<string> {
   const primary = writableNodes(await readClusterView(config))[0]?.name ?? config.nodes.find((n) => n.master)?.name ?? config.nodes[0].name;
   const host = config.nodes.find((n) => n.name === primary)!.host;
-  return `connect: psql "host=${host} port=${config.postgres.port} user=postgres dbname=postgres" (${primary}, the primary; password: postgres.rootPassword in ${configFile})`;
+  return `connect: psql "host=${host} port=${config.postgres.port} user=postgres dbname=postgres" (${primary}, the primary; password: ${rootPasswordHint(config, configFile)})`;
+}
+
+/**
+ * Where the postgres user's password comes from, never the password (pure): the config file's
+ * postgres.rootPassword, or, when the file leaves it out, the seed's default that README's
+ * Configuration section names (a user looking in the file would find no such key).
+ */
+export function rootPasswordHint(config: ClusterConfig, configFile: string): string {
+  return config.postgres.rootPassword === SEED_PASSWORDS['postgres.rootPassword']
+    ? `the seed's default postgres.rootPassword (README, Configuration); set your own as postgres.rootPassword in ${configFile}`
+    : `postgres.rootPassword in ${configFile}`;
 }
 
 /** Stop everything the local cluster started, by pid: workers, dashboard, repmgrd, PostgreSQL, barman's daemons, redis. */

@@ -79,7 +79,7 @@ describe('local up with 3 nodes', () => {
     expect(firstUp.all).toContain('all flows completed');
     // how to connect: the primary's address, the user and where the password is, never the password
     const cfg = tc.config();
-    expect(firstUp.all).toContain(`connect: psql "host=${cfg.nodes[0].host} port=${cfg.postgres.port} user=postgres dbname=postgres" (node1, the primary; password: postgres.rootPassword in ${join(tc.dir, 'pgha.yaml')})`);
+    expect(firstUp.all).toContain(`connect: psql "host=${cfg.nodes[0].host} port=${cfg.postgres.port} user=postgres dbname=postgres" (node1, the primary; password: the seed's default postgres.rootPassword (README, Configuration); set your own as postgres.rootPassword in ${join(tc.dir, 'pgha.yaml')})`);
     expect(firstUp.all).not.toContain(cfg.postgres.rootPassword);
     expect(secondUp.all).toMatch(/node3-worker started \(pid \d+\)/);
     const config = tc.config();
