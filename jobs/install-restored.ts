@@ -12,20 +12,10 @@ import { restoreDestination } from '../src/barman/restore.js';
 import { nodeContext, notePromotion, restartEveryNode } from './context.js';
 import { CURRENT_TIMELINE_SQL } from '../src/history.js';
 import { sleep } from '../src/wait.js';
+import { RECOVERY_TARGET_SETTINGS } from '../src/postgres/parameters.js';
 
 /** What barman recover may write into postgresql.auto.conf. */
-export const RECOVERY_SETTINGS = [
-  'restore_command',
-  'recovery_end_command',
-  'recovery_target',
-  'recovery_target_time',
-  'recovery_target_lsn',
-  'recovery_target_xid',
-  'recovery_target_name',
-  'recovery_target_action',
-  'recovery_target_inclusive',
-  'recovery_target_timeline',
-];
+export const RECOVERY_SETTINGS = ['restore_command', 'recovery_end_command', ...RECOVERY_TARGET_SETTINGS];
 
 /**
  * The way back of a failed install: PostgreSQL stopped, the restored folder moved aside (kept for a

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { ClusterConfig } from './config/schema.js';
 import { connectAs, dropClient } from './postgres/actions.js';
 import { lsnToBytes } from './postgres/lsn.js';
+import { restartNeededFor } from './postgres/parameters.js';
 import type { ClusterView, NodeView } from './roles/view.js';
 
 export interface Probe {
@@ -64,7 +65,7 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
     repmgrdPaused: row.repmgrd_paused === true,
     startedAt: Number(row.started_at),
     upstreamLastSeenSecs: row.upstream_last_seen === null ? -1 : Number(row.upstream_last_seen),
-    pendingRestart: row.pending_restart ?? [],
+    pendingRestart: restartNeededFor(row.pending_restart ?? [], row.recovery === true),
   };
 }
 

@@ -271,3 +271,27 @@ export function settingInfoOf(row: Record<string, any>): SettingInfo {
     fromPgha: row.from_pgha === true,
   };
 }
+
+/** The recovery target settings: barman recover writes them, pgha resets them once the restore promoted. */
+export const RECOVERY_TARGET_SETTINGS = [
+  'recovery_target',
+  'recovery_target_time',
+  'recovery_target_lsn',
+  'recovery_target_xid',
+  'recovery_target_name',
+  'recovery_target_action',
+  'recovery_target_inclusive',
+  'recovery_target_timeline',
+];
+
+/**
+ * Of the names pg_settings marks pending_restart, those a restart would change (pure). A node out of
+ * recovery never reads the recovery target settings again before it starts, and every start reads
+ * the files anew: their pending change (pgha's reset after a restore) needs no restart. PostgreSQL 15
+ * docs, 20.5.6 Recovery Target: they "can only be set at server start" and act only in targeted
+ * recovery. A node in recovery keeps them listed (a standby's target would be read at its restart).
+ */
+export function restartNeededFor(pending: string[], inRecovery: boolean): string[] {
+  return inRecovery ? pending : pending.filter((name) => !RECOVERY_TARGET_SETTINGS.includes(name));
+}
+

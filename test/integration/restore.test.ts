@@ -36,6 +36,9 @@ async function expectHealthyAfter(since: string) {
   }, 30_000);
   expect((await backups()).some((b) => b.status === 'DONE' && b.id > since)).toBe(true);
   expect(readdirSync(cfg().postgres.dataDir).filter((d) => d.includes('.aside-'))).toEqual([]);
+  // the reset recovery settings are no reason to restart the new primary (a user was told to)
+  const status = JSON.parse((await cli(['status', '--json', '--dir', tc.dir])).stdout) as { nodes: { name: string; pendingRestart?: string[] }[] };
+  expect(status.nodes.find((n) => n.name === 'node1')?.pendingRestart).toEqual([]);
 }
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);

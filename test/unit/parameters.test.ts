@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { checkParameters, NOT_LOWER_ON_STANDBY, ownedParameterProblem, parameterChanges, PGHA_OWNED, readSetting, renderParametersConf, rollOut, type SettingInfo } from '../../src/postgres/parameters.js';
+import { checkParameters, NOT_LOWER_ON_STANDBY, ownedParameterProblem, parameterChanges, PGHA_OWNED, readSetting, renderParametersConf, restartNeededFor, rollOut, RECOVERY_TARGET_SETTINGS, type SettingInfo } from '../../src/postgres/parameters.js';
 import { ConfigError, resolveConfig } from '../../src/config/load.js';
 import { renderPostgresConf } from '../../src/postgres/render.js';
 import { buildApplyParametersFlow } from '../../src/flows/operations.js';
@@ -196,3 +196,26 @@ describe('the parameters file and the apply flow', () => {
     expect(flowSteps(buildApplyParametersFlow(config, { flowId: 'f', parameters: {}, primary: 'node1', standbys: ['node2'], kind: 'reload' }).tree).map((s) => s.name)).toEqual(['write-parameters', 'write-parameters']);
   });
 });
+
+describe('restartNeededFor', () => {
+  it("a primary's pending recovery target settings (pgha's reset after a restore) call for no restart; the rest still do", () => {
+    expect(restartNeededFor(['recovery_target', 'recovery_target_action', 'shared_buffers'], false)).toEqual(['shared_buffers']);
+    expect(restartNeededFor([...RECOVERY_TARGET_SETTINGS], false)).toEqual([]);
+  });
+
+  it('a node in recovery keeps every pending name (a standby reads its recovery settings at its next start)', () => {
+    expect(restartNeededFor(['recovery_target', 'shared_buffers'], true)).toEqual(['recovery_target', 'shared_buffers']);
+  });
+
+  it('keeps every name that is not a recovery target setting, in order, either way', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('shared_buffers', 'max_connections', 'wal_level', ...RECOVERY_TARGET_SETTINGS)), fc.boolean(), (pending, inRecovery) => {
+        const kept = restartNeededFor(pending, inRecovery);
+        expect(kept.filter((n) => !RECOVERY_TARGET_SETTINGS.includes(n))).toEqual(pending.filter((n) => !RECOVERY_TARGET_SETTINGS.includes(n)));
+        if (inRecovery) expect(kept).toEqual(pending);
+        else expect(kept.some((n) => RECOVERY_TARGET_SETTINGS.includes(n))).toBe(false);
+      }),
+    );
+  });
+});
+
