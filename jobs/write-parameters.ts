@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../src/fsutil.js';
 import { defineStep } from '../src/step.js';
 import { nodePaths } from '../src/config/paths.js';
 import { postmasterStatus, withLocalSql, writeParametersConf } from '../src/postgres/actions.js';
-import { PARAMETERS_CONF } from '../src/postgres/parameters.js';
+import { PARAMETERS_CONF, PENDING_RESTART_COLUMNS, pendingRestartOf } from '../src/postgres/parameters.js';
 import { nodeContext } from './context.js';
 import { pollUntil } from '../src/wait.js';
 
@@ -34,8 +34,8 @@ export default defineStep('write-parameters', {
           (await c.query(`SELECT count(*)::int AS n FROM pg_settings WHERE name = ANY($1) AND (sourcefile LIKE '%/' || $2 OR pending_restart)`, [names, PARAMETERS_CONF])).rows[0].n === names.length,
         { timeoutMs: 10_000, everyMs: 100, signal: ctx.signal },
       );
-      const pending = await c.query('SELECT name FROM pg_settings WHERE pending_restart ORDER BY name');
-      return { errors: [], pending: pending.rows.map((x) => x.name as string) };
+      const pending = await c.query(`SELECT pg_is_in_recovery() AS recovery, ${PENDING_RESTART_COLUMNS}`);
+      return { errors: [], pending: pendingRestartOf(pending.rows[0]) };
     });
     if (r.errors.length) {
       // checked against pg_settings before the flow started: only a different PostgreSQL build gets

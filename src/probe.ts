@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { ClusterConfig } from './config/schema.js';
 import { connectAs, dropClient } from './postgres/actions.js';
 import { lsnToBytes } from './postgres/lsn.js';
-import { restartNeededFor } from './postgres/parameters.js';
+import { PENDING_RESTART_COLUMNS, pendingRestartOf } from './postgres/parameters.js';
 import type { ClusterView, NodeView } from './roles/view.js';
 
 export interface Probe {
@@ -51,7 +51,7 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
            (SELECT coalesce(array_agg(node_name::text ORDER BY node_id), '{}') FROM repmgr.nodes WHERE type = 'primary' AND active) AS repmgr_primaries,
            repmgr.repmgrd_is_paused() AS repmgrd_paused,
            repmgr.get_upstream_last_seen() AS upstream_last_seen,
-           (SELECT coalesce(array_agg(name::text ORDER BY name), '{}') FROM pg_settings WHERE pending_restart) AS pending_restart,
+           ${PENDING_RESTART_COLUMNS},
            (extract(epoch FROM pg_postmaster_start_time()) * 1000)::bigint AS started_at`);
   const row = r.rows[0];
   return {
@@ -65,7 +65,7 @@ export async function readProbe(client: pg.Client): Promise<Probe> {
     repmgrdPaused: row.repmgrd_paused === true,
     startedAt: Number(row.started_at),
     upstreamLastSeenSecs: row.upstream_last_seen === null ? -1 : Number(row.upstream_last_seen),
-    pendingRestart: restartNeededFor(row.pending_restart ?? [], row.recovery === true),
+    pendingRestart: pendingRestartOf(row),
   };
 }
 

@@ -285,13 +285,28 @@ export const RECOVERY_TARGET_SETTINGS = [
 ];
 
 /**
- * Of the names pg_settings marks pending_restart, those a restart would change (pure). A node out of
- * recovery never reads the recovery target settings again before it starts, and every start reads
- * the files anew: their pending change (pgha's reset after a restore) needs no restart. PostgreSQL 15
- * docs, 20.5.6 Recovery Target: they "can only be set at server start" and act only in targeted
- * recovery. A node in recovery keeps them listed (a standby's target would be read at its restart).
+ * Select-list columns for pendingRestartOf: the names pg_settings marks pending_restart, and which
+ * recovery target settings the configuration files still set (pg_file_settings: superuser or
+ * pg_read_all_settings). Select `pg_is_in_recovery() AS recovery` beside them.
  */
-export function restartNeededFor(pending: string[], inRecovery: boolean): string[] {
-  return inRecovery ? pending : pending.filter((name) => !RECOVERY_TARGET_SETTINGS.includes(name));
+export const PENDING_RESTART_COLUMNS = `(SELECT coalesce(array_agg(name::text ORDER BY name), '{}') FROM pg_settings WHERE pending_restart) AS pending_restart,
+           (SELECT coalesce(array_agg(DISTINCT name::text), '{}') FROM pg_file_settings WHERE name LIKE 'recovery_target%') AS recovery_targets_in_files`;
+
+/**
+ * Of the names pg_settings marks pending_restart, those a restart would change (pure). The recovery
+ * target settings are read at server start and used only when that start begins a recovery
+ * (recovery_target_timeline in every archive recovery and standby, the others only with a target
+ * set): PostgreSQL 15 docs, 20.5.6 Recovery Target. On a node out of recovery, one the files no
+ * longer set (pgha's reset once a restore promoted) changes nothing now and is simply absent at the
+ * next start: no restart called for. One the files still set stays listed (a later start as a standby
+ * would use it), and a node in recovery keeps every name.
+ */
+export function restartNeededFor(pending: string[], inRecovery: boolean, targetsInFiles: string[]): string[] {
+  if (inRecovery) return pending;
+  return pending.filter((name) => !RECOVERY_TARGET_SETTINGS.includes(name) || targetsInFiles.includes(name));
 }
 
+/** restartNeededFor on a row of PENDING_RESTART_COLUMNS and `recovery`. */
+export function pendingRestartOf(row: { recovery: boolean; pending_restart: string[] | null; recovery_targets_in_files: string[] | null }): string[] {
+  return restartNeededFor(row.pending_restart ?? [], row.recovery === true, row.recovery_targets_in_files ?? []);
+}

@@ -166,6 +166,25 @@ describe('restore', () => {
     await expectHealthyAfter(since);
   });
 
+  it("the pending-restart list keeps what a restart would change: a recovery target the primary's files still set, and a standby's", async () => {
+    const pendingOf = async (node: string) => {
+      const status = JSON.parse((await cli(['status', '--json', '--dir', tc.dir])).stdout) as { nodes: { name: string; pendingRestart?: string[] }[] };
+      return status.nodes.find((n) => n.name === node)?.pendingRestart;
+    };
+    try {
+      await sql('node1', "ALTER SYSTEM SET recovery_target_lsn = '0/1'");
+      await sql('node1', 'SELECT pg_reload_conf()');
+      await sql('node2', "ALTER SYSTEM SET recovery_target_timeline = 'current'");
+      await sql('node2', 'SELECT pg_reload_conf()');
+      await waitFor('both listed', async () => (await pendingOf('node1'))?.includes('recovery_target_lsn') && (await pendingOf('node2'))?.includes('recovery_target_timeline'), 10_000, 200);
+    } finally {
+      await sql('node1', 'ALTER SYSTEM RESET recovery_target_lsn');
+      await sql('node1', 'SELECT pg_reload_conf()');
+      await sql('node2', 'ALTER SYSTEM RESET recovery_target_timeline');
+      await sql('node2', 'SELECT pg_reload_conf()');
+    }
+  });
+
   it('barman archives a switched WAL file from an idle primary well inside 15 s (its next running-xacts record): pgha writes the WAL record that opens the next file', async () => {
     // after the restores above nothing writes on node1: once barman's switch closes the current WAL file, no .partial follows it
     const lines: string[] = [];

@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { checkParameters, NOT_LOWER_ON_STANDBY, ownedParameterProblem, parameterChanges, PGHA_OWNED, readSetting, renderParametersConf, restartNeededFor, rollOut, RECOVERY_TARGET_SETTINGS, type SettingInfo } from '../../src/postgres/parameters.js';
+import { checkParameters, NOT_LOWER_ON_STANDBY, ownedParameterProblem, parameterChanges, PGHA_OWNED, readSetting, renderParametersConf, pendingRestartOf, restartNeededFor, rollOut, RECOVERY_TARGET_SETTINGS, type SettingInfo } from '../../src/postgres/parameters.js';
 import { ConfigError, resolveConfig } from '../../src/config/load.js';
 import { renderPostgresConf } from '../../src/postgres/render.js';
 import { buildApplyParametersFlow } from '../../src/flows/operations.js';
@@ -198,24 +198,31 @@ describe('the parameters file and the apply flow', () => {
 });
 
 describe('restartNeededFor', () => {
-  it("a primary's pending recovery target settings (pgha's reset after a restore) call for no restart; the rest still do", () => {
-    expect(restartNeededFor(['recovery_target', 'recovery_target_action', 'shared_buffers'], false)).toEqual(['shared_buffers']);
-    expect(restartNeededFor([...RECOVERY_TARGET_SETTINGS], false)).toEqual([]);
+  it("a primary's recovery target settings its files no longer set (pgha's reset after a restore) call for no restart; the rest still do", () => {
+    expect(restartNeededFor(['recovery_target', 'recovery_target_action', 'shared_buffers'], false, [])).toEqual(['shared_buffers']);
+    expect(restartNeededFor([...RECOVERY_TARGET_SETTINGS], false, [])).toEqual([]);
   });
 
-  it('a node in recovery keeps every pending name (a standby reads its recovery settings at its next start)', () => {
-    expect(restartNeededFor(['recovery_target', 'shared_buffers'], true)).toEqual(['recovery_target', 'shared_buffers']);
+  it('a recovery target setting the files still set stays listed on a primary (a later start as a standby would use it)', () => {
+    expect(restartNeededFor(['recovery_target_action', 'recovery_target_lsn'], false, ['recovery_target_lsn'])).toEqual(['recovery_target_lsn']);
   });
 
-  it('keeps every name that is not a recovery target setting, in order, either way', () => {
+  it('a node in recovery keeps every pending name', () => {
+    expect(restartNeededFor(['recovery_target', 'shared_buffers'], true, [])).toEqual(['recovery_target', 'shared_buffers']);
+  });
+
+  it('drops exactly the recovery target settings absent from the files, on a node out of recovery, and keeps the order', () => {
+    const names = fc.constantFrom('shared_buffers', 'max_connections', 'wal_level', ...RECOVERY_TARGET_SETTINGS);
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('shared_buffers', 'max_connections', 'wal_level', ...RECOVERY_TARGET_SETTINGS)), fc.boolean(), (pending, inRecovery) => {
-        const kept = restartNeededFor(pending, inRecovery);
-        expect(kept.filter((n) => !RECOVERY_TARGET_SETTINGS.includes(n))).toEqual(pending.filter((n) => !RECOVERY_TARGET_SETTINGS.includes(n)));
-        if (inRecovery) expect(kept).toEqual(pending);
-        else expect(kept.some((n) => RECOVERY_TARGET_SETTINGS.includes(n))).toBe(false);
+      fc.property(fc.uniqueArray(names), fc.uniqueArray(fc.constantFrom(...RECOVERY_TARGET_SETTINGS)), fc.boolean(), (pending, inFiles, inRecovery) => {
+        const dropped = (n: string) => !inRecovery && RECOVERY_TARGET_SETTINGS.includes(n) && !inFiles.includes(n);
+        expect(restartNeededFor(pending, inRecovery, inFiles)).toEqual(pending.filter((n) => !dropped(n)));
       }),
     );
   });
-});
 
+  it('pendingRestartOf reads a row of PENDING_RESTART_COLUMNS (nulls as empty)', () => {
+    expect(pendingRestartOf({ recovery: false, pending_restart: ['recovery_target', 'work_mem'], recovery_targets_in_files: null })).toEqual(['work_mem']);
+    expect(pendingRestartOf({ recovery: false, pending_restart: null, recovery_targets_in_files: null })).toEqual([]);
+  });
+});
