@@ -75,13 +75,16 @@ export async function readStepStates(
 ): Promise<StepState[]> {
   return Promise.all(
     steps.map(async (s) => {
-      const job = await queue(s.queueName).getJob(s.jobId);
+      // the state before the job's data: a step that fails between the two reads then still shows its
+      // failedReason (read the other way round, a watcher once saw 'failed' without a reason)
+      const state = await queue(s.queueName).getJobState(s.jobId);
+      const job = state === 'unknown' ? undefined : await queue(s.queueName).getJob(s.jobId);
       return {
         flowId,
         step: s.step,
         queueName: s.queueName,
         jobId: s.jobId,
-        state: job ? await job.getState() : 'missing',
+        state: job ? state : 'missing',
         attemptsMade: job?.attemptsMade ?? 0,
         progress: job?.progress,
         failedReason: job?.failedReason || undefined,
