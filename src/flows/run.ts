@@ -77,8 +77,9 @@ export async function readStepStates(
     steps.map(async (s) => {
       // the state before the job's data: a step that fails between the two reads then still shows its
       // failedReason (read the other way round, a watcher once saw 'failed' without a reason)
-      const state = await queue(s.queueName).getJobState(s.jobId);
-      const job = state === 'unknown' ? undefined : await queue(s.queueName).getJob(s.jobId);
+      const q = queue(s.queueName);
+      const state = await q.getJobState(s.jobId);
+      const job = state === 'unknown' ? undefined : await q.getJob(s.jobId);
       return {
         flowId,
         step: s.step,

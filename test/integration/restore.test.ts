@@ -26,6 +26,12 @@ async function sql(node: string, text: string, params: unknown[] = []) {
 
 const backups = async () => JSON.parse((await cli(['backup', 'list', '--json', '--dir', tc.dir])).stdout) as { id: string; status: string }[];
 
+/** `node`'s pending-restart list as `pgha status --json` shows it. */
+async function pendingRestartIn(node: string) {
+  const status = JSON.parse((await cli(['status', '--json', '--dir', tc.dir])).stdout) as { nodes: { name: string; pendingRestart?: string[] }[] };
+  return status.nodes.find((n) => n.name === node)?.pendingRestart;
+}
+
 /** After a restore: node1 is the primary, node2 streams from it, a backup newer than `since` is DONE, nothing is left aside. */
 async function expectHealthyAfter(since: string) {
   expect(await sql('node1', 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: false }]);
@@ -37,8 +43,7 @@ async function expectHealthyAfter(since: string) {
   expect((await backups()).some((b) => b.status === 'DONE' && b.id > since)).toBe(true);
   expect(readdirSync(cfg().postgres.dataDir).filter((d) => d.includes('.aside-'))).toEqual([]);
   // the reset recovery settings are no reason to restart the new primary (a user was told to)
-  const status = JSON.parse((await cli(['status', '--json', '--dir', tc.dir])).stdout) as { nodes: { name: string; pendingRestart?: string[] }[] };
-  expect(status.nodes.find((n) => n.name === 'node1')?.pendingRestart).toEqual([]);
+  expect(await pendingRestartIn('node1')).toEqual([]);
 }
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
@@ -167,16 +172,12 @@ describe('restore', () => {
   });
 
   it("the pending-restart list keeps what a restart would change: a recovery target the primary's files still set, and a standby's", async () => {
-    const pendingOf = async (node: string) => {
-      const status = JSON.parse((await cli(['status', '--json', '--dir', tc.dir])).stdout) as { nodes: { name: string; pendingRestart?: string[] }[] };
-      return status.nodes.find((n) => n.name === node)?.pendingRestart;
-    };
     try {
       await sql('node1', "ALTER SYSTEM SET recovery_target_lsn = '0/1'");
       await sql('node1', 'SELECT pg_reload_conf()');
       await sql('node2', "ALTER SYSTEM SET recovery_target_timeline = 'current'");
       await sql('node2', 'SELECT pg_reload_conf()');
-      await waitFor('both listed', async () => (await pendingOf('node1'))?.includes('recovery_target_lsn') && (await pendingOf('node2'))?.includes('recovery_target_timeline'), 10_000, 200);
+      await waitFor('both listed', async () => (await pendingRestartIn('node1'))?.includes('recovery_target_lsn') && (await pendingRestartIn('node2'))?.includes('recovery_target_timeline'), 10_000, 200);
     } finally {
       await sql('node1', 'ALTER SYSTEM RESET recovery_target_lsn');
       await sql('node1', 'SELECT pg_reload_conf()');
